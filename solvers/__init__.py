@@ -1,0 +1,39 @@
+"""Solver backends behind one interface, looked up by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from solvers.base import Solution, Solver, SolveStatus
+from solvers.cpsat import CpSatSolver
+from solvers.heuristic import HeuristicSolver
+from solvers.mip import MipSolver
+from territory.errors import SolverUnavailableError
+
+SOLVERS: dict[str, type[Any]] = {
+    "cpsat": CpSatSolver,
+    "mip": MipSolver,
+    "heuristic": HeuristicSolver,
+}
+"""Backends by name; ``auto`` (see :func:`territory.api.align`) chooses among them."""
+
+
+def get_solver(name: str, **options: Any) -> Solver:
+    """The backend called ``name``, built with ``options``; unknown names list the valid ones."""
+    try:
+        cls = SOLVERS[name]
+    except KeyError:
+        options_text = ", ".join(["auto", *SOLVERS])
+        raise SolverUnavailableError(
+            f"unknown solver '{name}'. Possible options are: {options_text}"
+        ) from None
+    solver: Solver = cls(**options)
+    if not solver.available():
+        raise SolverUnavailableError(
+            f"solver '{name}' cannot run here (its library is missing); "
+            "reinstall the project or choose --solver heuristic"
+        )
+    return solver
+
+
+__all__ = ["SOLVERS", "Solution", "SolveStatus", "Solver", "get_solver"]

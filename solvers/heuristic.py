@@ -1,0 +1,388 @@
+"""Construction, repair and local search: feasible plans fast, on instances of any size.
+
+The pipeline is LP relaxation (for the bound and a nearly integral start) -> rounding -> repair
+(penalised moves and swaps until every balance window holds) -> local search (cost-reducing moves
+and swaps that keep every window). Moves are scored for all candidate pairs at once with numpy and
+applied in batches that touch each rep at most once, so each batch's scores stay exact.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from solvers.base import Solution, SolveStatus
+from solvers.lp import LpResult, solve_relaxation
+from territory.model import AlignmentProblem
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_EPS = 1e-9
+LP_PAIR_LIMIT = 12_000_000
+"""Above this many candidate pairs the LP relaxation is skipped (memory); greedy start instead."""
+
+
+@dataclass
+class _State:
+    """A mutable working plan with its per-rep loads and per-account cost (internal only)."""
+
+    assign: IntArray
+    pos: IntArray
+    pot: FloatArray
+    wl: FloatArray
+
+    @classmethod
+    def of(cls, problem: AlignmentProblem, assign: IntArray) -> _State:
+        pot, wl = problem.loads(assign)
+        return cls(assign=assign.copy(), pos=problem.pair_index(assign), pot=pot, wl=wl)
+
+    def apply(self, problem: AlignmentProblem, pairs: IntArray) -> None:
+        """Move each pair's account to the pair's rep."""
+        acc = problem.pair_account[pairs]
+        src = self.assign[acc]
+        dst = problem.pair_rep[pairs]
+        p, w = problem.potential[acc], problem.workload[acc]
+        np.subtract.at(self.pot, src, p)
+        np.subtract.at(self.wl, src, w)
+        np.add.at(self.pot, dst, p)
+        np.add.at(self.wl, dst, w)
+        self.assign[acc] = dst
+        self.pos[acc] = pairs
+
+
+def _rep_violation(
+    problem: AlignmentProblem, reps: IntArray, pot: FloatArray, wl: FloatArray
+) -> FloatArray:
+    """Relative window violation of the given reps at the given loads (vectorised)."""
+    p_lo, p_hi = problem.potential_lo[reps], problem.potential_hi[reps]
+    w_lo, w_hi = problem.workload_lo[reps], problem.workload_hi[reps]
+    p_scale = np.maximum(problem.potential_target[reps], 1e-12)
+    w_scale = np.maximum(problem.workload_target[reps], 1e-12)
+    vp = (np.maximum(pot - p_hi, 0.0) + np.maximum(p_lo - pot, 0.0)) / p_scale
+    vw = (np.maximum(wl - w_hi, 0.0) + np.maximum(w_lo - wl, 0.0)) / w_scale
+    return np.asarray(np.where(vp > _EPS, vp, 0.0) + np.where(vw > _EPS, vw, 0.0))
+
+
+def _move_deltas(
+    problem: AlignmentProblem, state: _State
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Every alternative pair with the change in violation and cost its move would bring."""
+    pa, pr = problem.pair_account, problem.pair_rep
+    src = state.assign[pa]
+    alt = np.flatnonzero(pr != src)
+    a, s, d = pa[alt], src[alt], pr[alt]
+    p, w = problem.potential[a], problem.workload[a]
+    dv = (
+        _rep_violation(problem, s, state.pot[s] - p, state.wl[s] - w)
+        - _rep_violation(problem, s, state.pot[s], state.wl[s])
+        + _rep_violation(problem, d, state.pot[d] + p, state.wl[d] + w)
+        - _rep_violation(problem, d, state.pot[d], state.wl[d])
+    )
+    dc = problem.pair_cost[alt] - problem.pair_cost[state.pos[a]]
+    return alt.astype(np.int64), dv, dc
+
+
+def _disjoint_batch(
+    problem: AlignmentProblem, state: _State, pairs: IntArray, order: IntArray, limit: int
+) -> IntArray:
+    """Best-first moves whose source and destination reps are untouched by earlier ones."""
+    touched = np.zeros(problem.n_reps, dtype=bool)
+    chosen: list[int] = []
+    src = state.assign[problem.pair_account[pairs]]
+    dst = problem.pair_rep[pairs]
+    for i in order[: max(limit * 8, 64)].tolist():
+        s, d = int(src[i]), int(dst[i])
+        if touched[s] or touched[d]:
+            continue
+        touched[s] = touched[d] = True
+        chosen.append(int(pairs[i]))
+        if len(chosen) >= limit:
+            break
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _cost_scale(problem: AlignmentProblem) -> float:
+    """Typical cost difference between an account's best and second-best rep."""
+    spread = np.maximum.reduceat(
+        problem.pair_cost, problem.account_start[:-1]
+    ) - np.minimum.reduceat(problem.pair_cost, problem.account_start[:-1])
+    positive = spread[spread > 0]
+    return float(np.median(positive)) if positive.size else 1.0
+
+
+def _size_scale(problem: AlignmentProblem) -> float:
+    """Typical relative size of one account against its rep's targets."""
+    rel = problem.potential / max(float(problem.potential_target.mean()), 1e-12) + (
+        problem.workload / max(float(problem.workload_target.mean()), 1e-12)
+    )
+    positive = rel[rel > 0]
+    return float(np.median(positive)) if positive.size else 1.0
+
+
+def repair(problem: AlignmentProblem, state: _State, deadline: float) -> None:
+    """Move and swap accounts until every window holds, paying as little cost as possible.
+
+    Scores are cost + mu x violation change; mu grows whenever no move helps, so cheap repairs are
+    tried first and expensive ones only when needed.
+    """
+    mu = 4.0 * _cost_scale(problem) / max(_size_scale(problem), 1e-12)
+    stalls = 0
+    while time.perf_counter() < deadline:
+        violation = float(
+            _rep_violation(problem, np.arange(problem.n_reps), state.pot, state.wl).sum()
+        )
+        if violation <= _EPS:
+            return
+        pairs, dv, dc = _move_deltas(problem, state)
+        score = dc + mu * dv
+        good = np.flatnonzero((score < 0) & (dv < -_EPS))
+        if good.size:
+            order = np.argsort(score[good], kind="stable")
+            batch = _disjoint_batch(problem, state, pairs[good], order, problem.n_reps // 2 + 1)
+            state.apply(problem, batch)
+            stalls = 0
+            continue
+        if _best_swaps(problem, state, mu=mu, deadline=deadline, repairing=True) > 0:
+            continue
+        mu *= 8.0
+        stalls += 1
+        if stalls > 12:
+            return
+
+
+def _swap_groups(problem: AlignmentProblem, state: _State) -> tuple[IntArray, IntArray, IntArray]:
+    """Alternative pairs grouped by (source rep, destination rep), as sorted pair arrays."""
+    pa, pr = problem.pair_account, problem.pair_rep
+    src = state.assign[pa]
+    alt = np.flatnonzero(pr != src)
+    key = src[alt] * problem.n_reps + pr[alt]
+    order = np.argsort(key, kind="stable")
+    return alt[order].astype(np.int64), key[order].astype(np.int64), src[alt][order]
+
+
+def _best_swaps(
+    problem: AlignmentProblem,
+    state: _State,
+    *,
+    mu: float,
+    deadline: float,
+    repairing: bool,
+    per_side: int = 150,
+) -> int:
+    """Exchange accounts between neighbouring reps; returns the number of swaps applied.
+
+    When repairing, a swap must lower cost + mu x violation and lower the violation; otherwise it
+    must lower cost while creating no violation. Each rep takes part in at most one swap per call,
+    which keeps every score exact.
+    """
+    alt, key, _ = _swap_groups(problem, state)
+    if alt.size == 0:
+        return 0
+    r_count = problem.n_reps
+    uniq, first, counts = np.unique(key, return_index=True, return_counts=True)
+    group_of = {int(k): (int(f), int(c)) for k, f, c in zip(uniq, first, counts, strict=True)}
+    touched = np.zeros(r_count, dtype=bool)
+    applied = 0
+    base_v = _rep_violation(problem, np.arange(r_count), state.pot, state.wl)
+    if repairing:
+        candidates = [
+            int(k) for k in uniq if base_v[k // r_count] > _EPS or base_v[k % r_count] > _EPS
+        ]
+    else:
+        candidates = [int(k) for k in uniq]
+    for k in candidates:
+        if time.perf_counter() > deadline:
+            break
+        r1, r2 = divmod(k, r_count)
+        if r1 > r2 and repairing is False:
+            continue
+        back = group_of.get(r2 * r_count + r1)
+        if back is None or touched[r1] or touched[r2]:
+            continue
+        f1, c1 = group_of[k]
+        f2, c2 = back
+        pa_pairs = alt[f1 : f1 + c1]
+        pb_pairs = alt[f2 : f2 + c2]
+        a = problem.pair_account[pa_pairs]
+        b = problem.pair_account[pb_pairs]
+        dca = problem.pair_cost[pa_pairs] - problem.pair_cost[state.pos[a]]
+        dcb = problem.pair_cost[pb_pairs] - problem.pair_cost[state.pos[b]]
+        if not repairing and pa_pairs.size > per_side:
+            keep = np.argsort(dca, kind="stable")[:per_side]
+            pa_pairs, a, dca = pa_pairs[keep], a[keep], dca[keep]
+        if not repairing and pb_pairs.size > per_side:
+            keep = np.argsort(dcb, kind="stable")[:per_side]
+            pb_pairs, b, dcb = pb_pairs[keep], b[keep], dcb[keep]
+        dp = problem.potential[b][None, :] - problem.potential[a][:, None]
+        dw = problem.workload[b][None, :] - problem.workload[a][:, None]
+        r1v = np.full(dp.shape, r1, dtype=np.int64)
+        r2v = np.full(dp.shape, r2, dtype=np.int64)
+        v1 = _rep_violation(problem, r1v, state.pot[r1] + dp, state.wl[r1] + dw)
+        v2 = _rep_violation(problem, r2v, state.pot[r2] - dp, state.wl[r2] - dw)
+        dv = v1 + v2 - base_v[r1] - base_v[r2]
+        dc = dca[:, None] + dcb[None, :]
+        if repairing:
+            score = dc + mu * dv
+            ok = (score < 0) & (dv < -_EPS)
+        else:
+            score = dc
+            ok = (dc < -1e-9) & (dv <= _EPS)
+        if not ok.any():
+            continue
+        flat = np.where(ok, score, np.inf).ravel()
+        best = int(np.argmin(flat))
+        i, j = divmod(best, dp.shape[1])
+        state.apply(problem, np.array([pa_pairs[i], pb_pairs[j]], dtype=np.int64))
+        base_v[r1] = _rep_violation(problem, np.array([r1]), state.pot[[r1]], state.wl[[r1]])[0]
+        base_v[r2] = _rep_violation(problem, np.array([r2]), state.pot[[r2]], state.wl[[r2]])[0]
+        touched[r1] = touched[r2] = True
+        applied += 1
+    return applied
+
+
+def improve(problem: AlignmentProblem, state: _State, deadline: float, max_rounds: int) -> int:
+    """Cost-reducing moves and swaps that keep every window; returns the rounds run."""
+    rounds = 0
+    while rounds < max_rounds and time.perf_counter() < deadline:
+        rounds += 1
+        pairs, dv, dc = _move_deltas(problem, state)
+        good = np.flatnonzero((dc < -1e-9) & (dv <= _EPS))
+        moved = 0
+        if good.size:
+            order = np.argsort(dc[good], kind="stable")
+            batch = _disjoint_batch(problem, state, pairs[good], order, problem.n_reps // 2 + 1)
+            state.apply(problem, batch)
+            moved = batch.size
+        swapped = _best_swaps(problem, state, mu=0.0, deadline=deadline, repairing=False)
+        if moved == 0 and swapped == 0:
+            break
+    return rounds
+
+
+def round_relaxation(problem: AlignmentProblem, x: FloatArray) -> IntArray:
+    """Each account goes to its largest fractional pair (ties to the cheaper rep)."""
+    order = np.lexsort((problem.pair_cost, -x, problem.pair_account))
+    first = order[problem.account_start[:-1]]
+    return problem.pair_rep[first].astype(np.int64)
+
+
+def greedy_start(problem: AlignmentProblem) -> IntArray:
+    """Largest accounts first, each to its cheapest candidate rep that still has room."""
+    n = problem.n_accounts
+    size = problem.potential / max(float(problem.potential_target.mean()), 1e-12) + (
+        problem.workload / max(float(problem.workload_target.mean()), 1e-12)
+    )
+    order = np.argsort(-size, kind="stable")
+    pot = np.zeros(problem.n_reps)
+    wl = np.zeros(problem.n_reps)
+    assign = np.empty(n, dtype=np.int64)
+    starts = problem.account_start
+    for a in order.tolist():
+        lo, hi = int(starts[a]), int(starts[a + 1])
+        reps = problem.pair_rep[lo:hi]
+        costs = problem.pair_cost[lo:hi]
+        room_p = problem.potential_hi[reps] - pot[reps] - problem.potential[a]
+        room_w = problem.workload_hi[reps] - wl[reps] - problem.workload[a]
+        fits = (room_p >= 0) & (room_w >= 0)
+        if fits.any():
+            pick = int(np.argmin(np.where(fits, costs, np.inf)))
+        else:
+            slack = room_p / np.maximum(
+                problem.potential_target[reps], 1e-12
+            ) + room_w / np.maximum(problem.workload_target[reps], 1e-12)
+            pick = int(np.argmax(slack))
+        r = int(reps[pick])
+        assign[a] = r
+        pot[r] += problem.potential[a]
+        wl[r] += problem.workload[a]
+    return assign
+
+
+class HeuristicSolver:
+    """LP rounding (or greedy construction), repair and local search; no MIP solver needed.
+
+    ``use_lp`` turns the LP relaxation off (a greedy start and no proven bound then).
+    """
+
+    name = "heuristic"
+
+    def __init__(self, use_lp: bool = True, max_rounds: int = 200) -> None:
+        self.use_lp = use_lp
+        self.max_rounds = max_rounds
+
+    def available(self) -> bool:
+        """Pure numpy; the LP part needs highspy, which is a core dependency."""
+        return True
+
+    def solve(
+        self,
+        problem: AlignmentProblem,
+        *,
+        time_limit_s: float,
+        seed: int,
+        warm_start: Solution | None = None,
+        relaxation: LpResult | None = None,
+    ) -> Solution:
+        """Find a feasible plan and polish it; the LP bound comes with it when computed."""
+        t0 = time.perf_counter()
+        deadline = t0 + time_limit_s
+        stages: list[tuple[str, float]] = []
+        lp = relaxation
+        if lp is None and self.use_lp and problem.n_pairs <= LP_PAIR_LIMIT:
+            lp = solve_relaxation(problem, time_limit_s=max(time_limit_s * 0.6, 1.0))
+            stages.append(("lp_relaxation", lp.seconds))
+        t = time.perf_counter()
+        if warm_start is not None:
+            start = warm_start.assignment
+        elif lp is not None and lp.x is not None:
+            start = round_relaxation(problem, lp.x)
+        else:
+            start = greedy_start(problem)
+        state = _State.of(problem, start)
+        stages.append(("construction", time.perf_counter() - t))
+        t = time.perf_counter()
+        repair(problem, state, deadline)
+        stages.append(("repair", time.perf_counter() - t))
+        t = time.perf_counter()
+        feasible = problem.violation(state.assign) <= 1e-9
+        rounds = improve(problem, state, deadline, self.max_rounds) if feasible else 0
+        stages.append(("local_search", time.perf_counter() - t))
+        bound = lp.objective if lp is not None and lp.optimal else None
+        objective = problem.objective(state.assign)
+        timed_out = time.perf_counter() >= deadline
+        if not feasible:
+            status = SolveStatus.TIME_LIMIT if timed_out else SolveStatus.INFEASIBLE
+        elif timed_out:
+            status = SolveStatus.TIME_LIMIT
+        elif bound is not None and objective - bound <= 1e-9 * max(1.0, abs(objective)):
+            status = SolveStatus.OPTIMAL
+        else:
+            status = SolveStatus.FEASIBLE
+        return Solution(
+            assignment=state.assign,
+            status=status,
+            objective=objective,
+            bound=bound,
+            bound_source="LP relaxation" if bound is not None else "none",
+            backend=self.name,
+            seconds=time.perf_counter() - t0,
+            stages=tuple(stages),
+            detail={
+                "feasible": int(feasible),
+                "violation": problem.violation(state.assign),
+                "local_search_rounds": rounds,
+                "lp_fractional_accounts": _fractional_accounts(problem, lp),
+            },
+        )
+
+
+def _fractional_accounts(problem: AlignmentProblem, lp: LpResult | None) -> int:
+    if lp is None or lp.x is None:
+        return -1
+    biggest = np.maximum.reduceat(lp.x, problem.account_start[:-1])
+    return int((biggest < 1 - 1e-6).sum())

@@ -1,0 +1,206 @@
+"""LP relaxation of the alignment model, solved by HiGHS from flat arrays.
+
+The relaxation gives the lower bound every backend reports, and its nearly integral vertex
+solution is where the heuristic starts: accounts split between reps are few (about two per
+binding balance row), so rounding and a short repair land close to the bound.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from territory.model import AlignmentProblem
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _silence_banner() -> None:
+    """HiGHS prints a licence banner on stdout at its first construction in a process.
+
+    Batch jobs pipe our stdout, so the first instance is built with stdout pointed at /dev/null;
+    later instances (ours and PuLP's) print nothing.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_silence_banner()
+
+
+@dataclass(frozen=True)
+class LpResult:
+    """What the relaxation proved: ``objective`` is a lower bound when ``optimal`` is true.
+
+    ``x`` holds the fractional value of every candidate pair; ``max_deviation`` is the smallest
+    largest relative deviation (soft relaxation only).
+    """
+
+    optimal: bool
+    infeasible: bool
+    objective: float | None
+    x: FloatArray | None
+    seconds: float
+    status: str
+    max_deviation: float | None = None
+
+
+def _base_matrix(problem: AlignmentProblem) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
+    """Column-wise nonzeros: each pair sits in its account row, its rep's potential and workload."""
+    m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
+    start = (np.arange(m + 1, dtype=np.int64) * 3).astype(np.int32)
+    index = np.empty(3 * m, dtype=np.int32)
+    value = np.empty(3 * m, dtype=np.float64)
+    index[0::3] = problem.pair_account
+    index[1::3] = n + problem.pair_rep
+    index[2::3] = n + r + problem.pair_rep
+    value[0::3] = 1.0
+    value[1::3] = problem.potential[problem.pair_account]
+    value[2::3] = problem.workload[problem.pair_account]
+    return start.astype(np.float64), index, value
+
+
+def _highs(time_limit_s: float, threads: int = 1, solver: str = "") -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("random_seed", 0)
+    if solver:
+        h.setOptionValue("solver", solver)
+    return h
+
+
+def solve_relaxation(problem: AlignmentProblem, *, time_limit_s: float = 60.0) -> LpResult:
+    """Solve the LP relaxation with the balance windows as hard rows."""
+    t0 = time.perf_counter()
+    m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
+    start, index, value = _base_matrix(problem)
+    lp = highspy.HighsLp()
+    lp.num_col_ = m
+    lp.num_row_ = n + 2 * r
+    lp.col_cost_ = problem.pair_cost
+    lp.col_lower_ = np.zeros(m)
+    lp.col_upper_ = np.ones(m)
+    lp.row_lower_ = np.concatenate([np.ones(n), problem.potential_lo, problem.workload_lo])
+    lp.row_upper_ = np.concatenate([np.ones(n), problem.potential_hi, problem.workload_hi])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = value
+    h = _highs(time_limit_s)
+    h.passModel(lp)
+    h.run()
+    return _result(h, m, t0)
+
+
+def solve_min_deviation(problem: AlignmentProblem, *, time_limit_s: float = 60.0) -> LpResult:
+    """Smallest largest relative deviation any fractional plan can reach (a bound for soft mode).
+
+    Minimises t subject to every rep's potential within target x (1 ± t) and workload within
+    target x (1 ± t), with capacity still a hard limit unless overtime is allowed.
+    """
+    t0 = time.perf_counter()
+    m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
+    pa, pr = problem.pair_account, problem.pair_rep
+    pot_t, wl_t = problem.potential_target, problem.workload_target
+    # Rows: accounts | potential up | potential down | workload up | workload down | capacity.
+    rows_per_pair = 6 if not problem.settings.balance.allow_overtime else 5
+    index = np.empty((m, rows_per_pair), dtype=np.int32)
+    value = np.empty((m, rows_per_pair), dtype=np.float64)
+    index[:, 0] = pa
+    value[:, 0] = 1.0
+    for k, (offset, weight) in enumerate(
+        (
+            (n, problem.potential),
+            (n + r, problem.potential),
+            (n + 2 * r, problem.workload),
+            (n + 3 * r, problem.workload),
+        )
+    ):
+        index[:, k + 1] = offset + pr
+        value[:, k + 1] = weight[pa]
+    if rows_per_pair == 6:
+        index[:, 5] = n + 4 * r + pr
+        value[:, 5] = problem.workload[pa]
+    n_rows = n + (5 if rows_per_pair == 6 else 4) * r
+    t_index = np.concatenate(
+        [
+            np.arange(n, n + r),
+            np.arange(n + r, n + 2 * r),
+            np.arange(n + 2 * r, n + 3 * r),
+            np.arange(n + 3 * r, n + 4 * r),
+        ]
+    )
+    t_value = np.concatenate([-pot_t, pot_t, -wl_t, wl_t])
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = m + 1
+    lp.num_row_ = n_rows
+    lp.col_cost_ = np.concatenate([np.zeros(m), [1.0]])
+    lp.col_lower_ = np.zeros(m + 1)
+    lp.col_upper_ = np.concatenate([np.ones(m), [inf]])
+    lower = [np.ones(n), np.full(r, -inf), pot_t, np.full(r, -inf), wl_t]
+    upper = [np.ones(n), pot_t, np.full(r, inf), wl_t, np.full(r, inf)]
+    if rows_per_pair == 6:
+        lower.append(np.full(r, -inf))
+        upper.append(problem.capacity)
+    lp.row_lower_ = np.concatenate(lower)
+    lp.row_upper_ = np.concatenate(upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.concatenate(
+        [np.arange(m + 1, dtype=np.int64) * rows_per_pair, [m * rows_per_pair + 4 * r]]
+    ).astype(np.int32)
+    lp.a_matrix_.index_ = np.concatenate([index.ravel(), t_index]).astype(np.int32)
+    lp.a_matrix_.value_ = np.concatenate([value.ravel(), t_value])
+    h = _highs(time_limit_s, solver="ipm")
+    h.passModel(lp)
+    h.run()
+    result = _result(h, m + 1, t0)
+    if result.x is None:
+        return result
+    return LpResult(
+        optimal=result.optimal,
+        infeasible=result.infeasible,
+        objective=result.objective,
+        x=result.x[:m],
+        seconds=result.seconds,
+        status=result.status,
+        max_deviation=float(result.x[m]),
+    )
+
+
+def _result(h: highspy.Highs, n_cols: int, t0: float) -> LpResult:
+    status = h.getModelStatus()
+    name = h.modelStatusToString(status)
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    infeasible = status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    )
+    x = None
+    objective = None
+    if optimal:
+        x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n_cols]
+        objective = float(h.getInfo().objective_function_value)
+    return LpResult(
+        optimal=optimal,
+        infeasible=infeasible,
+        objective=objective,
+        x=x,
+        seconds=time.perf_counter() - t0,
+        status=name,
+    )

@@ -1,0 +1,460 @@
+"""The alignment workflow: validate, check feasibility, relax, construct, improve, report.
+
+This is the one module of ``territory`` that calls solver backends; the domain modules
+(model, metrics, feasibility, io) stay free of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from solvers import get_solver
+from solvers.base import Solution, SolveStatus
+from solvers.heuristic import HeuristicSolver
+from solvers.lp import LpResult, solve_min_deviation, solve_relaxation
+from territory import __version__
+from territory.errors import InfeasibilityReason, InfeasibleError, SolveError
+from territory.feasibility import presolve_reasons
+from territory.io import validate_inputs
+from territory.metrics import assignment_table, plan_metrics, territory_table
+from territory.model import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_TIER_FACTORS,
+    AlignmentProblem,
+    AlignmentSettings,
+    BalanceRule,
+    build_problem,
+)
+
+Progress = Callable[[str], None]
+
+AUTO_GAP = 0.01
+"""``auto`` stops at 1% from the LP bound; the heuristic alone usually reaches it."""
+EXACT_GAP = 1e-6
+"""An explicitly chosen exact backend searches until the optimum is proven (or time runs out)."""
+
+AUTO_EXACT_PAIR_LIMIT = 400_000
+"""``auto`` hands the heuristic's plan to the MIP backend up to this many candidate pairs."""
+
+
+@dataclass(frozen=True)
+class SolveReport:
+    """What a solve did and proved, as written to ``solve.json``.
+
+    ``gap`` is (objective - bound) / objective; ``bound`` is a proven lower bound from
+    ``bound_source``. Deviations are the largest relative distance from target over reps.
+    """
+
+    backend: str
+    status: str
+    objective: float
+    bound: float | None
+    bound_source: str
+    gap: float | None
+    seconds: float
+    max_potential_deviation: float
+    max_workload_deviation: float
+    balance_potential: float
+    balance_workload: float
+    balance_requested_potential: float
+    balance_requested_workload: float
+    soft: bool
+    candidates: int
+    n_accounts: int
+    n_reps: int
+    n_pairs: int
+    seed: int
+    time_limit_s: float
+    stages: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AlignmentResult:
+    """The plan (``assignments``), its territories and the solve report."""
+
+    assignments: pd.DataFrame
+    territories: pd.DataFrame
+    report: SolveReport
+    problem: AlignmentProblem
+    parameters: dict[str, Any]
+    input_hashes: dict[str, str]
+
+    @property
+    def plan(self) -> pd.Series:
+        """Rep id of every account, indexed by account id."""
+        return pd.Series(
+            self.assignments["rep_id"].to_numpy(),
+            index=self.assignments["account_id"],
+            name="rep_id",
+        )
+
+    def solve_document(self) -> dict[str, Any]:
+        """The content of ``solve.json``."""
+        doc: dict[str, Any] = {
+            "version": __version__,
+            "inputs": self.input_hashes,
+            "parameters": self.parameters,
+        }
+        doc.update(asdict(self.report))
+        return doc
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """Content hash of a table (column names, order and values), stable across runs."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def _candidate_ladder(candidates: int, n_reps: int) -> list[int]:
+    """Candidate counts to try when the pruned model is infeasible: k, 1.5k, 2k, 4k."""
+    ladder = [candidates, math.ceil(1.5 * candidates), 2 * candidates, 4 * candidates]
+    out: list[int] = []
+    for k in ladder:
+        k = min(k, n_reps)
+        if k not in out:
+            out.append(k)
+    return out
+
+
+def _widen(settings: AlignmentSettings, potential: float, workload: float) -> AlignmentSettings:
+    return replace(settings, balance=settings.balance.widened(potential, workload))
+
+
+def _balance_reason(problem: AlignmentProblem, soft_lp: LpResult) -> InfeasibilityReason:
+    """Name the rep that the smallest-deviation relaxation still leaves furthest from target."""
+    assert soft_lp.x is not None and soft_lp.max_deviation is not None
+    pr, pa = problem.pair_rep, problem.pair_account
+    pot = np.bincount(pr, weights=soft_lp.x * problem.potential[pa], minlength=problem.n_reps)
+    wl = np.bincount(pr, weights=soft_lp.x * problem.workload[pa], minlength=problem.n_reps)
+    dev_p = np.abs(pot / np.maximum(problem.potential_target, 1e-12) - 1.0)
+    dev_w = np.abs(wl / np.maximum(problem.workload_target, 1e-12) - 1.0)
+    worst_p, worst_w = int(np.argmax(dev_p)), int(np.argmax(dev_w))
+    if dev_p[worst_p] >= dev_w[worst_w]:
+        r, measure, value, target = worst_p, "potential", pot[worst_p], problem.potential_target
+    else:
+        r, measure, value, target = worst_w, "workload", wl[worst_w], problem.workload_target
+    t = soft_lp.max_deviation
+    rule = problem.settings.balance
+    return InfeasibilityReason(
+        constraint=f"{measure}_balance",
+        subject=f"rep {problem.rep_ids[r]}",
+        message=(
+            f"no plan keeps every rep within ±{100 * rule.potential:.1f}% on potential and "
+            f"±{100 * rule.workload:.1f}% on workload, even splitting accounts fractionally "
+            f"(each account considering its {problem.settings.candidates} nearest reps): the best "
+            f"such split still leaves rep {problem.rep_ids[r]} with {measure} {value:,.0f} against "
+            f"a target of {target[r]:,.0f} ({100 * (value / target[r] - 1):+.1f}%). The smallest "
+            f"tolerance any plan can meet is at least ±{100 * t:.2f}%"
+        ),
+        excess=float(
+            abs(value - target[r])
+            - (rule.potential if measure == "potential" else rule.workload) * target[r]
+        ),
+        min_balance=float(t),
+    )
+
+
+def _deviations(problem: AlignmentProblem, assignment: np.ndarray) -> tuple[float, float]:
+    pot, wl = problem.loads(assignment)
+    dev_p = np.abs(pot / np.maximum(problem.potential_target, 1e-12) - 1.0)
+    dev_w = np.abs(wl / np.maximum(problem.workload_target, 1e-12) - 1.0)
+    dev_p = np.where(problem.potential_target > 0, dev_p, 0.0)
+    dev_w = np.where(problem.workload_target > 0, dev_w, 0.0)
+    return float(dev_p.max(initial=0.0)), float(dev_w.max(initial=0.0))
+
+
+def align(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    *,
+    balance: float = 0.05,
+    potential_balance: float | None = None,
+    workload_balance: float | None = None,
+    solver: str = "auto",
+    time_limit_s: float = 60.0,
+    seed: int = 7,
+    disruption_weight: float = 0.0,
+    tier_factors: Mapping[str, float] | None = None,
+    candidates: int = DEFAULT_CANDIDATES,
+    soft: bool = False,
+    allow_overtime: bool = False,
+    gap: float | None = None,
+    validate: bool = True,
+    input_hashes: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> AlignmentResult:
+    """Assign every account to one rep with balanced potential and workload at least travel.
+
+    Parameters
+    ----------
+    accounts, reps
+        Tables following the data contract (see README); validated unless ``validate=False``.
+    balance
+        Allowed relative deviation from target, for both potential and workload (0.05 = ±5%);
+        ``potential_balance`` / ``workload_balance`` override it per measure.
+    solver
+        ``auto``, ``heuristic``, ``cpsat`` or ``mip``. ``auto`` runs the heuristic and hands its
+        plan to the MIP backend when the gap is above ``gap`` and the model is small enough.
+    time_limit_s
+        Wall-clock budget; the best plan found by then is returned with its gap.
+    disruption_weight
+        Objective cost (hour-km) per unit of potential moved away from its current rep.
+    soft
+        When the tolerances cannot be met, minimise the largest deviation instead of failing.
+    gap
+        Relative gap (objective - bound) / objective at which the search may stop: default 1%
+        for ``auto`` (the heuristic usually gets there alone, deterministically) and 1e-6 for an
+        explicitly chosen exact backend.
+
+    Raises
+    ------
+    DataValidationError
+        The tables break the data contract (every problem listed).
+    InfeasibleError
+        The rules cannot all hold; the reasons name accounts or reps and the tolerance needed.
+    """
+    t_start = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    if validate:
+        say("validating inputs")
+        accounts, reps = validate_inputs(accounts, reps)
+    factors = dict(tier_factors or DEFAULT_TIER_FACTORS)
+    requested = BalanceRule(
+        potential=balance if potential_balance is None else potential_balance,
+        workload=balance if workload_balance is None else workload_balance,
+        soft=soft,
+        allow_overtime=allow_overtime,
+    )
+    settings = AlignmentSettings(
+        balance=requested,
+        tier_factors=factors,
+        disruption_weight=disruption_weight,
+        candidates=candidates,
+    )
+    notes: list[str] = []
+    stages: dict[str, float] = {}
+
+    def remaining() -> float:
+        return max(time_limit_s - (time.perf_counter() - t_start), 0.5)
+
+    # 1. Reasons visible before solving (single accounts, locks, total capacity).
+    say("checking feasibility")
+    problem = build_problem(accounts, reps, settings)
+    reasons = presolve_reasons(problem)
+    if reasons:
+        fixable = all(r.min_balance is not None for r in reasons)
+        if not soft or not fixable:
+            hint = (
+                "Use soft mode (--soft) to get the most balanced plan instead." if fixable else ""
+            )
+            raise InfeasibleError(reasons, hint=hint)
+        need_p = max([r.min_balance or 0.0 for r in reasons if "potential" in r.constraint] + [0])
+        need_w = max([r.min_balance or 0.0 for r in reasons if "workload" in r.constraint] + [0])
+        settings = _widen(settings, need_p * 1.0001, need_w * 1.0001)
+        notes.append(
+            f"soft mode: tolerances widened to ±{100 * settings.balance.potential:.2f}% potential, "
+            f"±{100 * settings.balance.workload:.2f}% workload ({len(reasons)} presolve reason(s))"
+        )
+
+    # 2. LP relaxation, widening the candidate set while the pruned model is infeasible.
+    lp: LpResult | None = None
+    for k in _candidate_ladder(candidates, len(reps)):
+        settings = replace(settings, candidates=k)
+        say(f"LP relaxation ({k} candidate reps per account)")
+        problem = build_problem(accounts, reps, settings)
+        lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
+        stages[f"lp_relaxation_k{k}"] = lp.seconds
+        if not lp.infeasible:
+            break
+        notes.append(f"LP relaxation infeasible with {k} candidate reps per account; widening")
+    assert lp is not None
+    if lp.infeasible:
+        say("measuring the smallest feasible tolerance")
+        soft_lp = solve_min_deviation(problem, time_limit_s=remaining())
+        stages["lp_min_deviation"] = soft_lp.seconds
+        if soft_lp.x is None or soft_lp.max_deviation is None:
+            raise SolveError(
+                "the balance rules look infeasible and the smallest feasible tolerance could not "
+                f"be measured within the time limit ({soft_lp.status}); raise --time-limit"
+            )
+        if not soft:
+            raise InfeasibleError(
+                [_balance_reason(problem, soft_lp)],
+                hint="Use soft mode (--soft) to get the most balanced plan instead.",
+            )
+        t = soft_lp.max_deviation
+        settings = _widen(settings, t, t)
+        notes.append(f"soft mode: smallest fractional tolerance ±{100 * t:.3f}%; widening to it")
+        problem = build_problem(accounts, reps, settings)
+        lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
+        stages["lp_relaxation_soft"] = lp.seconds
+
+    # 3. Heuristic: rounding, repair, local search.
+    say("heuristic: rounding, repair, local search")
+    heuristic = HeuristicSolver()
+    solution = heuristic.solve(
+        problem, time_limit_s=remaining(), seed=seed, relaxation=lp if lp.optimal else None
+    )
+    if not problem.is_feasible(solution.assignment, 1e-6):
+        if not soft:
+            dev_p, dev_w = _deviations(problem, solution.assignment)
+            raise SolveError(
+                f"no plan within ±{100 * settings.balance.potential:.1f}% potential / "
+                f"±{100 * settings.balance.workload:.1f}% workload was found in "
+                f"{time.perf_counter() - t_start:.0f} s (status {solution.status.value}), although "
+                "the LP relaxation did not rule one out; the best plan found deviates up to "
+                f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
+                "--time-limit, widen --balance, or use --soft"
+            )
+        dev_p, dev_w = _deviations(problem, solution.assignment)
+        settings = _widen(settings, dev_p * 1.000001, dev_w * 1.000001)
+        notes.append(
+            f"soft mode: the best plan found reaches ±{100 * dev_p:.3f}% potential and "
+            f"±{100 * dev_w:.3f}% workload; tolerances set to those"
+        )
+        warm = solution
+        problem = build_problem(accounts, reps, settings)
+        lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
+        solution = heuristic.solve(
+            problem,
+            time_limit_s=remaining(),
+            seed=seed,
+            warm_start=warm,
+            relaxation=lp if lp.optimal else None,
+        )
+
+    # 4. Exact backend, started from the heuristic's plan.
+    chosen = solver
+    if gap is None:
+        gap = AUTO_GAP if solver == "auto" else EXACT_GAP
+    if solver == "auto":
+        small = problem.n_pairs <= AUTO_EXACT_PAIR_LIMIT
+        chosen = "mip" if small and (solution.gap is None or solution.gap > gap) else "heuristic"
+    if chosen != "heuristic" and remaining() > 1.0:
+        say(f"{chosen}: improving from the heuristic plan")
+        backend = get_solver(chosen, relative_gap=gap)
+        exact = backend.solve(problem, time_limit_s=remaining(), seed=seed, warm_start=solution)
+        if exact.status != SolveStatus.ERROR:
+            solution = _merge(solution, exact)
+    elif chosen != "heuristic":
+        notes.append(f"no time left for the {chosen} backend; heuristic plan returned")
+    for name, seconds in solution.stages:
+        stages[name] = stages.get(name, 0.0) + seconds
+
+    return _result(
+        accounts,
+        reps,
+        problem,
+        solution,
+        requested,
+        seed,
+        time_limit_s,
+        t_start,
+        stages,
+        notes,
+        solver,
+        gap,
+        input_hashes,
+    )
+
+
+def _merge(heuristic: Solution, exact: Solution) -> Solution:
+    """Keep the exact backend's plan and the best bound either of them proved."""
+    bounds = [b for b in (heuristic.bound, exact.bound) if b is not None]
+    bound = max(bounds) if bounds else None
+    source = (
+        exact.bound_source
+        if exact.bound is not None and exact.bound == bound
+        else (heuristic.bound_source)
+    )
+    status = exact.status
+    if bound is not None and exact.objective - bound <= 1e-9 * max(1.0, abs(exact.objective)):
+        status = SolveStatus.OPTIMAL
+    return replace(exact, bound=bound, bound_source=source, status=status)
+
+
+def _result(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    problem: AlignmentProblem,
+    solution: Solution,
+    requested: BalanceRule,
+    seed: int,
+    time_limit_s: float,
+    t_start: float,
+    stages: dict[str, float],
+    notes: list[str],
+    solver: str,
+    gap: float | None,
+    input_hashes: Mapping[str, str] | None,
+) -> AlignmentResult:
+    settings = problem.settings
+    plan = problem.rep_ids[solution.assignment]
+    factors = dict(settings.tier_factors)
+    dev_p, dev_w = _deviations(problem, solution.assignment)
+    report = SolveReport(
+        backend=solution.backend,
+        status=solution.status.value,
+        objective=solution.objective,
+        bound=solution.bound,
+        bound_source=solution.bound_source,
+        gap=solution.gap,
+        seconds=time.perf_counter() - t_start,
+        max_potential_deviation=dev_p,
+        max_workload_deviation=dev_w,
+        balance_potential=settings.balance.potential,
+        balance_workload=settings.balance.workload,
+        balance_requested_potential=requested.potential,
+        balance_requested_workload=requested.workload,
+        soft=requested.soft,
+        candidates=settings.candidates,
+        n_accounts=problem.n_accounts,
+        n_reps=problem.n_reps,
+        n_pairs=problem.n_pairs,
+        seed=seed,
+        time_limit_s=time_limit_s,
+        stages=stages,
+        metrics=plan_metrics(accounts, reps, plan, factors),
+        notes=notes,
+    )
+    parameters: dict[str, Any] = {
+        "balance_potential": requested.potential,
+        "balance_workload": requested.workload,
+        "soft": requested.soft,
+        "allow_overtime": requested.allow_overtime,
+        "solver": solver,
+        "time_limit_s": time_limit_s,
+        "seed": seed,
+        "disruption_weight": settings.disruption_weight,
+        "tier_factors": factors,
+        "candidates": settings.candidates,
+        "gap": gap,
+    }
+    hashes = (
+        dict(input_hashes)
+        if input_hashes
+        else {
+            "accounts": frame_hash(accounts),
+            "reps": frame_hash(reps),
+        }
+    )
+    return AlignmentResult(
+        assignments=assignment_table(accounts, reps, plan),
+        territories=territory_table(accounts, reps, plan, factors),
+        report=report,
+        problem=problem,
+        parameters=parameters,
+        input_hashes=hashes,
+    )

@@ -1,0 +1,155 @@
+"""Checks that prove a balance rule impossible before any solver runs, and say why.
+
+Each check is a necessary condition: when it fails no plan can exist, and the reason names the
+account or rep involved, by how much the rule is broken and the smallest tolerance that would fix
+that reason. Passing every check does not prove feasibility; the LP relaxation goes further.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from territory.errors import InfeasibilityReason
+from territory.model import AlignmentProblem
+
+
+def _pct(x: float) -> str:
+    return f"{100.0 * x:.1f}%"
+
+
+def oversized_accounts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
+    """Accounts too large for every rep they may go to, even alone in an empty territory."""
+    reasons: list[InfeasibilityReason] = []
+    rule = problem.settings.balance
+    pa, pr = problem.pair_account, problem.pair_rep
+    p, w = problem.potential[pa], problem.workload[pa]
+    fits = (p <= problem.potential_hi[pr] * (1 + 1e-12)) & (
+        w <= problem.workload_hi[pr] * (1 + 1e-12)
+    )
+    fits_any = np.zeros(problem.n_accounts, dtype=bool)
+    np.logical_or.at(fits_any, pa, fits)
+    for a in np.flatnonzero(~fits_any).tolist():
+        lo, hi = int(problem.account_start[a]), int(problem.account_start[a + 1])
+        reps = problem.pair_rep[lo:hi]
+        need_p = problem.potential[a] / np.maximum(problem.potential_target[reps], 1e-12) - 1.0
+        need_w = problem.workload[a] / np.maximum(problem.workload_target[reps], 1e-12) - 1.0
+        over_cap = problem.workload[a] > problem.capacity[reps] * (1 + 1e-12)
+        best = int(np.argmin(np.maximum(need_p, need_w)))
+        r = int(reps[best])
+        account, rep = problem.account_ids[a], problem.rep_ids[r]
+        if problem.potential[a] > problem.potential_hi[r]:
+            reasons.append(
+                InfeasibilityReason(
+                    constraint="potential_upper",
+                    subject=f"account {account}",
+                    message=(
+                        f"account {account} alone holds potential {problem.potential[a]:,.0f}, "
+                        f"{_pct(float(need_p[best]))} above the target of rep {rep} "
+                        f"({problem.potential_target[r]:,.0f}), the best fit among its candidate "
+                        f"reps; at ±{_pct(rule.potential)} no rep can hold it. Smallest potential "
+                        f"tolerance that fits it: ±{_pct(float(need_p[best]))}"
+                    ),
+                    excess=float(problem.potential[a] - problem.potential_hi[r]),
+                    min_balance=float(need_p[best]),
+                )
+            )
+        if problem.workload[a] > problem.workload_hi[r]:
+            if bool(over_cap.all()):
+                message = (
+                    f"account {account} alone needs {problem.workload[a]:,.0f} h/year, more than "
+                    "the capacity of every candidate rep (largest "
+                    f"{problem.capacity[reps].max():,.0f} h/year); allow overtime or split the "
+                    "account"
+                )
+                min_balance = None
+            else:
+                message = (
+                    f"account {account} alone needs {problem.workload[a]:,.0f} h/year, "
+                    f"{_pct(float(need_w[best]))} above the workload target of rep {rep} "
+                    f"({problem.workload_target[r]:,.0f} h/year). Smallest workload tolerance that "
+                    f"fits it: ±{_pct(float(need_w[best]))}"
+                )
+                min_balance = float(need_w[best])
+            reasons.append(
+                InfeasibilityReason(
+                    constraint="workload_upper",
+                    subject=f"account {account}",
+                    message=message,
+                    excess=float(problem.workload[a] - problem.workload_hi[r]),
+                    min_balance=min_balance,
+                )
+            )
+    return reasons
+
+
+def overloaded_locks(problem: AlignmentProblem) -> list[InfeasibilityReason]:
+    """Reps whose locked accounts alone exceed the upper end of a window or the capacity."""
+    reasons: list[InfeasibilityReason] = []
+    locked = problem.locked >= 0
+    if not locked.any():
+        return reasons
+    reps = problem.locked[locked]
+    pot = np.bincount(reps, weights=problem.potential[locked], minlength=problem.n_reps)
+    wl = np.bincount(reps, weights=problem.workload[locked], minlength=problem.n_reps)
+    for r in np.flatnonzero(pot > problem.potential_hi * (1 + 1e-12)).tolist():
+        need = pot[r] / max(problem.potential_target[r], 1e-12) - 1.0
+        reasons.append(
+            InfeasibilityReason(
+                constraint="potential_upper",
+                subject=f"rep {problem.rep_ids[r]}",
+                message=(
+                    f"accounts locked to rep {problem.rep_ids[r]} hold potential {pot[r]:,.0f}, "
+                    f"{pot[r] - problem.potential_hi[r]:,.0f} over its upper limit "
+                    f"{problem.potential_hi[r]:,.0f}; unlock some of them or allow at least "
+                    f"±{_pct(need)} on potential"
+                ),
+                excess=float(pot[r] - problem.potential_hi[r]),
+                min_balance=float(need),
+            )
+        )
+    for r in np.flatnonzero(wl > problem.workload_hi * (1 + 1e-12)).tolist():
+        need = wl[r] / max(problem.workload_target[r], 1e-12) - 1.0
+        capped = wl[r] > problem.capacity[r]
+        reasons.append(
+            InfeasibilityReason(
+                constraint="capacity" if capped else "workload_upper",
+                subject=f"rep {problem.rep_ids[r]}",
+                message=(
+                    f"accounts locked to rep {problem.rep_ids[r]} need {wl[r]:,.0f} h/year, "
+                    f"{wl[r] - problem.workload_hi[r]:,.0f} h over its limit "
+                    f"{problem.workload_hi[r]:,.0f} h"
+                    + (" (its capacity)" if capped else "")
+                    + "; unlock some of them"
+                    + ("" if capped else f" or allow at least ±{_pct(need)} on workload")
+                ),
+                excess=float(wl[r] - problem.workload_hi[r]),
+                min_balance=None if capped else float(need),
+            )
+        )
+    return reasons
+
+
+def total_capacity(problem: AlignmentProblem) -> list[InfeasibilityReason]:
+    """The whole workload must fit in the whole team's capacity unless overtime is allowed."""
+    if problem.settings.balance.allow_overtime:
+        return []
+    total_w, total_c = float(problem.workload.sum()), float(problem.capacity.sum())
+    if total_w <= total_c * (1 + 1e-12):
+        return []
+    return [
+        InfeasibilityReason(
+            constraint="capacity",
+            subject="all reps",
+            message=(
+                f"the accounts need {total_w:,.0f} h/year but the reps have {total_c:,.0f} h/year "
+                f"of capacity ({total_w - total_c:,.0f} h short); add reps, raise capacities or "
+                "allow overtime"
+            ),
+            excess=total_w - total_c,
+        )
+    ]
+
+
+def presolve_reasons(problem: AlignmentProblem) -> list[InfeasibilityReason]:
+    """Every reason found before solving why the rules cannot all hold (empty if none found)."""
+    return total_capacity(problem) + overloaded_locks(problem) + oversized_accounts(problem)

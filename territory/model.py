@@ -1,0 +1,339 @@
+"""The alignment problem as the domain sees it: rules, targets and candidate account-rep pairs.
+
+Accounts and reps arrive as validated pandas frames (see :mod:`territory.io`); this module turns
+them into flat numpy arrays that any solver backend can read. It knows nothing of solvers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from territory.errors import DataValidationError, InputProblem
+from territory.geo import haversine_km, unit_vectors
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+DEFAULT_TIER_FACTORS: Mapping[str, float] = MappingProxyType({"A": 1.15, "B": 1.0, "C": 0.85})
+"""Potential-target multipliers by rep tier: the best reps carry the most potential."""
+
+DEFAULT_CANDIDATES = 8
+"""How many nearest reps each account considers; the optimum rarely lies further away."""
+
+
+@dataclass(frozen=True)
+class BalanceRule:
+    """How far each rep's totals may stray from its targets, as fractions (0.05 = ±5%).
+
+    ``soft`` asks for the smallest achievable largest deviation when the tolerance cannot be met
+    (never tighter than the tolerances asked for). ``allow_overtime`` lifts the rule that a rep's
+    workload never exceeds its capacity.
+    """
+
+    potential: float = 0.05
+    workload: float = 0.05
+    soft: bool = False
+    allow_overtime: bool = False
+
+    def widened(self, potential: float, workload: float) -> BalanceRule:
+        """The same rule with (at least) the given tolerances; used by soft mode."""
+        return BalanceRule(
+            potential=max(self.potential, potential),
+            workload=max(self.workload, workload),
+            soft=self.soft,
+            allow_overtime=self.allow_overtime,
+        )
+
+
+@dataclass(frozen=True)
+class AlignmentSettings:
+    """Everything that shapes the alignment besides the data.
+
+    ``disruption_weight`` converts potential moved away from its current rep (currency/year) into
+    the objective's unit (workload hours x km), so a weight of 0.01 makes moving 100,000/year of
+    potential cost as much as 1,000 hour-km of travel.
+    """
+
+    balance: BalanceRule = field(default_factory=BalanceRule)
+    tier_factors: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_FACTORS))
+    disruption_weight: float = 0.0
+    candidates: int = DEFAULT_CANDIDATES
+
+
+@dataclass(frozen=True, eq=False)
+class AlignmentProblem:
+    """Flat arrays describing one alignment instance.
+
+    Accounts are indexed 0..n-1 in input order and reps 0..R-1. Candidate pairs are sorted by
+    account, then rep; ``account_start`` is the CSR offset of each account's pairs, so account ``a``
+    may go to ``pair_rep[account_start[a]:account_start[a + 1]]``.
+    """
+
+    account_ids: npt.NDArray[np.object_]
+    rep_ids: npt.NDArray[np.object_]
+    potential: FloatArray
+    workload: FloatArray
+    capacity: FloatArray
+    tier_factor: FloatArray
+    potential_target: FloatArray
+    workload_target: FloatArray
+    potential_lo: FloatArray
+    potential_hi: FloatArray
+    workload_lo: FloatArray
+    workload_hi: FloatArray
+    current: IntArray
+    locked: IntArray
+    pair_account: IntArray
+    pair_rep: IntArray
+    pair_distance_km: FloatArray
+    pair_cost: FloatArray
+    account_start: IntArray
+    settings: AlignmentSettings
+
+    @property
+    def n_accounts(self) -> int:
+        """Number of accounts."""
+        return int(self.potential.shape[0])
+
+    @property
+    def n_reps(self) -> int:
+        """Number of reps."""
+        return int(self.capacity.shape[0])
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of candidate account-rep pairs (the model's variables)."""
+        return int(self.pair_rep.shape[0])
+
+    def pair_index(self, assignment: IntArray) -> IntArray:
+        """Pair position of each account's assigned rep; -1 where that rep is not a candidate."""
+        keys = self.pair_account * self.n_reps + self.pair_rep
+        wanted = np.arange(self.n_accounts, dtype=np.int64) * self.n_reps + assignment
+        pos = np.searchsorted(keys, wanted)
+        pos = np.minimum(pos, keys.shape[0] - 1)
+        found = keys[pos] == wanted
+        return np.where(found, pos, -1).astype(np.int64)
+
+    def objective(self, assignment: IntArray) -> float:
+        """Travel plus disruption cost of a full assignment (the solvers' objective)."""
+        pos = self.pair_index(assignment)
+        if (pos < 0).any():
+            raise ValueError("assignment uses a rep that is not a candidate for some account")
+        return float(self.pair_cost[pos].sum())
+
+    def loads(self, assignment: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Potential and workload totals per rep."""
+        pot = np.bincount(assignment, weights=self.potential, minlength=self.n_reps)
+        wl = np.bincount(assignment, weights=self.workload, minlength=self.n_reps)
+        return pot.astype(np.float64), wl.astype(np.float64)
+
+    def violation(self, assignment: IntArray) -> float:
+        """Sum of relative window violations over reps; 0 means every balance rule holds."""
+        pot, wl = self.loads(assignment)
+        return float(window_violation(pot, wl, self).sum())
+
+    def is_feasible(self, assignment: IntArray, rel_tol: float = 1e-9) -> bool:
+        """True when every account is on a candidate rep and every window holds."""
+        if (self.pair_index(assignment) < 0).any():
+            return False
+        return self.violation(assignment) <= rel_tol
+
+
+def window_violation(pot: FloatArray, wl: FloatArray, problem: AlignmentProblem) -> FloatArray:
+    """Per-rep violation of the potential and workload windows, each relative to its target."""
+    p_scale = np.maximum(problem.potential_target, 1e-12)
+    w_scale = np.maximum(problem.workload_target, 1e-12)
+    over_p = np.maximum(pot - problem.potential_hi, 0.0) + np.maximum(problem.potential_lo - pot, 0)
+    over_w = np.maximum(wl - problem.workload_hi, 0.0) + np.maximum(problem.workload_lo - wl, 0.0)
+    return np.asarray(over_p / p_scale + over_w / w_scale)
+
+
+def tier_factors_of(reps: pd.DataFrame, tier_factors: Mapping[str, float]) -> FloatArray:
+    """Each rep's potential multiplier; reps without a tier count as tier B."""
+    tiers = reps["tier"] if "tier" in reps.columns else pd.Series("B", index=reps.index)
+    tiers = tiers.fillna("B").astype(str).str.upper()
+    unknown = sorted(set(tiers) - set(tier_factors))
+    if unknown:
+        raise DataValidationError(
+            [
+                InputProblem(
+                    source="reps",
+                    row=None,
+                    column="tier",
+                    message=(
+                        f"tier(s) {unknown} have no tier factor (known: {sorted(tier_factors)})"
+                    ),
+                    fix="use one of the known tiers or add a factor for the new tier",
+                )
+            ]
+        )
+    return np.array([tier_factors[t] for t in tiers], dtype=np.float64)
+
+
+def targets(total: float, weights: FloatArray) -> FloatArray:
+    """Split a total over reps in proportion to weights (capacity, or capacity x tier factor)."""
+    weight_sum = float(weights.sum())
+    if weight_sum <= 0:
+        return np.zeros_like(weights)
+    return np.asarray(total * weights / weight_sum, dtype=np.float64)
+
+
+def _rep_index(values: pd.Series, rep_pos: Mapping[str, int]) -> IntArray:
+    """Map rep ids to positions; blanks become -1 (validation has rejected unknown ids)."""
+    out = np.full(len(values), -1, dtype=np.int64)
+    for i, value in enumerate(values.tolist()):
+        if value is not None and value == value and str(value) != "":
+            out[i] = rep_pos[str(value)]
+    return out
+
+
+def _nearest_pairs(
+    account_xyz: FloatArray, rep_xyz: FloatArray, k: int
+) -> tuple[IntArray, IntArray]:
+    """The k nearest reps of every account, as (account, rep) pair arrays."""
+    k = min(k, rep_xyz.shape[0])
+    _, idx = cKDTree(rep_xyz).query(account_xyz, k=k)
+    idx = np.asarray(idx, dtype=np.int64).reshape(account_xyz.shape[0], k)
+    accounts = np.repeat(np.arange(account_xyz.shape[0], dtype=np.int64), k)
+    return accounts, idx.ravel()
+
+
+def _coverage_pairs(
+    account_xyz: FloatArray,
+    rep_xyz: FloatArray,
+    pair_account: IntArray,
+    pair_rep: IntArray,
+    mass: FloatArray,
+    need: FloatArray,
+    free: npt.NDArray[np.bool_],
+) -> tuple[IntArray, IntArray]:
+    """Extra pairs so every rep can reach at least ``need`` of ``mass`` from its candidates.
+
+    Pruning to the nearest reps can leave an out-of-the-way rep with too few candidate accounts
+    to fill its window; such a rep then also considers its own nearest accounts.
+    """
+    n_reps = need.shape[0]
+    reachable = np.bincount(pair_rep, weights=mass[pair_account], minlength=n_reps)
+    short = np.flatnonzero(reachable < need)
+    if short.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    free_idx = np.flatnonzero(free)
+    if free_idx.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    tree = cKDTree(account_xyz[free_idx])
+    extra_a: list[IntArray] = []
+    extra_r: list[IntArray] = []
+    for r in short.tolist():
+        k = min(64, free_idx.size)
+        while True:
+            _, nearest = tree.query(rep_xyz[r], k=k)
+            nearest = free_idx[np.atleast_1d(nearest)]
+            if mass[nearest].sum() >= 1.5 * need[r] or k >= free_idx.size:
+                break
+            k = min(k * 2, free_idx.size)
+        extra_a.append(nearest.astype(np.int64))
+        extra_r.append(np.full(nearest.size, r, dtype=np.int64))
+    return np.concatenate(extra_a), np.concatenate(extra_r)
+
+
+def build_problem(
+    accounts: pd.DataFrame, reps: pd.DataFrame, settings: AlignmentSettings | None = None
+) -> AlignmentProblem:
+    """Turn validated account and rep frames into an :class:`AlignmentProblem`.
+
+    Potential targets are proportional to capacity x tier factor, workload targets to capacity
+    alone. Each account considers its ``settings.candidates`` nearest reps plus its current rep;
+    a locked account considers only its locked rep.
+    """
+    settings = settings or AlignmentSettings()
+    rule = settings.balance
+    potential = accounts["potential"].to_numpy(dtype=np.float64)
+    workload = accounts["workload"].to_numpy(dtype=np.float64)
+    capacity = reps["capacity"].to_numpy(dtype=np.float64)
+    tier_factor = tier_factors_of(reps, settings.tier_factors)
+    rep_ids = reps["rep_id"].astype(str).to_numpy(dtype=object)
+    rep_pos = {rid: i for i, rid in enumerate(rep_ids.tolist())}
+    n_reps = len(rep_ids)
+
+    potential_target = targets(float(potential.sum()), capacity * tier_factor)
+    workload_target = targets(float(workload.sum()), capacity)
+    workload_hi = (1.0 + rule.workload) * workload_target
+    if not rule.allow_overtime:
+        workload_hi = np.minimum(workload_hi, capacity)
+
+    current = (
+        _rep_index(accounts["current_rep"], rep_pos)
+        if "current_rep" in accounts.columns
+        else np.full(len(accounts), -1, dtype=np.int64)
+    )
+    locked = (
+        _rep_index(accounts["locked_rep"], rep_pos)
+        if "locked_rep" in accounts.columns
+        else np.full(len(accounts), -1, dtype=np.int64)
+    )
+
+    account_xyz = unit_vectors(accounts["lat"].to_numpy(), accounts["lon"].to_numpy())
+    rep_xyz = unit_vectors(reps["lat"].to_numpy(), reps["lon"].to_numpy())
+    free = locked < 0
+    pa, pr = _nearest_pairs(account_xyz, rep_xyz, max(1, settings.candidates))
+    keep = free[pa]
+    pa, pr = pa[keep], pr[keep]
+    has_current = free & (current >= 0)
+    cur_a = np.flatnonzero(has_current).astype(np.int64)
+    lock_a = np.flatnonzero(~free).astype(np.int64)
+    pa = np.concatenate([pa, cur_a, lock_a])
+    pr = np.concatenate([pr, current[cur_a], locked[lock_a]])
+
+    for mass, need in (
+        (potential, (1.0 + rule.potential) * potential_target),
+        (workload, workload_hi),
+    ):
+        ea, er = _coverage_pairs(account_xyz, rep_xyz, pa, pr, mass, need, free)
+        pa, pr = np.concatenate([pa, ea]), np.concatenate([pr, er])
+
+    keys = np.unique(pa * n_reps + pr)
+    pair_account = (keys // n_reps).astype(np.int64)
+    pair_rep = (keys % n_reps).astype(np.int64)
+    lat = accounts["lat"].to_numpy(dtype=np.float64)
+    lon = accounts["lon"].to_numpy(dtype=np.float64)
+    distance = haversine_km(
+        lat[pair_account],
+        lon[pair_account],
+        reps["lat"].to_numpy(dtype=np.float64)[pair_rep],
+        reps["lon"].to_numpy(dtype=np.float64)[pair_rep],
+    )
+    moved = (current[pair_account] >= 0) & (pair_rep != current[pair_account])
+    cost = workload[pair_account] * distance + settings.disruption_weight * np.where(
+        moved, potential[pair_account], 0.0
+    )
+    account_start = np.searchsorted(pair_account, np.arange(len(accounts) + 1)).astype(np.int64)
+
+    return AlignmentProblem(
+        account_ids=accounts["account_id"].astype(str).to_numpy(dtype=object),
+        rep_ids=rep_ids,
+        potential=potential,
+        workload=workload,
+        capacity=capacity,
+        tier_factor=tier_factor,
+        potential_target=potential_target,
+        workload_target=workload_target,
+        potential_lo=(1.0 - rule.potential) * potential_target,
+        potential_hi=(1.0 + rule.potential) * potential_target,
+        workload_lo=(1.0 - rule.workload) * workload_target,
+        workload_hi=workload_hi,
+        current=current,
+        locked=locked,
+        pair_account=pair_account,
+        pair_rep=pair_rep,
+        pair_distance_km=distance,
+        pair_cost=cost,
+        account_start=account_start,
+        settings=settings,
+    )
