@@ -1,0 +1,189 @@
+"""End-to-end runs of the command line on small real-shaped data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli import EXIT_BAD_INPUT, EXIT_INFEASIBLE, app
+from territory.synthetic import make_instance
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """400 accounts and 8 reps written as CSV, as a sales-ops analyst would export them."""
+    folder = tmp_path_factory.mktemp("inputs")
+    accounts, reps = make_instance(400, 8, seed=3)
+    accounts.loc[1, "account_id"] = "=HYPERLINK(evil)"
+    accounts.to_csv(folder / "accounts.csv", index=False)
+    reps.to_csv(folder / "reps.csv", index=False)
+    return folder / "accounts.csv", folder / "reps.csv"
+
+
+def _align(inputs: tuple[Path, Path], out: Path, *extra: str) -> object:
+    accounts, reps = inputs
+    return runner.invoke(
+        app,
+        ["align", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out), *extra],
+    )
+
+
+class TestSyntheticCli:
+    def test_align_writes_the_three_outputs(self, inputs: tuple[Path, Path], tmp_path: Path) -> None:
+        out = tmp_path / "q1"
+        result = _align(inputs, out, "--quiet", "--time-limit", "30")
+        assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+        assert sorted(p.name for p in out.iterdir()) == [
+            "assignments.csv",
+            "solve.json",
+            "territories.csv",
+        ]
+        assignments = pd.read_csv(out / "assignments.csv", dtype={"account_id": str})
+        assert list(assignments.columns) == [
+            "account_id",
+            "rep_id",
+            "previous_rep",
+            "moved",
+            "distance_km",
+            "potential",
+            "workload",
+        ]
+        assert assignments["account_id"].is_unique and len(assignments) == 400
+        # A formula-like id reaches Excel as text, never as a formula.
+        assert "'=HYPERLINK(evil)" in set(assignments["account_id"])
+        territories = pd.read_csv(out / "territories.csv")
+        assert territories["potential_dev"].abs().max() <= 0.05 + 1e-6
+        assert territories["workload_dev"].abs().max() <= 0.05 + 1e-6
+        assert (territories["utilization"] <= 1 + 1e-9).all()
+        solve = json.loads((out / "solve.json").read_text())
+        for key in ("objective", "bound", "gap", "seconds", "status", "backend", "inputs", "seed"):
+            assert key in solve
+        assert solve["bound"] <= solve["objective"] + 1e-6
+        assert solve["inputs"]["accounts"].startswith("sha256:")
+
+    def test_same_seed_gives_byte_identical_tables(
+        self, inputs: tuple[Path, Path], tmp_path: Path
+    ) -> None:
+        first, second = tmp_path / "a", tmp_path / "b"
+        for out in (first, second):
+            assert _align(inputs, out, "--quiet").exit_code == 0  # type: ignore[attr-defined]
+        for name in ("assignments.csv", "territories.csv"):
+            assert (first / name).read_bytes() == (second / name).read_bytes()
+        doc_a = json.loads((first / "solve.json").read_text())
+        doc_b = json.loads((second / "solve.json").read_text())
+        for doc in (doc_a, doc_b):
+            doc.pop("seconds")
+            doc.pop("stages")
+        assert doc_a == doc_b
+
+    @pytest.mark.parametrize("fmt", ["parquet", "xlsx"])
+    def test_other_output_formats(
+        self, inputs: tuple[Path, Path], tmp_path: Path, fmt: str
+    ) -> None:
+        out = tmp_path / fmt
+        assert _align(inputs, out, "--quiet", "--format", fmt).exit_code == 0  # type: ignore[attr-defined]
+        table = (
+            pd.read_parquet(out / f"assignments.{fmt}")
+            if fmt == "parquet"
+            else pd.read_excel(out / f"assignments.{fmt}", dtype={"account_id": str})
+        )
+        assert len(table) == 400
+
+    def test_summary_is_printed(self, inputs: tuple[Path, Path], tmp_path: Path) -> None:
+        result = _align(inputs, tmp_path / "s")
+        assert result.exit_code == 0  # type: ignore[attr-defined]
+        assert "lower bound" in result.output  # type: ignore[attr-defined]
+
+
+class TestErrorsCli:
+    def test_bad_input_exits_2_and_writes_nothing(
+        self, inputs: tuple[Path, Path], tmp_path: Path
+    ) -> None:
+        accounts, reps = inputs
+        bad = tmp_path / "accounts.csv"
+        frame = pd.read_csv(accounts, dtype=str)
+        frame.loc[4, "potential"] = "-12"
+        frame.loc[7, "lat"] = "95"
+        frame.to_csv(bad, index=False)
+        out = tmp_path / "out"
+        result = _align((bad, reps), out)
+        assert result.exit_code == EXIT_BAD_INPUT  # type: ignore[attr-defined]
+        text = result.output  # type: ignore[attr-defined]
+        assert "row 6" in text and "potential" in text
+        assert "row 9" in text and "lat" in text
+        assert not out.exists()
+
+    def test_infeasible_exits_3_with_explanation(
+        self, inputs: tuple[Path, Path], tmp_path: Path
+    ) -> None:
+        accounts, reps = inputs
+        frame = pd.read_csv(accounts, dtype=str)
+        frame.loc[0, "potential"] = "1e12"
+        bad = tmp_path / "accounts.csv"
+        frame.to_csv(bad, index=False)
+        result = _align((bad, reps), tmp_path / "out")
+        assert result.exit_code == EXIT_INFEASIBLE  # type: ignore[attr-defined]
+        assert frame.loc[0, "account_id"] in result.output  # type: ignore[attr-defined]
+        soft = _align((bad, reps), tmp_path / "soft", "--soft", "--quiet")
+        assert soft.exit_code == 0  # type: ignore[attr-defined]
+
+    def test_previous_output_survives_a_failed_run(
+        self, inputs: tuple[Path, Path], tmp_path: Path
+    ) -> None:
+        out = tmp_path / "q1"
+        assert _align(inputs, out, "--quiet").exit_code == 0  # type: ignore[attr-defined]
+        before = (out / "assignments.csv").read_bytes()
+        missing = (tmp_path / "nope.csv", inputs[1])
+        assert _align(missing, out).exit_code == EXIT_BAD_INPUT  # type: ignore[attr-defined]
+        assert (out / "assignments.csv").read_bytes() == before
+
+    def test_unknown_solver_lists_options(self, inputs: tuple[Path, Path], tmp_path: Path) -> None:
+        result = _align(inputs, tmp_path / "x", "--solver", "gurobi")
+        assert result.exit_code != 0  # type: ignore[attr-defined]
+        assert "Possible options are" in result.output  # type: ignore[attr-defined]
+
+
+class TestRealWorldCli:
+    def test_installed_command_on_demo_data(self, tmp_path: Path) -> None:
+        """The console script as `make demo` runs it, on the shipped demo data."""
+        exe = shutil.which("territory", path=str(Path(sys.executable).parent))
+        command = [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
+        out = tmp_path / "demo"
+        done = subprocess.run(
+            [
+                *command,
+                "align",
+                "--accounts",
+                str(ROOT / "data/demo/accounts.csv"),
+                "--reps",
+                str(ROOT / "data/demo/reps.csv"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--solver",
+                "heuristic",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == ""
+        territories = pd.read_csv(out / "territories.csv")
+        assert len(territories) == 40
+        assert territories["potential_dev"].abs().max() <= 0.05 + 1e-6
+        assignments = pd.read_csv(out / "assignments.csv", dtype=str)
+        assert len(assignments) == 5000
