@@ -23,9 +23,10 @@ def get_solver(name: str, **options: Any) -> Solver:
     try:
         cls = SOLVERS[name]
     except KeyError:
-        options_text = ", ".join(["auto", *SOLVERS])
+        options_text = ", ".join(SOLVERS)
+        hint = " ('auto' is chosen by territory.align, not here)" if name == "auto" else ""
         raise SolverUnavailableError(
-            f"unknown solver '{name}'. Possible options are: {options_text}"
+            f"unknown solver '{name}'{hint}. Possible options are: {options_text}"
         ) from None
     solver: Solver = cls(**options)
     if not solver.available():

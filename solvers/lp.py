@@ -56,6 +56,7 @@ class LpResult:
     seconds: float
     status: str
     max_deviation: float | None = None
+    row_dual: FloatArray | None = None
 
 
 def _base_matrix(problem: AlignmentProblem) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
@@ -193,8 +194,11 @@ def _result(h: highspy.Highs, n_cols: int, t0: float) -> LpResult:
     )
     x = None
     objective = None
+    row_dual = None
     if optimal:
-        x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n_cols]
+        solution = h.getSolution()
+        x = np.asarray(solution.col_value, dtype=np.float64)[:n_cols]
+        row_dual = np.asarray(solution.row_dual, dtype=np.float64)
         objective = float(h.getInfo().objective_function_value)
     return LpResult(
         optimal=optimal,
@@ -203,4 +207,58 @@ def _result(h: highspy.Highs, n_cols: int, t0: float) -> LpResult:
         x=x,
         seconds=time.perf_counter() - t0,
         status=name,
+        row_dual=row_dual,
     )
+
+
+PRICING_PAIR_LIMIT = 250_000_000
+"""Above this many account-rep combinations the excluded pairs are not priced (too slow)."""
+
+
+def price_excluded_pairs(
+    problem: AlignmentProblem,
+    lp: LpResult,
+    *,
+    per_account: int = 2,
+    chunk_pairs: int = 4_000_000,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """Pairs left out by pruning whose reduced cost is negative, i.e. that could lower the bound.
+
+    An empty answer proves the pruned relaxation's optimum is also the optimum of the relaxation
+    over every account-rep pair, so its bound holds for the unpruned problem. Returns ``None`` when
+    the instance is too large to price every pair. Locked accounts are never priced.
+    """
+    n, r = problem.n_accounts, problem.n_reps
+    if lp.row_dual is None or n * r > PRICING_PAIR_LIMIT:
+        return None
+    y = lp.row_dual
+    u, pi, sigma = y[:n], y[n : n + r], y[n + r : n + 2 * r]
+    existing = problem.pair_account * r + problem.pair_rep
+    free = np.flatnonzero(problem.locked < 0)
+    rows = max(1, chunk_pairs // r)
+    reps = np.arange(r, dtype=np.int64)
+    found_a: list[npt.NDArray[np.int64]] = []
+    found_r: list[npt.NDArray[np.int64]] = []
+    for lo in range(0, free.size, rows):
+        chunk = free[lo : lo + rows]
+        a = np.repeat(chunk, r)
+        rr = np.tile(reps, chunk.size)
+        _, cost = problem.pair_costs(a, rr)
+        reduced = cost - u[a] - problem.potential[a] * pi[rr] - problem.workload[a] * sigma[rr]
+        keys = a * r + rr
+        pos = np.minimum(np.searchsorted(existing, keys), existing.size - 1)
+        reduced[existing[pos] == keys] = np.inf
+        reduced = reduced.reshape(chunk.size, r)
+        tol = 1e-6 * (1.0 + np.abs(cost.reshape(chunk.size, r)))
+        negative = reduced < -tol
+        if not negative.any():
+            continue
+        k = min(per_account, r)
+        best = np.argsort(np.where(negative, reduced, np.inf), axis=1, kind="stable")[:, :k]
+        picked = np.take_along_axis(negative, best, axis=1)
+        rows_idx = np.repeat(np.arange(chunk.size), k).reshape(chunk.size, k)
+        found_a.append(chunk[rows_idx[picked]])
+        found_r.append(best[picked].astype(np.int64))
+    if not found_a:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(found_a), np.concatenate(found_r)

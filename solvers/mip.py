@@ -95,7 +95,7 @@ class MipSolver:
             )
         pa, pr = problem.pair_account, problem.pair_rep
         model = pulp.LpProblem("alignment", pulp.LpMinimize)
-        x = [pulp.LpVariable(f"x{p}", cat=pulp.LpBinary) for p in range(problem.n_pairs)]
+        x = [model.add_variable(f"x{p}", 0, 1, cat=pulp.LpBinary) for p in range(problem.n_pairs)]
 
         # Every account goes to exactly one of its candidate reps.
         starts = problem.account_start.tolist()

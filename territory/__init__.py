@@ -8,7 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from territory.api import AlignmentResult, SolveReport, align  # noqa: E402
+from typing import TYPE_CHECKING, Any
+
 from territory.errors import (  # noqa: E402
     DataValidationError,
     InfeasibleError,
@@ -17,6 +18,24 @@ from territory.errors import (  # noqa: E402
     SolverUnavailableError,
     TerritoryError,
 )
+
+if TYPE_CHECKING:
+    from territory.api import AlignmentResult, SolveReport, align
+
+_WORKFLOW = {"AlignmentResult", "SolveReport", "align"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the workflow on first use: it imports the solver backends, which import our model.
+
+    Importing it eagerly here would make ``import solvers`` on its own circular.
+    """
+    if name in _WORKFLOW:
+        from territory import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'territory' has no attribute '{name}'")
+
 
 __all__ = [
     "AlignmentResult",

@@ -19,7 +19,7 @@ import pandas as pd
 from solvers import get_solver
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import LpResult, solve_min_deviation, solve_relaxation
+from solvers.lp import LpResult, price_excluded_pairs, solve_min_deviation, solve_relaxation
 from territory import __version__
 from territory.errors import InfeasibilityReason, InfeasibleError, SolveError
 from territory.feasibility import presolve_reasons
@@ -50,7 +50,9 @@ class SolveReport:
     """What a solve did and proved, as written to ``solve.json``.
 
     ``gap`` is (objective - bound) / objective; ``bound`` is a proven lower bound from
-    ``bound_source``. Deviations are the largest relative distance from target over reps.
+    ``bound_source``, valid for every plan over ``bound_scope`` (all account-rep pairs once
+    pricing has shown that pruning cut nothing useful, else the candidate pairs). Deviations
+    are the largest relative distance from target over reps.
     """
 
     backend: str
@@ -58,6 +60,7 @@ class SolveReport:
     objective: float
     bound: float | None
     bound_source: str
+    bound_scope: str
     gap: float | None
     seconds: float
     max_potential_deviation: float
@@ -126,6 +129,52 @@ def _candidate_ladder(candidates: int, n_reps: int) -> list[int]:
         if k not in out:
             out.append(k)
     return out
+
+
+SOFT_ATTEMPTS = 8
+"""Soft mode widens the windows at most this many times before giving up."""
+
+PRICING_ROUNDS = 8
+"""Column-generation rounds that add priced-out pairs before the bound is taken as final."""
+
+
+def _priced_relaxation(
+    problem: AlignmentProblem,
+    lp: LpResult,
+    time_left: Callable[[], float],
+    stages: dict[str, float],
+    notes: list[str],
+) -> tuple[AlignmentProblem, LpResult, str]:
+    """Add pruned-away pairs that could lower the LP bound until none is left (column generation).
+
+    Returns the (possibly enlarged) problem, its relaxation, and the scope the bound covers:
+    every account-rep pair when pricing proved nothing was missing, else the candidate pairs.
+    """
+    scope = "candidate pairs"
+    added = 0
+    for _ in range(PRICING_ROUNDS):
+        if not lp.optimal:
+            break
+        t0 = time.perf_counter()
+        priced = price_excluded_pairs(problem, lp)
+        stages["lp_pricing"] = stages.get("lp_pricing", 0.0) + time.perf_counter() - t0
+        if priced is None:
+            notes.append(
+                "too many account-rep combinations to price: the bound covers the "
+                "candidate pairs only"
+            )
+            break
+        new_a, new_r = priced
+        if new_a.size == 0:
+            scope = "all account-rep pairs"
+            break
+        added += int(new_a.size)
+        problem = problem.with_pairs(new_a, new_r)
+        lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5)
+        stages["lp_pricing"] += lp.seconds
+    if added:
+        notes.append(f"column generation added {added} account-rep pairs beyond the candidates")
+    return problem, lp, scope
 
 
 def _widen(settings: AlignmentSettings, potential: float, workload: float) -> AlignmentSettings:
@@ -224,9 +273,15 @@ def align(
         The tables break the data contract (every problem listed).
     InfeasibleError
         The rules cannot all hold; the reasons name accounts or reps and the tolerance needed.
+    SolveError
+        No plan was found although none was ruled out (for example the time ran out first).
+    SolverUnavailableError
+        ``solver`` names no backend, or one that cannot run here.
     """
     t_start = time.perf_counter()
     say = progress or (lambda _msg: None)
+    if solver != "auto":
+        get_solver(solver)  # fail now, not after the relaxation, on an unknown backend name
     if validate:
         say("validating inputs")
         accounts, reps = validate_inputs(accounts, reps)
@@ -301,38 +356,59 @@ def align(
         lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
         stages["lp_relaxation_soft"] = lp.seconds
 
+    say("pricing pairs left out by pruning")
+    problem, lp, bound_scope = _priced_relaxation(problem, lp, remaining, stages, notes)
+
     # 3. Heuristic: rounding, repair, local search.
     say("heuristic: rounding, repair, local search")
     heuristic = HeuristicSolver()
     solution = heuristic.solve(
         problem, time_limit_s=remaining(), seed=seed, relaxation=lp if lp.optimal else None
     )
-    if not problem.is_feasible(solution.assignment, 1e-6):
+    attempt = 0
+    while not problem.is_feasible(solution.assignment, 1e-6):
+        dev_p, dev_w = _deviations(problem, solution.assignment)
         if not soft:
-            dev_p, dev_w = _deviations(problem, solution.assignment)
             raise SolveError(
-                f"no plan within ±{100 * settings.balance.potential:.1f}% potential / "
-                f"±{100 * settings.balance.workload:.1f}% workload was found in "
-                f"{time.perf_counter() - t_start:.0f} s (status {solution.status.value}), although "
-                "the LP relaxation did not rule one out; the best plan found deviates up to "
-                f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
+                f"no plan within ±{100 * settings.balance.potential:.3g}% potential / "
+                f"±{100 * settings.balance.workload:.3g}% workload (and within capacity) was found "
+                f"in {time.perf_counter() - t_start:.0f} s (status {solution.status.value}), "
+                "although the LP relaxation did not rule one out; the best plan found deviates up "
+                f"to {100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
                 "--time-limit, widen --balance, or use --soft"
             )
-        dev_p, dev_w = _deviations(problem, solution.assignment)
-        settings = _widen(settings, dev_p * 1.000001, dev_w * 1.000001)
-        notes.append(
-            f"soft mode: the best plan found reaches ±{100 * dev_p:.3f}% potential and "
-            f"±{100 * dev_w:.3f}% workload; tolerances set to those"
-        )
+        if attempt >= SOFT_ATTEMPTS or time.perf_counter() - t_start >= time_limit_s:
+            raise SolveError(
+                "soft mode found no plan that keeps every rep within capacity after widening the "
+                f"tolerances to ±{100 * settings.balance.potential:.3g}% potential / "
+                f"±{100 * settings.balance.workload:.3g}% workload; raise --time-limit or "
+                "allow overtime"
+            )
+        # Capacity stays hard; widen the windows to what the best plan reached, then by steps.
+        tol_p, tol_w = settings.balance.potential, settings.balance.workload
+        if attempt == 0:
+            new_p, new_w = max(tol_p, dev_p * 1.000001), max(tol_w, dev_w * 1.000001)
+        else:
+            new_p, new_w = max(1.5 * tol_p, tol_p + 0.005), max(1.5 * tol_w, tol_w + 0.005)
+        settings = _widen(settings, new_p, new_w)
+        attempt += 1
         warm = solution
-        problem = build_problem(accounts, reps, settings)
+        problem = build_problem(accounts, reps, settings).with_pairs(
+            problem.pair_account, problem.pair_rep
+        )
         lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
+        problem, lp, bound_scope = _priced_relaxation(problem, lp, remaining, stages, notes)
         solution = heuristic.solve(
             problem,
             time_limit_s=remaining(),
             seed=seed,
             warm_start=warm,
             relaxation=lp if lp.optimal else None,
+        )
+    if attempt:
+        notes.append(
+            f"soft mode: tolerances widened to ±{100 * settings.balance.potential:.3g}% potential "
+            f"and ±{100 * settings.balance.workload:.3g}% workload to reach a plan"
         )
 
     # 4. Exact backend, started from the heuristic's plan.
@@ -367,6 +443,7 @@ def align(
         solver,
         gap,
         input_hashes,
+        bound_scope,
     )
 
 
@@ -399,6 +476,7 @@ def _result(
     solver: str,
     gap: float | None,
     input_hashes: Mapping[str, str] | None,
+    bound_scope: str,
 ) -> AlignmentResult:
     settings = problem.settings
     plan = problem.rep_ids[solution.assignment]
@@ -410,6 +488,7 @@ def _result(
         objective=solution.objective,
         bound=solution.bound,
         bound_source=solution.bound_source,
+        bound_scope=bound_scope if solution.bound is not None else "none",
         gap=solution.gap,
         seconds=time.perf_counter() - t_start,
         max_potential_deviation=dev_p,

@@ -14,7 +14,8 @@ from territory.model import AlignmentProblem
 
 
 def _pct(x: float) -> str:
-    return f"{100.0 * x:.1f}%"
+    """A fraction as a percentage with enough digits to tell small tolerances apart."""
+    return f"{100.0 * x:.3g}%"
 
 
 def oversized_accounts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
@@ -109,21 +110,25 @@ def overloaded_locks(problem: AlignmentProblem) -> list[InfeasibilityReason]:
         )
     for r in np.flatnonzero(wl > problem.workload_hi * (1 + 1e-12)).tolist():
         need = wl[r] / max(problem.workload_target[r], 1e-12) - 1.0
-        capped = wl[r] > problem.capacity[r]
+        rep = problem.rep_ids[r]
+        over_capacity = not problem.settings.balance.allow_overtime and wl[r] > problem.capacity[r]
+        if over_capacity:
+            # No tolerance helps: the locked workload alone does not fit in the rep's hours.
+            limit, what = float(problem.capacity[r]), "its capacity"
+            advice = "unlock some of them or allow overtime"
+        else:
+            limit, what = float(problem.workload_hi[r]), "the upper end of its workload window"
+            advice = f"unlock some of them or allow at least ±{_pct(need)} on workload"
         reasons.append(
             InfeasibilityReason(
-                constraint="capacity" if capped else "workload_upper",
-                subject=f"rep {problem.rep_ids[r]}",
+                constraint="capacity" if over_capacity else "workload_upper",
+                subject=f"rep {rep}",
                 message=(
-                    f"accounts locked to rep {problem.rep_ids[r]} need {wl[r]:,.0f} h/year, "
-                    f"{wl[r] - problem.workload_hi[r]:,.0f} h over its limit "
-                    f"{problem.workload_hi[r]:,.0f} h"
-                    + (" (its capacity)" if capped else "")
-                    + "; unlock some of them"
-                    + ("" if capped else f" or allow at least ±{_pct(need)} on workload")
+                    f"accounts locked to rep {rep} need {wl[r]:,.0f} h/year, "
+                    f"{wl[r] - limit:,.0f} h over {what} ({limit:,.0f} h); {advice}"
                 ),
-                excess=float(wl[r] - problem.workload_hi[r]),
-                min_balance=None if capped else float(need),
+                excess=float(wl[r] - limit),
+                min_balance=None if over_capacity else float(need),
             )
         )
     return reasons

@@ -7,7 +7,7 @@ them into flat numpy arrays that any solver backend can read. It knows nothing o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -96,6 +96,43 @@ class AlignmentProblem:
     pair_cost: FloatArray
     account_start: IntArray
     settings: AlignmentSettings
+    account_lat: FloatArray
+    account_lon: FloatArray
+    rep_lat: FloatArray
+    rep_lon: FloatArray
+
+    def pair_costs(self, accounts: IntArray, reps: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Distance (km) and objective cost of putting each account with the paired rep."""
+        distance = haversine_km(
+            self.account_lat[accounts],
+            self.account_lon[accounts],
+            self.rep_lat[reps],
+            self.rep_lon[reps],
+        )
+        moved = (self.current[accounts] >= 0) & (reps != self.current[accounts])
+        cost = self.workload[accounts] * distance + self.settings.disruption_weight * np.where(
+            moved, self.potential[accounts], 0.0
+        )
+        return distance, np.asarray(cost, dtype=np.float64)
+
+    def with_pairs(self, accounts: IntArray, reps: IntArray) -> AlignmentProblem:
+        """The same problem with these candidate pairs added (duplicates are merged)."""
+        n_reps = self.n_reps
+        keys = np.unique(
+            np.concatenate([self.pair_account * n_reps + self.pair_rep, accounts * n_reps + reps])
+        )
+        pair_account = (keys // n_reps).astype(np.int64)
+        pair_rep = (keys % n_reps).astype(np.int64)
+        distance, cost = self.pair_costs(pair_account, pair_rep)
+        account_start = np.searchsorted(pair_account, np.arange(self.n_accounts + 1))
+        return replace(
+            self,
+            pair_account=pair_account,
+            pair_rep=pair_rep,
+            pair_distance_km=distance,
+            pair_cost=cost,
+            account_start=account_start.astype(np.int64),
+        )
 
     @property
     def n_accounts(self) -> int:
@@ -260,7 +297,6 @@ def build_problem(
     tier_factor = tier_factors_of(reps, settings.tier_factors)
     rep_ids = reps["rep_id"].astype(str).to_numpy(dtype=object)
     rep_pos = {rid: i for i, rid in enumerate(rep_ids.tolist())}
-    n_reps = len(rep_ids)
 
     potential_target = targets(float(potential.sum()), capacity * tier_factor)
     workload_target = targets(float(workload.sum()), capacity)
@@ -298,24 +334,9 @@ def build_problem(
         ea, er = _coverage_pairs(account_xyz, rep_xyz, pa, pr, mass, need, free)
         pa, pr = np.concatenate([pa, ea]), np.concatenate([pr, er])
 
-    keys = np.unique(pa * n_reps + pr)
-    pair_account = (keys // n_reps).astype(np.int64)
-    pair_rep = (keys % n_reps).astype(np.int64)
-    lat = accounts["lat"].to_numpy(dtype=np.float64)
-    lon = accounts["lon"].to_numpy(dtype=np.float64)
-    distance = haversine_km(
-        lat[pair_account],
-        lon[pair_account],
-        reps["lat"].to_numpy(dtype=np.float64)[pair_rep],
-        reps["lon"].to_numpy(dtype=np.float64)[pair_rep],
-    )
-    moved = (current[pair_account] >= 0) & (pair_rep != current[pair_account])
-    cost = workload[pair_account] * distance + settings.disruption_weight * np.where(
-        moved, potential[pair_account], 0.0
-    )
-    account_start = np.searchsorted(pair_account, np.arange(len(accounts) + 1)).astype(np.int64)
-
-    return AlignmentProblem(
+    empty_i = np.empty(0, dtype=np.int64)
+    empty_f = np.empty(0, dtype=np.float64)
+    base = AlignmentProblem(
         account_ids=accounts["account_id"].astype(str).to_numpy(dtype=object),
         rep_ids=rep_ids,
         potential=potential,
@@ -330,10 +351,15 @@ def build_problem(
         workload_hi=workload_hi,
         current=current,
         locked=locked,
-        pair_account=pair_account,
-        pair_rep=pair_rep,
-        pair_distance_km=distance,
-        pair_cost=cost,
-        account_start=account_start,
+        pair_account=empty_i,
+        pair_rep=empty_i,
+        pair_distance_km=empty_f,
+        pair_cost=empty_f,
+        account_start=np.zeros(len(accounts) + 1, dtype=np.int64),
         settings=settings,
+        account_lat=accounts["lat"].to_numpy(dtype=np.float64),
+        account_lon=accounts["lon"].to_numpy(dtype=np.float64),
+        rep_lat=reps["lat"].to_numpy(dtype=np.float64),
+        rep_lon=reps["lon"].to_numpy(dtype=np.float64),
     )
+    return base.with_pairs(pa, pr)

@@ -40,7 +40,9 @@ def _align(inputs: tuple[Path, Path], out: Path, *extra: str) -> object:
 
 
 class TestSyntheticCli:
-    def test_align_writes_the_three_outputs(self, inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    def test_align_writes_the_three_outputs(
+        self, inputs: tuple[Path, Path], tmp_path: Path
+    ) -> None:
         out = tmp_path / "q1"
         result = _align(inputs, out, "--quiet", "--time-limit", "30")
         assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
