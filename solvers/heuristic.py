@@ -69,12 +69,19 @@ def _rep_violation(
 
 
 def _move_deltas(
-    problem: AlignmentProblem, state: _State
+    problem: AlignmentProblem, state: _State, touching: BoolArray | None = None
 ) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Every alternative pair with the change in violation and cost its move would bring."""
+    """Alternative pairs with the change in violation and cost their move would bring.
+
+    With ``touching`` (a mask over reps) only moves out of or into those reps are scored, which
+    keeps repair cheap when a few reps are off balance among thousands.
+    """
     pa, pr = problem.pair_account, problem.pair_rep
     src = state.assign[pa]
-    alt = np.flatnonzero(pr != src)
+    keep = pr != src
+    if touching is not None:
+        keep &= touching[src] | touching[pr]
+    alt = np.flatnonzero(keep)
     a, s, d = pa[alt], src[alt], pr[alt]
     p, w = problem.potential[a], problem.workload[a]
     dv = (
@@ -133,12 +140,10 @@ def repair(problem: AlignmentProblem, state: _State, deadline: float) -> None:
     mu = 4.0 * _cost_scale(problem) / max(_size_scale(problem), 1e-12)
     stalls = 0
     while time.perf_counter() < deadline:
-        violation = float(
-            _rep_violation(problem, np.arange(problem.n_reps), state.pot, state.wl).sum()
-        )
-        if violation <= _EPS:
+        per_rep = _rep_violation(problem, np.arange(problem.n_reps), state.pot, state.wl)
+        if float(per_rep.sum()) <= _EPS:
             return
-        pairs, dv, dc = _move_deltas(problem, state)
+        pairs, dv, dc = _move_deltas(problem, state, touching=per_rep > _EPS)
         score = dc + mu * dv
         good = np.flatnonzero((score < 0) & (dv < -_EPS))
         if good.size:
@@ -173,12 +178,15 @@ def _best_swaps(
     deadline: float,
     repairing: bool,
     per_side: int = 150,
+    only: BoolArray | None = None,
+    revisit: BoolArray | None = None,
 ) -> int:
     """Exchange accounts between neighbouring reps; returns the number of swaps applied.
 
     When repairing, a swap must lower cost + mu x violation and lower the violation; otherwise it
     must lower cost while creating no violation. Each rep takes part in at most one swap per call,
-    which keeps every score exact.
+    which keeps every score exact. ``only`` restricts the search to rep pairs with a rep in the
+    mask; reps changed or skipped here are marked in ``revisit`` for the next call.
     """
     alt, key, _ = _swap_groups(problem, state)
     if alt.size == 0:
@@ -193,16 +201,20 @@ def _best_swaps(
         candidates = [
             int(k) for k in uniq if base_v[k // r_count] > _EPS or base_v[k % r_count] > _EPS
         ]
+    elif only is not None:
+        candidates = [int(k) for k in uniq if only[k // r_count] or only[k % r_count]]
     else:
         candidates = [int(k) for k in uniq]
     for k in candidates:
-        if time.perf_counter() > deadline:
-            break
         r1, r2 = divmod(k, r_count)
         if r1 > r2 and repairing is False:
             continue
         back = group_of.get(r2 * r_count + r1)
-        if back is None or touched[r1] or touched[r2]:
+        if back is None:
+            continue
+        if touched[r1] or touched[r2] or time.perf_counter() > deadline:
+            if revisit is not None:
+                revisit[r1] = revisit[r2] = True
             continue
         f1, c1 = group_of[k]
         f2, c2 = back
@@ -241,6 +253,8 @@ def _best_swaps(
         base_v[r1] = _rep_violation(problem, np.array([r1]), state.pot[[r1]], state.wl[[r1]])[0]
         base_v[r2] = _rep_violation(problem, np.array([r2]), state.pot[[r2]], state.wl[[r2]])[0]
         touched[r1] = touched[r2] = True
+        if revisit is not None:
+            revisit[r1] = revisit[r2] = True
         applied += 1
     return applied
 
@@ -248,19 +262,24 @@ def _best_swaps(
 def improve(problem: AlignmentProblem, state: _State, deadline: float, max_rounds: int) -> int:
     """Cost-reducing moves and swaps that keep every window; returns the rounds run."""
     rounds = 0
-    while rounds < max_rounds and time.perf_counter() < deadline:
+    # A move or swap between reps whose loads did not change was already scored and rejected,
+    # so each round only looks at reps changed (or left unvisited) by the previous one.
+    dirty = np.ones(problem.n_reps, dtype=bool)
+    while rounds < max_rounds and time.perf_counter() < deadline and dirty.any():
         rounds += 1
-        pairs, dv, dc = _move_deltas(problem, state)
+        revisit = np.zeros(problem.n_reps, dtype=bool)
+        pairs, dv, dc = _move_deltas(problem, state, touching=dirty)
         good = np.flatnonzero((dc < -1e-9) & (dv <= _EPS))
-        moved = 0
         if good.size:
             order = np.argsort(dc[good], kind="stable")
             batch = _disjoint_batch(problem, state, pairs[good], order, problem.n_reps // 2 + 1)
+            revisit[state.assign[problem.pair_account[pairs[good]]]] = True
+            revisit[problem.pair_rep[pairs[good]]] = True
             state.apply(problem, batch)
-            moved = batch.size
-        swapped = _best_swaps(problem, state, mu=0.0, deadline=deadline, repairing=False)
-        if moved == 0 and swapped == 0:
-            break
+        _best_swaps(
+            problem, state, mu=0.0, deadline=deadline, repairing=False, only=dirty, revisit=revisit
+        )
+        dirty = revisit
     return rounds
 
 

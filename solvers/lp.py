@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import highspy
 import numpy as np
@@ -57,6 +58,9 @@ class LpResult:
     status: str
     max_deviation: float | None = None
     row_dual: FloatArray | None = None
+    violation: float = 0.0
+    basis: tuple[npt.NDArray[np.int64], list[Any], list[Any], list[Any]] | None = None
+    """Pair keys (account x n_reps + rep), pair, slack and row statuses, for warm starts."""
 
 
 def _base_matrix(problem: AlignmentProblem) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
@@ -85,27 +89,105 @@ def _highs(time_limit_s: float, threads: int = 1, solver: str = "") -> highspy.H
     return h
 
 
-def solve_relaxation(problem: AlignmentProblem, *, time_limit_s: float = 60.0) -> LpResult:
-    """Solve the LP relaxation with the balance windows as hard rows."""
+def _warm_basis(
+    problem: AlignmentProblem, warm: LpResult, n_extra: int
+) -> highspy.HighsBasis | None:
+    """The previous optimal basis mapped onto this problem's columns; new pairs start at 0.
+
+    Column generation only adds columns, so the old basic set stays a valid basis and the
+    simplex resumes where it stopped instead of starting over.
+    """
+    if warm.basis is None:
+        return None
+    keys, col_status, extra_status, row_status = warm.basis
+    if len(row_status) != problem.n_accounts + 2 * problem.n_reps or len(extra_status) != n_extra:
+        return None
+    new_keys = problem.pair_account * problem.n_reps + problem.pair_rep
+    pos = np.minimum(np.searchsorted(keys, new_keys), keys.size - 1)
+    found = keys[pos] == new_keys
+    if int(found.sum()) != keys.size:
+        return None
+    lower = highspy.HighsBasisStatus.kLower
+    basis = highspy.HighsBasis()
+    basis.col_status = [
+        col_status[int(i)] if f else lower for i, f in zip(pos, found, strict=True)
+    ] + list(extra_status)
+    basis.row_status = list(row_status)
+    basis.valid = True
+    return basis
+
+
+def elastic_penalty(problem: AlignmentProblem) -> float:
+    """Cost of a whole target's worth of window violation in the elastic relaxation.
+
+    It dwarfs any travel saving (a hundred times the cost of sending every account to its most
+    expensive candidate), so violation survives only where no plan over the priced pairs avoids it.
+    """
+    worst = np.maximum.reduceat(problem.pair_cost, problem.account_start[:-1])
+    return 100.0 * max(float(worst.sum()), 1.0)
+
+
+def solve_relaxation(
+    problem: AlignmentProblem,
+    *,
+    time_limit_s: float = 60.0,
+    warm: LpResult | None = None,
+    elastic: bool = False,
+) -> LpResult:
+    """Solve the LP relaxation with the balance windows as rows.
+
+    ``warm`` is an earlier relaxation of the same problem with fewer pairs, whose basis is reused.
+    ``elastic`` lets each window be violated at a large cost (``violation`` reports by how much,
+    in fractions of target summed over reps), so that a pruned model that is infeasible still
+    has duals to price the pairs it lacks; ``objective`` then excludes the penalty.
+    """
     t0 = time.perf_counter()
     m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
     start, index, value = _base_matrix(problem)
+    n_extra = 4 * r if elastic else 0
+    penalty = elastic_penalty(problem) if elastic else 0.0
     lp = highspy.HighsLp()
-    lp.num_col_ = m
+    lp.num_col_ = m + n_extra
     lp.num_row_ = n + 2 * r
-    lp.col_cost_ = problem.pair_cost
-    lp.col_lower_ = np.zeros(m)
-    lp.col_upper_ = np.ones(m)
+    lp.col_cost_ = np.concatenate([problem.pair_cost, np.full(n_extra, penalty)])
+    lp.col_lower_ = np.zeros(m + n_extra)
+    lp.col_upper_ = np.concatenate([np.ones(m), np.full(n_extra, highspy.kHighsInf)])
     lp.row_lower_ = np.concatenate([np.ones(n), problem.potential_lo, problem.workload_lo])
     lp.row_upper_ = np.concatenate([np.ones(n), problem.potential_hi, problem.workload_hi])
+    if elastic:
+        # Slack columns: potential under / over, workload under / over, scaled by the target.
+        rows = np.arange(r)
+        extra_index = np.concatenate([n + rows, n + rows, n + r + rows, n + r + rows])
+        p_t = np.maximum(problem.potential_target, 1e-9)
+        w_t = np.maximum(problem.workload_target, 1e-9)
+        extra_value = np.concatenate([p_t, -p_t, w_t, -w_t])
+        start = np.concatenate([start, 3 * m + np.arange(1, n_extra + 1, dtype=np.float64)])
+        index = np.concatenate([index, extra_index.astype(np.int32)])
+        value = np.concatenate([value, extra_value])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = start.astype(np.int32)
     lp.a_matrix_.index_ = index
     lp.a_matrix_.value_ = value
     h = _highs(time_limit_s)
     h.passModel(lp)
+    basis = _warm_basis(problem, warm, n_extra) if warm is not None else None
+    if basis is not None:
+        h.setBasis(basis)
     h.run()
-    return _result(h, m, t0)
+    result = _result(h, m + n_extra, t0)
+    if not result.optimal or result.x is None or result.objective is None:
+        return result
+    slack = result.x[m:]
+    hb = h.getBasis()
+    keys = problem.pair_account * problem.n_reps + problem.pair_rep
+    statuses = list(hb.col_status)
+    return replace(
+        result,
+        x=result.x[:m],
+        objective=result.objective - penalty * float(slack.sum()),
+        violation=float(slack.sum()),
+        basis=(keys, statuses[:m], statuses[m:], list(hb.row_status)),
+    )
 
 
 def solve_min_deviation(problem: AlignmentProblem, *, time_limit_s: float = 60.0) -> LpResult:

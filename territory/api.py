@@ -19,7 +19,13 @@ import pandas as pd
 from solvers import get_solver
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import LpResult, price_excluded_pairs, solve_min_deviation, solve_relaxation
+from solvers.lp import (
+    PRICING_PAIR_LIMIT,
+    LpResult,
+    price_excluded_pairs,
+    solve_min_deviation,
+    solve_relaxation,
+)
 from territory import __version__
 from territory.errors import InfeasibilityReason, InfeasibleError, SolveError
 from territory.feasibility import presolve_reasons
@@ -134,14 +140,66 @@ def _candidate_ladder(candidates: int, n_reps: int) -> list[int]:
 SOFT_ATTEMPTS = 8
 """Soft mode widens the windows at most this many times before giving up."""
 
-PRICING_ROUNDS = 8
+PRICING_ROUNDS = 30
 """Column-generation rounds that add priced-out pairs before the bound is taken as final."""
+
+
+VIOLATION_TOL = 1e-7
+"""Elastic-relaxation violation (fractions of target, summed) treated as zero."""
+
+
+def _lp_infeasible(lp: LpResult) -> bool:
+    """The relaxation proves the windows impossible (directly, or by leftover elastic slack)."""
+    return lp.infeasible or (lp.optimal and lp.violation > VIOLATION_TOL)
+
+
+def _relaxation(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    settings: AlignmentSettings,
+    time_left: Callable[[], float],
+    time_limit_s: float,
+    stages: dict[str, float],
+    notes: list[str],
+    say: Progress,
+) -> tuple[AlignmentProblem, LpResult, str]:
+    """The LP relaxation that gives the bound and the heuristic's start, with its scope.
+
+    Where every account-rep pair can be priced, the pruned model is solved elastically and the
+    pairs its duals ask for are added until none is missing; otherwise the candidate set widens
+    (k, 1.5k, 2k, 4k) while the pruned model is infeasible.
+    """
+    problem = build_problem(accounts, reps, settings)
+    if problem.n_accounts * problem.n_reps <= PRICING_PAIR_LIMIT:
+        say(f"LP relaxation ({settings.candidates} candidate reps per account)")
+        lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5, elastic=True)
+        stages["lp_relaxation"] = lp.seconds
+        if not lp.optimal:
+            return problem, lp, "candidate pairs"
+        say("pricing pairs left out by pruning")
+        return _priced_relaxation(problem, lp, time_left, time_limit_s, stages, notes)
+    lp_k: LpResult | None = None
+    for k in _candidate_ladder(settings.candidates, problem.n_reps):
+        settings = replace(settings, candidates=k)
+        say(f"LP relaxation ({k} candidate reps per account)")
+        problem = build_problem(accounts, reps, settings)
+        lp_k = solve_relaxation(problem, time_limit_s=time_left() * 0.5)
+        stages[f"lp_relaxation_k{k}"] = lp_k.seconds
+        if not lp_k.infeasible:
+            break
+        notes.append(f"LP relaxation infeasible with {k} candidate reps per account; widening")
+    assert lp_k is not None
+    notes.append(
+        "too many account-rep combinations to price: the bound covers the candidate pairs only"
+    )
+    return problem, lp_k, "candidate pairs"
 
 
 def _priced_relaxation(
     problem: AlignmentProblem,
     lp: LpResult,
     time_left: Callable[[], float],
+    time_limit_s: float,
     stages: dict[str, float],
     notes: list[str],
 ) -> tuple[AlignmentProblem, LpResult, str]:
@@ -152,17 +210,15 @@ def _priced_relaxation(
     """
     scope = "candidate pairs"
     added = 0
+    elastic = lp.basis is not None and len(lp.basis[2]) > 0
     for _ in range(PRICING_ROUNDS):
-        if not lp.optimal:
+        # Keep at least 40% of the budget for finding and improving a plan.
+        if not lp.optimal or time_left() < 0.4 * time_limit_s:
             break
         t0 = time.perf_counter()
         priced = price_excluded_pairs(problem, lp)
         stages["lp_pricing"] = stages.get("lp_pricing", 0.0) + time.perf_counter() - t0
         if priced is None:
-            notes.append(
-                "too many account-rep combinations to price: the bound covers the "
-                "candidate pairs only"
-            )
             break
         new_a, new_r = priced
         if new_a.size == 0:
@@ -170,7 +226,7 @@ def _priced_relaxation(
             break
         added += int(new_a.size)
         problem = problem.with_pairs(new_a, new_r)
-        lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5)
+        lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5, warm=lp, elastic=elastic)
         stages["lp_pricing"] += lp.seconds
     if added:
         notes.append(f"column generation added {added} account-rep pairs beyond the candidates")
@@ -181,7 +237,9 @@ def _widen(settings: AlignmentSettings, potential: float, workload: float) -> Al
     return replace(settings, balance=settings.balance.widened(potential, workload))
 
 
-def _balance_reason(problem: AlignmentProblem, soft_lp: LpResult) -> InfeasibilityReason:
+def _balance_reason(
+    problem: AlignmentProblem, soft_lp: LpResult, scope: str
+) -> InfeasibilityReason:
     """Name the rep that the smallest-deviation relaxation still leaves furthest from target."""
     assert soft_lp.x is not None and soft_lp.max_deviation is not None
     pr, pa = problem.pair_rep, problem.pair_account
@@ -202,7 +260,7 @@ def _balance_reason(problem: AlignmentProblem, soft_lp: LpResult) -> Infeasibili
         message=(
             f"no plan keeps every rep within ±{100 * rule.potential:.1f}% on potential and "
             f"±{100 * rule.workload:.1f}% on workload, even splitting accounts fractionally "
-            f"(each account considering its {problem.settings.candidates} nearest reps): the best "
+            f"(over {_scope_words(problem, scope)}): the best "
             f"such split still leaves rep {problem.rep_ids[r]} with {measure} {value:,.0f} against "
             f"a target of {target[r]:,.0f} ({100 * (value / target[r] - 1):+.1f}%). The smallest "
             f"tolerance any plan can meet is at least ±{100 * t:.2f}%"
@@ -213,6 +271,12 @@ def _balance_reason(problem: AlignmentProblem, soft_lp: LpResult) -> Infeasibili
         ),
         min_balance=float(t),
     )
+
+
+def _scope_words(problem: AlignmentProblem, scope: str) -> str:
+    if scope == "all account-rep pairs":
+        return "every account-rep pair"
+    return f"each account's {problem.settings.candidates} nearest reps"
 
 
 def _deviations(problem: AlignmentProblem, assignment: np.ndarray) -> tuple[float, float]:
@@ -323,19 +387,11 @@ def align(
             f"±{100 * settings.balance.workload:.2f}% workload ({len(reasons)} presolve reason(s))"
         )
 
-    # 2. LP relaxation, widening the candidate set while the pruned model is infeasible.
-    lp: LpResult | None = None
-    for k in _candidate_ladder(candidates, len(reps)):
-        settings = replace(settings, candidates=k)
-        say(f"LP relaxation ({k} candidate reps per account)")
-        problem = build_problem(accounts, reps, settings)
-        lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
-        stages[f"lp_relaxation_k{k}"] = lp.seconds
-        if not lp.infeasible:
-            break
-        notes.append(f"LP relaxation infeasible with {k} candidate reps per account; widening")
-    assert lp is not None
-    if lp.infeasible:
+    # 2. LP relaxation over the candidate pairs, completed by pricing the pairs pruning left out.
+    problem, lp, bound_scope = _relaxation(
+        accounts, reps, settings, remaining, time_limit_s, stages, notes, say
+    )
+    if _lp_infeasible(lp):
         say("measuring the smallest feasible tolerance")
         soft_lp = solve_min_deviation(problem, time_limit_s=remaining())
         stages["lp_min_deviation"] = soft_lp.seconds
@@ -346,18 +402,21 @@ def align(
             )
         if not soft:
             raise InfeasibleError(
-                [_balance_reason(problem, soft_lp)],
+                [_balance_reason(problem, soft_lp, bound_scope)],
                 hint="Use soft mode (--soft) to get the most balanced plan instead.",
             )
         t = soft_lp.max_deviation
         settings = _widen(settings, t, t)
         notes.append(f"soft mode: smallest fractional tolerance ±{100 * t:.3f}%; widening to it")
-        problem = build_problem(accounts, reps, settings)
+        problem = build_problem(accounts, reps, settings).with_pairs(
+            problem.pair_account, problem.pair_rep
+        )
         lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
         stages["lp_relaxation_soft"] = lp.seconds
-
-    say("pricing pairs left out by pruning")
-    problem, lp, bound_scope = _priced_relaxation(problem, lp, remaining, stages, notes)
+        if lp.optimal:
+            problem, lp, bound_scope = _priced_relaxation(
+                problem, lp, remaining, time_limit_s, stages, notes
+            )
 
     # 3. Heuristic: rounding, repair, local search.
     say("heuristic: rounding, repair, local search")
@@ -397,7 +456,9 @@ def align(
             problem.pair_account, problem.pair_rep
         )
         lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
-        problem, lp, bound_scope = _priced_relaxation(problem, lp, remaining, stages, notes)
+        problem, lp, bound_scope = _priced_relaxation(
+            problem, lp, remaining, time_limit_s, stages, notes
+        )
         solution = heuristic.solve(
             problem,
             time_limit_s=remaining(),
