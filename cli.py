@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from territory.errors import (
     SolverUnavailableError,
     TerritoryError,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     help="Territory design and quota optimisation engine.",
@@ -169,11 +172,18 @@ def align(
                 input_hashes=hashes,
                 progress=status,
             )
+        from territory.runs import INPUT_ACCOUNTS, INPUT_REPS, PLAN, parquet_writer
+
         write_outputs(
             out,
             {"assignments": result.assignments, "territories": result.territories},
             {"solve.json": result.solve_document()},
             output_format,
+            files={
+                INPUT_ACCOUNTS: parquet_writer(accounts_df),
+                INPUT_REPS: parquet_writer(reps_df),
+                PLAN: parquet_writer(result.assignments[["account_id", "rep_id"]]),
+            },
         )
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
@@ -213,6 +223,239 @@ def _print_summary(report: object, out: Path) -> None:
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}")
+
+
+METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}
+
+
+@app.command()
+def quota(
+    plan: Annotated[Path, typer.Option(help="Folder written by `territory align`.")],
+    target: Annotated[float, typer.Option(help="Company target, currency/year.")],
+    method: Annotated[
+        str,
+        typer.Option(help="historical, potential, untapped, blended (blend), capacity or even."),
+    ] = "blended",
+    history_weight: Annotated[
+        float | None, typer.Option(help="Blend weight on history (default: by role).")
+    ] = None,
+    over_assign: Annotated[float, typer.Option(help="Over-assignment rate (0.10 = 10%).")] = 0.10,
+    non_quota_revenue: Annotated[
+        float, typer.Option(help="Revenue not carried by quota reps, currency/year.")
+    ] = 0.0,
+    periods: Annotated[str, typer.Option(help="quarter or month.")] = "quarter",
+    no_caps: Annotated[bool, typer.Option(help="Switch off yearly change caps.")] = False,
+    year: Annotated[int | None, typer.Option(help="Plan year written with the quotas.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
+) -> None:
+    """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
+    from territory.finance import set_plan_quotas
+    from territory.io import write_outputs
+    from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps, quotas_long
+    from territory.runs import QUOTAS, load_plan, parquet_writer
+
+    name = METHOD_ALIASES.get(method.lower(), method.lower())
+    try:
+        run = load_plan(plan)
+        config = QuotaConfig(
+            company_target=target,
+            non_quota_revenue=non_quota_revenue,
+            over_assignment=over_assign,
+            method=QuotaMethod(name=name, history_weight=history_weight),  # type: ignore[arg-type]
+            caps=None if no_caps else YearlyCaps(),
+            seasonality=Seasonality(periods=periods),  # type: ignore[arg-type]
+            plan_year=year,
+        )
+        step = set_plan_quotas(run, config)
+        table = step.plan.table
+        write_outputs(
+            plan,
+            {"quotas": quota_rows(table, quotas_long(table)), "quotas_annual": table},
+            {"quota_summary.json": step.summary_document(config)},
+            "csv",
+            files={QUOTAS: parquet_writer(table)},
+            keep_existing=True,
+        )
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        summary = step.plan.summary
+        console.print(
+            f"quotas for {len(table)} territories: street total {summary.street_total:,.0f} "
+            f"(target {summary.company_target:,.0f} x over-assignment "
+            f"{summary.over_assignment_factor:.3f}), sum of quotas {summary.quota_total:,.2f}; "
+            f"expected share of reps at quota if the plan is hit: "
+            f"{100 * summary.share_at_quota_if_plan_hit:.0f}%"
+        )
+        if step.backtest is not None:
+            bt = step.backtest
+            console.print(
+                f"backtest: company error {100 * bt.company_error:.1f}%, quota WMAPE "
+                f"{100 * bt.wmape:.1f}% ({bt.status})"
+            )
+        console.print(f"written to {plan}/quotas.csv")
+
+
+def quota_rows(annual: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+    """quotas.csv: one row per rep and period with the method, its bases and the change."""
+    keep = [
+        c
+        for c in (
+            "rep_id", "method", "w_history", "potential", "history_basis", "allocation_share",
+            "final_annual_quota", "prior_quota_rebased", "yoy_change_pct", "yoy_clip",
+            "ramp_factor", "quota_to_potential",
+        )
+        if c in annual.columns
+    ]  # fmt: skip
+    return long.merge(annual[keep], on="rep_id", how="left", validate="many_to_one").rename(
+        columns={"quota": "period_quota", "final_annual_quota": "annual_quota"}
+    )
+
+
+@app.command()
+def stress(
+    plan: Annotated[Path, typer.Option(help="Folder with quotas (after `territory quota`).")],
+    comp: Annotated[Path, typer.Option(help="Compensation plan TOML.")],
+    sims: Annotated[int, typer.Option(help="Monte Carlo simulations.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (recorded in the outputs).")] = 7,
+    forecast: Annotated[
+        float | None, typer.Option(help="Finance forecast (default: sum of quotas).")
+    ] = None,
+    lever: Annotated[
+        str,
+        typer.Option(help="Sensitivity lever: over_assignment, accelerator_slope, sigma_idio, ..."),
+    ] = "over_assignment",
+    quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
+) -> None:
+    """Stress-test quotas under a comp plan: cost and attainment at 80%..120% of plan."""
+    from dataclasses import replace
+
+    from territory.charts import attainment_distribution_chart, cost_band_chart, payout_curve_chart
+    from territory.comp import load_comp
+    from territory.finance import stress_plan
+    from territory.io import write_outputs, write_workbook
+    from territory.runs import load_plan
+    from territory.stress import StressConfig
+
+    try:
+        run = load_plan(plan)
+        comp_plan = load_comp(comp)
+        config = replace(StressConfig(), n_sims=sims)
+        step = stress_plan(run, comp_plan, config=config, seed=seed, forecast=forecast, lever=lever)
+        tables = {
+            "stress_scenarios": step.scenarios,
+            "sensitivity": step.sensitivity,
+            "rep_impact": step.rep_impact,
+            "payout_table": step.payout_table,
+        }
+        workbook_sheets = {**tables, "cost_distribution": step.cost_distribution}
+        write_outputs(
+            plan,
+            tables,
+            {
+                "stress.json": {
+                    "seed": seed,
+                    "n_sims": sims,
+                    "forecast": step.forecast,
+                    "lever": lever,
+                    "comp_plan": comp_plan.plan_id,
+                    "verdicts": step.result.verdicts,
+                    "sample_calculations": step.samples,
+                }
+            },
+            "csv",
+            files={
+                "finance.xlsx": lambda path: write_workbook(path, workbook_sheets),
+                "attainment_distribution.png": lambda path: attainment_distribution_chart(
+                    step.result, path
+                ),
+                "payout_curve.png": lambda path: payout_curve_chart(comp_plan, path),
+                "cost_vs_attainment.png": lambda path: cost_band_chart(step.result, path),
+            },
+            keep_existing=True,
+        )
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        _print_stress(step.scenarios)
+        console.print(f"written to {plan}/ (finance.xlsx, stress_scenarios.csv, charts)")
+
+
+def _print_stress(scenarios: object) -> None:
+    import pandas as pd
+
+    assert isinstance(scenarios, pd.DataFrame)
+    table = Table(title="What if the company lands at x of plan (incentive in millions)")
+    for label, _, _ in _STRESS_COLUMNS:
+        table.add_column(label, justify="right")
+    for _, row in scenarios.iterrows():
+        table.add_row(*[render(row[column]) for _, column, render in _STRESS_COLUMNS])
+    console.print(table)
+
+
+def _millions(value: object) -> str:
+    return f"{float(value) / 1e6:,.2f}"  # type: ignore[arg-type]
+
+
+def _percent(value: object) -> str:
+    return f"{float(value):.0f}%"  # type: ignore[arg-type]
+
+
+def _fraction(value: object) -> str:
+    return f"{100 * float(value):.1f}%"  # type: ignore[arg-type]
+
+
+_STRESS_COLUMNS: tuple[tuple[str, str, Callable[[object], str]], ...] = (
+    ("x", "scenario_id", str),
+    ("at quota", "pct_reps_ge_quota", _percent),
+    ("paid", "pct_reps_paid", _percent),
+    ("P10", "incentive_p10", _millions),
+    ("P50", "incentive_p50", _millions),
+    ("P90", "incentive_p90", _millions),
+    ("P50/TI", "incentive_to_ti_budget_p50", _fraction),
+    ("CCOS", "ccos_p50", _fraction),
+)
+
+
+@app.command()
+def payout(
+    comp: Annotated[Path, typer.Option(help="Compensation plan TOML.")],
+    attainment: Annotated[float, typer.Option(help="Attainment as a fraction (1.15 = 115%).")],
+    role: Annotated[
+        str | None, typer.Option(help="Role in the plan (default: every role).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write payout_table.csv here.")] = None,
+) -> None:
+    """What a rep earns at an attainment, and the payout table finance and reps read."""
+    from territory.comp import load_comp, payout_for, payout_table
+    from territory.io import write_outputs
+
+    try:
+        plan = load_comp(comp)
+        roles = [plan.roles[role]] if role else list(plan.roles.values())
+        table = Table(title=f"Payout at {100 * attainment:.0f}% of quota ({plan.currency})")
+        for column in ("role", "OTE", "base", "incentive", "total", "x target incentive"):
+            table.add_column(column, justify="right")
+        for r in roles:
+            earned = payout_for(r, attainment)
+            incentive = float(earned.incentive)
+            target_incentive = r.target_incentive
+            table.add_row(
+                r.name,
+                f"{r.ote:,.0f}",
+                f"{earned.base:,.0f}",
+                f"{incentive:,.0f}",
+                f"{float(earned.total):,.0f}",
+                f"{incentive / target_incentive:.2f}" if target_incentive else "n/a",
+            )
+        console.print(table)
+        if out is not None:
+            write_outputs(out, {"payout_table": payout_table(plan)}, {}, "csv", keep_existing=True)
+    except KeyError:
+        console.print(f"[red]ScenarioError[/red]: no role '{role}'; roles: {sorted(plan.roles)}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
 
 
 def main() -> None:

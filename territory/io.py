@@ -1142,15 +1142,95 @@ def _sheet_title(stem: str) -> str:
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    write_workbook(path, {path.stem: frame}, formatted=False)
+
+
+_MONEY_WORDS = (
+    "incentive",
+    "revenue",
+    "quota",
+    "potential",
+    "cost",
+    "comp",
+    "ote",
+    "base",
+    "earnings",
+    "payout",
+    "sales",
+    "budget",
+    "pay",
+    "history",
+    "target",
+)
+_FRACTION_WORDS = (
+    "ccos",
+    "share",
+    "ratio",
+    "_to_",
+    "_dev",
+    "attainment",
+    "utilization",
+    "p_",
+    "weight",
+    "factor",
+    "slope",
+)
+
+
+def _number_format(column: str) -> str | None:
+    """Excel number format for a column, read from its name (finance conventions)."""
+    name = column.lower()
+    if name.startswith("pct_") or name.endswith("_pct"):
+        return '0.0"%"'
+    if any(word in name for word in _FRACTION_WORDS):
+        return "0.0%"
+    if any(word in name for word in _MONEY_WORDS):
+        return "#,##0"
+    return None
+
+
+def write_workbook(
+    path: Path, sheets: Mapping[str, pd.DataFrame], *, formatted: bool = True
+) -> None:
+    """One sheet per table, header row frozen, text made Excel-safe, stable bytes.
+
+    With ``formatted`` numbers get formats from their column names (money with thousands
+    separators, fractions as percentages) and columns a readable width.
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     from openpyxl.writer.excel import ExcelWriter
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_sheet_title(path.stem))
-    sheet.freeze_panes = "A2"
-    sheet.append([_xlsx_cell(label) for label in frame.columns])
-    for record in frame.itertuples(index=False, name=None):
-        sheet.append([_xlsx_cell(v) for v in record])
+    for name, frame in sheets.items():
+        safe = excel_safe(frame)
+        sheet = workbook.create_sheet(_sheet_title(name))
+        sheet.freeze_panes = "A2"
+        formats = [_number_format(str(c)) if formatted else None for c in safe.columns]
+        if formatted:
+            for i, label in enumerate(safe.columns, start=1):
+                sheet.column_dimensions[get_column_letter(i)].width = max(12, len(str(label)) + 2)
+            header = []
+            for label in safe.columns:
+                cell = WriteOnlyCell(sheet, value=_xlsx_cell(label))
+                cell.font = Font(bold=True)
+                header.append(cell)
+            sheet.append(header)
+        else:
+            sheet.append([_xlsx_cell(label) for label in safe.columns])
+        for record in safe.itertuples(index=False, name=None):
+            if not formatted:
+                sheet.append([_xlsx_cell(v) for v in record])
+                continue
+            row = []
+            for value, number_format in zip(record, formats, strict=True):
+                cell = WriteOnlyCell(sheet, value=_xlsx_cell(value))
+                if number_format and isinstance(cell.value, int | float):
+                    cell.number_format = number_format
+                row.append(cell)
+            sheet.append(row)
     # openpyxl stamps "now" into docProps/core.xml and every zip entry; fix both for stable bytes.
     workbook.properties.created = _FIXED_TIMESTAMP
     workbook.properties.modified = _FIXED_TIMESTAMP
@@ -1215,6 +1295,9 @@ def write_outputs(
     tables: Mapping[str, pd.DataFrame],
     documents: Mapping[str, object],
     fmt: str = "csv",
+    *,
+    files: Mapping[str, Callable[[Path], None]] | None = None,
+    keep_existing: bool = False,
 ) -> Path:
     """Write tables and JSON documents into ``out_dir``, replacing it as a whole.
 
@@ -1234,6 +1317,12 @@ def write_outputs(
         numpy scalars are unwrapped and NaN/infinity become ``null``.
     fmt
         One of ``SUPPORTED_FORMATS``.
+    files
+        ``file name -> writer``: other files (charts, workbooks, Parquet copies of the inputs),
+        each writer called with the path to create inside the staging folder.
+    keep_existing
+        Start from a copy of the current ``out_dir`` (a later step adding its files to a run's
+        folder), still swapped in as a whole.
 
     Returns
     -------
@@ -1245,10 +1334,11 @@ def write_outputs(
             f"unsupported output format {fmt!r}; possible options are {SUPPORTED_FORMATS}"
         )
     target = Path(out_dir)
-    files = [f"{name}.{fmt}" for name in tables] + list(documents)
-    for file_name in files:
+    writers = dict(files or {})
+    names = [f"{name}.{fmt}" for name in tables] + list(documents) + list(writers)
+    for file_name in names:
         _check_file_name(file_name)
-    repeated = sorted({f for f in files if files.count(f) > 1})
+    repeated = sorted({f for f in names if names.count(f) > 1})
     if repeated:
         raise ValueError(f"two outputs would be written to the same file: {repeated}")
     if target.exists() and not target.is_dir():
@@ -1262,6 +1352,10 @@ def write_outputs(
     staging = final.parent / f".{final.name}.tmp-{token}"
     os.mkdir(staging)  # honours the umask, unlike tempfile.mkdtemp's private 0o700
     try:
+        if keep_existing and final.is_dir():
+            shutil.copytree(final, staging, dirs_exist_ok=True)
+        for name, write in writers.items():
+            write(staging / name)
         for name, frame in tables.items():
             write_table(frame, staging / f"{name}.{fmt}", fmt)
         for name, document in documents.items():

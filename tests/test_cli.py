@@ -48,9 +48,15 @@ class TestSyntheticCli:
         assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
         assert sorted(p.name for p in out.iterdir()) == [
             "assignments.csv",
+            "input_accounts.parquet",
+            "input_reps.parquet",
+            "plan.parquet",
             "solve.json",
             "territories.csv",
         ]
+        # The exact copy keeps the raw id that the Excel-safe CSV prefixes.
+        kept = pd.read_parquet(out / "plan.parquet")
+        assert "=HYPERLINK(evil)" in set(kept["account_id"])
         assignments = pd.read_csv(out / "assignments.csv", dtype={"account_id": str})
         assert list(assignments.columns) == [
             "account_id",

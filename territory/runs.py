@@ -1,0 +1,104 @@
+"""A run's folder (``--out`` of ``territory align``) as later steps read it back.
+
+Besides the user-facing tables, ``align`` keeps exact Parquet copies of its inputs and of the
+plan (``input_accounts.parquet``, ``input_reps.parquet``, ``plan.parquet``): CSV outputs are made
+safe for Excel (a leading ``'`` on formula-like ids), so they are not a faithful source for ids.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from territory.errors import DataValidationError, InputProblem
+
+INPUT_ACCOUNTS = "input_accounts.parquet"
+INPUT_REPS = "input_reps.parquet"
+PLAN = "plan.parquet"
+QUOTAS = "quotas.parquet"
+
+
+@dataclass(frozen=True)
+class PlanFolder:
+    """Everything a later step needs from an alignment run."""
+
+    path: Path
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    plan: pd.DataFrame
+    territories: pd.DataFrame
+    solve: dict[str, Any]
+
+    @property
+    def rep_of_account(self) -> pd.Series:
+        """Rep id of every account, in the accounts table's order."""
+        return self.plan["rep_id"]
+
+    def quotas(self) -> pd.DataFrame:
+        """The quotas set by ``territory quota`` on this plan."""
+        path = self.path / QUOTAS
+        if not path.exists():
+            raise DataValidationError(
+                [
+                    InputProblem(
+                        source=str(self.path),
+                        row=None,
+                        column=None,
+                        message="no quotas have been set for this plan",
+                        fix=f"run `territory quota --plan {self.path} --target ...` first",
+                    )
+                ]
+            )
+        return pd.read_parquet(path)
+
+
+def _missing(folder: Path, name: str) -> InputProblem:
+    return InputProblem(
+        source=str(folder),
+        row=None,
+        column=None,
+        message=f"'{name}' is missing, so this is not a complete alignment run",
+        fix=f"run `territory align ... --out {folder}` first (or point --plan at such a folder)",
+    )
+
+
+def load_plan(folder: str | Path) -> PlanFolder:
+    """Read an alignment run's folder; every missing piece is named in one error."""
+    path = Path(folder)
+    needed = [INPUT_ACCOUNTS, INPUT_REPS, PLAN, "solve.json"]
+    territory_files = [path / f"territories.{fmt}" for fmt in ("csv", "parquet", "xlsx")]
+    problems = [_missing(path, name) for name in needed if not (path / name).exists()]
+    found = [p for p in territory_files if p.exists()]
+    if not found:
+        problems.append(_missing(path, "territories.csv"))
+    if problems:
+        raise DataValidationError(problems)
+    accounts = pd.read_parquet(path / INPUT_ACCOUNTS)
+    reps = pd.read_parquet(path / INPUT_REPS)
+    plan = pd.read_parquet(path / PLAN)
+    territory_file = found[0]
+    if territory_file.suffix == ".parquet":
+        territories = pd.read_parquet(territory_file)
+    elif territory_file.suffix == ".xlsx":
+        territories = pd.read_excel(territory_file)
+    else:
+        territories = pd.read_csv(territory_file)
+    # Ids in the user-facing tables may carry Excel's leading apostrophe: take them from reps.
+    territories["rep_id"] = reps["rep_id"].astype(str).to_numpy()
+    solve = json.loads((path / "solve.json").read_text(encoding="utf-8"))
+    return PlanFolder(
+        path=path, accounts=accounts, reps=reps, plan=plan, territories=territories, solve=solve
+    )
+
+
+def parquet_writer(frame: pd.DataFrame) -> Any:
+    """A writer for :func:`territory.io.write_outputs`' ``files``: exact Parquet, no index."""
+
+    def write(target: Path) -> None:
+        frame.to_parquet(target, index=False)
+
+    return write
