@@ -32,6 +32,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_align.py
+	$(BIN)/python bench/bench_stress.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

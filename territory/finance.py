@@ -45,9 +45,19 @@ def quota_inputs(run: PlanFolder) -> pd.DataFrame:
     base["rep_id"] = base["rep_id"].astype(str)
     extra = [c for c in history.columns if c not in base.columns or c == "rep_id"]
     merged = base.merge(history[extra], on="rep_id", how="left", validate="one_to_one")
-    if "segment" not in merged.columns and "segment" in run.reps.columns:
-        merged["segment"] = run.reps["segment"].to_numpy()
+    for column in REP_QUOTA_COLUMNS:
+        if column not in merged.columns and column in run.reps.columns:
+            merged[column] = run.reps[column].to_numpy()
     return merged
+
+
+REP_QUOTA_COLUMNS = (
+    "segment", "fte", "vacant", "tenure_months", "hire_month", "availability", "ote", "n_deals",
+)  # fmt: skip
+"""Optional reps columns the quota methods read (new hires, vacancies, part-time reps)."""
+
+REP_STRESS_COLUMNS = ("ote", "months_in_role", "tenure_months", "effectiveness", "segment")
+"""Optional reps columns the stress test reads (ramp, vacancy, known effectiveness)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,9 @@ def stress_inputs(
     """Per-rep quota, role and expected sales for the simulation, and the forecast used.
 
     Expected sales follow last year's revenue where the territory has it and potential times
-    the company's penetration elsewhere, scaled so they add up to the forecast (by default the
-    company target the quotas were set from).
+    the company's penetration elsewhere, scaled so they add up to the forecast: by default the
+    company target the quotas were set from (less non-quota revenue), so that at 100% of plan
+    the over-assignment shows as reps below quota.
     """
     annual = quotas.groupby("rep_id", sort=False)["final_annual_quota"].sum()
     frame = run.territories[["rep_id", "potential"]].copy()
@@ -113,7 +124,16 @@ def stress_inputs(
     known = ~np.isnan(hist) & (hist > 0)
     penetration = float(hist[known].sum() / potential[known].sum()) if known.any() else 1.0
     frame["expected_sales"] = np.where(known, hist, potential * penetration)
-    target = forecast if forecast is not None else float(frame["quota"].sum())
+    for column in REP_STRESS_COLUMNS:
+        if column in run.reps.columns:
+            frame[column] = run.reps[column].to_numpy()
+    plan_number = run.plan_revenue()
+    if forecast is not None:
+        target = forecast
+    elif plan_number is not None:
+        target = plan_number
+    else:
+        target = float(frame["quota"].sum())
     return StressInputs.from_frame(frame, comp, forecast=target), target
 
 

@@ -55,6 +55,18 @@ class PlanFolder:
             )
         return pd.read_parquet(path)
 
+    def plan_revenue(self) -> float | None:
+        """The company number the quotas were set from, less non-quota revenue (None if unknown).
+
+        At 100% of plan the company sells this much; quotas add up to more by over-assignment.
+        """
+        path = self.path / "quota_summary.json"
+        if not path.exists():
+            return None
+        summary = json.loads(path.read_text(encoding="utf-8")).get("summary", {})
+        target, other = summary.get("company_target"), summary.get("non_quota_revenue") or 0.0
+        return None if target is None else float(target) - float(other)
+
 
 def _missing(folder: Path, name: str) -> InputProblem:
     return InputProblem(
