@@ -244,18 +244,32 @@ def quota(
         float, typer.Option(help="Revenue not carried by quota reps, currency/year.")
     ] = 0.0,
     periods: Annotated[str, typer.Option(help="quarter or month.")] = "quarter",
+    season_profile: Annotated[
+        str | None,
+        typer.Option(help="Company share per period, e.g. 0.2,0.25,0.25,0.3 (default: history)."),
+    ] = None,
+    period_sales: Annotated[
+        Path | None,
+        typer.Option(help="Sales history per rep_id, year, period (1..n), sales for seasonality."),
+    ] = None,
     no_caps: Annotated[bool, typer.Option(help="Switch off yearly change caps.")] = False,
     year: Annotated[int | None, typer.Option(help="Plan year written with the quotas.")] = None,
+    last_year_target: Annotated[
+        float | None,
+        typer.Option(help="Last year's company target, for the backtest's forecast error."),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
 ) -> None:
     """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
     from territory.finance import set_plan_quotas
-    from territory.io import write_outputs
+    from territory.io import read_table, write_outputs
     from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps, quotas_long
     from territory.runs import QUOTAS, load_plan, parquet_writer
 
     name = METHOD_ALIASES.get(method.lower(), method.lower())
     try:
+        profile = _parse_profile(season_profile)
+        history = read_table(period_sales) if period_sales is not None else None
         run = load_plan(plan)
         config = QuotaConfig(
             company_target=target,
@@ -263,10 +277,10 @@ def quota(
             over_assignment=over_assign,
             method=QuotaMethod(name=name, history_weight=history_weight),  # type: ignore[arg-type]
             caps=None if no_caps else YearlyCaps(),
-            seasonality=Seasonality(periods=periods),  # type: ignore[arg-type]
+            seasonality=Seasonality(periods=periods, profile=profile),  # type: ignore[arg-type]
             plan_year=year,
         )
-        step = set_plan_quotas(run, config)
+        step = set_plan_quotas(run, config, period_sales=history, last_year_target=last_year_target)
         table = step.plan.table
         write_outputs(
             plan,
@@ -289,11 +303,30 @@ def quota(
         )
         if step.backtest is not None:
             bt = step.backtest
+            company = (
+                f"company error {100 * bt.company_error:.1f}%"
+                if last_year_target is not None
+                else "company error not measured (give --last-year-target)"
+            )
             console.print(
-                f"backtest: company error {100 * bt.company_error:.1f}%, quota WMAPE "
-                f"{100 * bt.wmape:.1f}% ({bt.status})"
+                f"backtest (last year's quotas set from the year before): {company}, quota "
+                f"WMAPE {100 * bt.wmape:.1f}% against actuals (naive last-year baseline "
+                f"{100 * bt.naive_wmape:.1f}%)"
             )
         console.print(f"written to {plan}/quotas.csv")
+
+
+def _parse_profile(text: str | None) -> tuple[float, ...] | None:
+    """'0.2,0.25,0.25,0.3' as shares; they are normalised by the quota step."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ScenarioError(
+            f"--season-profile '{text}' is not a comma-separated list of numbers, "
+            "e.g. 0.2,0.25,0.25,0.3"
+        ) from None
 
 
 def quota_rows(annual: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
@@ -378,6 +411,13 @@ def stress(
         raise _fail(exc) from exc
     if not quiet:
         _print_stress(step.scenarios)
+        for role in step.result.verdicts.roles:
+            console.print(
+                f"{role.role}: the 90th-percentile rep reaches {100 * role.attainment_p90:.0f}% "
+                f"of quota and earns {role.payout_at_p90:.2f}x target incentive; for "
+                f"{role.target_leverage:.1f}x there the accelerator slope would need to be "
+                f"{role.accelerator_slope_needed:.2f}"
+            )
         console.print(f"written to {plan}/ (finance.xlsx, stress_scenarios.csv, charts)")
 
 
@@ -449,6 +489,10 @@ def payout(
                 f"{incentive / target_incentive:.2f}" if target_incentive else "n/a",
             )
         console.print(table)
+        from territory.comp import sample_calculations
+
+        for line in sample_calculations(plan if role is None else roles[0], (attainment,)):
+            console.print(f"- {line}")
         if out is not None:
             write_outputs(out, {"payout_table": payout_table(plan)}, {}, "csv", keep_existing=True)
     except KeyError:

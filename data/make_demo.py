@@ -15,6 +15,8 @@ What the data set shows off, and the guarantees behind it:
   potential target; workload grows with potential; total workload is 85% of total capacity;
 * an unbalanced current alignment (weighted nearest rep, a few reps historically overloaded);
 * revenue last year = potential x a penetration that varies by rep and segment, 0 for prospects;
+  revenue the year before (``revenue_prior_year``) with account-level growth, so the quota
+  backtest has two years to compare;
 * 4 key accounts locked to their current rep (``locked_rep``);
 * a plan within ±5% of every rep's potential and workload target that respects the locks exists:
   the accounts are dealt into hidden groups (locked ones into their rep's group) and
@@ -239,6 +241,13 @@ def build(
     accounts = accounts.astype(dict.fromkeys(text, "str"))[
         [*ACCOUNT_COLUMNS, "locked_rep", "unit_id"]
     ]
+    # The year before: its own generator, so adding it left every other column as it was.
+    # Growth varies by account; a tenth of today's customers were still prospects then.
+    before = np.random.default_rng([seed, 1])
+    growth = before.normal(0.06, 0.12, N_ACCOUNTS)
+    prior = np.round(revenue / (1.0 + np.clip(growth, -0.5, 1.0)), 2)
+    prior[(revenue > 0) & (before.random(N_ACCOUNTS) < 0.10)] = 0.0
+    accounts["revenue_prior_year"] = prior
     if with_witness:
         accounts["witness_rep"] = pd.Series(rep_ids[group], dtype="str")
     reps = pd.DataFrame(

@@ -67,6 +67,7 @@ class QuotaStep:
     plan: QuotaPlan
     backtest: BacktestResult | None
     inputs: pd.DataFrame
+    last_year_target: float | None = None
 
     def summary_document(self, config: QuotaConfig) -> dict[str, Any]:
         """What ``quota_summary.json`` holds: parameters, plan-level numbers, backtest."""
@@ -74,20 +75,40 @@ class QuotaStep:
         if self.backtest is not None:
             bt = asdict(self.backtest)
             bt.pop("table")
+            if self.last_year_target is None:
+                # Without last year's plan number the forecast error cannot be measured; the
+                # backtest then scores only how quotas were spread (WMAPE against actuals).
+                bt["plan_target"] = None
+                bt["company_error"] = None
+                bt["company_status"] = "NOT_ASSESSABLE"
             doc["backtest"] = bt
         else:
             doc["backtest"] = None
         return doc
 
 
-def set_plan_quotas(run: PlanFolder, config: QuotaConfig) -> QuotaStep:
-    """Quotas for every territory of the run; the backtest runs when last year's basis exists."""
+def set_plan_quotas(
+    run: PlanFolder,
+    config: QuotaConfig,
+    *,
+    period_sales: pd.DataFrame | None = None,
+    last_year_target: float | None = None,
+) -> QuotaStep:
+    """Quotas for every territory of the run; the backtest runs when last year's basis exists.
+
+    ``period_sales`` (rep_id, year, period, sales) gives the seasonality its history;
+    ``last_year_target`` (the plan number of the year just ended) lets the backtest measure the
+    company forecast error too. Without it the backtest compares quotas rescaled to the actual
+    total, which scores only how the number was spread.
+    """
     inputs = quota_inputs(run)
-    plan = plan_quotas(inputs, config)
+    plan = plan_quotas(inputs, config, period_sales=period_sales)
     result = None
     if "history_prev" in inputs.columns and inputs["history_prev"].notna().any():
-        result = backtest(inputs, config)
-    return QuotaStep(plan=plan, backtest=result, inputs=inputs)
+        actual = float(inputs["history"].sum())
+        target = last_year_target if last_year_target is not None else actual
+        result = backtest(inputs, config, plan_target=target)
+    return QuotaStep(plan=plan, backtest=result, inputs=inputs, last_year_target=last_year_target)
 
 
 def stress_inputs(
