@@ -209,9 +209,15 @@ def stress_plan(
     seed: int = 7,
     forecast: float | None = None,
     lever: str = "over_assignment",
+    quotas: pd.DataFrame | None = None,
 ) -> StressStep:
-    """Monte Carlo stress test of the run's quotas under the comp plan, and its sensitivity."""
-    inputs, target = stress_inputs(run, run.quotas(), comp, forecast)
+    """Monte Carlo stress test of the run's quotas under the comp plan, and its sensitivity.
+
+    ``quotas`` defaults to those ``territory quota`` stored in the run folder; pass
+    ``set_plan_quotas(...).plan.table`` to stress quotas not written anywhere yet.
+    """
+    table = quotas if quotas is not None else run.quotas()
+    inputs, target = stress_inputs(run, table, comp, forecast)
     result = run_stress(inputs, comp, config, seed=seed)
     grid = sensitivity_grid(inputs, comp, lever, config=config, seed=seed)
     return StressStep(
