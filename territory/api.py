@@ -141,6 +141,9 @@ SOFT_ATTEMPTS = 8
 """Soft mode widens the windows at most this many times before giving up."""
 
 PRICING_ROUNDS = 30
+
+WARM_START_SHARE = 0.05
+"""Pricing rounds adding at most this share of new columns restart the simplex from its basis."""
 """Column-generation rounds that add priced-out pairs before the bound is taken as final."""
 
 
@@ -212,8 +215,15 @@ def _priced_relaxation(
     added = 0
     elastic = lp.basis is not None and len(lp.basis[2]) > 0
     for _ in range(PRICING_ROUNDS):
+        if not lp.optimal:
+            break
         # Keep at least 40% of the budget for finding and improving a plan.
-        if not lp.optimal or time_left() < 0.4 * time_limit_s:
+        if time_left() < 0.4 * time_limit_s:
+            notes.append(
+                "pricing stopped to leave time for the plan search: the bound covers the "
+                "candidate pairs (with those added so far), and a rerun on a busier or faster "
+                "machine may stop at another round; raise --time-limit for a bound over all pairs"
+            )
             break
         t0 = time.perf_counter()
         priced = price_excluded_pairs(problem, lp)
@@ -225,8 +235,11 @@ def _priced_relaxation(
             scope = "all account-rep pairs"
             break
         added += int(new_a.size)
+        # A big batch of new columns re-solves faster from scratch than from the old basis
+        # (measured at 100k/500: +25% columns took 62 s warm against 39 s cold).
+        warm = lp if new_a.size <= WARM_START_SHARE * problem.n_pairs else None
         problem = problem.with_pairs(new_a, new_r)
-        lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5, warm=lp, elastic=elastic)
+        lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5, warm=warm, elastic=elastic)
         stages["lp_pricing"] += lp.seconds
     if added:
         notes.append(f"column generation added {added} account-rep pairs beyond the candidates")
