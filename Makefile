@@ -21,6 +21,7 @@ demo: $(STAMP)
 		--year 2027 --last-year-target 148000000
 	$(BIN)/territory stress --plan out/demo --comp data/demo/comp.toml --sims 10000 --seed 7
 	$(BIN)/territory payout --comp data/demo/comp.toml --attainment 1.15
+	$(BIN)/territory check --plan out/demo --no-fail
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

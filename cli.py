@@ -7,8 +7,10 @@ interrupted. Nothing is written to ``--out`` unless the whole run succeeds.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -367,7 +369,7 @@ def stress(
     from territory.comp import load_comp
     from territory.finance import stress_plan
     from territory.io import write_outputs, write_workbook
-    from territory.runs import load_plan
+    from territory.runs import COMP_COPY, load_plan
     from territory.stress import StressConfig
 
     try:
@@ -404,6 +406,8 @@ def stress(
                 ),
                 "payout_curve.png": lambda path: payout_curve_chart(comp_plan, path),
                 "cost_vs_attainment.png": lambda path: cost_band_chart(step.result, path),
+                # The plan as run, so that checks and the report read the same file later.
+                COMP_COPY: partial(_copy_file, comp),
             },
             keep_existing=True,
         )
@@ -419,6 +423,10 @@ def stress(
                 f"{role.accelerator_slope_needed:.2f}"
             )
         console.print(f"written to {plan}/ (finance.xlsx, stress_scenarios.csv, charts)")
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
 
 
 def _print_stress(scenarios: object) -> None:
@@ -455,6 +463,93 @@ _STRESS_COLUMNS: tuple[tuple[str, str, Callable[[object], str]], ...] = (
     ("P50/TI", "incentive_to_ti_budget_p50", _fraction),
     ("CCOS", "ccos_p50", _fraction),
 )
+
+
+@app.command()
+def check(
+    plan: Annotated[Path, typer.Option(help="Run folder (align, and quota/stress if run).")],
+    thresholds: Annotated[
+        Path | None, typer.Option(help="Thresholds TOML (layout of data/checks.toml).")
+    ] = None,
+    comp: Annotated[
+        Path | None, typer.Option(help="Comp plan TOML (default: the one stress used).")
+    ] = None,
+    no_fail: Annotated[
+        bool, typer.Option(help="Report only: exit 0 even when a check fails.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No table (for batch jobs).")] = False,
+) -> None:
+    """Check the plan against the framework's 20 statements; exit 1 when any check FAILs."""
+    from territory.checks import (
+        CheckThresholds,
+        evidence_from_folder,
+        exit_code,
+        load_thresholds,
+        run_checks,
+        status_counts,
+        to_frame,
+        to_records,
+    )
+    from territory.comp import load_comp
+    from territory.io import write_outputs
+    from territory.runs import COMP_COPY, load_plan
+
+    try:
+        run = load_plan(plan)
+        limits = load_thresholds(thresholds) if thresholds else CheckThresholds.default()
+        comp_path = comp if comp is not None else run.path / COMP_COPY
+        comp_plan = load_comp(comp_path) if comp_path.exists() else None
+        evidence = evidence_from_folder(
+            run,
+            comp_plan,
+            run.document("quota_summary.json"),
+            run.document("stress.json"),
+            run.table("stress_scenarios.csv"),
+            rep_impact=run.table("rep_impact.csv"),
+        )
+        results = run_checks(evidence, limits)
+        run_id = plan.resolve().name
+        write_outputs(
+            plan,
+            {"checks": to_frame(results, run_id)},
+            {"checks.json": to_records(results, run_id)},
+            "csv",
+            keep_existing=True,
+        )
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    counts = status_counts(results)
+    if not quiet:
+        table = Table(title="Checks against the framework's thought starters")
+        for column in ("id", "status", "value", "threshold", "statement"):
+            table.add_column(column, overflow="fold")
+        for r in results:
+            colour = _STATUS_COLOURS.get(str(r.status), "white")
+            value = "" if r.value is None else f"{r.value:.3g}"
+            table.add_row(
+                r.check_id,
+                f"[{colour}]{r.status}[/{colour}]",
+                value,
+                "" if r.threshold is None else f"{r.comparator} {r.threshold}",
+                r.statement,
+            )
+        console.print(table)
+    summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+    console.print(
+        f"checks: {summary}; {counts.get('NOT_ASSESSABLE', 0)} not assessable "
+        f"(see 'needs' in {plan}/checks.csv)"
+    )
+    raise typer.Exit(exit_code(results, limits, no_fail=no_fail))
+
+
+_STATUS_COLOURS = {
+    "PASS": "green",
+    "WARN": "yellow",
+    "FAIL": "red",
+    "NOT_ASSESSABLE": "magenta",
+    "INFO": "cyan",
+    "NOT_APPLICABLE": "bright_black",
+}
 
 
 @app.command()

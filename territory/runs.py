@@ -20,6 +20,8 @@ INPUT_ACCOUNTS = "input_accounts.parquet"
 INPUT_REPS = "input_reps.parquet"
 PLAN = "plan.parquet"
 QUOTAS = "quotas.parquet"
+COMP_COPY = "comp_plan.toml"
+"""The comp plan file the stress test used, copied into the run folder."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,19 @@ class PlanFolder:
                 ]
             )
         return pd.read_parquet(path)
+
+    def document(self, name: str) -> dict[str, Any] | None:
+        """A JSON document a later step wrote into the folder (None when it has not run)."""
+        path = self.path / name
+        if not path.exists():
+            return None
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        return loaded if isinstance(loaded, dict) else {"items": loaded}
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """A CSV table a later step wrote into the folder (None when it has not run)."""
+        path = self.path / name
+        return pd.read_csv(path) if path.exists() else None
 
     def plan_revenue(self) -> float | None:
         """The company number the quotas were set from, less non-quota revenue (None if unknown).

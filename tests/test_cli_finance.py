@@ -133,3 +133,48 @@ class TestErrorsFinanceCli:
         done = runner.invoke(app, ["stress", "--plan", str(plan), "--comp", str(bad)])
         assert done.exit_code == EXIT_BAD_INPUT
         assert "weight" in done.output
+
+
+class TestChecksCli:
+    def test_check_writes_every_statement_and_gates_on_fail(self, plan: Path) -> None:
+        runner.invoke(app, ["quota", "--plan", str(plan), "--target", "10000000", "--quiet"])
+        stressed = runner.invoke(
+            app, ["stress", "--plan", str(plan), "--comp", str(COMP), "--sims", "300", "--quiet"]
+        )
+        assert stressed.exit_code == 0, stressed.output
+        assert (plan / "comp_plan.toml").read_text() == COMP.read_text()
+        done = runner.invoke(app, ["check", "--plan", str(plan), "--quiet"])
+        checks = pd.read_csv(plan / "checks.csv")
+        assert sorted(checks["check_id"]) == sorted(
+            [f"T{i}" for i in range(1, 11)] + [f"C{i}" for i in range(1, 11)]
+        )
+        failed = (checks["status"] == "FAIL").any()
+        assert done.exit_code == (1 if failed else 0)
+        assert "not assessable" in done.output
+        # PASS only where a value was measured.
+        passed = checks[checks["status"] == "PASS"]
+        assert passed["value"].notna().all()
+        report_only = runner.invoke(app, ["check", "--plan", str(plan), "--quiet", "--no-fail"])
+        assert report_only.exit_code == 0
+        records = json.loads((plan / "checks.json").read_text())
+        assert {r["check_id"] for r in records} == set(checks["check_id"])
+
+    def test_thresholds_file_changes_a_verdict(self, plan: Path, tmp_path: Path) -> None:
+        relaxed = tmp_path / "checks.toml"
+        relaxed.write_text("[checks.T7]\nmoved_revenue_max = 1.0\ntop_accounts_moved_max = 1.0\n")
+        runner.invoke(app, ["check", "--plan", str(plan), "--quiet", "--no-fail"])
+        strict = pd.read_csv(plan / "checks.csv").set_index("check_id")
+        done = runner.invoke(
+            app,
+            ["check", "--plan", str(plan), "--quiet", "--no-fail", "--thresholds", str(relaxed)],
+        )
+        assert done.exit_code == 0, done.output
+        loose = pd.read_csv(plan / "checks.csv").set_index("check_id")
+        assert str(loose.loc["T7", "threshold"]) != str(strict.loc["T7", "threshold"])
+
+    def test_unknown_threshold_key_is_rejected(self, plan: Path, tmp_path: Path) -> None:
+        bad = tmp_path / "checks.toml"
+        bad.write_text("[checks.T7]\nmoved_revenu_max = 0.2\n")
+        done = runner.invoke(app, ["check", "--plan", str(plan), "--thresholds", str(bad)])
+        assert done.exit_code == EXIT_BAD_INPUT
+        assert "moved_revenu_max" in done.output
