@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench format clean
+.PHONY: install demo test lint bench format clean chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,13 +23,19 @@ demo: $(STAMP)
 	$(BIN)/territory stress --plan out/demo --comp data/demo/comp.toml --sims 10000 --seed 7
 	$(BIN)/territory payout --comp data/demo/comp.toml --attainment 1.15
 	$(BIN)/territory check --plan out/demo --no-fail
+	$(BIN)/territory report --plan out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# Debian's headless Chromium renders report.html in tests/territory/test_report.py.
+chromium:
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium; }
+
+test: $(STAMP) lint chromium
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -553,6 +553,31 @@ _STATUS_COLOURS = {
 
 
 @app.command()
+def report(
+    plan: Annotated[Path, typer.Option(help="Run folder (align; quota, stress, check optional).")],
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file (default: <plan>/report.html).")
+    ] = None,
+    open_page: Annotated[
+        bool, typer.Option("--open", help="Open it in the default browser.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
+) -> None:
+    """Write one self-contained HTML report of a run: map, balance, quotas, stress test, checks."""
+    from territory.report import REPORT_FILE, collect_report_inputs, render_report, write_report
+
+    try:
+        html = render_report(**collect_report_inputs(plan))
+        target = write_report(out if out is not None else plan / REPORT_FILE, html)
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        console.print(f"written to {target}")
+    if open_page:
+        typer.launch(str(Path(target).resolve()))
+
+
+@app.command()
 def payout(
     comp: Annotated[Path, typer.Option(help="Compensation plan TOML.")],
     attainment: Annotated[float, typer.Option(help="Attainment as a fraction (1.15 = 115%).")],
