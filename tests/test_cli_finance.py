@@ -178,3 +178,27 @@ class TestChecksCli:
         done = runner.invoke(app, ["check", "--plan", str(plan), "--thresholds", str(bad)])
         assert done.exit_code == EXIT_BAD_INPUT
         assert "moved_revenu_max" in done.output
+
+
+class TestReportCli:
+    def test_report_after_the_whole_pipeline(self, plan: Path) -> None:
+        runner.invoke(app, ["quota", "--plan", str(plan), "--target", "10000000", "--quiet"])
+        runner.invoke(
+            app, ["stress", "--plan", str(plan), "--comp", str(COMP), "--sims", "300", "--quiet"]
+        )
+        runner.invoke(app, ["check", "--plan", str(plan), "--quiet", "--no-fail"])
+        done = runner.invoke(app, ["report", "--plan", str(plan)])
+        assert done.exit_code == 0, done.output
+        page = (plan / "report.html").read_text(encoding="utf-8")
+        # Every statement of both chapters is on the scorecard, with its real status.
+        assert page.count('class="check"') == 20
+        statuses = pd.read_csv(plan / "checks.csv")["status"]
+        for status in set(statuses):
+            assert status in page
+        again = runner.invoke(app, ["report", "--plan", str(plan), "--quiet"])
+        assert again.exit_code == 0
+        assert (plan / "report.html").read_text(encoding="utf-8") == page
+
+    def test_report_on_a_folder_that_is_not_a_run(self, tmp_path: Path) -> None:
+        done = runner.invoke(app, ["report", "--plan", str(tmp_path)])
+        assert done.exit_code == EXIT_BAD_INPUT
