@@ -330,7 +330,8 @@ def price_excluded_pairs(
         p = problem.potential[chunk][:, None]
         w = problem.workload[chunk][:, None]
         cosine = np.clip(account_xyz[chunk] @ rep_xyz_t, -1.0, 1.0)
-        cost = w * (EARTH_RADIUS_KM * np.arccos(cosine))
+        distance = EARTH_RADIUS_KM * np.arccos(cosine)
+        cost = w * distance
         if weight:
             current = problem.current[chunk][:, None]
             moved = (current >= 0) & (np.arange(r)[None, :] != current)
@@ -342,6 +343,14 @@ def price_excluded_pairs(
         row_of = np.repeat(np.arange(chunk.size), counts)
         offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         reduced[row_of, problem.pair_rep[np.repeat(starts, counts) + offsets]] = np.inf
+        # Pairs the rules forbid (travel limit, forbidden list) can never enter the model.
+        if problem.settings.max_distance_km is not None or problem.forbidden_keys.size:
+            allowed = problem.allowed(
+                np.repeat(chunk, r),
+                np.tile(np.arange(r, dtype=np.int64), chunk.size),
+                distance.ravel(),
+            ).reshape(chunk.size, r)
+            reduced[~allowed] = np.inf
         negative = reduced < -1e-6 * (1.0 + np.abs(cost))
         if not negative.any():
             continue

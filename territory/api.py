@@ -157,8 +157,7 @@ def _lp_infeasible(lp: LpResult) -> bool:
 
 
 def _relaxation(
-    accounts: pd.DataFrame,
-    reps: pd.DataFrame,
+    build: Callable[[AlignmentSettings], AlignmentProblem],
     settings: AlignmentSettings,
     time_left: Callable[[], float],
     time_limit_s: float,
@@ -172,7 +171,7 @@ def _relaxation(
     pairs its duals ask for are added until none is missing; otherwise the candidate set widens
     (k, 1.5k, 2k, 4k) while the pruned model is infeasible.
     """
-    problem = build_problem(accounts, reps, settings)
+    problem = build(settings)
     if problem.n_accounts * problem.n_reps <= PRICING_PAIR_LIMIT:
         say(f"LP relaxation ({settings.candidates} candidate reps per account)")
         lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5, elastic=True)
@@ -185,7 +184,7 @@ def _relaxation(
     for k in _candidate_ladder(settings.candidates, problem.n_reps):
         settings = replace(settings, candidates=k)
         say(f"LP relaxation ({k} candidate reps per account)")
-        problem = build_problem(accounts, reps, settings)
+        problem = build(settings)
         lp_k = solve_relaxation(problem, time_limit_s=time_left() * 0.5)
         stages[f"lp_relaxation_k{k}"] = lp_k.seconds
         if not lp_k.infeasible:
@@ -317,6 +316,8 @@ def align(
     soft: bool = False,
     allow_overtime: bool = False,
     gap: float | None = None,
+    max_distance_km: float | None = None,
+    forbidden: pd.DataFrame | None = None,
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
@@ -339,6 +340,10 @@ def align(
         Objective cost (hour-km) per unit of potential moved away from its current rep.
     soft
         When the tolerances cannot be met, minimise the largest deviation instead of failing.
+    max_distance_km
+        No account goes to a rep whose home base is further away (locked accounts excepted).
+    forbidden
+        Account-rep pairs (columns ``account_id``, ``rep_id``) that must never occur.
     gap
         Relative gap (objective - bound) / objective at which the search may stop: default 1%
         for ``auto`` (the heuristic usually gets there alone, deterministically) and 1e-6 for an
@@ -374,6 +379,7 @@ def align(
         tier_factors=factors,
         disruption_weight=disruption_weight,
         candidates=candidates,
+        max_distance_km=max_distance_km,
     )
     notes: list[str] = []
     stages: dict[str, float] = {}
@@ -383,7 +389,11 @@ def align(
 
     # 1. Reasons visible before solving (single accounts, locks, total capacity).
     say("checking feasibility")
-    problem = build_problem(accounts, reps, settings)
+
+    def build(rules: AlignmentSettings) -> AlignmentProblem:
+        return build_problem(accounts, reps, rules, forbidden=forbidden)
+
+    problem = build(settings)
     reasons = presolve_reasons(problem)
     if reasons:
         fixable = all(r.min_balance is not None for r in reasons)
@@ -402,7 +412,7 @@ def align(
 
     # 2. LP relaxation over the candidate pairs, completed by pricing the pairs pruning left out.
     problem, lp, bound_scope = _relaxation(
-        accounts, reps, settings, remaining, time_limit_s, stages, notes, say
+        build, settings, remaining, time_limit_s, stages, notes, say
     )
     if _lp_infeasible(lp):
         say("measuring the smallest feasible tolerance")
@@ -421,9 +431,7 @@ def align(
         t = soft_lp.max_deviation
         settings = _widen(settings, t, t)
         notes.append(f"soft mode: smallest fractional tolerance ±{100 * t:.3f}%; widening to it")
-        problem = build_problem(accounts, reps, settings).with_pairs(
-            problem.pair_account, problem.pair_rep
-        )
+        problem = build(settings).with_pairs(problem.pair_account, problem.pair_rep)
         lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
         stages["lp_relaxation_soft"] = lp.seconds
         if lp.optimal:
@@ -465,9 +473,7 @@ def align(
         settings = _widen(settings, new_p, new_w)
         attempt += 1
         warm = solution
-        problem = build_problem(accounts, reps, settings).with_pairs(
-            problem.pair_account, problem.pair_rep
-        )
+        problem = build(settings).with_pairs(problem.pair_account, problem.pair_rep)
         lp = solve_relaxation(problem, time_limit_s=remaining() * 0.5)
         problem, lp, bound_scope = _priced_relaxation(
             problem, lp, remaining, time_limit_s, stages, notes
@@ -593,6 +599,8 @@ def _result(
         "disruption_weight": settings.disruption_weight,
         "tier_factors": factors,
         "candidates": settings.candidates,
+        "max_distance_km": settings.max_distance_km,
+        "forbidden_pairs": int(problem.forbidden_keys.size),
         "gap": gap,
     }
     hashes = (

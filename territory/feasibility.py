@@ -29,7 +29,8 @@ def oversized_accounts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
     )
     fits_any = np.zeros(problem.n_accounts, dtype=bool)
     np.logical_or.at(fits_any, pa, fits)
-    for a in np.flatnonzero(~fits_any).tolist():
+    has_pairs = np.diff(problem.account_start) > 0  # accounts without any are stranded, not big
+    for a in np.flatnonzero(~fits_any & has_pairs).tolist():
         lo, hi = int(problem.account_start[a]), int(problem.account_start[a + 1])
         reps = problem.pair_rep[lo:hi]
         need_p = problem.potential[a] / np.maximum(problem.potential_target[reps], 1e-12) - 1.0
@@ -155,6 +156,41 @@ def total_capacity(problem: AlignmentProblem) -> list[InfeasibilityReason]:
     ]
 
 
+def stranded_accounts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
+    """Accounts that no rep may take: every rep is forbidden or beyond the travel limit."""
+    stranded = np.flatnonzero(np.diff(problem.account_start) == 0)
+    reasons = []
+    limit = problem.settings.max_distance_km
+    for a in stranded.tolist():
+        distance, _ = problem.pair_costs(
+            np.full(problem.n_reps, a, dtype=np.int64), np.arange(problem.n_reps, dtype=np.int64)
+        )
+        nearest = int(np.argmin(distance))
+        where = f"the nearest rep, {problem.rep_ids[nearest]}, is {distance[nearest]:,.1f} km away"
+        reasons.append(
+            InfeasibilityReason(
+                constraint="allowed_reps",
+                subject=f"account {problem.account_ids[a]}",
+                message=(
+                    f"account {problem.account_ids[a]} has no rep it may go to: "
+                    + (
+                        f"the travel limit is {limit:,.1f} km and {where}"
+                        if limit is not None
+                        else f"every rep is forbidden for it ({where})"
+                    )
+                    + "; raise the travel limit, drop a forbidden pair or lock it to a rep"
+                ),
+                excess=float(distance[nearest] - limit) if limit is not None else None,
+            )
+        )
+    return reasons
+
+
 def presolve_reasons(problem: AlignmentProblem) -> list[InfeasibilityReason]:
     """Every reason found before solving why the rules cannot all hold (empty if none found)."""
-    return total_capacity(problem) + overloaded_locks(problem) + oversized_accounts(problem)
+    return (
+        stranded_accounts(problem)
+        + total_capacity(problem)
+        + overloaded_locks(problem)
+        + oversized_accounts(problem)
+    )

@@ -20,6 +20,7 @@ from territory.geo import haversine_km, unit_vectors
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_TIER_FACTORS: Mapping[str, float] = MappingProxyType({"A": 1.15, "B": 1.0, "C": 0.85})
 """Potential-target multipliers by rep tier: the best reps carry the most potential."""
@@ -65,6 +66,8 @@ class AlignmentSettings:
     tier_factors: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_FACTORS))
     disruption_weight: float = 0.0
     candidates: int = DEFAULT_CANDIDATES
+    max_distance_km: float | None = None
+    """No account goes to a rep whose home base is further away (locked accounts excepted)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,6 +103,25 @@ class AlignmentProblem:
     account_lon: FloatArray
     rep_lat: FloatArray
     rep_lon: FloatArray
+    forbidden_keys: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Sorted pair keys (account x n_reps + rep) that must never be used."""
+
+    def allowed(self, accounts: IntArray, reps: IntArray, distance_km: FloatArray) -> BoolArray:
+        """Which pairs the rules permit: not forbidden and within the travel limit.
+
+        A locked account's own pair is always allowed: the lock is the user's explicit word.
+        """
+        ok = np.ones(accounts.shape[0], dtype=bool)
+        limit = self.settings.max_distance_km
+        if limit is not None:
+            ok &= distance_km <= limit
+        if self.forbidden_keys.size:
+            keys = accounts * self.n_reps + reps
+            pos = np.minimum(
+                np.searchsorted(self.forbidden_keys, keys), self.forbidden_keys.size - 1
+            )
+            ok &= self.forbidden_keys[pos] != keys
+        return ok | (self.locked[accounts] == reps)
 
     def pair_costs(self, accounts: IntArray, reps: IntArray) -> tuple[FloatArray, FloatArray]:
         """Distance (km) and objective cost of putting each account with the paired rep."""
@@ -124,6 +146,10 @@ class AlignmentProblem:
         pair_account = (keys // n_reps).astype(np.int64)
         pair_rep = (keys % n_reps).astype(np.int64)
         distance, cost = self.pair_costs(pair_account, pair_rep)
+        keep = self.allowed(pair_account, pair_rep, distance)
+        if not keep.all():
+            pair_account, pair_rep = pair_account[keep], pair_rep[keep]
+            distance, cost = distance[keep], cost[keep]
         account_start = np.searchsorted(pair_account, np.arange(self.n_accounts + 1))
         return replace(
             self,
@@ -280,14 +306,52 @@ def _coverage_pairs(
     return np.concatenate(extra_a), np.concatenate(extra_r)
 
 
+def forbidden_pair_keys(
+    accounts: pd.DataFrame, reps: pd.DataFrame, forbidden: pd.DataFrame | None
+) -> IntArray:
+    """Sorted pair keys of account-rep pairs that must never occur (ids not found are errors)."""
+    if forbidden is None or len(forbidden) == 0:
+        return np.empty(0, dtype=np.int64)
+    account_pos = pd.Series(np.arange(len(accounts)), index=accounts["account_id"].astype(str))
+    rep_pos = pd.Series(np.arange(len(reps)), index=reps["rep_id"].astype(str))
+    a = forbidden["account_id"].astype(str).map(account_pos)
+    r = forbidden["rep_id"].astype(str).map(rep_pos)
+    problems = [
+        InputProblem(
+            source="forbidden pairs",
+            row=int(i) + 1,
+            column=column,
+            message=f"{column} '{value}' is not in the {table} table",
+            fix=f"correct the id or drop the row; forbidden pairs must name known {table}",
+        )
+        for column, table, mapped, values in (
+            ("account_id", "accounts", a, forbidden["account_id"]),
+            ("rep_id", "reps", r, forbidden["rep_id"]),
+        )
+        for i, value in zip(
+            np.flatnonzero(mapped.isna().to_numpy()), values[mapped.isna()], strict=True
+        )
+    ]
+    if problems:
+        raise DataValidationError(problems)
+    keys = a.to_numpy(dtype=np.int64) * len(reps) + r.to_numpy(dtype=np.int64)
+    return np.unique(keys)
+
+
 def build_problem(
-    accounts: pd.DataFrame, reps: pd.DataFrame, settings: AlignmentSettings | None = None
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    settings: AlignmentSettings | None = None,
+    *,
+    forbidden: pd.DataFrame | None = None,
 ) -> AlignmentProblem:
     """Turn validated account and rep frames into an :class:`AlignmentProblem`.
 
     Potential targets are proportional to capacity x tier factor, workload targets to capacity
     alone. Each account considers its ``settings.candidates`` nearest reps plus its current rep;
-    a locked account considers only its locked rep.
+    a locked account considers only its locked rep. ``forbidden`` (account_id, rep_id) and
+    ``settings.max_distance_km`` remove pairs; an account left without candidates then
+    considers every rep the rules allow.
     """
     settings = settings or AlignmentSettings()
     rule = settings.balance
@@ -361,5 +425,13 @@ def build_problem(
         account_lon=accounts["lon"].to_numpy(dtype=np.float64),
         rep_lat=reps["lat"].to_numpy(dtype=np.float64),
         rep_lon=reps["lon"].to_numpy(dtype=np.float64),
+        forbidden_keys=forbidden_pair_keys(accounts, reps, forbidden),
     )
-    return base.with_pairs(pa, pr)
+    problem = base.with_pairs(pa, pr)
+    stranded = np.flatnonzero(np.diff(problem.account_start) == 0)
+    if stranded.size:
+        # Every nearby rep is ruled out: fall back to all reps the rules still allow.
+        a = np.repeat(stranded, problem.n_reps)
+        r = np.tile(np.arange(problem.n_reps, dtype=np.int64), stranded.size)
+        problem = problem.with_pairs(a, r)
+    return problem

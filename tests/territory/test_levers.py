@@ -1,0 +1,105 @@
+"""Realignment levers in the solve: a travel limit and forbidden account-rep pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import territory
+from territory.errors import DataValidationError, InfeasibleError
+from territory.geo import haversine_km
+from territory.synthetic import make_instance
+
+
+@pytest.fixture(scope="module")
+def instance() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return make_instance(400, 8, seed=3)
+
+
+def _distances(accounts: pd.DataFrame, reps: pd.DataFrame) -> np.ndarray:
+    return haversine_km(
+        accounts["lat"].to_numpy()[:, None],
+        accounts["lon"].to_numpy()[:, None],
+        reps["lat"].to_numpy()[None, :],
+        reps["lon"].to_numpy()[None, :],
+    )
+
+
+class TestSyntheticLevers:
+    def test_travel_limit_holds_for_every_account(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        free = territory.align(accounts, reps, solver="heuristic", soft=True)
+        nearest = _distances(accounts, reps).min(axis=1).max()
+        longest = float(free.assignments["distance_km"].max())
+        assert nearest < longest  # so a limit between them binds
+        limit = (nearest + longest) / 2
+        bounded = territory.align(
+            accounts, reps, solver="heuristic", soft=True, max_distance_km=limit
+        )
+        assert bounded.assignments["distance_km"].max() <= limit + 1e-6
+        assert bounded.parameters["max_distance_km"] == limit
+        assert bounded.report.objective >= free.report.objective - 1e-6
+
+    def test_locked_account_keeps_its_rep_beyond_the_limit(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        distance = _distances(accounts, reps)
+        far_rep = int(np.argmax(distance[0]))
+        locked = accounts.copy()
+        locked["locked_rep"] = None
+        locked.loc[0, "locked_rep"] = reps["rep_id"].iloc[far_rep]
+        limit = float(distance.min(axis=1).max()) + 50.0
+        result = territory.align(locked, reps, solver="heuristic", soft=True, max_distance_km=limit)
+        assert result.assignments.loc[0, "rep_id"] == reps["rep_id"].iloc[far_rep]
+
+    @pytest.mark.parametrize("solver", ["heuristic", "mip"])
+    def test_forbidden_pairs_never_occur(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame], solver: str
+    ) -> None:
+        accounts, reps = instance
+        free = territory.align(accounts, reps, solver="heuristic")
+        forbidden = free.assignments[["account_id", "rep_id"]].head(60)
+        result = territory.align(
+            accounts, reps, solver=solver, forbidden=forbidden, time_limit_s=20
+        )
+        chosen = result.assignments.set_index("account_id")["rep_id"]
+        for account, rep in forbidden.itertuples(index=False):
+            assert chosen[account] != rep
+        assert result.parameters["forbidden_pairs"] == 60
+        # The bound still covers every allowed pair: pricing skips forbidden ones.
+        assert result.report.bound is not None
+        assert result.report.bound <= result.report.objective + 1e-6
+
+
+class TestErrorsLevers:
+    def test_account_out_of_reach_is_explained(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        nearest = _distances(accounts, reps).min(axis=1)
+        worst = int(np.argmax(nearest))
+        limit = float(nearest[worst]) - 1.0
+        with pytest.raises(InfeasibleError, match=f"account {accounts['account_id'][worst]}"):
+            territory.align(accounts, reps, solver="heuristic", max_distance_km=limit)
+
+    def test_every_rep_forbidden_is_explained(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        forbidden = pd.DataFrame(
+            {"account_id": accounts["account_id"].iloc[0], "rep_id": reps["rep_id"]}
+        )
+        with pytest.raises(InfeasibleError, match="every rep is forbidden"):
+            territory.align(accounts, reps, solver="heuristic", forbidden=forbidden)
+
+    def test_forbidden_pair_with_unknown_ids(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        forbidden = pd.DataFrame({"account_id": ["NOPE"], "rep_id": [reps["rep_id"].iloc[0]]})
+        with pytest.raises(DataValidationError, match="account_id 'NOPE'"):
+            territory.align(accounts, reps, solver="heuristic", forbidden=forbidden)
