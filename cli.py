@@ -133,6 +133,19 @@ def align(
         bool, typer.Option(help="If the tolerance is impossible, minimise the worst deviation.")
     ] = False,
     allow_overtime: Annotated[bool, typer.Option(help="Let workload exceed capacity.")] = False,
+    max_distance_km: Annotated[
+        float | None, typer.Option(help="No account further than this from its rep's home.")
+    ] = None,
+    forbidden: Annotated[
+        Path | None, typer.Option(help="Table of account_id, rep_id pairs that must not occur.")
+    ] = None,
+    max_moved_accounts: Annotated[
+        int | None, typer.Option(help="At most this many accounts change rep.")
+    ] = None,
+    max_moved_revenue_share: Annotated[
+        float | None,
+        typer.Option(help="At most this share of last year's revenue changes rep (0.10 = 10%)."),
+    ] = None,
     gap: Annotated[
         float | None,
         typer.Option(help="Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip)."),
@@ -144,7 +157,7 @@ def align(
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.api import align as run_align
-    from territory.io import SUPPORTED_FORMATS, load_inputs, write_outputs
+    from territory.io import SUPPORTED_FORMATS, load_inputs, read_table, write_outputs
 
     if output_format not in SUPPORTED_FORMATS:
         raise typer.BadParameter(
@@ -154,6 +167,10 @@ def align(
     try:
         accounts_df, reps_df = load_inputs(accounts, reps)
         hashes = {"accounts": file_hash(accounts), "reps": file_hash(reps)}
+        forbidden_df = None
+        if forbidden is not None:
+            forbidden_df = read_table(forbidden)
+            hashes["forbidden"] = file_hash(forbidden)
         with _progress(quiet) as status:
             result = run_align(
                 accounts_df,
@@ -170,6 +187,10 @@ def align(
                 soft=soft,
                 allow_overtime=allow_overtime,
                 gap=gap,
+                max_distance_km=max_distance_km,
+                forbidden=forbidden_df,
+                max_moved_accounts=max_moved_accounts,
+                max_moved_revenue_share=max_moved_revenue_share,
                 validate=False,
                 input_hashes=hashes,
                 progress=status,

@@ -332,10 +332,13 @@ def price_excluded_pairs(
         cosine = np.clip(account_xyz[chunk] @ rep_xyz_t, -1.0, 1.0)
         distance = EARTH_RADIUS_KM * np.arccos(cosine)
         cost = w * distance
-        if weight:
+        if weight or problem.move_cost.size:
             current = problem.current[chunk][:, None]
             moved = (current >= 0) & (np.arange(r)[None, :] != current)
-            cost = cost + weight * np.where(moved, p, 0.0)
+            if weight:
+                cost = cost + weight * np.where(moved, p, 0.0)
+            if problem.move_cost.size:
+                cost = cost + np.where(moved, problem.move_cost[chunk][:, None], 0.0)
         reduced = cost - u[chunk][:, None] - p * pi[None, :] - w * sigma[None, :]
         # Pairs already in the model are priced by the LP itself.
         starts = problem.account_start[chunk]

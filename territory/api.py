@@ -27,7 +27,7 @@ from solvers.lp import (
     solve_relaxation,
 )
 from territory import __version__
-from territory.errors import InfeasibilityReason, InfeasibleError, SolveError
+from territory.errors import InfeasibilityReason, InfeasibleError, ScenarioError, SolveError
 from territory.feasibility import presolve_reasons
 from territory.io import validate_inputs
 from territory.metrics import assignment_table, plan_metrics, territory_table
@@ -318,6 +318,8 @@ def align(
     gap: float | None = None,
     max_distance_km: float | None = None,
     forbidden: pd.DataFrame | None = None,
+    max_moved_accounts: int | None = None,
+    max_moved_revenue_share: float | None = None,
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
@@ -344,6 +346,11 @@ def align(
         No account goes to a rep whose home base is further away (locked accounts excepted).
     forbidden
         Account-rep pairs (columns ``account_id``, ``rep_id``) that must never occur.
+    max_moved_accounts, max_moved_revenue_share
+        Caps on how many accounts, and what share of last year's revenue, may change rep
+        ("keep 90% of revenue with its current rep" is a share of 0.10). Enforced by pricing
+        each move (a Lagrange multiplier found by bisection); the bound reported is the
+        Lagrangian bound, valid for every plan that respects the caps.
     gap
         Relative gap (objective - bound) / objective at which the search may stop: default 1%
         for ``auto`` (the heuristic usually gets there alone, deterministically) and 1e-6 for an
@@ -360,6 +367,48 @@ def align(
     SolverUnavailableError
         ``solver`` names no backend, or one that cannot run here.
     """
+    caps = _MoveCaps.of(accounts, max_moved_accounts, max_moved_revenue_share)
+    options: dict[str, Any] = {
+        "balance": balance, "potential_balance": potential_balance,
+        "workload_balance": workload_balance, "seed": seed,
+        "disruption_weight": disruption_weight, "tier_factors": tier_factors,
+        "candidates": candidates, "soft": soft, "allow_overtime": allow_overtime, "gap": gap,
+        "max_distance_km": max_distance_km, "forbidden": forbidden,
+        "input_hashes": input_hashes, "progress": progress,
+    }  # fmt: skip
+    if caps is None:
+        return _align_once(
+            accounts, reps, solver=solver, time_limit_s=time_limit_s, validate=validate, **options
+        )
+    if validate:
+        accounts, reps = validate_inputs(accounts, reps)
+    return _align_with_caps(accounts, reps, caps, solver, time_limit_s, options)
+
+
+def _align_once(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    *,
+    balance: float = 0.05,
+    potential_balance: float | None = None,
+    workload_balance: float | None = None,
+    solver: str = "auto",
+    time_limit_s: float = 60.0,
+    seed: int = 7,
+    disruption_weight: float = 0.0,
+    tier_factors: Mapping[str, float] | None = None,
+    candidates: int = DEFAULT_CANDIDATES,
+    soft: bool = False,
+    allow_overtime: bool = False,
+    gap: float | None = None,
+    max_distance_km: float | None = None,
+    forbidden: pd.DataFrame | None = None,
+    move_cost: np.ndarray | None = None,
+    validate: bool = True,
+    input_hashes: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> AlignmentResult:
+    """One solve of :func:`align` with an optional price on each move (see there)."""
     t_start = time.perf_counter()
     say = progress or (lambda _msg: None)
     if solver != "auto":
@@ -391,7 +440,7 @@ def align(
     say("checking feasibility")
 
     def build(rules: AlignmentSettings) -> AlignmentProblem:
-        return build_problem(accounts, reps, rules, forbidden=forbidden)
+        return build_problem(accounts, reps, rules, forbidden=forbidden, move_cost=move_cost)
 
     problem = build(settings)
     reasons = presolve_reasons(problem)
@@ -525,6 +574,197 @@ def align(
         input_hashes,
         bound_scope,
     )
+
+
+@dataclass(frozen=True)
+class _MoveCaps:
+    """Caps on moves as one weighted rule: the weights of moved accounts add up to <= ``count``.
+
+    Each cap is scaled to 1 (an account's weight is its share of the cap it uses), so pricing the
+    weights with one multiplier enforces both caps and gives a Lagrangian bound.
+    """
+
+    weights: np.ndarray
+    count: int
+    max_accounts: int | None
+    max_revenue: float | None
+
+    @classmethod
+    def of(
+        cls, accounts: pd.DataFrame, max_accounts: int | None, max_revenue_share: float | None
+    ) -> _MoveCaps | None:
+        if max_accounts is None and max_revenue_share is None:
+            return None
+        weights = np.zeros(len(accounts))
+        count = 0
+        max_revenue = None
+        if max_accounts is not None:
+            if max_accounts < 0:
+                raise ScenarioError(f"max_moved_accounts is {max_accounts}; use 0 or more")
+            weights += 1.0 / max(max_accounts, 1)
+            count += 1
+        if max_revenue_share is not None:
+            if not 0.0 <= max_revenue_share <= 1.0:
+                raise ScenarioError(
+                    f"max_moved_revenue_share is {max_revenue_share}; use a share from 0 to 1"
+                )
+            revenue = _revenue(accounts)
+            max_revenue = max_revenue_share * float(revenue.sum())
+            weights += revenue / max(max_revenue, 1e-9)
+            count += 1
+        return cls(weights, count, max_accounts, max_revenue)
+
+    def excess(self, accounts: pd.DataFrame, moved: np.ndarray) -> tuple[float, float]:
+        """How far a plan is over each cap (0 when within): accounts, revenue."""
+        over_accounts = 0.0
+        over_revenue = 0.0
+        if self.max_accounts is not None:
+            over_accounts = max(0.0, float(moved.sum()) - self.max_accounts)
+        if self.max_revenue is not None:
+            moved_revenue = float(_revenue(accounts)[moved].sum())
+            over_revenue = max(0.0, moved_revenue - self.max_revenue * (1 + 1e-9))
+        return over_accounts, over_revenue
+
+
+def _revenue(accounts: pd.DataFrame) -> np.ndarray:
+    if "revenue_last_year" not in accounts.columns:
+        return np.zeros(len(accounts))
+    return np.nan_to_num(accounts["revenue_last_year"].to_numpy(dtype=np.float64))
+
+
+CAP_BISECTION_STEPS = 7
+"""Bisection steps on the move price once a price that keeps the caps is known."""
+
+
+def _align_with_caps(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    caps: _MoveCaps,
+    solver: str,
+    time_limit_s: float,
+    options: dict[str, Any],
+) -> AlignmentResult:
+    """Find the smallest price on moves at which the plan keeps the caps, then solve there.
+
+    Every price tried gives a Lagrangian lower bound (its relaxation bound minus price x number
+    of caps) on the capped problem; the best is reported. A cap of zero is a lock.
+    """
+    t_start = time.perf_counter()
+    zero_locks = _zero_cap_locks(accounts, caps)
+    if zero_locks is not None:
+        accounts = zero_locks
+    weight = float(options["disruption_weight"])
+
+    def base_objective(result: AlignmentResult) -> float:
+        metrics = result.report.metrics
+        return metrics["travel_hour_km"] + weight * metrics["potential_moved"]
+
+    def attempt(price: float, backend: str) -> AlignmentResult:
+        left = max(time_limit_s - (time.perf_counter() - t_start), 1.0)
+        limit = left if backend != "heuristic" else max(left / 4.0, 1.0)
+        return _align_once(
+            accounts, reps, solver=backend, time_limit_s=limit, validate=False,
+            move_cost=price * caps.weights, **options,
+        )  # fmt: skip
+
+    def keeps(result: AlignmentResult) -> bool:
+        return caps.excess(accounts, result.assignments["moved"].to_numpy(bool)) == (0.0, 0.0)
+
+    bounds: list[float] = []
+
+    def record(result: AlignmentResult, price: float) -> None:
+        if result.report.bound is not None:
+            bounds.append(result.report.bound - price * caps.count)
+
+    first = attempt(0.0, "heuristic")
+    record(first, 0.0)
+    low, high, best, best_price = 0.0, None, None, 0.0
+    if keeps(first):
+        best, high = first, 0.0
+    else:
+        # Price one unit of cap at the plan's cost per account, then double until caps hold.
+        price = max(first.report.objective / max(len(accounts), 1), 1e-6) * 10.0
+        for _ in range(30):
+            trial = attempt(price, "heuristic")
+            record(trial, price)
+            if keeps(trial):
+                best, high, best_price = trial, price, price
+                break
+            low, price = price, price * 4.0
+        if best is None or high is None:
+            over = caps.excess(accounts, first.assignments["moved"].to_numpy(bool))
+            raise SolveError(
+                "no plan within the balance rules keeps the caps on moves: the closest found "
+                f"is over by {over[0]:,.0f} accounts and {over[1]:,.0f} of revenue; the "
+                "windows force those moves, so raise the cap or widen --balance"
+            )
+        for _ in range(CAP_BISECTION_STEPS):
+            if time.perf_counter() - t_start > 0.6 * time_limit_s:
+                break
+            middle = (low + high) / 2.0
+            trial = attempt(middle, "heuristic")
+            record(trial, middle)
+            if keeps(trial):
+                high = middle
+                if base_objective(trial) < base_objective(best):
+                    best, best_price = trial, middle
+            else:
+                low = middle
+    if solver != "heuristic":
+        final = attempt(best_price, solver)
+        record(final, best_price)
+        if keeps(final) and base_objective(final) <= base_objective(best):
+            best = final
+    objective = base_objective(best)
+    bound = max(bounds) if bounds else None
+    if bound is not None:
+        bound = min(bound, objective)
+    gap = (
+        None if bound is None else (0.0 if objective <= 1e-12 else (objective - bound) / objective)
+    )
+    moved = best.assignments["moved"].to_numpy(bool)
+    note = (
+        f"moves capped (price {best_price:.4g} per unit of cap): {int(moved.sum())} accounts "
+        f"and {float(_revenue(accounts)[moved].sum()):,.0f} of revenue move"
+    )
+    report = replace(
+        best.report,
+        objective=objective,
+        bound=bound,
+        bound_source="Lagrangian relaxation of the move caps",
+        gap=gap,
+        seconds=time.perf_counter() - t_start,
+        notes=[*best.report.notes, note],
+    )
+    parameters = {
+        **best.parameters,
+        "solver": solver,
+        "time_limit_s": time_limit_s,
+        "max_moved_accounts": caps.max_accounts,
+        "max_moved_revenue": caps.max_revenue,
+    }
+    return replace(best, report=report, parameters=parameters)
+
+
+def _zero_cap_locks(accounts: pd.DataFrame, caps: _MoveCaps) -> pd.DataFrame | None:
+    """A cap of zero keeps the affected accounts where they are: lock them instead of pricing."""
+    if "current_rep" not in accounts.columns:
+        return None
+    current = accounts["current_rep"]
+    has_rep = current.notna() & (current.astype(str) != "")
+    pin = np.zeros(len(accounts), dtype=bool)
+    if caps.max_accounts == 0:
+        pin |= has_rep.to_numpy()
+    if caps.max_revenue is not None and caps.max_revenue <= 0:
+        pin |= has_rep.to_numpy() & (_revenue(accounts) > 0)
+    if not pin.any():
+        return None
+    locked = accounts.copy()
+    if "locked_rep" not in locked.columns:
+        locked["locked_rep"] = None
+    keep = pin & locked["locked_rep"].isna().to_numpy()
+    locked.loc[keep, "locked_rep"] = current[keep]
+    return locked
 
 
 def _merge(heuristic: Solution, exact: Solution) -> Solution:

@@ -105,6 +105,11 @@ class AlignmentProblem:
     rep_lon: FloatArray
     forbidden_keys: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Sorted pair keys (account x n_reps + rep) that must never be used."""
+    move_cost: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    """Extra objective cost of moving each account away from its current rep (empty: none).
+
+    A Lagrangian price that enforces caps on moved accounts or moved revenue (see
+    :func:`territory.api.align`)."""
 
     def allowed(self, accounts: IntArray, reps: IntArray, distance_km: FloatArray) -> BoolArray:
         """Which pairs the rules permit: not forbidden and within the travel limit.
@@ -135,6 +140,8 @@ class AlignmentProblem:
         cost = self.workload[accounts] * distance + self.settings.disruption_weight * np.where(
             moved, self.potential[accounts], 0.0
         )
+        if self.move_cost.size:
+            cost = cost + np.where(moved, self.move_cost[accounts], 0.0)
         return distance, np.asarray(cost, dtype=np.float64)
 
     def with_pairs(self, accounts: IntArray, reps: IntArray) -> AlignmentProblem:
@@ -344,6 +351,7 @@ def build_problem(
     settings: AlignmentSettings | None = None,
     *,
     forbidden: pd.DataFrame | None = None,
+    move_cost: FloatArray | None = None,
 ) -> AlignmentProblem:
     """Turn validated account and rep frames into an :class:`AlignmentProblem`.
 
@@ -426,6 +434,11 @@ def build_problem(
         rep_lat=reps["lat"].to_numpy(dtype=np.float64),
         rep_lon=reps["lon"].to_numpy(dtype=np.float64),
         forbidden_keys=forbidden_pair_keys(accounts, reps, forbidden),
+        move_cost=(
+            np.empty(0, dtype=np.float64)
+            if move_cost is None
+            else np.asarray(move_cost, dtype=np.float64)
+        ),
     )
     problem = base.with_pairs(pa, pr)
     stranded = np.flatnonzero(np.diff(problem.account_start) == 0)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import territory
-from territory.errors import DataValidationError, InfeasibleError
+from territory.errors import DataValidationError, InfeasibleError, ScenarioError
 from territory.geo import haversine_km
 from territory.synthetic import make_instance
 
@@ -103,3 +103,55 @@ class TestErrorsLevers:
         forbidden = pd.DataFrame({"account_id": ["NOPE"], "rep_id": [reps["rep_id"].iloc[0]]})
         with pytest.raises(DataValidationError, match="account_id 'NOPE'"):
             territory.align(accounts, reps, solver="heuristic", forbidden=forbidden)
+
+
+class TestSyntheticMoveCaps:
+    def test_moved_revenue_cap_holds_and_bound_is_valid(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        free = territory.align(accounts, reps, solver="heuristic")
+        revenue = accounts["revenue_last_year"].fillna(0.0).to_numpy()
+        moved_share = revenue[free.assignments["moved"].to_numpy(bool)].sum() / revenue.sum()
+        assert moved_share > 0.05  # the cap below binds
+        capped = territory.align(
+            accounts, reps, solver="heuristic", max_moved_revenue_share=0.05, time_limit_s=60
+        )
+        moved = capped.assignments["moved"].to_numpy(bool)
+        assert revenue[moved].sum() <= 0.05 * revenue.sum() * (1 + 1e-9)
+        assert capped.report.max_potential_deviation <= 0.05 + 1e-6
+        report = capped.report
+        assert report.bound is not None and report.bound <= report.objective + 1e-6
+        # The objective is travel plus disruption, without the price put on moves.
+        assert report.objective == pytest.approx(report.metrics["travel_hour_km"], rel=1e-9)
+        # Keeping more accounts in place costs travel: never better than the free plan's bound.
+        assert free.report.bound is not None
+        assert report.objective >= free.report.bound - 1e-6
+
+    def test_moved_accounts_cap_holds(self, instance: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+        accounts, reps = instance
+        free = territory.align(accounts, reps, solver="heuristic")
+        cap = int(free.assignments["moved"].sum()) // 2
+        capped = territory.align(
+            accounts, reps, solver="heuristic", max_moved_accounts=cap, time_limit_s=60
+        )
+        assert capped.assignments["moved"].sum() <= cap
+        assert capped.parameters["max_moved_accounts"] == cap
+
+    def test_zero_cap_keeps_everyone(self, instance: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+        accounts, reps = instance
+        # The current alignment overloads some reps, so only soft balance and overtime fit it.
+        with pytest.raises(InfeasibleError, match="locked to rep"):
+            territory.align(accounts, reps, solver="heuristic", max_moved_accounts=0)
+        current = territory.align(
+            accounts, reps, solver="heuristic", soft=True, allow_overtime=True,
+            max_moved_accounts=0,
+        )  # fmt: skip
+        assert not current.assignments["moved"].any()
+
+
+class TestErrorsMoveCaps:
+    def test_bad_share_is_rejected(self, instance: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+        accounts, reps = instance
+        with pytest.raises(ScenarioError, match="max_moved_revenue_share"):
+            territory.align(accounts, reps, max_moved_revenue_share=1.5)
