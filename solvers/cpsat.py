@@ -13,7 +13,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solvers.base import Solution, SolveStatus
-from solvers.heuristic import HeuristicSolver
+from solvers.heuristic import chosen_pairs, start_for
 from territory.model import AlignmentProblem
 
 
@@ -53,10 +53,7 @@ class CpSatSolver:
     ) -> Solution:
         """Solve the assignment model; the warm start is given to CP-SAT as a hint."""
         t0 = time.perf_counter()
-        if warm_start is None:
-            warm_start = HeuristicSolver().solve(
-                problem, time_limit_s=max(time_limit_s * 0.3, 1.0), seed=seed
-            )
+        warm_start = start_for(problem, warm_start, time_limit_s, seed)
         pa, pr = problem.pair_account, problem.pair_rep
         pot_scale = _scale_for(problem.potential, 100.0)
         wl_scale = _scale_for(problem.workload, 100.0)
@@ -92,10 +89,8 @@ class CpSatSolver:
         model.minimize(cp_model.LinearExpr.weighted_sum(x, cost_int.tolist()))
 
         # Start from the heuristic plan.
-        chosen = np.zeros(problem.n_pairs, dtype=bool)
-        pos = problem.pair_index(warm_start.assignment)
-        chosen[pos[pos >= 0]] = True
-        for p, value in enumerate(chosen.tolist()):
+        chosen = chosen_pairs(problem, warm_start.assignment)
+        for p, value in enumerate(chosen):
             model.add_hint(x[p], value)
 
         solver = cp_model.CpSolver()

@@ -13,7 +13,7 @@ import numpy as np
 import pulp
 
 from solvers.base import Solution, SolveStatus
-from solvers.heuristic import HeuristicSolver
+from solvers.heuristic import chosen_pairs, start_for
 from territory.model import AlignmentProblem
 
 
@@ -89,10 +89,7 @@ class MipSolver:
     ) -> Solution:
         """Build the PuLP model, start it from the warm start and solve within the time limit."""
         t0 = time.perf_counter()
-        if warm_start is None:
-            warm_start = HeuristicSolver().solve(
-                problem, time_limit_s=max(time_limit_s * 0.3, 1.0), seed=seed
-            )
+        warm_start = start_for(problem, warm_start, time_limit_s, seed)
         pa, pr = problem.pair_account, problem.pair_rep
         model = pulp.LpProblem("alignment", pulp.LpMinimize)
         x = [model.add_variable(f"x{p}", 0, 1, cat=pulp.LpBinary) for p in range(problem.n_pairs)]
@@ -123,10 +120,8 @@ class MipSolver:
         )
 
         # Start from the heuristic plan.
-        chosen = np.zeros(problem.n_pairs, dtype=bool)
-        pos = problem.pair_index(warm_start.assignment)
-        chosen[pos[pos >= 0]] = True
-        for v, value in zip(x, chosen.tolist(), strict=True):
+        chosen = chosen_pairs(problem, warm_start.assignment)
+        for v, value in zip(x, chosen, strict=True):
             v.setInitialValue(1.0 if value else 0.0)
 
         remaining = max(time_limit_s - (time.perf_counter() - t0), 0.5)
