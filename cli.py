@@ -196,10 +196,17 @@ def align(
                 progress=status,
             )
         from territory.runs import INPUT_ACCOUNTS, INPUT_REPS, PLAN, parquet_writer
+        from territory.transitions import transition_plan
 
+        tables = {"assignments": result.assignments, "territories": result.territories}
+        if "current_rep" in accounts_df.columns:
+            # How to get from today's alignment to this one: moves, reasons, waves, revenue at risk.
+            tables["transitions"] = transition_plan(
+                accounts_df, None, result.assignments[["account_id", "rep_id"]], reps_df
+            )
         write_outputs(
             out,
-            {"assignments": result.assignments, "territories": result.territories},
+            tables,
             {"solve.json": result.solve_document()},
             output_format,
             files={
@@ -596,6 +603,176 @@ def report(
         console.print(f"written to {target}")
     if open_page:
         typer.launch(str(Path(target).resolve()))
+
+
+@app.command()
+def compare(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run folders to compare, e.g. out/a out/b out/c.")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder (replaced atomically).")] = Path(
+        "out/compare"
+    ),
+    quiet: Annotated[bool, typer.Option(help="No table (for batch jobs).")] = False,
+) -> None:
+    """Compare runs side by side: key figures, assignment differences and maps side by side."""
+    from territory.compare import (
+        COMPARISON_FILE,
+        DIFF_FILE,
+        HTML_FILE,
+        compare_runs,
+        comparison_html,
+        load_runs,
+        write_comparison,
+    )
+
+    if len(runs) < 2:
+        raise typer.BadParameter(
+            "give at least two run folders, e.g. out/a out/b", param_hint="RUNS"
+        )
+    try:
+        folders = load_runs(runs)
+        result = compare_runs(folders)
+        write_comparison(out, result, comparison_html(result, folders))
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        _print_comparison(result)
+        console.print(
+            f"written to {out}/ ({COMPARISON_FILE}, {DIFF_FILE}, {HTML_FILE})",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _print_comparison(result: object) -> None:
+    from rich.markup import escape
+
+    from territory.compare import ComparisonResult, format_kpi
+
+    assert isinstance(result, ComparisonResult)
+    table = Table(title="Runs side by side")
+    table.add_column("key figure")
+    for name in result.names:
+        table.add_column(escape(name), justify="right")
+    for _, row in result.kpis.iterrows():
+        unit = str(row["unit"])
+        table.add_row(
+            escape(str(row["label"])), *(escape(format_kpi(row[n], unit)) for n in result.names)
+        )
+    console.print(table)
+    said: list[str] = []
+    for record in result.reasons.itertuples():
+        line = f"{record.run}: {record.reason}"
+        if line not in said:
+            said.append(line)
+            console.print(f"blank: {line}", markup=False, highlight=False)
+    console.print(
+        f"{len(result.assignment_diff):,} account(s) are assigned to a different rep in some run",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (see scenarios/).")],
+    out: Annotated[
+        Path, typer.Option(help="Parent folder: the run is written to <out>/<scenario name>/.")
+    ] = Path("out"),
+    quiet: Annotated[bool, typer.Option(help="No progress or summary (for batch jobs).")] = False,
+) -> None:
+    """Run a scenario's whole pipeline: align (or evaluate), quota, stress, checks, report."""
+    from scenarios import load_scenario, run_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+        with _progress(quiet) as status:
+            result = run_scenario(loaded, out, progress=status)
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    if quiet:
+        return
+    table = Table(title=f"Scenario {result.name}", show_header=False)
+    for step, what in result.steps.items():
+        table.add_row(step, what)
+    for key, value in result.kpis.items():
+        table.add_row(key, _kpi_text(value))
+    table.add_row("written to", str(result.folder))
+    console.print(table)
+
+
+def _kpi_text(value: object) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+_SWEEP_COLUMNS = (
+    ("scenario", "scenario"),
+    ("status", "status"),
+    ("solve", "solve_status"),
+    ("max pot. dev", "max_potential_deviation"),
+    ("travel h-km", "travel_hour_km"),
+    ("revenue moved", "revenue_moved_share"),
+    ("at quota", "share_at_quota_at_plan"),
+    ("CCOS", "ccos_p50_at_plan"),
+    ("FAIL", "checks_fail"),
+    ("error", "error"),
+)
+
+
+@app.command()
+def sweep(
+    scenario_files: Annotated[
+        list[Path], typer.Argument(help="Scenario TOML files.", metavar="SCENARIOS...")
+    ],
+    grid: Annotated[
+        str | None,
+        typer.Option(help="One lever over values: add_reps=0..5 or balance=0.03,0.05,0.08."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local worker processes (default: one per CPU).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:port) instead.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for the runs, summary.csv and tradeoffs.png.")
+    ] = Path("out/sweep"),
+    quiet: Annotated[bool, typer.Option(help="No progress or table (for batch jobs).")] = False,
+) -> None:
+    """Run many scenarios in parallel; exit 1 when any of them failed (the others complete)."""
+    import pandas as pd
+
+    from scenarios import plan_sweep, run_sweep
+
+    def done(row: dict[str, object]) -> None:
+        if not quiet:
+            console.print(f"{row['scenario']}: {row['status']} {row.get('error') or ''}".rstrip())
+
+    try:
+        tasks = plan_sweep(scenario_files, out, grid)
+        result = run_sweep(tasks, out, workers=workers, scheduler=scheduler, progress=done)
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        table = Table(title=f"Sweep of {len(result.summary)} scenario(s)")
+        for label, _ in _SWEEP_COLUMNS:
+            table.add_column(label, overflow="fold")
+        for _, row in result.summary.iterrows():
+            cells = []
+            for _, column in _SWEEP_COLUMNS:
+                value = row[column]
+                missing = value is None or (isinstance(value, float) and pd.isna(value))
+                cells.append("" if missing else _kpi_text(value))
+            table.add_row(*cells)
+        console.print(table)
+        console.print(f"written to {result.summary_file} and {result.chart_file}")
+    if len(result.failed):
+        raise typer.Exit(1)
 
 
 @app.command()

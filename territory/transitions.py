@@ -256,7 +256,10 @@ def transition_plan(
     is_vacancy = np.array([r in gone for r in from_rep.tolist()], dtype=bool)
     lock_to = _locks(accounts, locked, ids)[rows]
     is_lock = np.array(
-        [lk is not None and lk == t for lk, t in zip(lock_to.tolist(), to_rep.tolist())],
+        [
+            lk is not None and lk == t
+            for lk, t in zip(lock_to.tolist(), to_rep.tolist(), strict=True)
+        ],
         dtype=bool,
     )
     util_before = _utilisation(

@@ -53,6 +53,7 @@ class TestSyntheticCli:
             "plan.parquet",
             "solve.json",
             "territories.csv",
+            "transitions.csv",
         ]
         # The exact copy keeps the raw id that the Excel-safe CSV prefixes.
         kept = pd.read_parquet(out / "plan.parquet")
@@ -68,6 +69,11 @@ class TestSyntheticCli:
             "workload",
         ]
         assert assignments["account_id"].is_unique and len(assignments) == 400
+        # The transition plan lists exactly the accounts that change rep.
+        transitions = pd.read_csv(out / "transitions.csv", dtype={"account_id": str})
+        assert set(transitions["account_id"]) == set(
+            assignments.loc[assignments["moved"], "account_id"]
+        )
         # A formula-like id reaches Excel as text, never as a formula.
         assert "'=HYPERLINK(evil)" in set(assignments["account_id"])
         territories = pd.read_csv(out / "territories.csv")
