@@ -710,17 +710,26 @@ def _kpi_text(value: object) -> str:
     return str(value)
 
 
-_SWEEP_COLUMNS = (
-    ("scenario", "scenario"),
-    ("status", "status"),
-    ("solve", "solve_status"),
-    ("max pot. dev", "max_potential_deviation"),
-    ("travel h-km", "travel_hour_km"),
-    ("revenue moved", "revenue_moved_share"),
-    ("at quota", "share_at_quota_at_plan"),
-    ("CCOS", "ccos_p50_at_plan"),
-    ("FAIL", "checks_fail"),
-    ("error", "error"),
+def _share(value: object) -> str:
+    return f"{100 * float(value):.1f}%"  # type: ignore[arg-type]
+
+
+def _count(value: object) -> str:
+    return f"{float(value):,.0f}"  # type: ignore[arg-type]
+
+
+_SWEEP_COLUMNS: tuple[tuple[str, str, Callable[[object], str]], ...] = (
+    ("scenario", "scenario", str),
+    ("status", "status", str),
+    ("solve", "solve_status", str),
+    ("reps", "n_reps", _count),
+    ("max dev", "max_potential_deviation", _share),
+    ("travel h-km", "travel_hour_km", _count),
+    ("rev. moved", "revenue_moved_share", _share),
+    ("at quota", "share_at_quota_at_plan", _share),
+    ("CCOS", "ccos_p50_at_plan", _share),
+    ("FAIL", "checks_fail", _count),
+    ("error", "error", lambda v: str(v).splitlines()[0] if str(v) else ""),
 )
 
 
@@ -760,14 +769,15 @@ def sweep(
         raise _fail(exc) from exc
     if not quiet:
         table = Table(title=f"Sweep of {len(result.summary)} scenario(s)")
-        for label, _ in _SWEEP_COLUMNS:
+        columns = [c for c in _SWEEP_COLUMNS if c[1] != "error" or len(result.failed)]
+        for label, _, _ in columns:
             table.add_column(label, overflow="fold")
         for _, row in result.summary.iterrows():
             cells = []
-            for _, column in _SWEEP_COLUMNS:
+            for _, column, render in columns:
                 value = row[column]
                 missing = value is None or (isinstance(value, float) and pd.isna(value))
-                cells.append("" if missing else _kpi_text(value))
+                cells.append("" if missing else render(value))
             table.add_row(*cells)
         console.print(table)
         console.print(f"written to {result.summary_file} and {result.chart_file}")
