@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -26,9 +26,6 @@ from territory.errors import (
     SolverUnavailableError,
     TerritoryError,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 app = typer.Typer(
     help="Territory design and quota optimisation engine.",
@@ -291,9 +288,9 @@ def quota(
     quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
 ) -> None:
     """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
-    from territory.finance import set_plan_quotas
+    from territory.finance import quota_rows, set_plan_quotas
     from territory.io import read_table, write_outputs
-    from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps, quotas_long
+    from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
     from territory.runs import QUOTAS, load_plan, parquet_writer
 
     name = METHOD_ALIASES.get(method.lower(), method.lower())
@@ -314,7 +311,7 @@ def quota(
         table = step.plan.table
         write_outputs(
             plan,
-            {"quotas": quota_rows(table, quotas_long(table)), "quotas_annual": table},
+            {"quotas": quota_rows(table), "quotas_annual": table},
             {"quota_summary.json": step.summary_document(config)},
             "csv",
             files={QUOTAS: parquet_writer(table)},
@@ -357,22 +354,6 @@ def _parse_profile(text: str | None) -> tuple[float, ...] | None:
             f"--season-profile '{text}' is not a comma-separated list of numbers, "
             "e.g. 0.2,0.25,0.25,0.3"
         ) from None
-
-
-def quota_rows(annual: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
-    """quotas.csv: one row per rep and period with the method, its bases and the change."""
-    keep = [
-        c
-        for c in (
-            "rep_id", "method", "w_history", "potential", "history_basis", "allocation_share",
-            "final_annual_quota", "prior_quota_rebased", "yoy_change_pct", "yoy_clip",
-            "ramp_factor", "quota_to_potential",
-        )
-        if c in annual.columns
-    ]  # fmt: skip
-    return long.merge(annual[keep], on="rep_id", how="left", validate="many_to_one").rename(
-        columns={"quota": "period_quota", "final_annual_quota": "annual_quota"}
-    )
 
 
 @app.command()

@@ -796,26 +796,10 @@ def _count_removed_reps_moves(
     return fixed, territories
 
 
-def _quota_rows(annual: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
-    """quotas.csv as ``territory quota`` writes it (one row per rep and period)."""
-    keep = [
-        c
-        for c in (
-            "rep_id", "method", "w_history", "potential", "history_basis", "allocation_share",
-            "final_annual_quota", "prior_quota_rebased", "yoy_change_pct", "yoy_clip",
-            "ramp_factor", "quota_to_potential",
-        )
-        if c in annual.columns
-    ]  # fmt: skip
-    return long.merge(annual[keep], on="rep_id", how="left", validate="many_to_one").rename(
-        columns={"quota": "period_quota", "final_annual_quota": "annual_quota"}
-    )
-
-
 def _quota_step(scenario: Scenario, folder: Path) -> None:
-    from territory.finance import set_plan_quotas
+    from territory.finance import quota_rows, set_plan_quotas
     from territory.io import read_table, write_outputs
-    from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps, quotas_long
+    from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
     from territory.runs import QUOTAS, load_plan, parquet_writer
 
     q = scenario.spec.quota
@@ -841,28 +825,12 @@ def _quota_step(scenario: Scenario, folder: Path) -> None:
     table = step.plan.table
     write_outputs(
         folder,
-        {"quotas": _quota_rows(table, quotas_long(table)), "quotas_annual": table},
+        {"quotas": quota_rows(table), "quotas_annual": table},
         {"quota_summary.json": step.summary_document(config)},
         "csv",
         files={QUOTAS: parquet_writer(table)},
         keep_existing=True,
     )
-
-
-def _stress_quotas(table: pd.DataFrame) -> pd.DataFrame:
-    """Quotas keyed as the stress test looks them up: vacant seats under their territory.
-
-    The quota step names a vacant territory's holder ``TBH-<territory_id>``, while the stress
-    test looks quotas up by the territory's rep id (here equal to the territory id).
-    """
-    if "territory_id" not in table.columns:
-        return table
-    tbh = table["rep_id"].astype(str).str.startswith("TBH-")
-    if not tbh.any():
-        return table
-    out = table.copy()
-    out.loc[tbh, "rep_id"] = out.loc[tbh, "territory_id"].astype(str)
-    return out
 
 
 def _stress_step(scenario: Scenario, folder: Path) -> None:
@@ -887,7 +855,7 @@ def _stress_step(scenario: Scenario, folder: Path) -> None:
         seed=seed,
         forecast=s.forecast,
         lever=s.lever,
-        quotas=_stress_quotas(run.quotas()),
+        quotas=run.quotas(),
     )
     tables = {
         "stress_scenarios": step.scenarios,

@@ -20,6 +20,7 @@ from territory.quotas import (
     QuotaPlan,
     backtest,
     plan_quotas,
+    quotas_long,
     territory_history,
 )
 from territory.runs import PlanFolder
@@ -87,6 +88,23 @@ class QuotaStep:
         return doc
 
 
+def quota_rows(annual: pd.DataFrame) -> pd.DataFrame:
+    """quotas.csv: one row per rep and period with the method, its bases and the change."""
+    keep = [
+        c
+        for c in (
+            "rep_id", "method", "w_history", "potential", "history_basis", "allocation_share",
+            "final_annual_quota", "prior_quota_rebased", "yoy_change_pct", "yoy_clip",
+            "ramp_factor", "quota_to_potential",
+        )
+        if c in annual.columns
+    ]  # fmt: skip
+    long = quotas_long(annual)
+    return long.merge(annual[keep], on="rep_id", how="left", validate="many_to_one").rename(
+        columns={"quota": "period_quota", "final_annual_quota": "annual_quota"}
+    )
+
+
 def set_plan_quotas(
     run: PlanFolder,
     config: QuotaConfig,
@@ -121,7 +139,10 @@ def stress_inputs(
     company target the quotas were set from (less non-quota revenue), so that at 100% of plan
     the over-assignment shows as reps below quota.
     """
-    annual = quotas.groupby("rep_id", sort=False)["final_annual_quota"].sum()
+    # A vacant seat's quota is held by "TBH-<territory>": look quotas up by territory, whose id
+    # is the aligned rep's id.
+    key = "territory_id" if "territory_id" in quotas.columns else "rep_id"
+    annual = quotas.groupby(quotas[key].astype(str), sort=False)["final_annual_quota"].sum()
     frame = run.territories[["rep_id", "potential"]].copy()
     frame["rep_id"] = frame["rep_id"].astype(str)
     frame["quota"] = frame["rep_id"].map(annual).fillna(0.0).to_numpy()

@@ -106,8 +106,12 @@ def territory_table(
     prev = _previous(accounts)
     moved_out = np.zeros(n_reps, dtype=np.int64)
     if moved.any():
+        # A former rep who left the team (a "lose reps" scenario) has no row to count against.
+        known = set(reps["rep_id"].astype(str).tolist())
+        leavers = prev[moved].astype(str)
+        still_here = np.array([rep in known for rep in leavers.tolist()], dtype=bool)
         moved_out = np.bincount(
-            _rep_positions(reps, prev[moved].astype(str).astype(object)), minlength=n_reps
+            _rep_positions(reps, leavers[still_here].astype(object)), minlength=n_reps
         )
     capacity = reps["capacity"].to_numpy(dtype=np.float64)
     tiers = reps["tier"] if "tier" in reps.columns else pd.Series("B", index=reps.index)

@@ -295,6 +295,17 @@ class TestSyntheticMetrics:
         )
 
 
+class TestSyntheticDepartedRep:
+    def test_accounts_of_a_rep_who_left_count_as_moved_in_only(self) -> None:
+        """R0 left the team: its two accounts move in to R1 and R2 and no row counts them out."""
+        accounts = _accounts()
+        accounts.loc[[0, 2], "current_rep"] = "R0"
+        table = territory_table(accounts, _reps(), _plan())
+        assert table["accounts_moved_in"].tolist() == [1, 2, 0]  # a1 to R1; a3 and a4 to R2
+        assert table["accounts_moved_out"].tolist() == [0, 0, 1]  # only a4 leaves a rep on the team
+        assert accounts_moved(accounts, _reps(), _plan()) == 3.0
+
+
 class TestErrorsMetrics:
     def test_unknown_rep_in_plan(self, accounts: pd.DataFrame, reps: pd.DataFrame) -> None:
         plan = np.array(["R1", "R1", "R2", "R9", "R3", "R3"], dtype=object)
