@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench format clean chromium
+.PHONY: install demo scenarios test lint bench format clean chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -24,6 +24,13 @@ demo: $(STAMP)
 	$(BIN)/territory payout --comp data/demo/comp.toml --attainment 1.15
 	$(BIN)/territory check --plan out/demo --no-fail
 	$(BIN)/territory report --plan out/demo
+
+SCENARIOS := current balanced add_5_reps lose_3_reps keep_90pct_revenue lock_top_50
+
+# The example what-ifs run in parallel, then side by side.
+scenarios: $(STAMP)
+	$(BIN)/territory sweep $(addprefix scenarios/,$(addsuffix .toml,$(SCENARIOS))) --out out/scenarios
+	$(BIN)/territory compare $(addprefix out/scenarios/,$(SCENARIOS)) --out out/scenarios-compare
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -344,6 +344,12 @@ def run_kpis(run: PlanFolder) -> dict[str, tuple[Any, str | None]]:
         text = solve.get(field)
         out[key] = (str(text), None) if text else (None, f"solve.json in {path} has no {field}")
     seconds = _number(solve.get("seconds"))
+    if seconds is None:
+        # Scenario runs keep wall-clock times out of solve.json (its bytes must not change).
+        timings = run.document("timings.json") or {}
+        solve_timing = timings.get("solve")
+        if isinstance(solve_timing, dict):
+            seconds = _number(solve_timing.get("seconds"))
     out["solve_seconds"] = (
         (seconds, None) if seconds is not None else (None, f"solve.json in {path} has no seconds")
     )
