@@ -329,10 +329,17 @@ def price_excluded_pairs(
         chunk = free[lo : lo + rows]
         p = problem.potential[chunk][:, None]
         w = problem.workload[chunk][:, None]
-        cosine = np.clip(account_xyz[chunk] @ rep_xyz_t, -1.0, 1.0)
-        distance = EARTH_RADIUS_KM * np.arccos(cosine)
-        cost = w * distance
-        if weight or problem.move_cost.size:
+        if problem.members is not None:
+            # Families: the exact sum over members (slower, and families are few).
+            flat_d, flat_c = problem.pair_costs(
+                np.repeat(chunk, r), np.tile(np.arange(r, dtype=np.int64), chunk.size)
+            )
+            distance, cost = flat_d.reshape(chunk.size, r), flat_c.reshape(chunk.size, r)
+        else:
+            cosine = np.clip(account_xyz[chunk] @ rep_xyz_t, -1.0, 1.0)
+            distance = EARTH_RADIUS_KM * np.arccos(cosine)
+            cost = w * distance
+        if problem.members is None and (weight or problem.move_cost.size):
             current = problem.current[chunk][:, None]
             moved = (current >= 0) & (np.arange(r)[None, :] != current)
             if weight:

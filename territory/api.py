@@ -318,6 +318,7 @@ def align(
     gap: float | None = None,
     max_distance_km: float | None = None,
     forbidden: pd.DataFrame | None = None,
+    family_column: str | None = None,
     max_moved_accounts: int | None = None,
     max_moved_revenue_share: float | None = None,
     validate: bool = True,
@@ -346,6 +347,8 @@ def align(
         No account goes to a rep whose home base is further away (locked accounts excepted).
     forbidden
         Account-rep pairs (columns ``account_id``, ``rep_id``) that must never occur.
+    family_column
+        Accounts sharing a value in this column (parent and child companies) go to one rep.
     max_moved_accounts, max_moved_revenue_share
         Caps on how many accounts, and what share of last year's revenue, may change rep
         ("keep 90% of revenue with its current rep" is a share of 0.10). Enforced by pricing
@@ -374,6 +377,7 @@ def align(
         "disruption_weight": disruption_weight, "tier_factors": tier_factors,
         "candidates": candidates, "soft": soft, "allow_overtime": allow_overtime, "gap": gap,
         "max_distance_km": max_distance_km, "forbidden": forbidden,
+        "family_column": family_column,
         "input_hashes": input_hashes, "progress": progress,
     }  # fmt: skip
     if caps is None:
@@ -403,6 +407,7 @@ def _align_once(
     gap: float | None = None,
     max_distance_km: float | None = None,
     forbidden: pd.DataFrame | None = None,
+    family_column: str | None = None,
     move_cost: np.ndarray | None = None,
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
@@ -440,7 +445,10 @@ def _align_once(
     say("checking feasibility")
 
     def build(rules: AlignmentSettings) -> AlignmentProblem:
-        return build_problem(accounts, reps, rules, forbidden=forbidden, move_cost=move_cost)
+        return build_problem(
+            accounts, reps, rules, forbidden=forbidden, move_cost=move_cost,
+            family_column=family_column,
+        )  # fmt: skip
 
     problem = build(settings)
     reasons = presolve_reasons(problem)
@@ -799,7 +807,7 @@ def _result(
     bound_scope: str,
 ) -> AlignmentResult:
     settings = problem.settings
-    plan = problem.rep_ids[solution.assignment]
+    plan = problem.rep_ids[problem.expand(solution.assignment)]
     factors = dict(settings.tier_factors)
     dev_p, dev_w = _deviations(problem, solution.assignment)
     report = SolveReport(
@@ -819,7 +827,7 @@ def _result(
         balance_requested_workload=requested.workload,
         soft=requested.soft,
         candidates=settings.candidates,
-        n_accounts=problem.n_accounts,
+        n_accounts=len(accounts),
         n_reps=problem.n_reps,
         n_pairs=problem.n_pairs,
         seed=seed,
@@ -841,6 +849,7 @@ def _result(
         "candidates": settings.candidates,
         "max_distance_km": settings.max_distance_km,
         "forbidden_pairs": int(problem.forbidden_keys.size),
+        "family_units": None if problem.members is None else problem.n_accounts,
         "gap": gap,
     }
     hashes = (

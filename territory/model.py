@@ -71,6 +71,106 @@ class AlignmentSettings:
 
 
 @dataclass(frozen=True, eq=False)
+class Members:
+    """The original accounts behind family units: CSR ``start`` over units into ``index``.
+
+    ``unit_of`` maps each original account to its unit; the other arrays are per original
+    account (coordinates, workload, potential, current rep position or -1).
+    """
+
+    start: IntArray
+    index: IntArray
+    unit_of: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    workload: FloatArray
+    potential: FloatArray
+    current: IntArray
+
+
+def contract_families(
+    accounts: pd.DataFrame, column: str, source: str = "accounts"
+) -> tuple[pd.DataFrame, IntArray]:
+    """One row per family (accounts sharing a value in ``column``; blanks stay alone).
+
+    Potential and workload add up; the position is the workload-weighted centre (only used to
+    find candidate reps: costs are summed over members); the current rep is the one holding most
+    of the family's potential; a lock on any member locks the family (two different locks are an
+    input error). Returns the family table and each account's family position.
+    """
+    if column not in accounts.columns:
+        raise DataValidationError(
+            [
+                InputProblem(
+                    source, None, column, "the family column is missing",
+                    f"add a '{column}' column naming each account's family, or drop the lever",
+                )
+            ]
+        )  # fmt: skip
+    raw = accounts[column]
+    blank = raw.isna() | (raw.astype(str).str.strip() == "")
+    key = np.where(
+        blank.to_numpy(),
+        "\x00" + accounts["account_id"].astype(str).to_numpy(),
+        raw.astype(str).to_numpy(),
+    )
+    labels, first, unit_of = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # families in the order they first appear
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    unit_of = rank[unit_of].astype(np.int64)
+    n = order.size
+    potential = np.bincount(
+        unit_of, weights=accounts["potential"].to_numpy(np.float64), minlength=n
+    )
+    workload = np.bincount(unit_of, weights=accounts["workload"].to_numpy(np.float64), minlength=n)
+    weight = accounts["workload"].to_numpy(np.float64) + 1e-9
+    lat = np.bincount(unit_of, weights=weight * accounts["lat"].to_numpy(np.float64), minlength=n)
+    lon = np.bincount(unit_of, weights=weight * accounts["lon"].to_numpy(np.float64), minlength=n)
+    total = np.bincount(unit_of, weights=weight, minlength=n)
+    ids = np.where(
+        blank.to_numpy()[first[order]],
+        accounts["account_id"].astype(str).to_numpy()[first[order]],
+        labels[order],
+    )
+    units = pd.DataFrame(
+        {
+            "account_id": ids.astype(object),
+            "lat": lat / total,
+            "lon": lon / total,
+            "potential": potential,
+            "workload": workload,
+        }
+    )
+    frame = pd.DataFrame({"unit": unit_of, "potential": accounts["potential"].to_numpy()})
+    if "current_rep" in accounts.columns:
+        frame["current"] = accounts["current_rep"].to_numpy()
+        held = frame.dropna(subset=["current"]).groupby(["unit", "current"])["potential"].sum()
+        best = held.reset_index().sort_values(["unit", "potential"], ascending=[True, False])
+        main = best.drop_duplicates("unit").set_index("unit")["current"]
+        units["current_rep"] = [main.get(u) for u in range(n)]
+    if "locked_rep" in accounts.columns:
+        locks = pd.DataFrame({"unit": unit_of, "lock": accounts["locked_rep"].to_numpy()}).dropna()
+        locks = locks[locks["lock"].astype(str) != ""]
+        per_unit = locks.groupby("unit")["lock"].unique()
+        clashes = [int(str(u)) for u, reps in per_unit.items() if len(reps) > 1]
+        if clashes:
+            raise DataValidationError(
+                [
+                    InputProblem(
+                        source, None, "locked_rep",
+                        f"family '{ids[u]}' has accounts locked to different reps "
+                        f"({', '.join(sorted(map(str, per_unit[u])))})",
+                        "lock the whole family to one rep, or split the family",
+                    )
+                    for u in clashes
+                ]
+            )  # fmt: skip
+        units["locked_rep"] = [per_unit[u][0] if u in per_unit.index else None for u in range(n)]
+    return units, unit_of
+
+
+@dataclass(frozen=True, eq=False)
 class AlignmentProblem:
     """Flat arrays describing one alignment instance.
 
@@ -105,6 +205,8 @@ class AlignmentProblem:
     rep_lon: FloatArray
     forbidden_keys: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Sorted pair keys (account x n_reps + rep) that must never be used."""
+    members: Members | None = None
+    """Accounts that must stay together, when the problem's "accounts" are families of them."""
     move_cost: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
     """Extra objective cost of moving each account away from its current rep (empty: none).
 
@@ -114,7 +216,8 @@ class AlignmentProblem:
     def allowed(self, accounts: IntArray, reps: IntArray, distance_km: FloatArray) -> BoolArray:
         """Which pairs the rules permit: not forbidden and within the travel limit.
 
-        A locked account's own pair is always allowed: the lock is the user's explicit word.
+        A locked account may only go to its locked rep, and that pair is always allowed: the lock
+        is the user's explicit word.
         """
         ok = np.ones(accounts.shape[0], dtype=bool)
         limit = self.settings.max_distance_km
@@ -126,10 +229,17 @@ class AlignmentProblem:
                 np.searchsorted(self.forbidden_keys, keys), self.forbidden_keys.size - 1
             )
             ok &= self.forbidden_keys[pos] != keys
-        return ok | (self.locked[accounts] == reps)
+        lock = self.locked[accounts]
+        return (ok & (lock < 0)) | (lock == reps)
 
     def pair_costs(self, accounts: IntArray, reps: IntArray) -> tuple[FloatArray, FloatArray]:
-        """Distance (km) and objective cost of putting each account with the paired rep."""
+        """Distance (km) and objective cost of putting each account with the paired rep.
+
+        For a family the cost adds up its members' travel and disruption exactly, and the
+        distance is its farthest member's (so a travel limit holds for every member).
+        """
+        if self.members is not None:
+            return self._family_costs(accounts, reps)
         distance = haversine_km(
             self.account_lat[accounts],
             self.account_lon[accounts],
@@ -143,6 +253,32 @@ class AlignmentProblem:
         if self.move_cost.size:
             cost = cost + np.where(moved, self.move_cost[accounts], 0.0)
         return distance, np.asarray(cost, dtype=np.float64)
+
+    def _family_costs(self, units: IntArray, reps: IntArray) -> tuple[FloatArray, FloatArray]:
+        members = self.members
+        assert members is not None
+        counts = members.start[units + 1] - members.start[units]
+        pair_of = np.repeat(np.arange(units.shape[0]), counts)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        m = members.index[np.repeat(members.start[units], counts) + offsets]
+        r = reps[pair_of]
+        d = haversine_km(members.lat[m], members.lon[m], self.rep_lat[r], self.rep_lon[r])
+        moved = (members.current[m] >= 0) & (r != members.current[m])
+        each = members.workload[m] * d + self.settings.disruption_weight * np.where(
+            moved, members.potential[m], 0.0
+        )
+        if self.move_cost.size:
+            each = each + np.where(moved, self.move_cost[m], 0.0)
+        cost = np.bincount(pair_of, weights=each, minlength=units.shape[0])
+        distance = np.zeros(units.shape[0])
+        np.maximum.at(distance, pair_of, d)
+        return distance, np.asarray(cost, dtype=np.float64)
+
+    def expand(self, assignment: IntArray) -> IntArray:
+        """Rep of every original account from a rep per family (identity without families)."""
+        if self.members is None:
+            return assignment
+        return assignment[self.members.unit_of]
 
     def with_pairs(self, accounts: IntArray, reps: IntArray) -> AlignmentProblem:
         """The same problem with these candidate pairs added (duplicates are merged)."""
@@ -352,6 +488,7 @@ def build_problem(
     *,
     forbidden: pd.DataFrame | None = None,
     move_cost: FloatArray | None = None,
+    family_column: str | None = None,
 ) -> AlignmentProblem:
     """Turn validated account and rep frames into an :class:`AlignmentProblem`.
 
@@ -362,6 +499,11 @@ def build_problem(
     considers every rep the rules allow.
     """
     settings = settings or AlignmentSettings()
+    if family_column is not None:
+        return _build_families(
+            accounts, reps, settings, forbidden=forbidden, move_cost=move_cost,
+            family_column=family_column,
+        )  # fmt: skip
     rule = settings.balance
     potential = accounts["potential"].to_numpy(dtype=np.float64)
     workload = accounts["workload"].to_numpy(dtype=np.float64)
@@ -448,3 +590,56 @@ def build_problem(
         r = np.tile(np.arange(problem.n_reps, dtype=np.int64), stranded.size)
         problem = problem.with_pairs(a, r)
     return problem
+
+
+def _build_families(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    settings: AlignmentSettings,
+    *,
+    forbidden: pd.DataFrame | None,
+    move_cost: FloatArray | None,
+    family_column: str,
+) -> AlignmentProblem:
+    """The problem over families: each family is one unit that goes to one rep."""
+    units, unit_of = contract_families(accounts, family_column)
+    unit_forbidden = None
+    if forbidden is not None and len(forbidden):
+        # A pair forbidden for one member is forbidden for the whole family.
+        forbidden_pair_keys(accounts, reps, forbidden)  # unknown ids are reported here
+        position = pd.Series(unit_of, index=accounts["account_id"].astype(str))
+        unit_forbidden = pd.DataFrame(
+            {
+                "account_id": units["account_id"].to_numpy()[
+                    position[forbidden["account_id"].astype(str)].to_numpy()
+                ],
+                "rep_id": forbidden["rep_id"].astype(str).to_numpy(),
+            }
+        )
+    rep_pos = {rid: i for i, rid in enumerate(reps["rep_id"].astype(str).tolist())}
+    current = (
+        _rep_index(accounts["current_rep"], rep_pos)
+        if "current_rep" in accounts.columns
+        else np.full(len(accounts), -1, dtype=np.int64)
+    )
+    order = np.argsort(unit_of, kind="stable")
+    members = Members(
+        start=np.searchsorted(unit_of[order], np.arange(len(units) + 1)).astype(np.int64),
+        index=order.astype(np.int64),
+        unit_of=unit_of,
+        lat=accounts["lat"].to_numpy(dtype=np.float64),
+        lon=accounts["lon"].to_numpy(dtype=np.float64),
+        workload=accounts["workload"].to_numpy(dtype=np.float64),
+        potential=accounts["potential"].to_numpy(dtype=np.float64),
+        current=current,
+    )
+    # Every member's current rep is a candidate for its family.
+    unit_problem = build_problem(units, reps, settings, forbidden=unit_forbidden)
+    extra_a = unit_of[current >= 0]
+    extra_r = current[current >= 0]
+    family = replace(
+        unit_problem,
+        members=members,
+        move_cost=np.empty(0) if move_cost is None else np.asarray(move_cost, np.float64),
+    )
+    return family.with_pairs(extra_a.astype(np.int64), extra_r.astype(np.int64))

@@ -84,6 +84,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-account, 6-rep instance as CSV files, and the demo comp plan next to them."""
     folder = tmp_path_factory.mktemp("data")
     accounts, reps = make_instance(300, 6, seed=5)
+    # Twenty parent/child families of three neighbouring accounts (north to south).
+    family = np.full(len(accounts), "", dtype=object)
+    by_latitude = np.argsort(accounts["lat"].to_numpy(), kind="stable")
+    for f in range(20):
+        family[by_latitude[f * 12 : f * 12 + 3]] = f"F{f:02d}"
+    accounts["family_id"] = family
     accounts.to_csv(folder / "accounts.csv", index=False)
     reps.to_csv(folder / "reps.csv", index=False)
     (folder / "comp.toml").write_bytes(COMP.read_bytes())
@@ -473,18 +479,12 @@ class TestSyntheticLeversInSolve:
         assert isinstance(parameters, dict) and parameters["max_distance_km"] == limit
 
     def test_families_stay_together(self, data: Path) -> None:
-        import inspect
-
-        from territory.api import align
-
-        if "family_column" not in inspect.signature(align).parameters:
-            with pytest.raises(ScenarioError, match="levers.families"):
-                _solve(data, _data_scenario(data, '[levers]\nfamilies = "segment"\n'))
-            pytest.skip("territory.align has no family_column yet")
         assignments, _, before = _solve(
-            data, _data_scenario(data, '[levers]\nfamilies = "segment"\n')
+            data, _data_scenario(data, '[levers]\nfamilies = "family_id"\n')
         )
-        families = pd.DataFrame({"family": before["segment"], "rep": assignments["rep_id"]})
+        families = pd.DataFrame({"family": before["family_id"], "rep": assignments["rep_id"]})
+        families = families[families["family"].notna() & (families["family"] != "")]
+        assert families["family"].nunique() == 20
         assert (families.groupby("family")["rep"].nunique() == 1).all()
 
 

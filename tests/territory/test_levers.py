@@ -155,3 +155,67 @@ class TestErrorsMoveCaps:
         accounts, reps = instance
         with pytest.raises(ScenarioError, match="max_moved_revenue_share"):
             territory.align(accounts, reps, max_moved_revenue_share=1.5)
+
+
+def _with_families(accounts: pd.DataFrame, n_families: int = 25) -> pd.DataFrame:
+    """Families of 2-4 accounts that are neighbours north to south, with gaps between them."""
+    out = accounts.copy()
+    family = np.full(len(out), None, dtype=object)
+    order = np.argsort(out["lat"].to_numpy(), kind="stable")
+    start = 0
+    for f in range(n_families):
+        size = 2 + f % 3
+        family[order[start : start + size]] = f"F{f:02d}"
+        start += size + 6
+    out["family_id"] = family
+    return out
+
+
+class TestSyntheticFamilies:
+    @pytest.mark.parametrize("solver", ["heuristic", "mip"])
+    def test_families_stay_together(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame], solver: str
+    ) -> None:
+        accounts, reps = instance
+        grouped = _with_families(accounts)
+        result = territory.align(
+            grouped, reps, solver=solver, family_column="family_id", time_limit_s=20
+        )
+        plan = result.assignments.assign(family=grouped["family_id"].to_numpy())
+        assert plan.dropna(subset=["family"]).groupby("family")["rep_id"].nunique().max() == 1
+        assert len(result.assignments) == len(accounts)
+        # Costs are summed over members exactly: the objective is the account-level travel.
+        assert result.report.objective == pytest.approx(
+            result.report.metrics["travel_hour_km"], rel=1e-9
+        )
+        assert result.report.max_potential_deviation <= 0.05 + 1e-6
+
+    def test_a_lock_on_one_member_moves_the_family(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        grouped = _with_families(accounts)
+        members = np.flatnonzero(grouped["family_id"].to_numpy() == "F03")
+        grouped["locked_rep"] = None
+        grouped.loc[members[0], "locked_rep"] = reps["rep_id"].iloc[2]
+        result = territory.align(grouped, reps, solver="heuristic", family_column="family_id")
+        assert set(result.assignments.loc[members, "rep_id"]) == {reps["rep_id"].iloc[2]}
+
+
+class TestErrorsFamilies:
+    def test_two_locks_in_one_family_are_rejected(
+        self, instance: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
+        accounts, reps = instance
+        grouped = _with_families(accounts)
+        members = np.flatnonzero(grouped["family_id"].to_numpy() == "F03")
+        grouped["locked_rep"] = None
+        grouped.loc[members[0], "locked_rep"] = reps["rep_id"].iloc[0]
+        grouped.loc[members[1], "locked_rep"] = reps["rep_id"].iloc[1]
+        with pytest.raises(DataValidationError, match="family 'F03'"):
+            territory.align(grouped, reps, solver="heuristic", family_column="family_id")
+
+    def test_missing_family_column(self, instance: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+        accounts, reps = instance
+        with pytest.raises(DataValidationError, match="family column"):
+            territory.align(accounts, reps, family_column="parent_id")
