@@ -136,6 +136,10 @@ def align(
     forbidden: Annotated[
         Path | None, typer.Option(help="Table of account_id, rep_id pairs that must not occur.")
     ] = None,
+    family_column: Annotated[
+        str | None,
+        typer.Option(help="Accounts sharing a value in this column stay with one rep."),
+    ] = None,
     max_moved_accounts: Annotated[
         int | None, typer.Option(help="At most this many accounts change rep.")
     ] = None,
@@ -186,6 +190,7 @@ def align(
                 gap=gap,
                 max_distance_km=max_distance_km,
                 forbidden=forbidden_df,
+                family_column=family_column,
                 max_moved_accounts=max_moved_accounts,
                 max_moved_revenue_share=max_moved_revenue_share,
                 validate=False,
