@@ -496,32 +496,20 @@ def check(
     """Check the plan against the framework's 20 statements; exit 1 when any check FAILs."""
     from territory.checks import (
         CheckThresholds,
-        evidence_from_folder,
+        check_run,
         exit_code,
         load_thresholds,
-        run_checks,
         status_counts,
         to_frame,
         to_records,
     )
-    from territory.comp import load_comp
     from territory.io import write_outputs
-    from territory.runs import COMP_COPY, load_plan
+    from territory.runs import load_plan
 
     try:
         run = load_plan(plan)
         limits = load_thresholds(thresholds) if thresholds else CheckThresholds.default()
-        comp_path = comp if comp is not None else run.path / COMP_COPY
-        comp_plan = load_comp(comp_path) if comp_path.exists() else None
-        evidence = evidence_from_folder(
-            run,
-            comp_plan,
-            run.document("quota_summary.json"),
-            run.document("stress.json"),
-            run.table("stress_scenarios.csv"),
-            rep_impact=run.table("rep_impact.csv"),
-        )
-        results = run_checks(evidence, limits)
+        results = check_run(run, limits, comp)
         run_id = plan.resolve().name
         write_outputs(
             plan,

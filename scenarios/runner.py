@@ -899,16 +899,14 @@ def _stress_step(scenario: Scenario, folder: Path) -> None:
 def _check_step(scenario: Scenario, folder: Path) -> None:
     from territory.checks import (
         CheckThresholds,
-        evidence_from_folder,
+        check_run,
         load_thresholds,
-        run_checks,
         thresholds_from_mapping,
         to_frame,
         to_records,
     )
-    from territory.comp import load_comp
     from territory.io import write_outputs
-    from territory.runs import COMP_COPY, load_plan
+    from territory.runs import load_plan
 
     checks = scenario.spec.checks
     if isinstance(checks, str):
@@ -917,18 +915,7 @@ def _check_step(scenario: Scenario, folder: Path) -> None:
         limits = thresholds_from_mapping({"checks": checks}, source=f"{scenario.path} [checks]")
     else:
         limits = CheckThresholds.default()
-    run = load_plan(folder)
-    comp_file = folder / COMP_COPY
-    comp = load_comp(comp_file) if comp_file.exists() else None
-    evidence = evidence_from_folder(
-        run,
-        comp,
-        run.document("quota_summary.json"),
-        run.document("stress.json"),
-        run.table("stress_scenarios.csv"),
-        rep_impact=run.table("rep_impact.csv"),
-    )
-    results = run_checks(evidence, limits)
+    results = check_run(load_plan(folder), limits)
     write_outputs(
         folder,
         {"checks": to_frame(results, scenario.name)},

@@ -2605,6 +2605,29 @@ CHECKS: Mapping[str, Check] = MappingProxyType(
 """The 20 checks by id, in report order."""
 
 
+def check_run(
+    run: PlanFolder, thresholds: CheckThresholds | None = None, comp_path: Path | None = None
+) -> list[CheckResult]:
+    """All 20 checks on a run folder, reading what its later steps left there.
+
+    ``comp_path`` defaults to the copy of the comp plan the stress test kept in the folder.
+    """
+    from territory.comp import load_comp
+    from territory.runs import COMP_COPY
+
+    path = comp_path if comp_path is not None else run.path / COMP_COPY
+    comp = load_comp(path) if path.exists() else None
+    evidence = evidence_from_folder(
+        run,
+        comp,
+        run.document("quota_summary.json"),
+        run.document("stress.json"),
+        run.table("stress_scenarios.csv"),
+        rep_impact=run.table("rep_impact.csv"),
+    )
+    return run_checks(evidence, thresholds)
+
+
 def run_checks(
     evidence: CheckEvidence, thresholds: CheckThresholds | None = None
 ) -> list[CheckResult]:
