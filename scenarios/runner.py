@@ -1008,6 +1008,7 @@ def run_scenario(
     """
     from territory.io import write_outputs
     from territory.runs import INPUT_ACCOUNTS, INPUT_REPS, PLAN, parquet_writer
+    from territory.transitions import transition_plan
 
     say = progress or (lambda _message: None)
     spec = scenario.spec
@@ -1025,9 +1026,16 @@ def run_scenario(
         assignments, territories, doc = plan_scenario(scenario, prepared, hashes)
         steps["align"] = "evaluated current_rep (no solve)" if spec.mode == "evaluate" else "solved"
         solve_timing = {"seconds": doc.pop("seconds", None), "stages": doc.pop("stages", {})}
+        tables = {"assignments": assignments, "territories": territories}
+        if "current_rep" in prepared.accounts_before.columns:
+            # From today's alignment to this one; removed or vacant reps' accounts are vacancies.
+            tables["transitions"] = transition_plan(
+                prepared.accounts_before, None, assignments[["account_id", "rep_id"]],
+                prepared.reps,
+            )  # fmt: skip
         write_outputs(
             work,
-            {"assignments": assignments, "territories": territories},
+            tables,
             {"solve.json": doc, LEVERS: prepared.record},
             "csv",
             files={

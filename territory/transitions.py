@@ -253,6 +253,8 @@ def transition_plan(
     potential = _column(accounts, "potential")[rows]
 
     gone = _leaving_reps(reps, old_reps, vacant_reps, removed_reps)
+    # A rep who holds accounts today but is not in the new reps table has left.
+    gone |= {str(r) for r in from_rep.tolist()} - set(reps["rep_id"].astype(str).tolist())
     is_vacancy = np.array([r in gone for r in from_rep.tolist()], dtype=bool)
     lock_to = _locks(accounts, locked, ids)[rows]
     is_lock = np.array(

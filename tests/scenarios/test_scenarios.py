@@ -415,6 +415,12 @@ def _solve(data: Path, text: str) -> tuple[pd.DataFrame, dict[str, object], pd.D
     return assignments, doc, prepared.accounts_before
 
 
+def _reps(data: Path) -> pd.DataFrame:
+    """The reps of the scenario, without the removed one."""
+    reps = pd.read_csv(data / "reps.csv", dtype={"rep_id": str})
+    return reps[reps["rep_id"] != "R0002"].reset_index(drop=True)
+
+
 def _data_scenario(data: Path, text: str) -> str:
     """The small scenario's text with paths pointing at ``data`` (scenarios sit beside it)."""
     return text.replace('"data/', f'"{data.name}/')
@@ -435,6 +441,13 @@ class TestSyntheticLeversInSolve:
         metrics = doc["metrics"]
         assert isinstance(metrics, dict)
         assert metrics["accounts_moved"] == float(assignments["moved"].sum())
+        # The transition plan gives the departure as the reason for every one of those moves.
+        from territory.transitions import transition_plan
+
+        moves = transition_plan(before, None, assignments[["account_id", "rep_id"]], _reps(data))
+        theirs = moves[moves["from_rep"] == "R0002"]
+        assert len(theirs) == int(mine.sum())
+        assert set(theirs["reason"]) == {"vacancy"}
 
     def test_top_accounts_keep_their_rep(self, data: Path) -> None:
         assignments, _, before = _solve(data, _data_scenario(data, "[locks]\ntop_n = 10\n"))
@@ -519,9 +532,14 @@ class TestRealWorldRun:
         for name in (
             "assignments.csv", "territories.csv", "solve.json", "quotas.csv", "stress.json",
             "finance.xlsx", "checks.csv", "report.html", "manifest.json", "timings.json",
-            "levers.json", "plan.parquet",
+            "levers.json", "plan.parquet", "transitions.csv",
         ):  # fmt: skip
             assert (folder / name).exists(), name
+        moves = pd.read_csv(folder / "transitions.csv", dtype=str)
+        assigned = pd.read_csv(folder / "assignments.csv", dtype=str)
+        assert set(moves["account_id"]) == set(
+            assigned.loc[assigned["moved"] == "True", "account_id"]
+        )
         solve = json.loads((folder / "solve.json").read_text())
         assert "seconds" not in solve and "stages" not in solve
         timings = json.loads((folder / "timings.json").read_text())
