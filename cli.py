@@ -140,6 +140,14 @@ def align(
         str | None,
         typer.Option(help="Accounts sharing a value in this column stay with one rep."),
     ] = None,
+    units: Annotated[
+        Path | None,
+        typer.Option(help="Unit geometries (GeoJSON/GPKG/SHP): align whole units, write polygons."),
+    ] = None,
+    unit_id_column: Annotated[
+        str,
+        typer.Option(help="Id column of the unit layer (accounts join on unit_id or location)."),
+    ] = "unit_id",
     max_moved_accounts: Annotated[
         int | None, typer.Option(help="At most this many accounts change rep.")
     ] = None,
@@ -168,6 +176,22 @@ def align(
     try:
         accounts_df, reps_df = load_inputs(accounts, reps)
         hashes = {"accounts": file_hash(accounts), "reps": file_hash(reps)}
+        unit_layer = None
+        if units is not None:
+            # Unit-level alignment: every account of a unit goes with the unit (a family).
+            from territory.units import join_accounts, read_units
+
+            if family_column is not None:
+                raise ScenarioError("use either --units or --family-column, not both")
+            unit_layer = read_units(units, unit_id_column)
+            by = "unit_id" if "unit_id" in accounts_df.columns else "location"
+            if by == "unit_id" and accounts_df["unit_id"].isna().any():
+                by = "location"
+            accounts_df = accounts_df.assign(
+                unit_id=join_accounts(accounts_df, unit_layer, by=by).to_numpy()  # type: ignore[arg-type]
+            )
+            family_column = "unit_id"
+            hashes["units"] = file_hash(units)
         forbidden_df = None
         if forbidden is not None:
             forbidden_df = read_table(forbidden)
@@ -206,6 +230,11 @@ def align(
             tables["transitions"] = transition_plan(
                 accounts_df, None, result.assignments[["account_id", "rep_id"]], reps_df
             )
+        extra_files = {}
+        if unit_layer is not None:
+            extra_files["territories.geojson"] = _territory_polygons(
+                unit_layer, accounts_df["unit_id"], result.assignments["rep_id"]
+            )
         write_outputs(
             out,
             tables,
@@ -215,12 +244,33 @@ def align(
                 INPUT_ACCOUNTS: parquet_writer(accounts_df),
                 INPUT_REPS: parquet_writer(reps_df),
                 PLAN: parquet_writer(result.assignments[["account_id", "rep_id"]]),
+                **extra_files,
             },
         )
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
         _print_summary(result.report, out)
+
+
+def _territory_polygons(
+    unit_layer: object, unit_of: object, rep_of: object
+) -> Callable[[Path], None]:
+    """Writer of territories.geojson: the units each rep holds, dissolved into one shape."""
+    import pandas as pd
+
+    from territory.units import dissolve_territories, write_geojson
+
+    assert isinstance(unit_of, pd.Series) and isinstance(rep_of, pd.Series)
+    held = pd.Series(rep_of.to_numpy(), index=unit_of.astype(str).to_numpy())
+    held = held[~held.index.duplicated()]
+    layer = unit_layer[unit_layer["unit_id"].isin(held.index)]  # type: ignore[index]
+    shapes = dissolve_territories(layer, held)
+
+    def write(path: Path) -> None:
+        write_geojson(shapes, path)
+
+    return write
 
 
 def _print_summary(report: object, out: Path) -> None:

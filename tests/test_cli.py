@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -201,3 +202,47 @@ class TestRealWorldCli:
         assert territories["potential_dev"].abs().max() <= 0.05 + 1e-6
         assignments = pd.read_csv(out / "assignments.csv", dtype=str)
         assert len(assignments) == 5000
+
+
+class TestUnitsCli:
+    def test_units_stay_whole_and_territories_are_polygons(self, tmp_path: Path) -> None:
+        """A 4 x 4 grid of 1-degree squares; accounts find their square by location."""
+        import geopandas as gpd
+        from shapely.geometry import box
+
+        cells = [
+            (f"U{r}{c}", box(-100 + c, 38 + r, -99 + c, 39 + r)) for r in range(4) for c in range(4)
+        ]
+        layer = gpd.GeoDataFrame(
+            {"zip": [name for name, _ in cells]}, geometry=[g for _, g in cells], crs="EPSG:4326"
+        )
+        layer.to_file(tmp_path / "units.geojson", driver="GeoJSON")
+        accounts, reps = make_instance(320, 4, seed=2)
+        rng = np.random.default_rng(0)
+        accounts["lat"] = rng.uniform(38.05, 41.95, len(accounts))
+        accounts["lon"] = rng.uniform(-99.95, -96.05, len(accounts))
+        accounts = accounts.drop(columns=["unit_id"], errors="ignore")
+        reps["lat"] = [38.5, 38.5, 41.5, 41.5]
+        reps["lon"] = [-99.5, -96.5, -99.5, -96.5]
+        accounts.to_csv(tmp_path / "accounts.csv", index=False)
+        reps.to_csv(tmp_path / "reps.csv", index=False)
+        out = tmp_path / "out"
+        done = runner.invoke(
+            app,
+            [
+                "align", "--accounts", str(tmp_path / "accounts.csv"), "--reps",
+                str(tmp_path / "reps.csv"), "--out", str(out), "--quiet", "--soft",
+                "--solver", "heuristic", "--units", str(tmp_path / "units.geojson"),
+                "--unit-id-column", "zip",
+            ],
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+        plan = pd.read_parquet(out / "input_accounts.parquet")[["account_id", "unit_id"]].merge(
+            pd.read_parquet(out / "plan.parquet"), on="account_id"
+        )
+        assert (plan.groupby("unit_id")["rep_id"].nunique() == 1).all()
+        shapes = gpd.read_file(out / "territories.geojson")
+        assert set(shapes["rep_id"]) == set(plan["rep_id"])
+        assert shapes.to_crs("EPSG:6933").area.sum() == pytest.approx(
+            layer.to_crs("EPSG:6933").area.sum(), rel=1e-6
+        )
