@@ -39,6 +39,7 @@ from solvers.mip import MipSolver
 from territory.errors import SolverUnavailableError
 from territory.model import AlignmentProblem, AlignmentSettings, BalanceRule, build_problem
 from territory.synthetic import make_instance
+from tests.instances import proportional
 
 TIME_LIMIT_S = 20.0
 REL = 1e-7  # CP-SAT optimises integer-scaled costs; the plans are re-costed in floating point
@@ -343,35 +344,11 @@ class TestSyntheticRelaxations:
         potential, against targets 1.15 / 2 and 0.85 / 2. The largest deviation
         max(u, (0.15 - u) / 0.85) is smallest at u = 0.15 / 1.85 = 8.108%.
         """
-        accounts, reps = _proportional()
+        accounts, reps = proportional()
         problem = build_problem(accounts, reps)
         result = solve_min_deviation(problem, time_limit_s=TIME_LIMIT_S)
         assert result.optimal
         assert result.max_deviation == pytest.approx(0.15 / 1.85, abs=1e-6)
-
-
-def _proportional() -> tuple[pd.DataFrame, pd.DataFrame]:
-    n = 20
-    workload = 10.0 + np.arange(n, dtype=np.float64)
-    accounts = pd.DataFrame(
-        {
-            "account_id": [f"a{i}" for i in range(n)],
-            "lat": np.linspace(0.0, 1.0, n),
-            "lon": np.linspace(0.0, 1.0, n),
-            "potential": 1000.0 * workload,
-            "workload": workload,
-        }
-    )
-    reps = pd.DataFrame(
-        {
-            "rep_id": ["RA", "RC"],
-            "lat": [0.0, 1.0],
-            "lon": [0.0, 1.0],
-            "capacity": [1000.0, 1000.0],
-            "tier": ["A", "C"],
-        }
-    )
-    return accounts, reps
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -408,7 +385,7 @@ class TestErrorsBackends:
     @pytest.mark.parametrize("name", list(SOLVERS))
     def test_impossible_windows_give_infeasible(self, name: str) -> None:
         """The proportional fixture at ±0.01%: not even a fractional plan exists (it needs 8.1%)."""
-        accounts, reps = _proportional()
+        accounts, reps = proportional()
         settings = AlignmentSettings(balance=BalanceRule(0.0001, 0.0001), candidates=2)
         problem = build_problem(accounts, reps, settings)
         solution = _backend(name).solve(problem, time_limit_s=TIME_LIMIT_S, seed=1)

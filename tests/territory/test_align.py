@@ -25,56 +25,9 @@ import pytest
 import territory
 from territory import AlignmentResult, InfeasibleError, SolveError
 from territory.synthetic import make_instance
+from tests.instances import BIG_MIN_BALANCE, PROPORTIONAL_MIN_BALANCE, big_account, proportional
 
 TIME_LIMIT_S = 20.0
-BIG_MIN_BALANCE = 600 * 3000 / (1000 * 1150) - 1  # 0.5652...
-PROPORTIONAL_MIN_BALANCE = 0.15 / 1.85  # 0.08108...
-
-
-def _big_account() -> tuple[pd.DataFrame, pd.DataFrame]:
-    accounts = pd.DataFrame(
-        {
-            "account_id": ["BIG", "s1", "s2", "s3", "s4"],
-            "lat": [0.0] * 5,
-            "lon": [1.0, 9.0, 11.0, 18.0, 19.0],
-            "potential": [600.0, 100.0, 100.0, 100.0, 100.0],
-            "workload": [30.0, 15.0, 15.0, 15.0, 15.0],
-        }
-    )
-    reps = pd.DataFrame(
-        {
-            "rep_id": ["R0A", "R1B", "R2C"],
-            "lat": [0.0] * 3,
-            "lon": [0.0, 10.0, 20.0],
-            "capacity": [1000.0] * 3,
-            "tier": ["A", "B", "C"],
-        }
-    )
-    return accounts, reps
-
-
-def _proportional() -> tuple[pd.DataFrame, pd.DataFrame]:
-    n = 20
-    workload = 10.0 + np.arange(n, dtype=np.float64)
-    accounts = pd.DataFrame(
-        {
-            "account_id": [f"p{i:02d}" for i in range(n)],
-            "lat": np.linspace(0.0, 1.0, n),
-            "lon": np.linspace(0.0, 1.0, n),
-            "potential": 1000.0 * workload,
-            "workload": workload,
-        }
-    )
-    reps = pd.DataFrame(
-        {
-            "rep_id": ["RA", "RC"],
-            "lat": [0.0, 1.0],
-            "lon": [0.0, 1.0],
-            "capacity": [1000.0, 1000.0],
-            "tier": ["A", "C"],
-        }
-    )
-    return accounts, reps
 
 
 def _assignment(result: AlignmentResult) -> np.ndarray:
@@ -246,7 +199,7 @@ class TestSyntheticAlign:
         )
 
     def test_oversized_account_in_soft_mode(self) -> None:
-        result = _align(*_big_account(), candidates=3, soft=True)
+        result = _align(*big_account(), candidates=3, soft=True)
         report = result.report
         assert report.soft is True
         assert report.balance_requested_potential == 0.05
@@ -257,7 +210,7 @@ class TestSyntheticAlign:
         assert result.problem.is_feasible(_assignment(result), 1e-6)
 
     def test_tight_balance_in_soft_mode(self) -> None:
-        result = _align(*_proportional(), balance=0.0001, soft=True)
+        result = _align(*proportional(), balance=0.0001, soft=True)
         report = result.report
         assert report.balance_potential >= PROPORTIONAL_MIN_BALANCE - 1e-6
         assert report.balance_workload >= PROPORTIONAL_MIN_BALANCE - 1e-6
@@ -311,14 +264,14 @@ class TestSyntheticAlign:
 class TestErrorsAlign:
     def test_oversized_account_is_named_with_its_tolerance(self) -> None:
         with pytest.raises(InfeasibleError, match=r"account BIG alone holds potential 600") as err:
-            _align(*_big_account(), candidates=3)
+            _align(*big_account(), candidates=3)
         assert err.value.min_balance == pytest.approx(BIG_MIN_BALANCE, rel=1e-12)
         assert [r.subject for r in err.value.reasons] == ["account BIG"]
         assert "soft mode" in str(err.value)
 
     def test_tight_balance_names_a_rep_with_the_lp_tolerance(self) -> None:
         with pytest.raises(InfeasibleError, match=r"leaves rep RA with") as err:
-            _align(*_proportional(), balance=0.0001)
+            _align(*proportional(), balance=0.0001)
         (reason,) = err.value.reasons
         assert reason.subject == "rep RA"
         assert reason.constraint in ("potential_balance", "workload_balance")
@@ -327,7 +280,7 @@ class TestErrorsAlign:
 
     def test_tolerance_just_above_the_lp_bound_is_not_refused_by_the_lp(self) -> None:
         """At ±10% the fractional bound (8.1%) no longer rules a plan out."""
-        result = _align(*_proportional(), balance=0.10)
+        result = _align(*proportional(), balance=0.10)
         assert result.report.max_potential_deviation <= 0.10 + 1e-6
         assert result.report.max_workload_deviation <= 0.10 + 1e-6
 
@@ -341,7 +294,7 @@ class TestErrorsAlign:
         assert any("soft mode" in note for note in result.report.notes)
 
     def test_workload_above_capacity(self) -> None:
-        accounts, reps = _proportional()
+        accounts, reps = proportional()
         reps["capacity"] = [150.0, 150.0]  # 300 h for 390 h of work
         with pytest.raises(InfeasibleError, match=r"capacity \(90 h short\)") as err:
             _align(accounts, reps)
@@ -350,7 +303,7 @@ class TestErrorsAlign:
         assert err.value.min_balance is None
 
     def test_soft_mode_cannot_create_capacity(self) -> None:
-        accounts, reps = _proportional()
+        accounts, reps = proportional()
         reps["capacity"] = [150.0, 150.0]
         with pytest.raises(InfeasibleError, match="capacity"):
             _align(accounts, reps, soft=True)
@@ -361,7 +314,7 @@ class TestErrorsAlign:
             _align(accounts, reps, solver="gurobi")
 
     def test_invalid_input_is_reported(self) -> None:
-        accounts, reps = _big_account()
+        accounts, reps = big_account()
         accounts.loc[0, "lat"] = 123.0
         with pytest.raises(territory.DataValidationError, match="lat"):
             _align(accounts, reps)

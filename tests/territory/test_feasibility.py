@@ -31,30 +31,7 @@ from territory.feasibility import (
 )
 from territory.model import AlignmentSettings, BalanceRule, build_problem
 from territory.synthetic import make_instance
-
-BIG_MIN_BALANCE = 600 * 3000 / (1000 * 1150) - 1  # 0.5652...
-
-
-def _big_account() -> tuple[pd.DataFrame, pd.DataFrame]:
-    accounts = pd.DataFrame(
-        {
-            "account_id": ["BIG", "s1", "s2", "s3", "s4"],
-            "lat": [0.0] * 5,
-            "lon": [1.0, 9.0, 11.0, 18.0, 19.0],
-            "potential": [600.0, 100.0, 100.0, 100.0, 100.0],
-            "workload": [30.0, 15.0, 15.0, 15.0, 15.0],
-        }
-    )
-    reps = pd.DataFrame(
-        {
-            "rep_id": ["R0A", "R1B", "R2C"],
-            "lat": [0.0] * 3,
-            "lon": [0.0, 10.0, 20.0],
-            "capacity": [1000.0] * 3,
-            "tier": ["A", "B", "C"],
-        }
-    )
-    return accounts, reps
+from tests.instances import BIG_MIN_BALANCE, big_account
 
 
 def _line() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -91,7 +68,7 @@ class TestSyntheticFeasibility:
         assert presolve_reasons(build_problem(accounts, reps)) == []
 
     def test_oversized_account_needs_the_hand_computed_tolerance(self) -> None:
-        problem = build_problem(*_big_account(), ALL_CANDIDATES)
+        problem = build_problem(*big_account(), ALL_CANDIDATES)
         reasons = presolve_reasons(problem)
         assert len(reasons) == 1
         (reason,) = reasons
@@ -104,7 +81,7 @@ class TestSyntheticFeasibility:
         assert "56.5%" in reason.message
 
     def test_oversized_account_best_fit_does_not_depend_on_rep_order(self) -> None:
-        accounts, reps = _big_account()
+        accounts, reps = big_account()
         reps = reps.iloc[::-1].reset_index(drop=True)  # R2C, R1B, R0A
         (reason,) = presolve_reasons(build_problem(accounts, reps, ALL_CANDIDATES))
         assert reason.min_balance == pytest.approx(BIG_MIN_BALANCE, rel=1e-12)
@@ -113,14 +90,14 @@ class TestSyntheticFeasibility:
     def test_oversized_account_fits_at_its_min_balance(self) -> None:
         rule = BalanceRule(potential=BIG_MIN_BALANCE * 1.0001)
         settings = AlignmentSettings(balance=rule, candidates=3)
-        assert oversized_accounts(build_problem(*_big_account(), settings)) == []
+        assert oversized_accounts(build_problem(*big_account(), settings)) == []
         rule = BalanceRule(potential=BIG_MIN_BALANCE * 0.999)
         settings = AlignmentSettings(balance=rule, candidates=3)
-        assert len(oversized_accounts(build_problem(*_big_account(), settings))) == 1
+        assert len(oversized_accounts(build_problem(*big_account(), settings))) == 1
 
     def test_oversized_workload_gives_a_workload_tolerance(self) -> None:
         """BIG needs 40 h of a 95 h total (targets 31.67): 40 / 31.67 - 1 = 26.3%."""
-        accounts, reps = _big_account()
+        accounts, reps = big_account()
         accounts = accounts.assign(potential=[200.0] * 5, workload=[40.0, 15.0, 15.0, 15.0, 10.0])
         reasons = presolve_reasons(build_problem(accounts, reps, ALL_CANDIDATES))
         assert [(r.constraint, r.subject) for r in reasons] == [("workload_upper", "account BIG")]
@@ -128,7 +105,7 @@ class TestSyntheticFeasibility:
         assert "40 h/year" in reasons[0].message
 
     def test_account_larger_than_every_capacity_has_no_tolerance(self) -> None:
-        accounts, reps = _big_account()
+        accounts, reps = big_account()
         accounts = accounts.assign(potential=[200.0] * 5, workload=[40.0, 15.0, 15.0, 15.0, 10.0])
         reps = reps.assign(capacity=[35.0, 35.0, 35.0])
         reasons = presolve_reasons(build_problem(accounts, reps, ALL_CANDIDATES))
