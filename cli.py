@@ -7,10 +7,8 @@ interrupted. Nothing is written to ``--out`` unless the whole run succeeds.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -343,10 +341,11 @@ def quota(
     quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
 ) -> None:
     """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
-    from territory.finance import quota_rows, set_plan_quotas
-    from territory.io import read_table, write_outputs
+    from territory.finance import set_plan_quotas
+    from territory.io import read_table
     from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
-    from territory.runs import QUOTAS, load_plan, parquet_writer
+    from territory.runs import load_plan
+    from territory.steps import write_quota_step
 
     name = METHOD_ALIASES.get(method.lower(), method.lower())
     try:
@@ -364,14 +363,7 @@ def quota(
         )
         step = set_plan_quotas(run, config, period_sales=history, last_year_target=last_year_target)
         table = step.plan.table
-        write_outputs(
-            plan,
-            {"quotas": quota_rows(table), "quotas_annual": table},
-            {"quota_summary.json": step.summary_document(config)},
-            "csv",
-            files={QUOTAS: parquet_writer(table)},
-            keep_existing=True,
-        )
+        write_quota_step(plan, step, config)
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
@@ -429,11 +421,10 @@ def stress(
     """Stress-test quotas under a comp plan: cost and attainment at 80%..120% of plan."""
     from dataclasses import replace
 
-    from territory.charts import attainment_distribution_chart, cost_band_chart, payout_curve_chart
     from territory.comp import load_comp
     from territory.finance import stress_plan
-    from territory.io import write_outputs, write_workbook
-    from territory.runs import COMP_COPY, load_plan
+    from territory.runs import load_plan
+    from territory.steps import write_stress_step
     from territory.stress import StressConfig
 
     try:
@@ -441,40 +432,7 @@ def stress(
         comp_plan = load_comp(comp)
         config = replace(StressConfig(), n_sims=sims)
         step = stress_plan(run, comp_plan, config=config, seed=seed, forecast=forecast, lever=lever)
-        tables = {
-            "stress_scenarios": step.scenarios,
-            "sensitivity": step.sensitivity,
-            "rep_impact": step.rep_impact,
-            "payout_table": step.payout_table,
-        }
-        workbook_sheets = {**tables, "cost_distribution": step.cost_distribution}
-        write_outputs(
-            plan,
-            tables,
-            {
-                "stress.json": {
-                    "seed": seed,
-                    "n_sims": sims,
-                    "forecast": step.forecast,
-                    "lever": lever,
-                    "comp_plan": comp_plan.plan_id,
-                    "verdicts": step.result.verdicts,
-                    "sample_calculations": step.samples,
-                }
-            },
-            "csv",
-            files={
-                "finance.xlsx": lambda path: write_workbook(path, workbook_sheets),
-                "attainment_distribution.png": lambda path: attainment_distribution_chart(
-                    step.result, path
-                ),
-                "payout_curve.png": lambda path: payout_curve_chart(comp_plan, path),
-                "cost_vs_attainment.png": lambda path: cost_band_chart(step.result, path),
-                # The plan as run, so that checks and the report read the same file later.
-                COMP_COPY: partial(_copy_file, comp),
-            },
-            keep_existing=True,
-        )
+        write_stress_step(plan, step, comp_plan, comp, seed=seed, n_sims=sims)
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
@@ -487,10 +445,6 @@ def stress(
                 f"{role.accelerator_slope_needed:.2f}"
             )
         console.print(f"written to {plan}/ (finance.xlsx, stress_scenarios.csv, charts)")
-
-
-def _copy_file(source: Path, target: Path) -> None:
-    shutil.copyfile(source, target)
 
 
 def _print_stress(scenarios: object) -> None:

@@ -797,10 +797,11 @@ def _count_removed_reps_moves(
 
 
 def _quota_step(scenario: Scenario, folder: Path) -> None:
-    from territory.finance import quota_rows, set_plan_quotas
-    from territory.io import read_table, write_outputs
+    from territory.finance import set_plan_quotas
+    from territory.io import read_table
     from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
-    from territory.runs import QUOTAS, load_plan, parquet_writer
+    from territory.runs import load_plan
+    from territory.steps import write_quota_step
 
     q = scenario.spec.quota
     assert q.target is not None
@@ -822,23 +823,14 @@ def _quota_step(scenario: Scenario, folder: Path) -> None:
     step = set_plan_quotas(
         load_plan(folder), config, period_sales=history, last_year_target=q.last_year_target
     )
-    table = step.plan.table
-    write_outputs(
-        folder,
-        {"quotas": quota_rows(table), "quotas_annual": table},
-        {"quota_summary.json": step.summary_document(config)},
-        "csv",
-        files={QUOTAS: parquet_writer(table)},
-        keep_existing=True,
-    )
+    write_quota_step(folder, step, config)
 
 
 def _stress_step(scenario: Scenario, folder: Path) -> None:
-    from territory.charts import attainment_distribution_chart, cost_band_chart, payout_curve_chart
     from territory.comp import load_comp
     from territory.finance import stress_plan
-    from territory.io import write_outputs, write_workbook
-    from territory.runs import COMP_COPY, load_plan
+    from territory.runs import load_plan
+    from territory.steps import write_stress_step
     from territory.stress import StressConfig
 
     s = scenario.spec.stress
@@ -857,43 +849,7 @@ def _stress_step(scenario: Scenario, folder: Path) -> None:
         lever=s.lever,
         quotas=run.quotas(),
     )
-    tables = {
-        "stress_scenarios": step.scenarios,
-        "sensitivity": step.sensitivity,
-        "rep_impact": step.rep_impact,
-        "payout_table": step.payout_table,
-    }
-    sheets = {**tables, "cost_distribution": step.cost_distribution}
-
-    def copy_comp(target: Path) -> None:
-        shutil.copyfile(comp_path, target)
-
-    write_outputs(
-        folder,
-        tables,
-        {
-            "stress.json": {
-                "seed": seed,
-                "n_sims": s.sims,
-                "forecast": step.forecast,
-                "lever": s.lever,
-                "comp_plan": comp.plan_id,
-                "verdicts": step.result.verdicts,
-                "sample_calculations": step.samples,
-            }
-        },
-        "csv",
-        files={
-            "finance.xlsx": lambda path: write_workbook(path, sheets),
-            "attainment_distribution.png": lambda path: attainment_distribution_chart(
-                step.result, path
-            ),
-            "payout_curve.png": lambda path: payout_curve_chart(comp, path),
-            "cost_vs_attainment.png": lambda path: cost_band_chart(step.result, path),
-            COMP_COPY: copy_comp,
-        },
-        keep_existing=True,
-    )
+    write_stress_step(folder, step, comp, Path(comp_path), seed=seed, n_sims=s.sims)
 
 
 def _check_step(scenario: Scenario, folder: Path) -> None:
