@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo scenarios test lint bench format clean chromium
+.PHONY: install demo scenarios test lint bench bench-districting bench-scale format clean chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -48,6 +48,14 @@ test: $(STAMP) lint chromium
 bench: $(STAMP)
 	$(BIN)/python bench/bench_align.py
 	$(BIN)/python bench/bench_stress.py
+
+# Published districting optima (../shared/benchmarks): ours against theirs, with bounds and times.
+bench-districting: $(STAMP)
+	$(BIN)/python bench/bench_districting.py
+
+# 100k/500 and 1M/2,000 seeded instances: time, peak memory, balance and gap to the bound.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
