@@ -10,11 +10,14 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from territory.districting import DualGraph
 
 from territory.errors import (
     DataValidationError,
@@ -146,6 +149,17 @@ def align(
         str,
         typer.Option(help="Id column of the unit layer (accounts join on unit_id or location)."),
     ] = "unit_id",
+    contiguity: Annotated[
+        bool,
+        typer.Option(help="Every territory one connected piece of the unit map (needs --units)."),
+    ] = False,
+    adjacency: Annotated[
+        str, typer.Option(help="Unit neighbours: rook (shared border) or queen (any touch).")
+    ] = "rook",
+    links: Annotated[
+        Path | None,
+        typer.Option(help="Extra unit links (table unit_a, unit_b: bridges, ferries, islands)."),
+    ] = None,
     max_moved_accounts: Annotated[
         int | None, typer.Option(help="At most this many accounts change rep.")
     ] = None,
@@ -190,6 +204,13 @@ def align(
             )
             family_column = "unit_id"
             hashes["units"] = file_hash(units)
+        unit_graph = None
+        if contiguity:
+            if unit_layer is None:
+                raise ScenarioError("--contiguity needs --units (the map the territories live on)")
+            unit_graph = _unit_graph(unit_layer, adjacency, links)
+            if links is not None:
+                hashes["links"] = file_hash(links)
         forbidden_df = None
         if forbidden is not None:
             forbidden_df = read_table(forbidden)
@@ -215,6 +236,8 @@ def align(
                 family_column=family_column,
                 max_moved_accounts=max_moved_accounts,
                 max_moved_revenue_share=max_moved_revenue_share,
+                unit_graph=unit_graph,
+                contiguity=contiguity,
                 validate=False,
                 input_hashes=hashes,
                 progress=status,
@@ -230,9 +253,8 @@ def align(
             )
         extra_files = {}
         if unit_layer is not None:
-            extra_files["territories.geojson"] = _territory_polygons(
-                unit_layer, accounts_df["unit_id"], result.assignments["rep_id"]
-            )
+            assert result.unit_plan is not None
+            extra_files["territories.geojson"] = _territory_polygons(unit_layer, result.unit_plan)
         write_outputs(
             out,
             tables,
@@ -251,18 +273,32 @@ def align(
         _print_summary(result.report, out)
 
 
-def _territory_polygons(
-    unit_layer: object, unit_of: object, rep_of: object
-) -> Callable[[Path], None]:
+def _unit_graph(unit_layer: object, kind: str, links: Path | None) -> DualGraph:
+    """The units' neighbour graph, with the manual links of a two-column table."""
+    from territory.io import read_table
+    from territory.units import adjacency as build_adjacency
+
+    if kind not in ("rook", "queen"):
+        raise typer.BadParameter(f"'{kind}' is not rook or queen", param_hint="--adjacency")
+    pairs: list[tuple[str, str]] = []
+    if links is not None:
+        table = read_table(links).astype(str)
+        if table.shape[1] < 2:
+            raise ScenarioError(f"{links}: needs two columns of unit ids (unit_a, unit_b)")
+        pairs = list(zip(table.iloc[:, 0], table.iloc[:, 1], strict=True))
+    return build_adjacency(unit_layer, kind, pairs)  # type: ignore[arg-type]
+
+
+def _territory_polygons(unit_layer: object, rep_of_unit: object) -> Callable[[Path], None]:
     """Writer of territories.geojson: the units each rep holds, dissolved into one shape."""
     import pandas as pd
 
     from territory.units import dissolve_territories, write_geojson
 
-    assert isinstance(unit_of, pd.Series) and isinstance(rep_of, pd.Series)
-    held = pd.Series(rep_of.to_numpy(), index=unit_of.astype(str).to_numpy())
+    assert isinstance(rep_of_unit, pd.Series)
+    held = pd.Series(rep_of_unit.to_numpy(), index=rep_of_unit.index.astype(str))
     held = held[~held.index.duplicated()]
-    layer = unit_layer[unit_layer["unit_id"].isin(held.index)]  # type: ignore[index]
+    layer = unit_layer[unit_layer["unit_id"].astype(str).isin(held.index)]  # type: ignore[index]
     shapes = dissolve_territories(layer, held)
 
     def write(path: Path) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solvers.base import Solution, SolveStatus
+from solvers.contiguity import cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
 from territory.model import AlignmentProblem
 
@@ -99,7 +100,28 @@ class CpSatSolver:
         solver.parameters.num_workers = self.workers
         solver.parameters.random_seed = seed
         solver.parameters.relative_gap_limit = self.relative_gap
-        code = solver.solve(model)
+        cuts = 0
+        cut_off = False
+        while True:
+            code = solver.solve(model)
+            if problem.adjacency is None or code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                break
+            # Contiguity: cut off every territory that fell apart and solve again (lazy cuts).
+            values = np.fromiter((solver.boolean_value(v) for v in x), dtype=bool, count=len(x))
+            plan = np.empty(problem.n_accounts, dtype=np.int64)
+            plan[pa[values]] = pr[values]
+            violated = separator_cuts(problem, plan)
+            if not violated:
+                break
+            remaining = time_limit_s - (time.perf_counter() - t0)
+            if remaining <= 0.5:
+                cut_off = True
+                break
+            for cut in violated:
+                for lhs, rhs in cut_rows(problem, cut):
+                    model.add(sum(x[p] for p in lhs) - 1 <= sum(x[p] for p in rhs))
+                    cuts += 1
+            solver.parameters.max_time_in_seconds = remaining
 
         lp_bound = warm_start.bound
         rounding_slack = problem.n_accounts * 0.5 / cost_scale
@@ -109,11 +131,11 @@ class CpSatSolver:
             assignment[pa[values]] = pr[values]
             objective = problem.objective(assignment)
             warm_ok = problem.is_feasible(warm_start.assignment, 1e-6)
-            if warm_ok and objective > warm_start.objective:
+            if cut_off or (warm_ok and objective > warm_start.objective):
                 assignment, objective = warm_start.assignment, warm_start.objective
             cp_bound = solver.best_objective_bound / cost_scale - rounding_slack
             bound = max(cp_bound, lp_bound if lp_bound is not None else -np.inf, cost_min.sum())
-            optimal = code == cp_model.OPTIMAL
+            optimal = code == cp_model.OPTIMAL and not cut_off
             status = SolveStatus.OPTIMAL if optimal else SolveStatus.TIME_LIMIT
             source = "CP-SAT" if lp_bound is None or cp_bound >= lp_bound else "LP relaxation"
         elif code == cp_model.INFEASIBLE:
@@ -139,5 +161,9 @@ class CpSatSolver:
             backend=self.name,
             seconds=time.perf_counter() - t0,
             stages=(*warm_start.stages, ("cpsat", solver.wall_time)),
-            detail={"cpsat_status": solver.status_name(code), "workers": self.workers},
+            detail={
+                "cpsat_status": solver.status_name(code),
+                "workers": self.workers,
+                "contiguity_cuts": cuts,
+            },
         )

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solvers.base import Solution, SolveStatus
+from solvers.contiguity import contiguous_plan
 from solvers.lp import LpResult, solve_relaxation
 from territory.model import AlignmentProblem
 
@@ -365,12 +366,19 @@ class HeuristicSolver:
         state = _State.of(problem, start)
         stages.append(("construction", time.perf_counter() - t))
         t = time.perf_counter()
-        repair(problem, state, deadline)
-        stages.append(("repair", time.perf_counter() - t))
-        t = time.perf_counter()
-        feasible = problem.violation(state.assign) <= 1e-9
-        rounds = improve(problem, state, deadline, self.max_rounds) if feasible else 0
-        stages.append(("local_search", time.perf_counter() - t))
+        if problem.adjacency is not None:
+            # Contiguity: only boundary moves that keep every territory in one piece.
+            state = _State.of(problem, contiguous_plan(problem, state.assign, deadline))
+            stages.append(("contiguous_search", time.perf_counter() - t))
+            feasible = problem.is_feasible(state.assign, 1e-9)
+            rounds = 0
+        else:
+            repair(problem, state, deadline)
+            stages.append(("repair", time.perf_counter() - t))
+            t = time.perf_counter()
+            feasible = problem.violation(state.assign) <= 1e-9
+            rounds = improve(problem, state, deadline, self.max_rounds) if feasible else 0
+            stages.append(("local_search", time.perf_counter() - t))
         bound = lp.objective if lp is not None and lp.optimal else None
         objective = problem.objective(state.assign)
         timed_out = time.perf_counter() >= deadline

@@ -10,9 +10,11 @@ import time
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pulp
 
-from solvers.base import Solution, SolveStatus
+from solvers.base import IntArray, Solution, SolveStatus
+from solvers.contiguity import cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
 from territory.model import AlignmentProblem
 
@@ -58,6 +60,16 @@ class _WarmHiGHS(pulp.HiGHS):
         solution.col_value = values
         solution.value_valid = True
         return solution
+
+
+def _plan_of(problem: AlignmentProblem, values: npt.NDArray[np.bool_]) -> IntArray | None:
+    """The assignment the chosen pairs describe, or None unless each account has exactly one."""
+    pa, pr = problem.pair_account, problem.pair_rep
+    if not (np.bincount(pa[values], minlength=problem.n_accounts) == 1).all():
+        return None
+    plan = np.empty(problem.n_accounts, dtype=np.int64)
+    plan[pa[values]] = pr[values]
+    return plan
 
 
 class MipSolver:
@@ -146,11 +158,35 @@ class MipSolver:
                 options=[f"randomSeed {seed % 2**31}", f"randomCbcSeed {seed % 2**31}"],
             )
         t_solve = time.perf_counter()
-        model.solve(solver)
+        cuts = 0
+        while True:
+            model.solve(solver)
+            status, bound = self._status_and_bound(model, engine)
+            values = np.fromiter(((v.varValue or 0.0) > 0.5 for v in x), dtype=bool, count=len(x))
+            if problem.adjacency is None or status == SolveStatus.INFEASIBLE:
+                break
+            # Contiguity: cut off every territory that fell apart and solve again (lazy cuts).
+            plan = _plan_of(problem, values)
+            violated = [] if plan is None else separator_cuts(problem, plan)
+            if not violated:
+                break
+            remaining = time_limit_s - (time.perf_counter() - t0)
+            if remaining <= 0.5:
+                status = SolveStatus.TIME_LIMIT
+                values = np.zeros(len(x), dtype=bool)
+                break
+            for cut in violated:
+                for lhs, rhs in cut_rows(problem, cut):
+                    model += (
+                        pulp.lpSum(x[p] for p in lhs) - 1 <= pulp.lpSum(x[p] for p in rhs),
+                        f"cut_{cuts}",
+                    )
+                    cuts += 1
+            for v, value in zip(x, chosen, strict=True):
+                v.setInitialValue(1.0 if value else 0.0)
+            solver.timeLimit = remaining
         solve_seconds = time.perf_counter() - t_solve
 
-        status, bound = self._status_and_bound(model, engine)
-        values = np.fromiter(((v.varValue or 0.0) > 0.5 for v in x), dtype=bool, count=len(x))
         lp_bound = warm_start.bound
         if (
             status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.TIME_LIMIT)
@@ -182,7 +218,7 @@ class MipSolver:
             backend=f"{self.name}:{engine}",
             seconds=time.perf_counter() - t0,
             stages=(*warm_start.stages, (f"mip_{engine}", solve_seconds)),
-            detail={"engine": engine},
+            detail={"engine": engine, "contiguity_cuts": cuts},
         )
 
     @staticmethod

@@ -18,6 +18,7 @@ import pandas as pd
 
 from solvers import get_solver
 from solvers.base import Solution, SolveStatus
+from solvers.contiguity import neighbour_pairs
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import (
     PRICING_PAIR_LIMIT,
@@ -27,6 +28,7 @@ from solvers.lp import (
     solve_relaxation,
 )
 from territory import __version__
+from territory.districting import DualGraph
 from territory.errors import InfeasibilityReason, InfeasibleError, ScenarioError, SolveError
 from territory.feasibility import presolve_reasons
 from territory.io import validate_inputs
@@ -38,6 +40,8 @@ from territory.model import (
     AlignmentSettings,
     BalanceRule,
     build_problem,
+    connector_units,
+    with_unit_graph,
 )
 
 Progress = Callable[[str], None]
@@ -97,6 +101,8 @@ class AlignmentResult:
     problem: AlignmentProblem
     parameters: dict[str, Any]
     input_hashes: dict[str, str]
+    unit_plan: pd.Series | None = None
+    """Rep id of every unit (family) when whole units were aligned, empty units included."""
 
     @property
     def plan(self) -> pd.Series:
@@ -321,6 +327,8 @@ def align(
     family_column: str | None = None,
     max_moved_accounts: int | None = None,
     max_moved_revenue_share: float | None = None,
+    unit_graph: DualGraph | None = None,
+    contiguity: bool = False,
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
@@ -349,6 +357,10 @@ def align(
         Account-rep pairs (columns ``account_id``, ``rep_id``) that must never occur.
     family_column
         Accounts sharing a value in this column (parent and child companies) go to one rep.
+    unit_graph, contiguity
+        With ``contiguity``, every rep's units (the values of ``family_column``, named by
+        ``unit_graph.names``) form one connected piece of ``unit_graph``; units without accounts
+        join the problem empty so that territories can run through them.
     max_moved_accounts, max_moved_revenue_share
         Caps on how many accounts, and what share of last year's revenue, may change rep
         ("keep 90% of revenue with its current rep" is a share of 0.10). Enforced by pricing
@@ -377,7 +389,7 @@ def align(
         "disruption_weight": disruption_weight, "tier_factors": tier_factors,
         "candidates": candidates, "soft": soft, "allow_overtime": allow_overtime, "gap": gap,
         "max_distance_km": max_distance_km, "forbidden": forbidden,
-        "family_column": family_column,
+        "family_column": family_column, "unit_graph": unit_graph, "contiguity": contiguity,
         "input_hashes": input_hashes, "progress": progress,
     }  # fmt: skip
     if caps is None:
@@ -409,6 +421,8 @@ def _align_once(
     forbidden: pd.DataFrame | None = None,
     family_column: str | None = None,
     move_cost: np.ndarray | None = None,
+    unit_graph: DualGraph | None = None,
+    contiguity: bool = False,
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
@@ -444,11 +458,22 @@ def _align_once(
     # 1. Reasons visible before solving (single accounts, locks, total capacity).
     say("checking feasibility")
 
+    graph = _contiguity_graph(unit_graph, family_column) if contiguity else None
+    connectors = (
+        None
+        if graph is None
+        else connector_units(accounts, str(family_column), graph.names, graph.edges, _lonlat(graph))
+    )
+
     def build(rules: AlignmentSettings) -> AlignmentProblem:
-        return build_problem(
+        problem = build_problem(
             accounts, reps, rules, forbidden=forbidden, move_cost=move_cost,
-            family_column=family_column,
+            family_column=family_column, empty_families=connectors,
         )  # fmt: skip
+        if graph is None:
+            return problem
+        problem = with_unit_graph(problem, graph.names, graph.edges)
+        return problem.with_pairs(*neighbour_pairs(problem))
 
     problem = build(settings)
     reasons = presolve_reasons(problem)
@@ -505,6 +530,8 @@ def _align_once(
     attempt = 0
     while not problem.is_feasible(solution.assignment, 1e-6):
         dev_p, dev_w = _deviations(problem, solution.assignment)
+        if not soft and problem.adjacency is not None:
+            _prove_contiguity_infeasible(problem, solution, remaining(), seed, stages)
         if not soft:
             raise SolveError(
                 f"no plan within ±{100 * settings.balance.potential:.3g}% potential / "
@@ -582,6 +609,62 @@ def _align_once(
         input_hashes,
         bound_scope,
     )
+
+
+def _prove_contiguity_infeasible(
+    problem: AlignmentProblem,
+    solution: Solution,
+    time_left_s: float,
+    seed: int,
+    stages: dict[str, float],
+) -> None:
+    """Let the exact backend decide when the heuristic found no connected plan.
+
+    Raises :class:`InfeasibleError` when HiGHS proves that no plan keeps every territory in one
+    piece within the windows; returns when it finds no proof (the caller reports the search).
+    """
+    if problem.n_pairs > AUTO_EXACT_PAIR_LIMIT or time_left_s <= 1.0:
+        return
+    exact = get_solver("mip", relative_gap=EXACT_GAP).solve(
+        problem, time_limit_s=time_left_s, seed=seed, warm_start=solution
+    )
+    stages["contiguity_proof"] = exact.seconds
+    if exact.status == SolveStatus.INFEASIBLE:
+        rule = problem.settings.balance
+        raise InfeasibleError(
+            [
+                InfeasibilityReason(
+                    constraint="contiguity",
+                    subject="all territories",
+                    message=(
+                        f"no plan gives each of the {problem.n_reps} reps one connected piece of "
+                        f"the {problem.n_accounts} units within ±{100 * rule.potential:.3g}% "
+                        f"potential and ±{100 * rule.workload:.3g}% workload (proved by the "
+                        f"HiGHS MIP with {exact.detail.get('contiguity_cuts', 0)} connectivity "
+                        f"cuts in {exact.seconds:.1f} s)"
+                    ),
+                )
+            ],
+            hint="Widen --balance, use --soft, add manual links between units, or drop "
+            "--contiguity.",
+        )
+
+
+def _contiguity_graph(unit_graph: DualGraph | None, family_column: str | None) -> DualGraph:
+    if unit_graph is None or family_column is None:
+        raise ScenarioError(
+            "contiguity needs basic units: pass the unit graph and the accounts' unit column "
+            "(on the command line: --units FILE --contiguity)"
+        )
+    return unit_graph
+
+
+def _lonlat(graph: DualGraph) -> np.ndarray:
+    """Where each unit is, for finding candidate reps of units without accounts."""
+    points = graph.point_lonlat if graph.point_lonlat is not None else graph.centroid_lonlat
+    if points is None:
+        raise ScenarioError("the unit graph has no coordinates; build it from unit geometries")
+    return points
 
 
 @dataclass(frozen=True)
@@ -850,6 +933,7 @@ def _result(
         "max_distance_km": settings.max_distance_km,
         "forbidden_pairs": int(problem.forbidden_keys.size),
         "family_units": None if problem.members is None else problem.n_accounts,
+        "contiguity": problem.adjacency is not None,
         "gap": gap,
     }
     hashes = (
@@ -867,4 +951,13 @@ def _result(
         problem=problem,
         parameters=parameters,
         input_hashes=hashes,
+        unit_plan=(
+            None
+            if problem.members is None
+            else pd.Series(
+                problem.rep_ids[solution.assignment],
+                index=pd.Index(problem.account_ids, name="unit_id"),
+                name="rep_id",
+            )
+        ),
     )

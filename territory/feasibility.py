@@ -8,6 +8,8 @@ that reason. Passing every check does not prove feasibility; the LP relaxation g
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph  # noqa: F401 - loads sparse.csgraph
 
 from territory.errors import InfeasibilityReason
 from territory.model import AlignmentProblem
@@ -186,6 +188,57 @@ def stranded_accounts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
     return reasons
 
 
+def unsplittable_parts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
+    """Parts of the unit graph that cannot hold a whole number of contiguous territories.
+
+    Under contiguity a territory lies inside one connected part, so each part must carry the
+    windows of some number ``a`` of reps: between the ``a`` smallest lower limits and the ``a``
+    largest upper limits, on potential and on workload alike.
+    """
+    if problem.adjacency is None:
+        return []
+    n_parts, part = sparse.csgraph.connected_components(problem.adjacency, directed=False)
+    if n_parts <= 1:
+        return []
+    lo_p = np.cumsum(np.sort(problem.potential_lo))
+    hi_p = np.cumsum(np.sort(problem.potential_hi)[::-1])
+    lo_w = np.cumsum(np.sort(problem.workload_lo))
+    hi_w = np.cumsum(np.sort(problem.workload_hi)[::-1])
+    pot = np.bincount(part, weights=problem.potential, minlength=n_parts)
+    wl = np.bincount(part, weights=problem.workload, minlength=n_parts)
+    reasons: list[InfeasibilityReason] = []
+    for c in range(n_parts):
+        if pot[c] <= 0 and wl[c] <= 0:
+            continue
+        tol = 1e-9 * max(1.0, pot[c])
+        fits = (
+            (lo_p <= pot[c] + tol)
+            & (pot[c] <= hi_p + tol)
+            & (lo_w <= wl[c] + 1e-9 * max(1.0, wl[c]))
+            & (wl[c] <= hi_w + 1e-9 * max(1.0, wl[c]))
+        )
+        if fits.any():
+            continue
+        units = np.flatnonzero(part == c)
+        names = ", ".join(str(problem.account_ids[u]) for u in units[:5].tolist())
+        more = f" and {units.size - 5} more" if units.size > 5 else ""
+        reasons.append(
+            InfeasibilityReason(
+                constraint="contiguity",
+                subject=str(problem.account_ids[units[0]]),
+                message=(
+                    f"the separate part of the unit graph made of {units.size} unit(s) "
+                    f"({names}{more}) holds potential {pot[c]:,.0f} and workload {wl[c]:,.1f} h, "
+                    "which no whole number of contiguous territories can carry within the "
+                    f"windows (one territory needs at least {lo_p[0]:,.0f} potential and "
+                    f"{lo_w[0]:,.1f} h and at most {hi_p[0]:,.0f} and {hi_w[0]:,.1f} h); link "
+                    "it to its neighbours (manual links) or align without contiguity"
+                ),
+            )
+        )
+    return reasons
+
+
 def presolve_reasons(problem: AlignmentProblem) -> list[InfeasibilityReason]:
     """Every reason found before solving why the rules cannot all hold (empty if none found)."""
     return (
@@ -193,4 +246,5 @@ def presolve_reasons(problem: AlignmentProblem) -> list[InfeasibilityReason]:
         + total_capacity(problem)
         + overloaded_locks(problem)
         + oversized_accounts(problem)
+        + unsplittable_parts(problem)
     )

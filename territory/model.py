@@ -6,13 +6,15 @@ them into flat numpy arrays that any solver backend can read. It knows nothing o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph  # noqa: F401 - loads sparse.csgraph
 from scipy.spatial import cKDTree
 
 from territory.errors import DataValidationError, InputProblem
@@ -89,7 +91,10 @@ class Members:
 
 
 def contract_families(
-    accounts: pd.DataFrame, column: str, source: str = "accounts"
+    accounts: pd.DataFrame,
+    column: str,
+    source: str = "accounts",
+    empty_families: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, IntArray]:
     """One row per family (accounts sharing a value in ``column``; blanks stay alone).
 
@@ -97,6 +102,9 @@ def contract_families(
     find candidate reps: costs are summed over members); the current rep is the one holding most
     of the family's potential; a lock on any member locks the family (two different locks are an
     input error). Returns the family table and each account's family position.
+
+    ``empty_families`` (``account_id``, ``lat``, ``lon``) adds families with no accounts after
+    the others: basic units without customers, which still connect territories on the map.
     """
     if column not in accounts.columns:
         raise DataValidationError(
@@ -167,6 +175,15 @@ def contract_families(
                 ]
             )  # fmt: skip
         units["locked_rep"] = [per_unit[u][0] if u in per_unit.index else None for u in range(n)]
+    if empty_families is not None and len(empty_families):
+        extra = empty_families[~empty_families["account_id"].astype(str).isin(set(ids))]
+        extra = extra.assign(
+            account_id=extra["account_id"].astype(str), potential=0.0, workload=0.0
+        )
+        units = pd.concat(
+            [units, extra[["account_id", "lat", "lon", "potential", "workload"]]],
+            ignore_index=True,
+        )
     return units, unit_of
 
 
@@ -212,6 +229,9 @@ class AlignmentProblem:
 
     A Lagrangian price that enforces caps on moved accounts or moved revenue (see
     :func:`territory.api.align`)."""
+    adjacency: sparse.csr_matrix | None = None
+    """When set, every rep's accounts (here: basic units) must form one connected piece of
+    this symmetric graph over the problem's rows."""
 
     def allowed(self, accounts: IntArray, reps: IntArray, distance_km: FloatArray) -> BoolArray:
         """Which pairs the rules permit: not forbidden and within the travel limit.
@@ -346,10 +366,36 @@ class AlignmentProblem:
         return float(window_violation(pot, wl, self).sum())
 
     def is_feasible(self, assignment: IntArray, rel_tol: float = 1e-9) -> bool:
-        """True when every account is on a candidate rep and every window holds."""
+        """True when every account is on a candidate rep, every window holds and, under a
+        contiguity rule, every territory is connected."""
         if (self.pair_index(assignment) < 0).any():
             return False
-        return self.violation(assignment) <= rel_tol
+        if self.violation(assignment) > rel_tol:
+            return False
+        return self.adjacency is None or not disconnected_reps(self.adjacency, assignment).size
+
+
+def territory_pieces(adjacency: sparse.csr_matrix, assignment: IntArray) -> IntArray:
+    """Label of the connected piece each row belongs to within its rep's territory.
+
+    Two rows share a piece when a path of rows held by the same rep joins them.
+    """
+    coo = adjacency.tocoo()
+    same = assignment[coo.row] == assignment[coo.col]
+    n = assignment.shape[0]
+    graph = sparse.csr_matrix(
+        (np.ones(int(same.sum()), dtype=np.int8), (coo.row[same], coo.col[same])), shape=(n, n)
+    )
+    _, labels = sparse.csgraph.connected_components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
+
+
+def disconnected_reps(adjacency: sparse.csr_matrix, assignment: IntArray) -> IntArray:
+    """Reps whose territory falls apart into more than one piece of the graph."""
+    pieces = territory_pieces(adjacency, assignment)
+    pairs = np.unique(np.stack([assignment, pieces], axis=1), axis=0)
+    reps, counts = np.unique(pairs[:, 0], return_counts=True)
+    return np.asarray(reps[counts > 1], dtype=np.int64)
 
 
 def window_violation(pot: FloatArray, wl: FloatArray, problem: AlignmentProblem) -> FloatArray:
@@ -489,6 +535,7 @@ def build_problem(
     forbidden: pd.DataFrame | None = None,
     move_cost: FloatArray | None = None,
     family_column: str | None = None,
+    empty_families: pd.DataFrame | None = None,
 ) -> AlignmentProblem:
     """Turn validated account and rep frames into an :class:`AlignmentProblem`.
 
@@ -502,7 +549,7 @@ def build_problem(
     if family_column is not None:
         return _build_families(
             accounts, reps, settings, forbidden=forbidden, move_cost=move_cost,
-            family_column=family_column,
+            family_column=family_column, empty_families=empty_families,
         )  # fmt: skip
     rule = settings.balance
     potential = accounts["potential"].to_numpy(dtype=np.float64)
@@ -600,9 +647,10 @@ def _build_families(
     forbidden: pd.DataFrame | None,
     move_cost: FloatArray | None,
     family_column: str,
+    empty_families: pd.DataFrame | None = None,
 ) -> AlignmentProblem:
     """The problem over families: each family is one unit that goes to one rep."""
-    units, unit_of = contract_families(accounts, family_column)
+    units, unit_of = contract_families(accounts, family_column, empty_families=empty_families)
     unit_forbidden = None
     if forbidden is not None and len(forbidden):
         # A pair forbidden for one member is forbidden for the whole family.
@@ -643,3 +691,71 @@ def _build_families(
         move_cost=np.empty(0) if move_cost is None else np.asarray(move_cost, np.float64),
     )
     return family.with_pairs(extra_a.astype(np.int64), extra_r.astype(np.int64))
+
+
+def connector_units(
+    accounts: pd.DataFrame,
+    family_column: str,
+    names: Sequence[str],
+    edges: IntArray,
+    lonlat: FloatArray,
+) -> pd.DataFrame:
+    """Units of the graph without accounts that still join two parts holding accounts.
+
+    They enter the problem as empty families so that a territory may run through them. Units
+    in a part of the graph with no account at all connect nothing and are left out.
+    """
+    n = len(names)
+    held = set(accounts[family_column].dropna().astype(str))
+    has = np.array([name in held for name in names], dtype=bool)
+    graph = sparse.csr_matrix(
+        (np.ones(edges.shape[0], dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n)
+    )
+    _, part = sparse.csgraph.connected_components(graph, directed=False)
+    useful = np.isin(part, np.unique(part[has])) & ~has
+    keep = np.flatnonzero(useful)
+    return pd.DataFrame(
+        {
+            "account_id": [names[i] for i in keep.tolist()],
+            "lat": lonlat[keep, 1],
+            "lon": lonlat[keep, 0],
+        }
+    )
+
+
+def with_unit_graph(
+    problem: AlignmentProblem, names: Sequence[str], edges: IntArray, source: str = "units"
+) -> AlignmentProblem:
+    """The problem with a contiguity rule over its rows, which must be units of the graph.
+
+    ``names`` are the graph's unit ids and ``edges`` its (u, v) pairs by position.
+    """
+    position = {str(name): i for i, name in enumerate(names)}
+    rows = np.array([position.get(str(r), -1) for r in problem.account_ids.tolist()])
+    missing = np.flatnonzero(rows < 0)
+    if missing.size:
+        shown = ", ".join(str(problem.account_ids[i]) for i in missing[:5].tolist())
+        raise DataValidationError(
+            [
+                InputProblem(
+                    source, None, "unit_id",
+                    f"{missing.size} account group(s) have no unit in the unit graph "
+                    f"(e.g. {shown}), so contiguity cannot be judged for them",
+                    "give every account a unit_id of the unit layer (or a location inside one), "
+                    "or align without --contiguity",
+                )
+            ]
+        )  # fmt: skip
+    row_of = np.full(len(names), -1, dtype=np.int64)
+    row_of[rows] = np.arange(rows.size)
+    u, v = row_of[edges[:, 0]], row_of[edges[:, 1]]
+    keep = (u >= 0) & (v >= 0)
+    u, v = u[keep], v[keep]
+    n = problem.n_accounts
+    adj = sparse.csr_matrix(
+        (np.ones(2 * u.size, dtype=np.int8), (np.concatenate([u, v]), np.concatenate([v, u]))),
+        shape=(n, n),
+    )
+    adj.sum_duplicates()
+    adj.data[:] = 1
+    return replace(problem, adjacency=adj)

@@ -1,0 +1,311 @@
+"""Connected territories on a graph of basic units: repair, boundary moves and separator cuts.
+
+A territory is contiguous when the units its rep holds form one connected piece of the unit
+graph (:attr:`territory.model.AlignmentProblem.adjacency`). The heuristic keeps that property by
+moving only boundary units whose removal leaves the donor connected (the receiver stays
+connected because the unit touches it). Exact backends add the separator inequalities of
+:func:`separator_cuts` lazily: solve, find the pieces that fell apart, cut them off, solve again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from territory.model import AlignmentProblem, territory_pieces
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+MAX_PASSES = 400
+"""Upper bound on boundary-move passes; each pass visits every boundary unit once."""
+
+
+def neighbour_pairs(problem: AlignmentProblem) -> tuple[IntArray, IntArray]:
+    """Pairs (unit, rep) for every rep that is a candidate of one of the unit's neighbours.
+
+    Boundary moves need them: a unit can only join a territory it touches.
+    """
+    adj = problem.adjacency
+    assert adj is not None
+    coo = adj.tocoo()
+    u, v = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    counts = problem.account_start[v + 1] - problem.account_start[v]
+    units = np.repeat(u, counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    reps = problem.pair_rep[np.repeat(problem.account_start[v], counts) + offsets]
+    return units, reps.astype(np.int64)
+
+
+@dataclass
+class _Territories:
+    """Mutable plan with per-rep loads and the pair cost of every (unit, rep) candidate."""
+
+    problem: AlignmentProblem
+    assign: IntArray
+    pot: FloatArray
+    wl: FloatArray
+    neighbours: list[list[int]]
+    cost: dict[int, float]
+
+    @classmethod
+    def of(cls, problem: AlignmentProblem, assign: IntArray) -> _Territories:
+        adj = problem.adjacency
+        assert adj is not None
+        indptr, indices = adj.indptr.tolist(), adj.indices.tolist()
+        neighbours = [sorted(indices[indptr[i] : indptr[i + 1]]) for i in range(problem.n_accounts)]
+        keys = problem.pair_account * problem.n_reps + problem.pair_rep
+        pot, wl = problem.loads(assign)
+        return cls(
+            problem=problem,
+            assign=assign.copy(),
+            pot=pot,
+            wl=wl,
+            neighbours=neighbours,
+            cost=dict(zip(keys.tolist(), problem.pair_cost.tolist(), strict=True)),
+        )
+
+    def pair_cost(self, unit: int, rep: int) -> float | None:
+        return self.cost.get(unit * self.problem.n_reps + rep)
+
+    def rep_violation(self, rep: int, pot: float, wl: float) -> float:
+        p = self.problem
+        over_p = max(pot - p.potential_hi[rep], 0.0) + max(p.potential_lo[rep] - pot, 0.0)
+        over_w = max(wl - p.workload_hi[rep], 0.0) + max(p.workload_lo[rep] - wl, 0.0)
+        scale_p = max(p.potential_target[rep], 1e-12)
+        scale_w = max(p.workload_target[rep], 1e-12)
+        return float(over_p / scale_p + over_w / scale_w)
+
+    def move_delta(self, units: list[int], donor: int, receiver: int) -> tuple[float, float] | None:
+        """(change in window violation, change in cost) of moving ``units`` together, or None
+        when some unit may not go to ``receiver``."""
+        p = self.problem
+        d_cost = 0.0
+        d_pot = d_wl = 0.0
+        for u in units:
+            new = self.pair_cost(u, receiver)
+            old = self.pair_cost(u, donor)
+            if new is None:
+                return None
+            d_cost += new - (old if old is not None else 0.0)
+            d_pot += float(p.potential[u])
+            d_wl += float(p.workload[u])
+        before = self.rep_violation(donor, self.pot[donor], self.wl[donor]) + self.rep_violation(
+            receiver, self.pot[receiver], self.wl[receiver]
+        )
+        after = self.rep_violation(
+            donor, self.pot[donor] - d_pot, self.wl[donor] - d_wl
+        ) + self.rep_violation(receiver, self.pot[receiver] + d_pot, self.wl[receiver] + d_wl)
+        return after - before, d_cost
+
+    def move(self, units: list[int], receiver: int) -> None:
+        p = self.problem
+        for u in units:
+            donor = int(self.assign[u])
+            self.pot[donor] -= p.potential[u]
+            self.wl[donor] -= p.workload[u]
+            self.pot[receiver] += p.potential[u]
+            self.wl[receiver] += p.workload[u]
+            self.assign[u] = receiver
+
+    def stays_connected_without(self, unit: int) -> bool:
+        """Whether the unit's territory is still one piece once the unit leaves it.
+
+        Enough to check that the unit's same-territory neighbours still reach each other.
+        """
+        rep = self.assign[unit]
+        inside = [v for v in self.neighbours[unit] if self.assign[v] == rep]
+        if len(inside) <= 1:
+            return True
+        targets = set(inside[1:])
+        seen = {unit, inside[0]}
+        queue = deque([inside[0]])
+        while queue and targets:
+            w = queue.popleft()
+            for v in self.neighbours[w]:
+                if v not in seen and self.assign[v] == rep:
+                    seen.add(v)
+                    targets.discard(v)
+                    queue.append(v)
+        return not targets
+
+
+def _main_pieces(problem: AlignmentProblem, assign: IntArray, pieces: IntArray) -> set[int]:
+    """The piece each rep keeps: the one with its locked units, else the one with most load."""
+    total_p = max(float(problem.potential.sum()), 1e-12)
+    total_w = max(float(problem.workload.sum()), 1e-12)
+    weight = problem.potential / total_p + problem.workload / total_w
+    weight = weight + 10.0 * (problem.locked >= 0)  # a locked unit cannot leave, so keep its piece
+    size = np.bincount(pieces, weights=weight + 1e-9)
+    best: dict[int, tuple[float, int]] = {}
+    for piece in np.unique(pieces).tolist():
+        rep = int(assign[np.flatnonzero(pieces == piece)[0]])
+        key = (float(size[piece]), -piece)
+        if rep not in best or key > best[rep]:
+            best[rep] = (key[0], piece)
+    return {piece for _, piece in best.values()}
+
+
+def make_contiguous(problem: AlignmentProblem, assign: IntArray) -> IntArray:
+    """Give every stray piece of a territory to a neighbouring territory it touches.
+
+    Pieces are handed over whole (so the receiver stays connected), smallest first, to the
+    neighbour whose windows and cost suffer least. Returns the plan; it is contiguous unless a
+    piece has no neighbour allowed to take it (a lock, a travel limit or forbidden pairs).
+    """
+    adj = problem.adjacency
+    assert adj is not None
+    state = _Territories.of(problem, assign)
+    for _ in range(problem.n_accounts):
+        pieces = territory_pieces(adj, state.assign)
+        main = _main_pieces(problem, state.assign, pieces)
+        stray = sorted(
+            (int((pieces == p).sum()), p) for p in np.unique(pieces).tolist() if p not in main
+        )
+        if not stray:
+            break
+        moved = False
+        for _, piece in stray:
+            units = np.flatnonzero(pieces == piece).tolist()
+            if (problem.locked[units] >= 0).any():
+                continue
+            donor = int(state.assign[units[0]])
+            touching = sorted(
+                {
+                    int(pieces[v])
+                    for u in units
+                    for v in state.neighbours[u]
+                    if state.assign[v] != donor and pieces[v] in main
+                }
+            )
+            options = []
+            for other in touching:
+                receiver = int(state.assign[np.flatnonzero(pieces == other)[0]])
+                delta = state.move_delta(units, donor, receiver)
+                if delta is not None:
+                    options.append((delta, receiver))
+            if options:
+                _, receiver = min(options)
+                state.move(units, receiver)
+                moved = True
+                break  # pieces changed: recompute them
+        if not moved:
+            break
+    return state.assign
+
+
+def boundary_search(problem: AlignmentProblem, assign: IntArray, deadline: float) -> IntArray:
+    """Balance, then cut cost, by moving boundary units that leave their territory connected.
+
+    A move is taken when it lowers the total window violation, or keeps it and lowers cost.
+    Whole passes in unit order make the result deterministic.
+    """
+    state = _Territories.of(problem, assign)
+    locked = problem.locked >= 0
+    for _ in range(MAX_PASSES):
+        improved = False
+        for u in range(problem.n_accounts):
+            if locked[u] or time.perf_counter() >= deadline:
+                continue
+            donor = int(state.assign[u])
+            receivers = sorted({int(state.assign[v]) for v in state.neighbours[u]} - {donor})
+            if not receivers:
+                continue
+            best: tuple[float, float, int] | None = None
+            for receiver in receivers:
+                delta = state.move_delta([u], donor, receiver)
+                if delta is None:
+                    continue
+                d_viol, d_cost = delta
+                gain = d_viol < -1e-12 or (d_viol <= 1e-12 and d_cost < -1e-9)
+                if gain and (best is None or (d_viol, d_cost) < best[:2]):
+                    best = (d_viol, d_cost, receiver)
+            if best is None or (state.assign == donor).sum() <= 1:
+                continue
+            if not state.stays_connected_without(u):
+                continue
+            state.move([u], best[2])
+            improved = True
+        if not improved or time.perf_counter() >= deadline:
+            break
+    return state.assign
+
+
+@dataclass(frozen=True)
+class SeparatorCut:
+    """``x[anchor, rep] + x[u, rep] - 1 <= sum of x[c, rep] over c in separator`` for u in piece.
+
+    Valid for every contiguous plan: if the rep holds both the anchor and ``u``, some unit of
+    every vertex set separating them must be the rep's too.
+    """
+
+    rep: int
+    anchor: int
+    piece: tuple[int, ...]
+    separator: tuple[int, ...]
+
+
+def separator_cuts(problem: AlignmentProblem, assign: IntArray) -> list[SeparatorCut]:
+    """The cuts that the plan violates: one per stray piece of a territory.
+
+    The neighbours of a stray piece separate it from the rest of its territory and none of them
+    belongs to the rep (otherwise the piece would be larger), so the cut is violated by 1.
+    """
+    adj = problem.adjacency
+    assert adj is not None
+    pieces = territory_pieces(adj, assign)
+    main = _main_pieces(problem, assign, pieces)
+    indptr, indices = adj.indptr, adj.indices
+    cuts: list[SeparatorCut] = []
+    for piece in np.unique(pieces).tolist():
+        if piece in main:
+            continue
+        units = np.flatnonzero(pieces == piece)
+        rep = int(assign[units[0]])
+        rep_units = np.flatnonzero(assign == rep)
+        kept = rep_units[np.isin(pieces[rep_units], list(main))]
+        anchor = int(kept[np.argmax(problem.potential[kept])]) if kept.size else -1
+        if anchor < 0:
+            continue
+        nbrs = np.unique(np.concatenate([indices[indptr[u] : indptr[u + 1]] for u in units]))
+        separator = np.setdiff1d(nbrs, units)
+        cuts.append(
+            SeparatorCut(
+                rep=rep,
+                anchor=anchor,
+                piece=tuple(int(u) for u in units),
+                separator=tuple(int(c) for c in separator),
+            )
+        )
+    return cuts
+
+
+def contiguous_plan(problem: AlignmentProblem, assign: IntArray, deadline: float) -> IntArray:
+    """Connect every territory, then balance and shorten travel with boundary moves."""
+    plan = make_contiguous(problem, assign)
+    return boundary_search(problem, plan, deadline)
+
+
+def cut_rows(problem: AlignmentProblem, cut: SeparatorCut) -> list[tuple[list[int], list[int]]]:
+    """The cut as linear rows over pair positions: ``sum(lhs) - 1 <= sum(rhs)``, one per unit.
+
+    Separator units for which the rep is no candidate drop out (their variable is zero).
+    """
+    reps = np.full(len(cut.separator), cut.rep, dtype=np.int64)
+    sep_pos = _positions(problem, np.asarray(cut.separator, dtype=np.int64), reps)
+    rhs = sep_pos[sep_pos >= 0].tolist()
+    anchor = _positions(problem, np.array([cut.anchor]), np.array([cut.rep]))[0]
+    piece = np.asarray(cut.piece, dtype=np.int64)
+    own = _positions(problem, piece, np.full(piece.size, cut.rep, dtype=np.int64))
+    return [([int(anchor), int(p)], rhs) for p in own.tolist() if p >= 0 and anchor >= 0]
+
+
+def _positions(problem: AlignmentProblem, units: IntArray, reps: IntArray) -> IntArray:
+    keys = problem.pair_account * problem.n_reps + problem.pair_rep
+    wanted = units * problem.n_reps + reps
+    pos = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
+    return np.where(keys[pos] == wanted, pos, -1).astype(np.int64)
