@@ -17,6 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
     from territory.districting import DualGraph
 
 from territory.errors import (
@@ -191,17 +195,12 @@ def align(
         unit_layer = None
         if units is not None:
             # Unit-level alignment: every account of a unit goes with the unit (a family).
-            from territory.units import join_accounts, read_units
+            from territory.units import read_units
 
             if family_column is not None:
                 raise ScenarioError("use either --units or --family-column, not both")
             unit_layer = read_units(units, unit_id_column)
-            by = "unit_id" if "unit_id" in accounts_df.columns else "location"
-            if by == "unit_id" and accounts_df["unit_id"].isna().any():
-                by = "location"
-            accounts_df = accounts_df.assign(
-                unit_id=join_accounts(accounts_df, unit_layer, by=by).to_numpy()  # type: ignore[arg-type]
-            )
+            accounts_df = accounts_df.assign(unit_id=_join_units(accounts_df, unit_layer))
             family_column = "unit_id"
             hashes["units"] = file_hash(units)
         unit_graph = None
@@ -273,6 +272,14 @@ def align(
         _print_summary(result.report, out)
 
 
+def _join_units(accounts: pd.DataFrame, unit_layer: gpd.GeoDataFrame) -> np.ndarray:
+    """Each account's unit: by its unit_id when every account has one, else by location."""
+    from territory.units import join_accounts
+
+    complete = "unit_id" in accounts.columns and not accounts["unit_id"].isna().any()
+    return join_accounts(accounts, unit_layer, by="unit_id" if complete else "location").to_numpy()
+
+
 def _unit_graph(unit_layer: object, kind: str, links: Path | None) -> DualGraph:
     """The units' neighbour graph, with the manual links of a two-column table."""
     from territory.io import read_table
@@ -342,6 +349,174 @@ def _print_summary(report: object, out: Path) -> None:
 
 
 METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}
+
+
+@app.command()
+def design(
+    units: Annotated[Path, typer.Option(help="Unit geometries (GeoJSON/GPKG/SHP).")],
+    k: Annotated[int, typer.Option(help="How many territories to design.")],
+    out: Annotated[Path, typer.Option(help="Output folder (replaced as a whole).")],
+    accounts: Annotated[
+        Path | None, typer.Option(help="Accounts (CSV/Parquet/XLSX) summed into their units.")
+    ] = None,
+    reps: Annotated[
+        Path | None, typer.Option(help="Reps to match to the territories (A-players first).")
+    ] = None,
+    unit_id_column: Annotated[str, typer.Option(help="Id column of the unit layer.")] = "unit_id",
+    potential_column: Annotated[
+        str, typer.Option(help="Unit layer column with potential (when no --accounts).")
+    ] = "potential",
+    workload_column: Annotated[
+        str, typer.Option(help="Unit layer column with workload hours (when no --accounts).")
+    ] = "workload",
+    balance: Annotated[
+        float, typer.Option(help="Allowed deviation from equal potential and workload.")
+    ] = 0.05,
+    compactness: Annotated[
+        str, typer.Option(help="moi (workload x km² to the centre) or travel (workload x km).")
+    ] = "moi",
+    contiguity: Annotated[
+        bool, typer.Option(help="Each territory one connected piece of the map.")
+    ] = True,
+    adjacency: Annotated[str, typer.Option(help="rook (shared border) or queen.")] = "rook",
+    links: Annotated[
+        Path | None, typer.Option(help="Extra unit links (table unit_a, unit_b).")
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="auto, exact (Hess model with cuts) or heuristic.")
+    ] = "auto",
+    max_travel_km: Annotated[
+        float | None, typer.Option(help="No rep farther than this from their territory.")
+    ] = None,
+    travel_measure: Annotated[
+        str, typer.Option(help="What the travel limit measures: farthest unit or centre.")
+    ] = "farthest",
+    allow_vacant: Annotated[
+        bool, typer.Option(help="Leave territories no rep can reach vacant instead of failing.")
+    ] = False,
+    time_limit: Annotated[float, typer.Option(help="Seconds for the design.")] = 120.0,
+    seed: Annotated[int, typer.Option(help="Random seed (initial centres).")] = 7,
+    output_format: Annotated[
+        str, typer.Option("--format", help="Table format: csv, parquet or xlsx.")
+    ] = "csv",
+    quiet: Annotated[bool, typer.Option(help="No progress or summary.")] = False,
+) -> None:
+    """Design k balanced, contiguous, compact territories from units, then match reps to them."""
+    import pandas as pd
+
+    from territory.design import (
+        design_summary,
+        design_territories,
+        match_designed,
+        territory_name,
+        territory_table,
+        unit_loads,
+    )
+    from territory.io import load_inputs, read_table, write_outputs
+    from territory.units import read_units
+
+    if compactness not in ("moi", "travel"):
+        raise typer.BadParameter(
+            f"'{compactness}' is not moi or travel", param_hint="--compactness"
+        )
+    if method not in ("auto", "exact", "heuristic"):
+        raise typer.BadParameter(
+            f"'{method}' is not auto, exact or heuristic", param_hint="--method"
+        )
+    if travel_measure not in ("farthest", "centre"):
+        raise typer.BadParameter(
+            f"'{travel_measure}' is not farthest or centre", param_hint="--travel-measure"
+        )
+    try:
+        layer = read_units(units, unit_id_column)
+        graph = _unit_graph(layer, adjacency, links)
+        assert graph.point_lonlat is not None
+        accounts_df = unit_of = reps_df = None
+        if accounts is not None:
+            if reps is not None:
+                accounts_df, reps_df = load_inputs(accounts, reps)
+            else:
+                accounts_df = read_table(accounts)
+            unit_of = pd.Series(_join_units(accounts_df, layer), index=accounts_df.index)
+        elif reps is not None:
+            reps_df = read_table(reps)
+        loads = unit_loads(
+            layer, graph.point_lonlat, accounts_df, unit_of, potential_column, workload_column
+        )
+        with _progress(quiet) as status:
+            result = design_territories(
+                loads, graph, k, balance=balance, compactness=compactness,  # type: ignore[arg-type]
+                contiguity=contiguity, method=method,  # type: ignore[arg-type]
+                time_limit_s=time_limit, seed=seed, progress=status,
+            )  # fmt: skip
+        territories = territory_table(loads, result, graph)
+        summary = design_summary(result, graph, territories)
+        names = [territory_name(t) for t in result.plan.tolist()]
+        unit_table = loads.table.assign(territory_id=names)
+        tables = {"territories": territories, "units": unit_table}
+        if reps_df is not None:
+            matching = match_designed(
+                loads, result, territories, reps_df, accounts=accounts_df,
+                unit_of_account=unit_of, max_travel_km=max_travel_km,
+                travel_measure=travel_measure, allow_vacant=allow_vacant,  # type: ignore[arg-type]
+            )  # fmt: skip
+            tables["matching"] = matching.table
+            rep_of = matching.assignment
+            territories["rep_id"] = territories["territory_id"].map(rep_of)
+            unit_table["rep_id"] = unit_table["territory_id"].map(rep_of)
+            summary["matching"] = {
+                "objective": matching.objective,
+                "talent": matching.talent_score,
+                "continuity": matching.continuity_score,
+                "travel_cost": matching.travel_cost,
+                "status": matching.status,
+                "vacant": list(matching.vacant),
+                "unassigned_reps": list(matching.unassigned_reps),
+            }
+        if accounts_df is not None and unit_of is not None:
+            territory_of_unit = dict(
+                zip(unit_table["unit_id"], unit_table["territory_id"], strict=True)
+            )
+            assignments = pd.DataFrame(
+                {
+                    "account_id": accounts_df["account_id"].astype(str).to_numpy(),
+                    "unit_id": unit_of.astype(str).to_numpy(),
+                }
+            )
+            assignments["territory_id"] = assignments["unit_id"].map(territory_of_unit)
+            if "rep_id" in unit_table.columns:
+                assignments["rep_id"] = assignments["territory_id"].map(
+                    dict(zip(territories["territory_id"], territories["rep_id"], strict=True))
+                )
+            tables["assignments"] = assignments
+        held = pd.Series(unit_table["territory_id"].to_numpy(), index=unit_table["unit_id"])
+        write_outputs(
+            out,
+            tables,
+            {"design.json": summary},
+            output_format,
+            files={"territories.geojson": _territory_polygons(layer, held)},
+        )
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+    if not quiet:
+        gap = summary["gap"]
+        console.print(
+            f"[bold]{k} territories[/bold] ({summary['method']}, {summary['status']}): "
+            f"objective {summary['objective']:,.1f}"
+            + (f", gap {100 * gap:.2f}%" if gap is not None else ", no bound")
+            + f"; balance reached ±{100 * summary['max_potential_deviation']:.2f}% potential, "
+            f"±{100 * summary['max_workload_deviation']:.2f}% workload; contiguous: "
+            f"{summary['contiguous']}; {summary['seconds']:.1f} s"
+        )
+        if "matching" in summary:
+            m = summary["matching"]
+            console.print(
+                f"reps matched: objective {m['objective']:.3f} (talent {m['talent']:.3f}, "
+                f"continuity {m['continuity']:.3f}, travel -{m['travel_cost']:.3f}); vacant: "
+                f"{', '.join(m['vacant']) or 'none'}"
+            )
+        console.print(f"outputs in {out}")
 
 
 @app.command()

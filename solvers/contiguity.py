@@ -202,37 +202,113 @@ def boundary_search(problem: AlignmentProblem, assign: IntArray, deadline: float
     """Balance, then cut cost, by moving boundary units that leave their territory connected.
 
     A move is taken when it lowers the total window violation, or keeps it and lowers cost.
-    Whole passes in unit order make the result deterministic.
+    When single moves are stuck with windows still broken, swaps of two boundary units between
+    neighbouring territories are tried (they fix potential and workload at once). Whole passes
+    in unit order make the result deterministic.
     """
     state = _Territories.of(problem, assign)
-    locked = problem.locked >= 0
     for _ in range(MAX_PASSES):
-        improved = False
-        for u in range(problem.n_accounts):
-            if locked[u] or time.perf_counter() >= deadline:
-                continue
-            donor = int(state.assign[u])
-            receivers = sorted({int(state.assign[v]) for v in state.neighbours[u]} - {donor})
-            if not receivers:
-                continue
-            best: tuple[float, float, int] | None = None
-            for receiver in receivers:
-                delta = state.move_delta([u], donor, receiver)
-                if delta is None:
-                    continue
-                d_viol, d_cost = delta
-                gain = d_viol < -1e-12 or (d_viol <= 1e-12 and d_cost < -1e-9)
-                if gain and (best is None or (d_viol, d_cost) < best[:2]):
-                    best = (d_viol, d_cost, receiver)
-            if best is None or (state.assign == donor).sum() <= 1:
-                continue
-            if not state.stays_connected_without(u):
-                continue
-            state.move([u], best[2])
-            improved = True
+        improved = _move_pass(state, deadline)
+        if not improved and time.perf_counter() < deadline and _violation(state) > 1e-12:
+            improved = _swap_pass(state, deadline)
         if not improved or time.perf_counter() >= deadline:
             break
     return state.assign
+
+
+def _violation(state: _Territories) -> float:
+    return sum(
+        state.rep_violation(r, state.pot[r], state.wl[r]) for r in range(state.problem.n_reps)
+    )
+
+
+def _gain(delta: tuple[float, float] | None) -> bool:
+    if delta is None:
+        return False
+    d_viol, d_cost = delta
+    return d_viol < -1e-12 or (d_viol <= 1e-12 and d_cost < -1e-9)
+
+
+def _move_pass(state: _Territories, deadline: float) -> bool:
+    problem = state.problem
+    locked = problem.locked >= 0
+    size = np.bincount(state.assign, minlength=problem.n_reps)
+    improved = False
+    for u in range(problem.n_accounts):
+        if locked[u] or time.perf_counter() >= deadline:
+            continue
+        donor = int(state.assign[u])
+        if size[donor] <= 1:
+            continue
+        receivers = sorted({int(state.assign[v]) for v in state.neighbours[u]} - {donor})
+        best: tuple[float, float, int] | None = None
+        for receiver in receivers:
+            delta = state.move_delta([u], donor, receiver)
+            if delta is not None and _gain(delta) and (best is None or delta < best[:2]):
+                best = (delta[0], delta[1], receiver)
+        if best is None or not state.stays_connected_without(u):
+            continue
+        state.move([u], best[2])
+        size[donor] -= 1
+        size[best[2]] += 1
+        improved = True
+    return improved
+
+
+def _swap_pass(state: _Territories, deadline: float) -> bool:
+    """Swap a boundary unit of territory a that touches b with one of b that touches a."""
+    problem = state.problem
+    locked = problem.locked >= 0
+    border: dict[tuple[int, int], list[int]] = {}
+    for u in range(problem.n_accounts):
+        if locked[u]:
+            continue
+        a = int(state.assign[u])
+        for b in sorted({int(state.assign[v]) for v in state.neighbours[u]} - {a}):
+            border.setdefault((a, b), []).append(u)
+    improved = False
+    for (a, b), units_a in sorted(border.items()):
+        if a > b or time.perf_counter() >= deadline:
+            continue
+        for u in units_a:
+            for w in border.get((b, a), []):
+                if state.assign[u] != a or state.assign[w] != b:
+                    continue
+                delta = _swap_delta(state, u, w, a, b)
+                if not _gain(delta) or not state.stays_connected_without(u):
+                    continue
+                state.move([u], b)
+                if state.stays_connected_without(w) and any(
+                    state.assign[v] == a for v in state.neighbours[w]
+                ):
+                    state.move([w], a)
+                    improved = True
+                    break
+                state.move([u], a)  # undo: w cannot follow
+    return improved
+
+
+def _swap_delta(state: _Territories, u: int, w: int, a: int, b: int) -> tuple[float, float] | None:
+    p = state.problem
+    costs = [
+        state.pair_cost(u, b),
+        state.pair_cost(u, a),
+        state.pair_cost(w, a),
+        state.pair_cost(w, b),
+    ]
+    if costs[0] is None or costs[2] is None:
+        return None
+    old_u, old_w = costs[1] or 0.0, costs[3] or 0.0
+    d_cost = costs[0] - old_u + costs[2] - old_w
+    dp = float(p.potential[w] - p.potential[u])
+    dw = float(p.workload[w] - p.workload[u])
+    before = state.rep_violation(a, state.pot[a], state.wl[a]) + state.rep_violation(
+        b, state.pot[b], state.wl[b]
+    )
+    after = state.rep_violation(a, state.pot[a] + dp, state.wl[a] + dw) + state.rep_violation(
+        b, state.pot[b] - dp, state.wl[b] - dw
+    )
+    return after - before, d_cost
 
 
 @dataclass(frozen=True)
