@@ -49,6 +49,7 @@ from territory.report import (
     rep_colours,
     report_writer,
     run_fingerprint,
+    territory_shapes,
 )
 from territory.runs import QUOTAS, PlanFolder, load_plan
 
@@ -644,7 +645,8 @@ def comparison_maps(runs: Sequence[PlanFolder], names: Sequence[str] | None = No
 
     Colours come from :func:`shared_rep_colours`. Accounts that move from their current rep
     have a black ring; stars are home bases, labelled up to :data:`MAX_LABELLED_REPS` reps.
-    Above :data:`MAX_MAP_ACCOUNTS` accounts a run's map draws an even seeded sample.
+    Above :data:`MAX_MAP_ACCOUNTS` accounts a run's map draws an even seeded sample. A run
+    with a ``territories.geojson`` (``align --units``) also shows its territory polygons.
     """
     labels = list(names) if names is not None else list(run_names(runs))
     union = _union_reps(runs)
@@ -675,6 +677,7 @@ def comparison_maps(runs: Sequence[PlanFolder], names: Sequence[str] | None = No
             n_accounts=int(p.known.sum()),
             n_moved=int(p.moved[p.known].sum()),
             n_reps=len(rep_ids),
+            territories=territory_shapes(run.path, by_rep),
         )
         sample = (
             f"; an even sample of {shown.size:,} of {data.n_accounts:,} accounts"

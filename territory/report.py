@@ -44,11 +44,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from matplotlib import patheffects
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, PathPatch, Rectangle
+from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from territory.charts import DPI, PNG_METADATA
@@ -178,6 +181,12 @@ QUOTA_COMMAND = "territory quota --plan {plan} --target <company target per year
 STRESS_COMMAND = "territory stress --plan {plan} --comp <comp plan .toml>"
 CHECKS_COMMAND = "territory check --plan {plan}"
 ALIGN_COMMAND = "territory align --accounts <accounts> --reps <reps> --out {plan}"
+
+TERRITORY_SHAPES = "territories.geojson"
+"""Territory polygons written by ``territory align --units``; the map shades them when present."""
+
+NO_REP_COLOUR = "#BBBBBB"
+"""Fill of a territory polygon whose rep is not in the reps table."""
 
 MAX_MAP_ACCOUNTS = 50_000
 """Above this many accounts the map draws an even, seeded sample (the caption says so)."""
@@ -686,6 +695,71 @@ def rep_colours(
 
 
 @dataclass(frozen=True)
+class TerritoryShape:
+    """One rep's dissolved units as a matplotlib path (degrees): rings closed, holes kept."""
+
+    rep_id: str
+    colour: str
+    vertices: FloatArray
+    codes: npt.NDArray[np.uint8]
+
+
+def _ring_path(
+    ring: Sequence[Sequence[float]], *, hole: bool
+) -> tuple[FloatArray, npt.NDArray[np.uint8]]:
+    """One closed ring; exteriors counter-clockwise, holes clockwise.
+
+    Agg fills with the non-zero winding rule, so a hole only stays open when it runs against
+    its exterior; GeoJSON from other tools need not follow that convention.
+    """
+    points = np.asarray([xy[:2] for xy in ring], dtype=np.float64).reshape(-1, 2)
+    x, y = points[:, 0], points[:, 1]
+    twice_area = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+    if (twice_area < 0) != hole:
+        points = points[::-1].copy()
+    codes = np.full(len(points), MplPath.LINETO, dtype=np.uint8)
+    codes[0] = MplPath.MOVETO
+    if len(points) > 1:
+        codes[-1] = MplPath.CLOSEPOLY
+    return points, codes
+
+
+def territory_shapes(folder: Path, colour_of: Mapping[str, str]) -> tuple[TerritoryShape, ...]:
+    """The run folder's ``territories.geojson`` as paths coloured by rep (empty when absent).
+
+    Read as plain JSON (Polygon / MultiPolygon in WGS84, as ``write_geojson`` writes them) so the
+    report needs no GIS stack; features without geometry are skipped. Holes are separate rings of
+    one compound path, so they stay open when the patch is filled.
+    """
+    doc = _read_json(folder / TERRITORY_SHAPES)
+    if not isinstance(doc, dict):
+        return ()
+    shapes = []
+    for feature in doc.get("features") or []:
+        geometry = (feature or {}).get("geometry") or {}
+        kind, coords = geometry.get("type"), geometry.get("coordinates") or []
+        polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
+        rings = [
+            _ring_path(ring, hole=k > 0)
+            for polygon in polygons
+            for k, ring in enumerate(polygon)
+            if len(ring) > 0
+        ]
+        if not rings:
+            continue
+        rep_id = str((feature.get("properties") or {}).get("rep_id", ""))
+        shapes.append(
+            TerritoryShape(
+                rep_id=rep_id,
+                colour=colour_of.get(rep_id, NO_REP_COLOUR),
+                vertices=np.concatenate([v for v, _ in rings]),
+                codes=np.concatenate([c for _, c in rings]),
+            )
+        )
+    return tuple(shapes)
+
+
+@dataclass(frozen=True)
 class _MapData:
     """Everything the map panels draw, in plot coordinates (degrees)."""
 
@@ -703,6 +777,7 @@ class _MapData:
     n_accounts: int
     n_moved: int
     n_reps: int
+    territories: tuple[TerritoryShape, ...] = ()
 
 
 Box = tuple[float, float, float, float]
@@ -745,6 +820,7 @@ def _map_data(run: PlanFolder) -> _MapData:
         n_accounts=int(known.sum()),
         n_moved=int(moved[known].sum()),
         n_reps=len(rep_ids),
+        territories=territory_shapes(run.path, dict(zip(rep_ids, colours, strict=True))),
     )
 
 
@@ -838,9 +914,10 @@ def map_charts(run: PlanFolder) -> list[bytes]:
     seeded sample is drawn. Home bases inside a zoom frame are labelled on the zoom only.
     """
     data = _map_data(run)
+    outlines = [t.vertices for t in data.territories]
     whole = _padded_box(
-        np.concatenate([data.lon, data.home_lon]),
-        np.concatenate([data.lat, data.home_lat]),
+        np.concatenate([data.lon, data.home_lon, *(v[:, 0] for v in outlines)]),
+        np.concatenate([data.lat, data.home_lat, *(v[:, 1] for v in outlines)]),
         data.cos_lat,
     )
     labelled = data.n_reps <= MAX_LABELLED_REPS
@@ -898,6 +975,23 @@ def _map_panel(
     labelled: bool,
     frames: Sequence[tuple[int, Box]],
 ) -> bytes:
+    """One map as PNG bytes (see :func:`_map_figure`)."""
+    return _png_bytes(_map_figure(data, box, title, subtitle, labelled=labelled, frames=frames))
+
+
+def _map_figure(
+    data: _MapData,
+    box: Box,
+    title: str,
+    subtitle: str,
+    *,
+    labelled: bool,
+    frames: Sequence[tuple[int, Box]],
+) -> Figure:
+    """Territory polygons (if any) under the account dots, home-base stars and zoom frames.
+
+    Kept apart from the PNG encoding so tests can count what is drawn instead of reading pixels.
+    """
     span_x = (box[2] - box[0]) * data.cos_lat
     span_y = box[3] - box[1]
     aspect = span_y / max(span_x, 1e-9)
@@ -914,6 +1008,14 @@ def _map_panel(
     size = float(np.clip(40_000.0 / max(n_visible, 1), 4.0, 36.0))
     still = visible & ~data.moved
     ringed = visible & data.moved
+    for shape in data.territories:
+        # A light tint of the rep's colour, so the same-coloured dots stay visible on top.
+        ax.add_patch(
+            PathPatch(
+                MplPath(shape.vertices, shape.codes), facecolor=to_rgba(shape.colour, 0.3),
+                edgecolor="#444444", linewidth=0.7, zorder=1, gid=f"territory:{shape.rep_id}",
+            )
+        )  # fmt: skip
     ax.scatter(
         data.lon[still], data.lat[still], s=size, c=list(data.colour[still]), linewidths=0,
         zorder=2,
@@ -948,7 +1050,7 @@ def _map_panel(
     ax.tick_params(labelsize=9, colors=_MUTED)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    handles = [
+    handles: list[Artist] = [
         Line2D([], [], marker="o", linestyle="none", color="#888888", markersize=6,
                label="Account (colour = its rep)"),
         Line2D([], [], marker="o", linestyle="none", color="#888888", markeredgecolor="#111111",
@@ -956,7 +1058,15 @@ def _map_panel(
         Line2D([], [], marker="*", linestyle="none", color="#888888", markeredgecolor="black",
                markersize=14, label="Rep home base"),
     ]  # fmt: skip
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9.5, frameon=False)
+    if data.territories:
+        handles.append(
+            Patch(facecolor=to_rgba("#888888", 0.3), edgecolor="#444444", linewidth=0.7,
+                  label="Territory: the rep's units dissolved")
+        )  # fmt: skip
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=2 if data.territories else 3,
+        fontsize=9.5, frameon=False,
+    )  # fmt: skip
     fig.suptitle(title, fontsize=14, fontweight="bold", color=_TEXT)
     ax.set_title(subtitle, fontsize=9.5, color=_MUTED)
     if labelled:
@@ -966,7 +1076,7 @@ def _map_panel(
         for _, frame in frames:
             show &= ~_inside(data.home_lon, data.home_lat, frame)
         _place_labels(fig, ax, data.home_lon, data.home_lat, data.labels, show)
-    return _png_bytes(fig)
+    return fig
 
 
 def _star_size(n_reps: int) -> float:
@@ -1423,12 +1533,21 @@ def _map_section(run: PlanFolder) -> str:
         if n_reps <= MAX_LABELLED_REPS
         else f"Stars mark rep home bases (names left out above {MAX_LABELLED_REPS} reps)."
     )
+    shapes = ""
+    alt = "Map of accounts coloured by rep"
+    if (run.path / TERRITORY_SHAPES).exists():
+        shapes = (
+            " Shaded areas with outlines are the territories: the basic units (ZIP codes, "
+            f"counties, ...) each rep holds, dissolved into one shape ({TERRITORY_SHAPES})."
+        )
+        alt = "Map of territory polygons and accounts, coloured by rep"
     caption = escape(
         "Each dot is an account in the colour of its rep; neighbouring territories get "
         f"different colours. Accounts with a black ring move to a new rep in this plan. {labels}"
+        + shapes
     )
     parts = ['<section id="map"><h2>Territory map</h2>']
-    parts.append(_img(pngs[0], "Map of accounts coloured by rep", caption, img_id="map-image"))
+    parts.append(_img(pngs[0], alt, caption, img_id="map-image"))
     for k, png in enumerate(pngs[1:], start=1):
         parts.append(
             _img(
