@@ -80,27 +80,41 @@ class _Territories:
         scale_w = max(p.workload_target[rep], 1e-12)
         return float(over_p / scale_p + over_w / scale_w)
 
-    def move_delta(self, units: list[int], donor: int, receiver: int) -> tuple[float, float] | None:
-        """(change in window violation, change in cost) of moving ``units`` together, or None
-        when some unit may not go to ``receiver``."""
+    def rep_spread(self, rep: int, pot: float, wl: float) -> float:
+        """Squared relative distance from the targets: it pulls loads along chains of
+        territories, where the window violation alone sees no gain."""
+        p = self.problem
+        dp = pot / max(p.potential_target[rep], 1e-12) - 1.0
+        dw = wl / max(p.workload_target[rep], 1e-12) - 1.0
+        return float(dp * dp + dw * dw)
+
+    def shift_delta(self, moves: list[tuple[int, int, int]]) -> tuple[float, float, float] | None:
+        """(change in window violation, in spread, in cost) of moving each ``(unit, from, to)``,
+        or None when some unit may not go to its new rep."""
         p = self.problem
         d_cost = 0.0
-        d_pot = d_wl = 0.0
-        for u in units:
+        change: dict[int, list[float]] = {}
+        for u, donor, receiver in moves:
             new = self.pair_cost(u, receiver)
-            old = self.pair_cost(u, donor)
             if new is None:
                 return None
+            old = self.pair_cost(u, donor)
             d_cost += new - (old if old is not None else 0.0)
-            d_pot += float(p.potential[u])
-            d_wl += float(p.workload[u])
-        before = self.rep_violation(donor, self.pot[donor], self.wl[donor]) + self.rep_violation(
-            receiver, self.pot[receiver], self.wl[receiver]
-        )
-        after = self.rep_violation(
-            donor, self.pot[donor] - d_pot, self.wl[donor] - d_wl
-        ) + self.rep_violation(receiver, self.pot[receiver] + d_pot, self.wl[receiver] + d_wl)
-        return after - before, d_cost
+            for rep, sign in ((donor, -1.0), (receiver, 1.0)):
+                entry = change.setdefault(rep, [0.0, 0.0])
+                entry[0] += sign * float(p.potential[u])
+                entry[1] += sign * float(p.workload[u])
+        d_viol = d_spread = 0.0
+        for rep, (dp, dw) in change.items():
+            pot, wl = self.pot[rep], self.wl[rep]
+            d_viol += self.rep_violation(rep, pot + dp, wl + dw) - self.rep_violation(rep, pot, wl)
+            d_spread += self.rep_spread(rep, pot + dp, wl + dw) - self.rep_spread(rep, pot, wl)
+        return d_viol, d_spread, d_cost
+
+    def move_delta(self, units: list[int], donor: int, receiver: int) -> tuple[float, float] | None:
+        """(change in window violation, change in cost) of moving ``units`` together."""
+        delta = self.shift_delta([(u, donor, receiver) for u in units])
+        return None if delta is None else (delta[0], delta[2])
 
     def move(self, units: list[int], receiver: int) -> None:
         p = self.problem
@@ -201,16 +215,20 @@ def make_contiguous(problem: AlignmentProblem, assign: IntArray) -> IntArray:
 def boundary_search(problem: AlignmentProblem, assign: IntArray, deadline: float) -> IntArray:
     """Balance, then cut cost, by moving boundary units that leave their territory connected.
 
-    A move is taken when it lowers the total window violation, or keeps it and lowers cost.
-    When single moves are stuck with windows still broken, swaps of two boundary units between
-    neighbouring territories are tried (they fix potential and workload at once). Whole passes
-    in unit order make the result deterministic.
+    While some window is broken a move is taken when it lowers the total violation, or keeps it
+    and brings loads closer to their targets (so surplus travels along chains of territories);
+    once every window holds, when it keeps them and lowers cost. When single moves are stuck,
+    swaps of two boundary units between neighbouring territories are tried. Whole passes in
+    unit order make the result deterministic.
     """
     state = _Territories.of(problem, assign)
     for _ in range(MAX_PASSES):
-        improved = _move_pass(state, deadline)
-        if not improved and time.perf_counter() < deadline and _violation(state) > 1e-12:
-            improved = _swap_pass(state, deadline)
+        balancing = _violation(state) > 1e-12
+        improved = _move_pass(state, deadline, balancing)
+        if not improved and time.perf_counter() < deadline:
+            improved = _swap_pass(state, deadline, balancing)
+        if not improved and balancing and _violation(state) <= 1e-12:
+            improved = True  # windows just closed: go on polishing cost
         if not improved or time.perf_counter() >= deadline:
             break
     return state.assign
@@ -222,14 +240,19 @@ def _violation(state: _Territories) -> float:
     )
 
 
-def _gain(delta: tuple[float, float] | None) -> bool:
-    if delta is None:
-        return False
-    d_viol, d_cost = delta
-    return d_viol < -1e-12 or (d_viol <= 1e-12 and d_cost < -1e-9)
+def _key(delta: tuple[float, float, float], balancing: bool) -> tuple[float, float] | None:
+    """How good a change is (lower is better), or None when it is no improvement."""
+    d_viol, d_spread, d_cost = delta
+    if balancing:
+        if d_viol < -1e-12 or (d_viol <= 1e-12 and d_spread < -1e-12):
+            return (d_viol, d_spread)
+        return None
+    if d_viol <= 1e-12 and d_cost < -1e-9:
+        return (d_viol, d_cost)
+    return None
 
 
-def _move_pass(state: _Territories, deadline: float) -> bool:
+def _move_pass(state: _Territories, deadline: float, balancing: bool) -> bool:
     problem = state.problem
     locked = problem.locked >= 0
     size = np.bincount(state.assign, minlength=problem.n_reps)
@@ -241,21 +264,22 @@ def _move_pass(state: _Territories, deadline: float) -> bool:
         if size[donor] <= 1:
             continue
         receivers = sorted({int(state.assign[v]) for v in state.neighbours[u]} - {donor})
-        best: tuple[float, float, int] | None = None
+        best: tuple[tuple[float, float], int] | None = None
         for receiver in receivers:
-            delta = state.move_delta([u], donor, receiver)
-            if delta is not None and _gain(delta) and (best is None or delta < best[:2]):
-                best = (delta[0], delta[1], receiver)
+            delta = state.shift_delta([(u, donor, receiver)])
+            key = None if delta is None else _key(delta, balancing)
+            if key is not None and (best is None or key < best[0]):
+                best = (key, receiver)
         if best is None or not state.stays_connected_without(u):
             continue
-        state.move([u], best[2])
+        state.move([u], best[1])
         size[donor] -= 1
-        size[best[2]] += 1
+        size[best[1]] += 1
         improved = True
     return improved
 
 
-def _swap_pass(state: _Territories, deadline: float) -> bool:
+def _swap_pass(state: _Territories, deadline: float, balancing: bool) -> bool:
     """Swap a boundary unit of territory a that touches b with one of b that touches a."""
     problem = state.problem
     locked = problem.locked >= 0
@@ -274,41 +298,22 @@ def _swap_pass(state: _Territories, deadline: float) -> bool:
             for w in border.get((b, a), []):
                 if state.assign[u] != a or state.assign[w] != b:
                     continue
-                delta = _swap_delta(state, u, w, a, b)
-                if not _gain(delta) or not state.stays_connected_without(u):
+                delta = state.shift_delta([(u, a, b), (w, b, a)])
+                if delta is None or _key(delta, balancing) is None:
+                    continue
+                if not state.stays_connected_without(u):
                     continue
                 state.move([u], b)
                 if state.stays_connected_without(w) and any(
                     state.assign[v] == a for v in state.neighbours[w]
                 ):
                     state.move([w], a)
-                    improved = True
-                    break
+                    if any(state.assign[v] == b for v in state.neighbours[u]):
+                        improved = True
+                        break
+                    state.move([w], b)  # undo: u touched b only through w
                 state.move([u], a)  # undo: w cannot follow
     return improved
-
-
-def _swap_delta(state: _Territories, u: int, w: int, a: int, b: int) -> tuple[float, float] | None:
-    p = state.problem
-    costs = [
-        state.pair_cost(u, b),
-        state.pair_cost(u, a),
-        state.pair_cost(w, a),
-        state.pair_cost(w, b),
-    ]
-    if costs[0] is None or costs[2] is None:
-        return None
-    old_u, old_w = costs[1] or 0.0, costs[3] or 0.0
-    d_cost = costs[0] - old_u + costs[2] - old_w
-    dp = float(p.potential[w] - p.potential[u])
-    dw = float(p.workload[w] - p.workload[u])
-    before = state.rep_violation(a, state.pot[a], state.wl[a]) + state.rep_violation(
-        b, state.pot[b], state.wl[b]
-    )
-    after = state.rep_violation(a, state.pot[a] + dp, state.wl[a] + dw) + state.rep_violation(
-        b, state.pot[b] - dp, state.wl[b] - dw
-    )
-    return after - before, d_cost
 
 
 @dataclass(frozen=True)
