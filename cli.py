@@ -164,6 +164,12 @@ def align(
         Path | None,
         typer.Option(help="Extra unit links (table unit_a, unit_b: bridges, ferries, islands)."),
     ] = None,
+    compactness: Annotated[
+        str, typer.Option(help="travel (workload x km to home) or moi (workload x km²).")
+    ] = "travel",
+    cut_edge_weight: Annotated[
+        float, typer.Option(help="Cost per unit border between territories (needs --contiguity).")
+    ] = 0.0,
     max_moved_accounts: Annotated[
         int | None, typer.Option(help="At most this many accounts change rep.")
     ] = None,
@@ -237,6 +243,8 @@ def align(
                 max_moved_revenue_share=max_moved_revenue_share,
                 unit_graph=unit_graph,
                 contiguity=contiguity,
+                compactness=compactness,
+                cut_edge_weight=cut_edge_weight,
                 validate=False,
                 input_hashes=hashes,
                 progress=status,

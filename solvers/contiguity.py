@@ -104,12 +104,27 @@ class _Territories:
                 entry = change.setdefault(rep, [0.0, 0.0])
                 entry[0] += sign * float(p.potential[u])
                 entry[1] += sign * float(p.workload[u])
+        if self.problem.settings.cut_edge_weight:
+            d_cost += self.problem.settings.cut_edge_weight * self._cut_delta(moves)
         d_viol = d_spread = 0.0
         for rep, (dp, dw) in change.items():
             pot, wl = self.pot[rep], self.wl[rep]
             d_viol += self.rep_violation(rep, pot + dp, wl + dw) - self.rep_violation(rep, pot, wl)
             d_spread += self.rep_spread(rep, pot + dp, wl + dw) - self.rep_spread(rep, pot, wl)
         return d_viol, d_spread, d_cost
+
+    def _cut_delta(self, moves: list[tuple[int, int, int]]) -> int:
+        """Change in the number of cut unit edges if the moves were made."""
+        units = [u for u, _, _ in moves]
+        edges = {(min(u, v), max(u, v)) for u in units for v in self.neighbours[u]}
+        before = sum(self.assign[u] != self.assign[v] for u, v in edges)
+        saved = [int(self.assign[u]) for u in units]
+        for u, _, receiver in moves:
+            self.assign[u] = receiver
+        after = sum(self.assign[u] != self.assign[v] for u, v in edges)
+        for u, old in zip(units, saved, strict=True):
+            self.assign[u] = old
+        return int(after - before)
 
     def move_delta(self, units: list[int], donor: int, receiver: int) -> tuple[float, float] | None:
         """(change in window violation, change in cost) of moving ``units`` together."""

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 from ortools.sat.python import cp_model
+from scipy import sparse
 
 from solvers.base import Solution, SolveStatus
 from solvers.contiguity import cut_rows, separator_cuts
@@ -25,6 +26,27 @@ def _scale_for(values: np.ndarray, preferred: float, limit: float = 2.0**52) -> 
     while total * scale > limit and scale > 1e-6:
         scale /= 10.0
     return scale
+
+
+def _cut_edge_literals(
+    model: cp_model.CpModel, problem: AlignmentProblem, x: list[cp_model.IntVar]
+) -> list[cp_model.IntVar]:
+    """One literal per unit edge, true when its ends go to different reps (see mip.py)."""
+    if not problem.settings.cut_edge_weight or problem.adjacency is None:
+        return []
+    coo = sparse.triu(problem.adjacency, k=1).tocoo()
+    keys = problem.pair_account * problem.n_reps + problem.pair_rep
+    lookup = dict(zip(keys.tolist(), range(problem.n_pairs), strict=True))
+    starts = problem.account_start.tolist()
+    literals = []
+    for e, (u, v) in enumerate(zip(coo.row.tolist(), coo.col.tolist(), strict=True)):
+        y = model.new_bool_var(f"cut{e}")
+        for a, b in ((u, v), (v, u)):
+            for p in range(starts[a], starts[a + 1]):
+                q = lookup.get(b * problem.n_reps + int(problem.pair_rep[p]))
+                model.add(y >= x[p] - x[q] if q is not None else y >= x[p])
+        literals.append(y)
+    return literals
 
 
 class CpSatSolver:
@@ -86,8 +108,13 @@ class CpSatSolver:
             model.add(wl_expr >= math.ceil(problem.workload_lo[r] * wl_scale - 1e-6))
             model.add(wl_expr <= math.floor(problem.workload_hi[r] * wl_scale + 1e-6))
 
-        # Minimise travel plus disruption.
-        model.minimize(cp_model.LinearExpr.weighted_sum(x, cost_int.tolist()))
+        # Minimise travel plus disruption (plus the price of cut unit edges).
+        goal = cp_model.LinearExpr.weighted_sum(x, cost_int.tolist())
+        cut_price = int(round(problem.settings.cut_edge_weight * cost_scale))
+        cut_literals = _cut_edge_literals(model, problem, x)
+        for y in cut_literals:
+            goal += cut_price * y
+        model.minimize(goal)
 
         # Start from the heuristic plan.
         chosen = chosen_pairs(problem, warm_start.assignment)
@@ -124,7 +151,7 @@ class CpSatSolver:
             solver.parameters.max_time_in_seconds = remaining
 
         lp_bound = warm_start.bound
-        rounding_slack = problem.n_accounts * 0.5 / cost_scale
+        rounding_slack = (problem.n_accounts + len(cut_literals)) * 0.5 / cost_scale
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values = np.fromiter((solver.boolean_value(v) for v in x), dtype=bool, count=len(x))
             assignment = np.empty(problem.n_accounts, dtype=np.int64)

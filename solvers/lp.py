@@ -338,7 +338,7 @@ def price_excluded_pairs(
         else:
             cosine = np.clip(account_xyz[chunk] @ rep_xyz_t, -1.0, 1.0)
             distance = EARTH_RADIUS_KM * np.arccos(cosine)
-            cost = w * distance
+            cost = problem.settings.travel(w, distance)
         if problem.members is None and (weight or problem.move_cost.size):
             current = problem.current[chunk][:, None]
             moved = (current >= 0) & (np.arange(r)[None, :] != current)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pulp
+from scipy import sparse
 
 from solvers.base import IntArray, Solution, SolveStatus
 from solvers.contiguity import cut_rows, separator_cuts
@@ -72,6 +73,32 @@ def _plan_of(problem: AlignmentProblem, values: npt.NDArray[np.bool_]) -> IntArr
     return plan
 
 
+def _cut_edge_variables(
+    model: pulp.LpProblem, problem: AlignmentProblem, x: list[pulp.LpVariable]
+) -> list[pulp.LpVariable]:
+    """One variable per unit edge that is 1 when its ends go to different reps.
+
+    ``y_uv >= x_ur - x_vr`` for every candidate rep r of u (and the mirror for v): if u holds
+    r and v does not, the edge is cut. Empty unless cut edges carry a price.
+    """
+    if not problem.settings.cut_edge_weight or problem.adjacency is None:
+        return []
+    coo = sparse.triu(problem.adjacency, k=1).tocoo()
+    keys = problem.pair_account * problem.n_reps + problem.pair_rep
+    lookup = dict(zip(keys.tolist(), range(problem.n_pairs), strict=True))
+    starts = problem.account_start.tolist()
+    cut_vars = []
+    for e, (u, v) in enumerate(zip(coo.row.tolist(), coo.col.tolist(), strict=True)):
+        y = model.add_variable(f"cut{e}", 0, 1)
+        for a, b in ((u, v), (v, u)):
+            for p in range(starts[a], starts[a + 1]):
+                q = lookup.get(b * problem.n_reps + int(problem.pair_rep[p]))
+                rhs = x[p] - x[q] if q is not None else x[p]
+                model += y >= rhs, f"cut{e}_{p}"
+        cut_vars.append(y)
+    return cut_vars
+
+
 class MipSolver:
     """Exact backend through PuLP; ``engine`` is ``"highs"``, ``"cbc"`` or ``"auto"``."""
 
@@ -126,10 +153,13 @@ class MipSolver:
             model += wl >= float(problem.workload_lo[r]), f"wl_lo_{r}"
             model += wl <= float(problem.workload_hi[r]), f"wl_hi_{r}"
 
-        # Minimise travel plus disruption.
-        model += pulp.LpAffineExpression(
+        # Minimise travel plus disruption (plus the price of cut unit edges).
+        objective = pulp.LpAffineExpression(
             [(v, float(c)) for v, c in zip(x, problem.pair_cost.tolist(), strict=True)]
         )
+        for cut_var in _cut_edge_variables(model, problem, x):
+            objective += problem.settings.cut_edge_weight * cut_var
+        model += objective
 
         # Start from the heuristic plan.
         chosen = chosen_pairs(problem, warm_start.assignment)

@@ -329,6 +329,8 @@ def align(
     max_moved_revenue_share: float | None = None,
     unit_graph: DualGraph | None = None,
     contiguity: bool = False,
+    compactness: str = "travel",
+    cut_edge_weight: float = 0.0,
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
@@ -361,6 +363,10 @@ def align(
         With ``contiguity``, every rep's units (the values of ``family_column``, named by
         ``unit_graph.names``) form one connected piece of ``unit_graph``; units without accounts
         join the problem empty so that territories can run through them.
+    compactness, cut_edge_weight
+        ``travel`` prices workload x km to the rep's home, ``moi`` workload x km² (moment of
+        inertia around the home base); ``cut_edge_weight`` adds that cost per pair of
+        neighbouring units held by different reps (needs ``contiguity``'s unit graph).
     max_moved_accounts, max_moved_revenue_share
         Caps on how many accounts, and what share of last year's revenue, may change rep
         ("keep 90% of revenue with its current rep" is a share of 0.10). Enforced by pricing
@@ -390,6 +396,7 @@ def align(
         "candidates": candidates, "soft": soft, "allow_overtime": allow_overtime, "gap": gap,
         "max_distance_km": max_distance_km, "forbidden": forbidden,
         "family_column": family_column, "unit_graph": unit_graph, "contiguity": contiguity,
+        "compactness": compactness, "cut_edge_weight": cut_edge_weight,
         "input_hashes": input_hashes, "progress": progress,
     }  # fmt: skip
     if caps is None:
@@ -423,6 +430,8 @@ def _align_once(
     move_cost: np.ndarray | None = None,
     unit_graph: DualGraph | None = None,
     contiguity: bool = False,
+    compactness: str = "travel",
+    cut_edge_weight: float = 0.0,
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
@@ -448,7 +457,14 @@ def _align_once(
         disruption_weight=disruption_weight,
         candidates=candidates,
         max_distance_km=max_distance_km,
+        distance_power=_distance_power(compactness),
+        cut_edge_weight=cut_edge_weight,
     )
+    if cut_edge_weight and not contiguity:
+        raise ScenarioError(
+            "cut_edge_weight prices borders between units: it needs the unit graph "
+            "(--units FILE --contiguity)"
+        )
     notes: list[str] = []
     stages: dict[str, float] = {}
 
@@ -648,6 +664,13 @@ def _prove_contiguity_infeasible(
             hint="Widen --balance, use --soft, add manual links between units, or drop "
             "--contiguity.",
         )
+
+
+def _distance_power(compactness: str) -> float:
+    powers = {"travel": 1.0, "moi": 2.0}
+    if compactness not in powers:
+        raise ScenarioError(f"compactness must be travel or moi, not '{compactness}'")
+    return powers[compactness]
 
 
 def _contiguity_graph(unit_graph: DualGraph | None, family_column: str | None) -> DualGraph:
@@ -893,6 +916,12 @@ def _result(
     plan = problem.rep_ids[problem.expand(solution.assignment)]
     factors = dict(settings.tier_factors)
     dev_p, dev_w = _deviations(problem, solution.assignment)
+    if problem.adjacency is not None:
+        notes = [
+            *notes,
+            f"contiguous territories on the unit graph; {problem.cut_edges(solution.assignment)} "
+            f"of {problem.adjacency.nnz // 2} unit borders run between territories",
+        ]
     report = SolveReport(
         backend=solution.backend,
         status=solution.status.value,
@@ -934,6 +963,8 @@ def _result(
         "forbidden_pairs": int(problem.forbidden_keys.size),
         "family_units": None if problem.members is None else problem.n_accounts,
         "contiguity": problem.adjacency is not None,
+        "compactness": "moi" if settings.distance_power == 2.0 else "travel",
+        "cut_edge_weight": settings.cut_edge_weight,
         "gap": gap,
     }
     hashes = (

@@ -70,6 +70,18 @@ class AlignmentSettings:
     candidates: int = DEFAULT_CANDIDATES
     max_distance_km: float | None = None
     """No account goes to a rep whose home base is further away (locked accounts excepted)."""
+    distance_power: float = 1.0
+    """Compactness around the rep's home: 1 sums workload x km (travel), 2 workload x km²
+    (moment of inertia, which punishes far-flung accounts hardest)."""
+    cut_edge_weight: float = 0.0
+    """Objective cost per pair of neighbouring units held by different reps (needs a unit
+    graph): ragged borders cost more."""
+
+    def travel(self, workload: FloatArray, distance_km: FloatArray) -> FloatArray:
+        """The compactness part of a pair's cost."""
+        if self.distance_power == 1.0:
+            return np.asarray(workload * distance_km)
+        return np.asarray(workload * distance_km**self.distance_power)
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,9 +279,9 @@ class AlignmentProblem:
             self.rep_lon[reps],
         )
         moved = (self.current[accounts] >= 0) & (reps != self.current[accounts])
-        cost = self.workload[accounts] * distance + self.settings.disruption_weight * np.where(
-            moved, self.potential[accounts], 0.0
-        )
+        cost = self.settings.travel(
+            self.workload[accounts], distance
+        ) + self.settings.disruption_weight * np.where(moved, self.potential[accounts], 0.0)
         if self.move_cost.size:
             cost = cost + np.where(moved, self.move_cost[accounts], 0.0)
         return distance, np.asarray(cost, dtype=np.float64)
@@ -284,9 +296,9 @@ class AlignmentProblem:
         r = reps[pair_of]
         d = haversine_km(members.lat[m], members.lon[m], self.rep_lat[r], self.rep_lon[r])
         moved = (members.current[m] >= 0) & (r != members.current[m])
-        each = members.workload[m] * d + self.settings.disruption_weight * np.where(
-            moved, members.potential[m], 0.0
-        )
+        each = self.settings.travel(
+            members.workload[m], d
+        ) + self.settings.disruption_weight * np.where(moved, members.potential[m], 0.0)
         if self.move_cost.size:
             each = each + np.where(moved, self.move_cost[m], 0.0)
         cost = np.bincount(pair_of, weights=each, minlength=units.shape[0])
@@ -348,11 +360,22 @@ class AlignmentProblem:
         return np.where(found, pos, -1).astype(np.int64)
 
     def objective(self, assignment: IntArray) -> float:
-        """Travel plus disruption cost of a full assignment (the solvers' objective)."""
+        """Travel plus disruption cost of a full assignment, plus the price of cut unit edges
+        (the solvers' objective)."""
         pos = self.pair_index(assignment)
         if (pos < 0).any():
             raise ValueError("assignment uses a rep that is not a candidate for some account")
-        return float(self.pair_cost[pos].sum())
+        total = float(self.pair_cost[pos].sum())
+        if self.settings.cut_edge_weight and self.adjacency is not None:
+            total += self.settings.cut_edge_weight * self.cut_edges(assignment)
+        return total
+
+    def cut_edges(self, assignment: IntArray) -> int:
+        """Pairs of neighbouring units held by different reps (0 without a unit graph)."""
+        if self.adjacency is None:
+            return 0
+        coo = sparse.triu(self.adjacency, k=1).tocoo()
+        return int((assignment[coo.row] != assignment[coo.col]).sum())
 
     def loads(self, assignment: IntArray) -> tuple[FloatArray, FloatArray]:
         """Potential and workload totals per rep."""

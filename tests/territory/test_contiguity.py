@@ -315,3 +315,66 @@ class TestCli:
         assert done.exit_code != 0
         assert "--units" in done.output
         assert not (tmp_path / "out").exists()
+
+
+class TestCompactness:
+    def reps(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "rep_id": ["R1", "R2"],
+                "lat": [50.0, 50.3],
+                "lon": [10.0, 10.3],
+                "capacity": [80.0, 80.0],
+            }
+        )
+
+    @pytest.mark.parametrize("backend", BACKENDS)
+    def test_priced_borders_straighten_the_split(self, backend: str) -> None:
+        """A 4 x 4 grid split in two halves: with borders priced high the split is a straight
+        line (4 cut edges), the fewest any balanced split of the grid can have."""
+        accounts, graph = grid_instance(4, 4)
+        result = align(
+            accounts, self.reps(), solver=backend, family_column="unit_id", unit_graph=graph,
+            contiguity=True, balance=0.0, cut_edge_weight=1e5, time_limit_s=30,
+        )  # fmt: skip
+        labels = unit_labels(result.unit_plan, graph)  # type: ignore[arg-type]
+        from territory.districting import cut_edges
+
+        assert cut_edges(labels, grid_graph(4, 4)) == 4
+        assert result.problem.cut_edges(result.problem.expand(np.asarray(labels))) == 4
+        travel = result.problem.objective(np.asarray(labels)) - 4e5
+        assert result.report.objective == pytest.approx(travel + 4e5)
+        assert any("4 of 24 unit borders" in note for note in result.report.notes)
+
+    def test_moment_of_inertia_prices_squared_km(self) -> None:
+        accounts, graph = grid_instance(2, 2)
+        travel = align(
+            accounts, self.reps(), solver="mip", family_column="unit_id", balance=0.0,
+            time_limit_s=10,
+        )  # fmt: skip
+        moi = align(
+            accounts, self.reps(), solver="mip", family_column="unit_id", balance=0.0,
+            compactness="moi", time_limit_s=10,
+        )  # fmt: skip
+        from territory.geo import haversine_km
+
+        reps = self.reps().set_index("rep_id")
+        plan = moi.plan
+        expected = sum(
+            10.0 * haversine_km(
+                np.float64(row.lat), np.float64(row.lon),
+                np.float64(reps.loc[plan[row.account_id], "lat"]),
+                np.float64(reps.loc[plan[row.account_id], "lon"]),
+            ) ** 2
+            for row in accounts.itertuples()
+        )  # fmt: skip
+        assert moi.report.objective == pytest.approx(float(expected), rel=1e-9)
+        assert moi.solve_document()["parameters"]["compactness"] == "moi"
+        assert travel.solve_document()["parameters"]["compactness"] == "travel"
+
+    def test_cut_edge_weight_needs_contiguity(self) -> None:
+        from territory.errors import ScenarioError
+
+        accounts, _ = grid_instance(2, 2)
+        with pytest.raises(ScenarioError, match="--contiguity"):
+            align(accounts, self.reps(), family_column="unit_id", cut_edge_weight=1.0)
