@@ -242,6 +242,8 @@ def boundary_search(problem: AlignmentProblem, assign: IntArray, deadline: float
         improved = _move_pass(state, deadline, balancing)
         if not improved and time.perf_counter() < deadline:
             improved = _swap_pass(state, deadline, balancing)
+        if not improved and balancing and time.perf_counter() < deadline:
+            improved = _tabu_escape(state, deadline)
         if not improved and balancing and _violation(state) <= 1e-12:
             improved = True  # windows just closed: go on polishing cost
         if not improved or time.perf_counter() >= deadline:
@@ -329,6 +331,66 @@ def _swap_pass(state: _Territories, deadline: float, balancing: bool) -> bool:
                     state.move([w], b)  # undo: u touched b only through w
                 state.move([u], a)  # undo: w cannot follow
     return improved
+
+
+TABU_STEPS = 300
+"""Uphill moves the balancing search may take to leave a local optimum."""
+TABU_TENURE = 12
+"""Steps during which a moved unit may not move again."""
+
+
+def _tabu_escape(state: _Territories, deadline: float) -> bool:
+    """Leave a local optimum of the balancing search by the least-bad boundary moves.
+
+    Each step moves the boundary unit whose move worsens (violation, spread) least, never a
+    unit moved in the last ``TABU_TENURE`` steps; the best plan seen is kept. Returns whether
+    it found a plan with less violation than the one it started from.
+    """
+    problem = state.problem
+    locked = problem.locked >= 0
+    start = _violation(state)
+    best_viol, best_assign = start, state.assign.copy()
+    moved_at: dict[int, int] = {}
+    size = np.bincount(state.assign, minlength=problem.n_reps)
+    for step in range(TABU_STEPS):
+        if time.perf_counter() >= deadline:
+            break
+        choice: tuple[tuple[float, float], int, int] | None = None
+        for u in range(problem.n_accounts):
+            if locked[u] or step - moved_at.get(u, -TABU_TENURE) < TABU_TENURE:
+                continue
+            donor = int(state.assign[u])
+            if size[donor] <= 1:
+                continue
+            for receiver in sorted({int(state.assign[v]) for v in state.neighbours[u]} - {donor}):
+                delta = state.shift_delta([(u, donor, receiver)])
+                if delta is None:
+                    continue
+                key = (delta[0], delta[1])
+                better = choice is None or key < choice[0]
+                if better and state.stays_connected_without(u):
+                    choice = (key, u, receiver)
+        if choice is None:
+            break
+        _, u, receiver = choice
+        size[state.assign[u]] -= 1
+        size[receiver] += 1
+        state.move([u], receiver)
+        moved_at[u] = step
+        viol = _violation(state)
+        if viol < best_viol - 1e-12:
+            best_viol, best_assign = viol, state.assign.copy()
+            if viol <= 1e-12:
+                break
+    if best_viol < start - 1e-12:
+        _reset(state, best_assign)
+        return True
+    return False
+
+
+def _reset(state: _Territories, assign: IntArray) -> None:
+    state.assign = assign.copy()
+    state.pot, state.wl = state.problem.loads(state.assign)
 
 
 @dataclass(frozen=True)
