@@ -359,15 +359,12 @@ class TestCompactness:
         from territory.geo import haversine_km
 
         reps = self.reps().set_index("rep_id")
-        plan = moi.plan
-        expected = sum(
-            10.0 * haversine_km(
-                np.float64(row.lat), np.float64(row.lon),
-                np.float64(reps.loc[plan[row.account_id], "lat"]),
-                np.float64(reps.loc[plan[row.account_id], "lon"]),
-            ) ** 2
-            for row in accounts.itertuples()
+        home = reps.loc[moi.plan.reindex(accounts["account_id"]).to_numpy()]
+        km = haversine_km(
+            accounts["lat"].to_numpy(), accounts["lon"].to_numpy(),
+            home["lat"].to_numpy(), home["lon"].to_numpy(),
         )  # fmt: skip
+        expected = float((accounts["workload"].to_numpy() * km**2).sum())
         assert moi.report.objective == pytest.approx(float(expected), rel=1e-9)
         assert moi.solve_document()["parameters"]["compactness"] == "moi"
         assert travel.solve_document()["parameters"]["compactness"] == "travel"
