@@ -162,7 +162,9 @@ def align(
     ] = "rook",
     links: Annotated[
         Path | None,
-        typer.Option(help="Extra unit links (table unit_a, unit_b: bridges, ferries, islands)."),
+        typer.Option(
+            help="Extra unit links (JSON pairs or table unit_a, unit_b: ferries, islands)."
+        ),
     ] = None,
     compactness: Annotated[
         str, typer.Option(help="travel (workload x km to home) or moi (workload x km²).")
@@ -280,12 +282,20 @@ def align(
         _print_summary(result.report, out)
 
 
+SNAP_KM = 5.0
+"""Accounts up to this far outside every unit (bays, simplified coasts) join the nearest one."""
+
+
 def _join_units(accounts: pd.DataFrame, unit_layer: gpd.GeoDataFrame) -> np.ndarray:
-    """Each account's unit: by its unit_id when every account has one, else by location."""
+    """Each account's unit: by its unit_id when every account has one that the layer knows,
+    else by location (point in polygon, snapping up to SNAP_KM)."""
     from territory.units import join_accounts
 
-    complete = "unit_id" in accounts.columns and not accounts["unit_id"].isna().any()
-    return join_accounts(accounts, unit_layer, by="unit_id" if complete else "location").to_numpy()
+    known = set(unit_layer["unit_id"].astype(str))
+    by_id = "unit_id" in accounts.columns and accounts["unit_id"].astype(str).isin(known).all()
+    if by_id and not accounts["unit_id"].isna().any():
+        return join_accounts(accounts, unit_layer, by="unit_id").to_numpy()
+    return join_accounts(accounts, unit_layer, by="location", snap_km=SNAP_KM).to_numpy()
 
 
 def _unit_graph(unit_layer: object, kind: str, links: Path | None) -> DualGraph:
@@ -296,7 +306,17 @@ def _unit_graph(unit_layer: object, kind: str, links: Path | None) -> DualGraph:
     if kind not in ("rook", "queen"):
         raise typer.BadParameter(f"'{kind}' is not rook or queen", param_hint="--adjacency")
     pairs: list[tuple[str, str]] = []
-    if links is not None:
+    if links is not None and links.suffix.lower() == ".json":
+        import json
+
+        data = json.loads(links.read_text())
+        raw = data.get("manual_links", []) if isinstance(data, dict) else data
+        if not all(isinstance(p, list) and len(p) == 2 for p in raw):
+            raise ScenarioError(
+                f"{links}: expected a list of [unit_a, unit_b] pairs (or {{'manual_links': [...]}})"
+            )
+        pairs = [(str(a), str(b)) for a, b in raw]
+    elif links is not None:
         table = read_table(links).astype(str)
         if table.shape[1] < 2:
             raise ScenarioError(f"{links}: needs two columns of unit ids (unit_a, unit_b)")
@@ -388,7 +408,7 @@ def design(
     ] = True,
     adjacency: Annotated[str, typer.Option(help="rook (shared border) or queen.")] = "rook",
     links: Annotated[
-        Path | None, typer.Option(help="Extra unit links (table unit_a, unit_b).")
+        Path | None, typer.Option(help="Extra unit links (JSON pairs or table unit_a, unit_b).")
     ] = None,
     method: Annotated[
         str, typer.Option(help="auto, exact (Hess model with cuts) or heuristic.")
@@ -401,6 +421,9 @@ def design(
     ] = "farthest",
     allow_vacant: Annotated[
         bool, typer.Option(help="Leave territories no rep can reach vacant instead of failing.")
+    ] = False,
+    soft: Annotated[
+        bool, typer.Option(help="When the balance cannot be met, the most balanced design.")
     ] = False,
     time_limit: Annotated[float, typer.Option(help="Seconds for the design.")] = 120.0,
     seed: Annotated[int, typer.Option(help="Random seed (initial centres).")] = 7,
@@ -455,7 +478,7 @@ def design(
             result = design_territories(
                 loads, graph, k, balance=balance, compactness=compactness,  # type: ignore[arg-type]
                 contiguity=contiguity, method=method,  # type: ignore[arg-type]
-                time_limit_s=time_limit, seed=seed, progress=status,
+                time_limit_s=time_limit, seed=seed, soft=soft, progress=status,
             )  # fmt: skip
         territories = territory_table(loads, result, graph)
         summary = design_summary(result, graph, territories)

@@ -143,9 +143,13 @@ def design_territories(
     method: Method = "auto",
     time_limit_s: float = 120.0,
     seed: int = 7,
+    soft: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Design:
     """Build k balanced (and by default contiguous) compact territories over the units.
+
+    ``soft`` returns the most balanced design found when the windows cannot be met, with notes
+    saying how far they were widened; otherwise such a design is an error.
 
     Raises :class:`~territory.errors.InfeasibleError` when the rules provably cannot hold, and
     :class:`~territory.errors.SolveError` when no plan was found in time.
@@ -153,6 +157,49 @@ def design_territories(
     n = len(loads.table)
     if not 1 <= k <= n:
         raise ScenarioError(f"--k must be between 1 and the number of units ({n}); got {k}")
+    reasons = oversized_units(loads, k, balance)
+    if reasons and not soft:
+        raise InfeasibleError(
+            reasons,
+            hint="Use smaller units, fewer territories (--k), a wider --balance, or --soft for "
+            "the most balanced design.",
+        )
+    design = _design_all_parts(
+        loads, graph, k, balance, compactness, contiguity, method, time_limit_s, seed, progress
+    )
+    dev_p, dev_w = deviations(loads, design.plan, k)
+    if not soft and max(dev_p, dev_w) > balance + 1e-9:
+        raise SolveError(
+            f"no design within ±{100 * balance:.3g}% was found in {design.seconds:.0f} s; the "
+            f"best deviates {100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. "
+            "Raise --time-limit, widen --balance, or use --soft to keep the best design"
+        )
+    return design
+
+
+def deviations(loads: UnitLoads, plan: IntArray, k: int) -> tuple[float, float]:
+    """Largest relative deviation from an equal share, on potential and on workload."""
+    out = []
+    for measure in ("potential", "workload"):
+        values = loads.table[measure].to_numpy(np.float64)
+        per = np.bincount(plan, weights=values, minlength=k)
+        out.append(float(np.abs(per / max(values.sum() / k, 1e-12) - 1.0).max()))
+    return out[0], out[1]
+
+
+def _design_all_parts(
+    loads: UnitLoads,
+    graph: DualGraph,
+    k: int,
+    balance: float,
+    compactness: Compactness,
+    contiguity: bool,
+    method: Method,
+    time_limit_s: float,
+    seed: int,
+    progress: Callable[[str], None] | None,
+) -> Design:
+    n = len(loads.table)
     active, sub_graph = _loaded_parts(loads, graph)
     if active.size == n:
         return _design(
@@ -178,6 +225,33 @@ def design_territories(
             "territory centre",
         ),
     )  # fmt: skip
+
+
+def oversized_units(loads: UnitLoads, k: int, balance: float) -> list[InfeasibilityReason]:
+    """Units heavier than a whole territory may be: no design can hold them."""
+    _, upper = windows(loads, k, balance)
+    reasons = []
+    for m, measure in enumerate(("potential", "workload")):
+        values = loads.table[measure].to_numpy(np.float64)
+        mean = upper[m] / (1.0 + balance)
+        for i in np.flatnonzero(values > upper[m] * (1 + 1e-12)).tolist():
+            need = values[i] / max(mean, 1e-12) - 1.0
+            reasons.append(
+                InfeasibilityReason(
+                    constraint=f"{measure}_upper",
+                    subject=loads.ids[i],
+                    message=(
+                        f"unit {loads.ids[i]} alone holds {measure} {values[i]:,.0f}, "
+                        f"{values[i] / max(mean, 1e-12):.2f}x an equal share of {k} territories "
+                        f"(upper limit {upper[m]:,.0f} at ±{100 * balance:.3g}%); it needs "
+                        f"±{100 * need:.3g}% or at most {int(values.sum() // values[i])} "
+                        "territories"
+                    ),
+                    excess=float(values[i] - upper[m]),
+                    min_balance=float(need),
+                )
+            )
+    return reasons
 
 
 def _loaded_parts(loads: UnitLoads, graph: DualGraph) -> tuple[IntArray, DualGraph]:

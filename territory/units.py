@@ -291,18 +291,22 @@ def join_accounts(
     by: Literal["unit_id", "location"] = "unit_id",
     outside: Literal["raise", "drop"] = "raise",
     source: str = "accounts",
+    snap_km: float = 0.0,
 ) -> pd.Series:
     """Return the ``unit_id`` of every account (a Series aligned with ``accounts``).
 
     ``by="unit_id"`` reads the accounts' ``unit_id`` column; ``by="location"`` places the
     accounts' WGS84 ``lat``/``lon`` in the unit polygons (a point on a shared boundary goes to
     the unit that comes first in the layer). Accounts that match no unit are listed in a
-    :class:`DataValidationError`, or with ``outside="drop"`` get ``None`` (and a warning).
+    :class:`DataValidationError`, or with ``outside="drop"`` get ``None`` (and a warning);
+    ``snap_km`` lets a location join take the nearest unit for points just outside every unit.
     """
     if by == "unit_id":
         return join_accounts_by_id(accounts, units, outside=outside, source=source)
     if by == "location":
-        return join_accounts_by_location(accounts, units, outside=outside, source=source)
+        return join_accounts_by_location(
+            accounts, units, outside=outside, source=source, snap_km=snap_km
+        )
     raise ValueError(f'`by` was "{by}" but is expected to be in ("unit_id", "location")')
 
 
@@ -378,8 +382,13 @@ def join_accounts_by_location(
     lon: str = "lon",
     outside: Literal["raise", "drop"] = "raise",
     source: str = "accounts",
+    snap_km: float = 0.0,
 ) -> pd.Series:
-    """Match accounts to units by point-in-polygon on their WGS84 ``lat``/``lon`` columns."""
+    """Match accounts to units by point-in-polygon on their WGS84 ``lat``/``lon`` columns.
+
+    ``snap_km`` gives an account that falls outside every unit (in a bay, across a simplified
+    coastline) to the nearest unit within that distance.
+    """
     if units.crs is None:
         raise DataValidationError(
             [
@@ -417,6 +426,17 @@ def join_accounts_by_location(
     unit_pos = np.full(len(accounts), -1, dtype=np.int64)
     unit_pos[first.index.to_numpy()] = first.to_numpy()
     lost = unit_pos < 0
+    if snap_km > 0 and lost.any():
+        _, _, metric = _metric_geometry(units)
+        near = gpd.sjoin_nearest(
+            points[lost].to_crs(metric),
+            shapes.to_crs(metric),
+            how="inner",
+            max_distance=snap_km * 1000.0,
+        )
+        nearest = near.groupby("position")["unit_position"].min()
+        unit_pos[nearest.index.to_numpy()] = nearest.to_numpy()
+        lost = unit_pos < 0
     unit_ids = units["unit_id"].to_numpy()
     values = [unit_ids[p] if p >= 0 else None for p in unit_pos]
     result = pd.Series(values, index=accounts.index, name="unit_id", dtype=object)
