@@ -244,7 +244,7 @@ def oversized_units(loads: UnitLoads, k: int, balance: float) -> list[Infeasibil
                         f"unit {loads.ids[i]} alone holds {measure} {values[i]:,.0f}, "
                         f"{values[i] / max(mean, 1e-12):.2f}x an equal share of {k} territories "
                         f"(upper limit {upper[m]:,.0f} at ±{100 * balance:.3g}%); it needs "
-                        f"±{100 * need:.3g}% or at most {int(values.sum() // values[i])} "
+                        f"±{100 * need:.3g}% or at most {_most(values, i, balance)} "
                         "territories"
                     ),
                     excess=float(values[i] - upper[m]),
@@ -252,6 +252,11 @@ def oversized_units(loads: UnitLoads, k: int, balance: float) -> list[Infeasibil
                 )
             )
     return reasons
+
+
+def _most(values: FloatArray, i: int, balance: float) -> int:
+    """The most territories for which unit ``i`` still fits under the upper limit."""
+    return max(int((1.0 + balance) * values.sum() / values[i] + 1e-9), 1)
 
 
 def _loaded_parts(loads: UnitLoads, graph: DualGraph) -> tuple[IntArray, DualGraph]:

@@ -200,3 +200,28 @@ class TestDesignCli:
         assert done.exit_code != 0
         assert "--k" in done.output
         assert not (tmp_path / "out").exists()
+
+
+class TestInfeasibleDesign:
+    def test_unit_heavier_than_a_territory_is_named(self) -> None:
+        loads, graph = grid_loads(3, 3)
+        table = loads.table.copy()
+        others = float(table["potential"].sum()) - float(table["potential"].iloc[4])
+        table.loc[4, "potential"] = others  # half of everything in one unit
+        from territory.errors import InfeasibleError
+
+        with pytest.raises(InfeasibleError) as caught:
+            design_territories(UnitLoads(table), graph, 3, balance=0.05, method="heuristic")
+        reason = caught.value.reasons[0]
+        assert reason.subject == "U004" and reason.constraint == "potential_upper"
+        assert "at most 2 territories" in reason.message
+        assert reason.min_balance == pytest.approx(0.5 / (1 / 3) - 1)
+
+    def test_soft_returns_the_most_balanced_design(self) -> None:
+        loads, graph = grid_loads(3, 3)
+        table = loads.table.copy()
+        table.loc[4, "potential"] = table["potential"].sum()
+        design = design_territories(
+            UnitLoads(table), graph, 3, balance=0.05, method="heuristic", soft=True
+        )
+        assert is_contiguous(design.plan, graph)

@@ -277,3 +277,14 @@ class TestErrorsUnits:
 
 def test_shapely_box_grid_is_valid() -> None:
     assert shapely.is_valid(grid_units().geometry.to_numpy()).all()
+
+
+def test_location_join_snaps_points_just_outside() -> None:
+    """A point 300 m east of the grid joins the nearest cell with snap_km, not without."""
+    units = grid_units(1, 2)
+    accounts = lonlat_of(units, [(500.0, 500.0), (2300.0, 500.0)])
+    with pytest.raises(DataValidationError, match="outside every unit"):
+        join_accounts(accounts, units, by="location")
+    assert join_accounts(accounts, units, by="location", snap_km=0.5).tolist() == ["r0c0", "r0c1"]
+    with pytest.raises(DataValidationError):
+        join_accounts(accounts, units, by="location", snap_km=0.2)
