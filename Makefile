@@ -24,6 +24,12 @@ demo: $(STAMP)
 	$(BIN)/territory payout --comp data/demo/comp.toml --attainment 1.15
 	$(BIN)/territory check --plan out/demo --no-fail
 	$(BIN)/territory report --plan out/demo
+	$(BIN)/territory align --accounts data/demo/accounts.csv --reps data/demo/reps.csv \
+		--units data/units/demo_zips.geojson --contiguity --soft --solver heuristic \
+		--out out/demo-units --seed 7 --time-limit 120
+	$(BIN)/territory report --plan out/demo-units
+	$(BIN)/territory design --units data/units/demo_zips.geojson --accounts data/demo/accounts.csv \
+		--reps data/demo/reps.csv --k 12 --out out/demo-design --seed 7 --time-limit 300
 
 SCENARIOS := current balanced add_5_reps lose_3_reps keep_90pct_revenue lock_top_50
 
