@@ -524,7 +524,7 @@ def design(
         write_outputs(
             out,
             tables,
-            {"design.json": summary},
+            {"design.json": summary, "timings.json": {"seconds": result.seconds}},
             output_format,
             files={"territories.geojson": _territory_polygons(layer, held)},
         )
@@ -538,7 +538,7 @@ def design(
             + (f", gap {100 * gap:.2f}%" if gap is not None else ", no bound")
             + f"; balance reached ±{100 * summary['max_potential_deviation']:.2f}% potential, "
             f"±{100 * summary['max_workload_deviation']:.2f}% workload; contiguous: "
-            f"{summary['contiguous']}; {summary['seconds']:.1f} s"
+            f"{summary['contiguous']}; {result.seconds:.1f} s"
         )
         if "matching" in summary:
             m = summary["matching"]

@@ -502,7 +502,6 @@ def design_summary(design: Design, graph: DualGraph, territories: pd.DataFrame) 
         "objective": design.objective,
         "bound": design.bound,
         "gap": design.gap,
-        "seconds": design.seconds,
         "rounds": design.rounds,
         "contiguous": is_contiguous(design.plan, graph),
         "cut_edges": cut_edges(design.plan, graph),

@@ -133,6 +133,15 @@ class TestMatching:
         assert matching.assignment[by_potential[0]] == "ace"
 
 
+def done_args(tmp_path: Path, out: Path) -> list[str]:
+    return [
+        "design", "--units", str(tmp_path / "units.geojson"), "--unit-id-column", "zip",
+        "--k", "3", "--accounts", str(tmp_path / "accounts.csv"), "--reps",
+        str(tmp_path / "reps.csv"), "--out", str(out), "--balance", "0.1",
+        "--method", "heuristic", "--quiet",
+    ]  # fmt: skip
+
+
 class TestDesignCli:
     def test_design_writes_territories_matching_and_polygons(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(2)
@@ -163,15 +172,7 @@ class TestDesignCli:
         accounts.to_csv(tmp_path / "accounts.csv", index=False)
         reps.to_csv(tmp_path / "reps.csv", index=False)
         out = tmp_path / "out"
-        done = runner.invoke(
-            app,
-            [
-                "design", "--units", str(tmp_path / "units.geojson"), "--unit-id-column", "zip",
-                "--k", "3", "--accounts", str(tmp_path / "accounts.csv"), "--reps",
-                str(tmp_path / "reps.csv"), "--out", str(out), "--balance", "0.1",
-                "--method", "heuristic", "--quiet",
-            ],
-        )  # fmt: skip
+        done = runner.invoke(app, done_args(tmp_path, out))
         assert done.exit_code == 0, done.output
         summary = json.loads((out / "design.json").read_text())
         assert summary["contiguous"] is True
@@ -183,6 +184,12 @@ class TestDesignCli:
         assert len(assignments) == n and assignments["territory_id"].notna().all()
         shapes = gpd.read_file(out / "territories.geojson")
         assert len(shapes) == 3 and (shapes.geometry.geom_type == "Polygon").all()
+        # Same inputs, same seed: the same bytes (only timings.json holds wall-clock time).
+        again = tmp_path / "again"
+        args = [a if a != str(out) else str(again) for a in done_args(tmp_path, out)]
+        assert runner.invoke(app, args).exit_code == 0
+        for name in sorted(p.name for p in out.iterdir() if p.name != "timings.json"):
+            assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
     def test_bad_k_is_explained(self, tmp_path: Path) -> None:
         cells = [box(10 + c, 50, 11 + c, 51) for c in range(3)]
