@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from territory.model import AlignmentProblem, territory_pieces
 
@@ -467,3 +468,26 @@ def _positions(problem: AlignmentProblem, units: IntArray, reps: IntArray) -> In
     wanted = units * problem.n_reps + reps
     pos = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
     return np.where(keys[pos] == wanted, pos, -1).astype(np.int64)
+
+
+def cut_edge_links(problem: AlignmentProblem) -> list[list[tuple[int, int]]]:
+    """Per unit edge, the pairs (p, q) behind ``y_edge >= x[p] - x[q]`` (q = -1: no x[q]).
+
+    For every candidate rep r of one end, p is that end's pair with r and q the other end's
+    (absent when r is no candidate there): if one end holds r and the other does not, the edge
+    is cut. Empty unless cut edges carry a price.
+    """
+    if not problem.settings.cut_edge_weight or problem.adjacency is None:
+        return []
+    coo = sparse.triu(problem.adjacency, k=1).tocoo()
+    keys = problem.pair_account * problem.n_reps + problem.pair_rep
+    lookup = dict(zip(keys.tolist(), range(problem.n_pairs), strict=True))
+    starts = problem.account_start.tolist()
+    links = []
+    for u, v in zip(coo.row.tolist(), coo.col.tolist(), strict=True):
+        rows = []
+        for a, b in ((u, v), (v, u)):
+            for p in range(starts[a], starts[a + 1]):
+                rows.append((p, lookup.get(b * problem.n_reps + int(problem.pair_rep[p]), -1)))
+        links.append(rows)
+    return links

@@ -11,10 +11,9 @@ import time
 
 import numpy as np
 from ortools.sat.python import cp_model
-from scipy import sparse
 
 from solvers.base import Solution, SolveStatus
-from solvers.contiguity import cut_rows, separator_cuts
+from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
 from territory.model import AlignmentProblem
 
@@ -31,20 +30,12 @@ def _scale_for(values: np.ndarray, preferred: float, limit: float = 2.0**52) -> 
 def _cut_edge_literals(
     model: cp_model.CpModel, problem: AlignmentProblem, x: list[cp_model.IntVar]
 ) -> list[cp_model.IntVar]:
-    """One literal per unit edge, true when its ends go to different reps (see mip.py)."""
-    if not problem.settings.cut_edge_weight or problem.adjacency is None:
-        return []
-    coo = sparse.triu(problem.adjacency, k=1).tocoo()
-    keys = problem.pair_account * problem.n_reps + problem.pair_rep
-    lookup = dict(zip(keys.tolist(), range(problem.n_pairs), strict=True))
-    starts = problem.account_start.tolist()
+    """One literal per unit edge, true when its ends go to different reps."""
     literals = []
-    for e, (u, v) in enumerate(zip(coo.row.tolist(), coo.col.tolist(), strict=True)):
+    for e, rows in enumerate(cut_edge_links(problem)):
         y = model.new_bool_var(f"cut{e}")
-        for a, b in ((u, v), (v, u)):
-            for p in range(starts[a], starts[a + 1]):
-                q = lookup.get(b * problem.n_reps + int(problem.pair_rep[p]))
-                model.add(y >= x[p] - x[q] if q is not None else y >= x[p])
+        for p, q in rows:
+            model.add(y >= x[p] - x[q] if q >= 0 else y >= x[p])
         literals.append(y)
     return literals
 

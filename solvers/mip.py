@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pulp
-from scipy import sparse
 
 from solvers.base import IntArray, Solution, SolveStatus
-from solvers.contiguity import cut_rows, separator_cuts
+from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
 from territory.model import AlignmentProblem
 
@@ -76,25 +75,12 @@ def _plan_of(problem: AlignmentProblem, values: npt.NDArray[np.bool_]) -> IntArr
 def _cut_edge_variables(
     model: pulp.LpProblem, problem: AlignmentProblem, x: list[pulp.LpVariable]
 ) -> list[pulp.LpVariable]:
-    """One variable per unit edge that is 1 when its ends go to different reps.
-
-    ``y_uv >= x_ur - x_vr`` for every candidate rep r of u (and the mirror for v): if u holds
-    r and v does not, the edge is cut. Empty unless cut edges carry a price.
-    """
-    if not problem.settings.cut_edge_weight or problem.adjacency is None:
-        return []
-    coo = sparse.triu(problem.adjacency, k=1).tocoo()
-    keys = problem.pair_account * problem.n_reps + problem.pair_rep
-    lookup = dict(zip(keys.tolist(), range(problem.n_pairs), strict=True))
-    starts = problem.account_start.tolist()
+    """One variable per unit edge that is 1 when its ends go to different reps."""
     cut_vars = []
-    for e, (u, v) in enumerate(zip(coo.row.tolist(), coo.col.tolist(), strict=True)):
+    for e, rows in enumerate(cut_edge_links(problem)):
         y = model.add_variable(f"cut{e}", 0, 1)
-        for a, b in ((u, v), (v, u)):
-            for p in range(starts[a], starts[a + 1]):
-                q = lookup.get(b * problem.n_reps + int(problem.pair_rep[p]))
-                rhs = x[p] - x[q] if q is not None else x[p]
-                model += y >= rhs, f"cut{e}_{p}"
+        for p, q in rows:
+            model += y >= (x[p] - x[q] if q >= 0 else x[p]), f"cut{e}_{p}"
         cut_vars.append(y)
     return cut_vars
 

@@ -90,6 +90,19 @@ _NO_DESIGN = Design(
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class DesignRules:
+    """What a design must achieve and how hard to search (see :func:`design_territories`)."""
+
+    k: int
+    balance: float
+    compactness: Compactness
+    contiguity: bool
+    method: Method
+    time_limit_s: float
+    seed: int
+
+
 def territory_name(t: int) -> str:
     """``T01``, ``T02``, ...: stable names for designed territories."""
     return f"T{t + 1:02d}"
@@ -164,9 +177,8 @@ def design_territories(
             hint="Use smaller units, fewer territories (--k), a wider --balance, or --soft for "
             "the most balanced design.",
         )
-    design = _design_all_parts(
-        loads, graph, k, balance, compactness, contiguity, method, time_limit_s, seed, progress
-    )
+    rules = DesignRules(k, balance, compactness, contiguity, method, time_limit_s, seed)
+    design = _design_all_parts(loads, graph, rules, progress)
     dev_p, dev_w = deviations(loads, design.plan, k)
     if not soft and max(dev_p, dev_w) > balance + 1e-9:
         raise SolveError(
@@ -188,29 +200,16 @@ def deviations(loads: UnitLoads, plan: IntArray, k: int) -> tuple[float, float]:
 
 
 def _design_all_parts(
-    loads: UnitLoads,
-    graph: DualGraph,
-    k: int,
-    balance: float,
-    compactness: Compactness,
-    contiguity: bool,
-    method: Method,
-    time_limit_s: float,
-    seed: int,
-    progress: Callable[[str], None] | None,
+    loads: UnitLoads, graph: DualGraph, rules: DesignRules, progress: Callable[[str], None] | None
 ) -> Design:
     n = len(loads.table)
     active, sub_graph = _loaded_parts(loads, graph)
     if active.size == n:
-        return _design(
-            loads, graph, k, balance, compactness, contiguity, method, time_limit_s, seed, progress
-        )
+        return _design(loads, graph, rules, progress)
     # Parts of the map without any load hold no territory: design the rest, then give each idle
     # unit to the territory whose centre is nearest (contiguity cannot hold for them anyway).
     sub = UnitLoads(loads.table.iloc[active].reset_index(drop=True))
-    design = _design(
-        sub, sub_graph, k, balance, compactness, contiguity, method, time_limit_s, seed, progress
-    )
+    design = _design(sub, sub_graph, rules, progress)
     dist = distances_km(loads)
     centres = active[design.centres]
     plan = np.argmin(dist[:, centres], axis=1).astype(np.int64)
@@ -284,17 +283,15 @@ def _loaded_parts(loads: UnitLoads, graph: DualGraph) -> tuple[IntArray, DualGra
 
 
 def _design(
-    loads: UnitLoads,
-    graph: DualGraph,
-    k: int,
-    balance: float,
-    compactness: Compactness,
-    contiguity: bool,
-    method: Method,
-    time_limit_s: float,
-    seed: int,
-    progress: Callable[[str], None] | None,
+    loads: UnitLoads, graph: DualGraph, rules: DesignRules, progress: Callable[[str], None] | None
 ) -> Design:
+    k, balance, compactness, contiguity = (
+        rules.k,
+        rules.balance,
+        rules.compactness,
+        rules.contiguity,
+    )
+    method, time_limit_s, seed = rules.method, rules.time_limit_s, rules.seed
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)
     n = len(loads.table)
