@@ -644,17 +644,7 @@ def _unit_distances(
     """
     u = units.assign(territory_id=units["territory_id"].astype(str))
     unknown = sorted(set(u["territory_id"]) - set(t_index))
-    problems = _numeric(u, "units", ["lat", "lon"])
-    if unknown:
-        problems.append(
-            InputProblem(
-                "units",
-                None,
-                "territory_id",
-                f"unknown territory id(s) {', '.join(unknown[:10])}",
-                "use the ids of the territories table",
-            )
-        )
+    problems = _numeric(u, "units", ["lat", "lon"]) + _unknown_territories("units", unknown)
     if problems:
         raise DataValidationError(problems)
     farthest = km_centre.copy()
@@ -679,6 +669,20 @@ def _unit_distances(
     return farthest, mean
 
 
+def _unknown_territories(source: str, unknown: list[str]) -> list[InputProblem]:
+    if not unknown:
+        return []
+    return [
+        InputProblem(
+            source,
+            None,
+            "territory_id",
+            f"unknown territory id(s) {', '.join(unknown[:10])}",
+            "use the ids of the territories table",
+        )
+    ]
+
+
 def _continuity_share(
     continuity: pd.DataFrame,
     t_index: dict[str, int],
@@ -696,18 +700,8 @@ def _continuity_share(
         rep_id=continuity["rep_id"].astype(str),
         book=pd.to_numeric(continuity[column], errors="coerce"),
     )
-    problems = _numeric(c, "continuity", ["book"])
     unknown = sorted(set(c["territory_id"]) - set(t_index))
-    if unknown:
-        problems.append(
-            InputProblem(
-                "continuity",
-                None,
-                "territory_id",
-                f"unknown territory id(s) {', '.join(unknown[:10])}",
-                "use the ids of the territories table",
-            )
-        )
+    problems = _numeric(c, "continuity", ["book"]) + _unknown_territories("continuity", unknown)
     if problems:
         raise DataValidationError(problems)
     book = c.groupby(["territory_id", "rep_id"], sort=True)["book"].sum().clip(lower=0.0)
