@@ -39,7 +39,7 @@ from scipy.spatial import cKDTree
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import price_pairs, smooth_dual_prices, solve_relaxation
+from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
 from territory.errors import ScenarioError, SolveError
 from territory.geo import unit_vectors
 from territory.model import (
@@ -353,6 +353,7 @@ def align_large(
     saved = load("coarse")
     if saved is not None:
         coarse_plan = saved["plan"].astype(np.int64)
+        support_a, support_r = saved["support_units"], saved["support_reps"]
         notes.append("coarse plan reused from the checkpoint")
     else:
         t = time.perf_counter()
@@ -382,15 +383,20 @@ def align_large(
         # Cluster -> account -> unit of the account-level problem.
         per_account = solved.assignment[coarse.members.unit_of]
         coarse_plan = _per_unit(fine, per_account)
+        support_a, support_r = _support_pairs(fine, coarse, lp)
         stages["coarse_solve"] = time.perf_counter() - t
-        save("coarse", {"plan": coarse_plan})
+        save("coarse", {"plan": coarse_plan, "support_units": support_a,
+                        "support_reps": support_r})  # fmt: skip
 
     # 3. Window prices maximising the smoothed Lagrangian dual over the candidate pairs
     # (started from the coarse duals), then one exact pass over all pairs: the bound. The same
     # pass finds, for each account, reps cheaper at those prices than all of its candidates
     # (the pairs column generation would add), which refinement needs to reach reps that the
     # nearest-rep pruning leaves short of their windows.
-    fine = fine.with_pairs(np.arange(fine.n_accounts, dtype=np.int64), coarse_plan)
+    fine = fine.with_pairs(
+        np.concatenate([np.arange(fine.n_accounts, dtype=np.int64), support_a]),
+        np.concatenate([coarse_plan, support_r]),
+    )
     saved = load("bound")
     if saved is not None:
         bound, pi, sigma = float(saved["bound"]), saved["pi"], saved["sigma"]
@@ -502,6 +508,29 @@ def _best_candidate(problem: AlignmentProblem, pi: FloatArray, sigma: FloatArray
     pa, pr = problem.pair_account, problem.pair_rep
     priced = problem.pair_cost - problem.potential[pa] * pi[pr] - problem.workload[pa] * sigma[pr]
     return np.asarray(np.minimum.reduceat(priced, problem.account_start[:-1]), dtype=np.float64)
+
+
+def _support_pairs(
+    fine: AlignmentProblem, coarse: AlignmentProblem, lp: LpResult
+) -> tuple[IntArray, IntArray]:
+    """Unit-rep pairs behind the coarse LP's support: every member of a cluster with its reps.
+
+    The coarse fractional plan, copied to each member, is a fractional plan over these pairs, so
+    with them the account-level candidate LP is feasible whenever the coarse one was: its dual,
+    which :func:`smooth_dual_prices` climbs, stays bounded.
+    """
+    empty = np.empty(0, np.int64)
+    if lp.x is None or coarse.members is None:
+        return empty, empty
+    used = np.flatnonzero(lp.x > 1e-9)
+    clusters, reps = coarse.pair_account[used], coarse.pair_rep[used]
+    cluster_of_unit = _per_unit(fine, coarse.members.unit_of)
+    order = np.argsort(cluster_of_unit, kind="stable")
+    start = np.searchsorted(cluster_of_unit[order], np.arange(coarse.n_accounts + 1))
+    counts = start[clusters + 1] - start[clusters]
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    units = order[np.repeat(start[clusters], counts) + offsets]
+    return units.astype(np.int64), np.repeat(reps, counts).astype(np.int64)
 
 
 def _per_unit(problem: AlignmentProblem, per_account: IntArray) -> IntArray:
