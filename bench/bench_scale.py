@@ -192,10 +192,15 @@ def run_size(n_accounts: int, n_reps: int, seed: int, time_limit_s: float, decom
     ]  # fmt: skip
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    for line in lines[:-1]:
-        print(line)
+    # Stream the child's progress lines as they come; its last line is the JSON row.
+    lines: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if not line.startswith("{"):
+                print(lines[-1], flush=True)
+    lines = [line for line in lines if line.strip()]
     try:
         data: dict[str, Any] = json.loads(lines[-1])
         return Row(**data)
