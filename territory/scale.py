@@ -49,6 +49,7 @@ from territory.model import (
     AlignmentSettings,
     BalanceRule,
     build_problem,
+    window_violation,
 )
 
 if TYPE_CHECKING:
@@ -71,6 +72,10 @@ CLUSTER_LEAF = 16
 CLUSTER_MASS_SHARE = 0.04
 """... and at most this share of the smallest rep's potential or workload target."""
 
+CLUSTER_COUNT = 60_000
+"""Past this many clusters the caps grow so the coarse LP stays small (measured at 1M/2000:
+167k clusters took the coarse solve 470 s, most of it the LP)."""
+
 CLUSTER_SPREAD = 0.5
 """... and span at most this fraction of the median distance between neighbouring reps."""
 
@@ -79,8 +84,13 @@ COARSE_CANDIDATE_FACTOR = 2
 chunk of a rep's window, so the coarse LP needs more reach to stay feasible (measured at
 100k/500: 8 candidates left the coarse LP 31% outside the windows, 16 none)."""
 
-DUAL_SHARE = 0.25
+DUAL_SHARE = 0.4
 """Share of the time left after the coarse solve that the window prices may take."""
+
+FEASIBILITY_TOL = 1e-7
+"""A rep's window counts as held up to this relative excess: local search accepts moves that
+add up to 1e-9 each, which over a million accounts can sum past the 1e-6 the direct pipeline
+allows over all reps together, while no rep is off by more than rounding."""
 
 DUAL_ROUNDS = 4
 """Rounds of (climb the dual over the candidates, exact pass over all pairs, add the pairs the
@@ -165,9 +175,15 @@ def cluster_units(problem: AlignmentProblem) -> IntArray:
         problem.potential,
         problem.workload,
         group,
-        leaf=CLUSTER_LEAF,
-        max_potential=CLUSTER_MASS_SHARE * float(problem.potential_target.min(initial=np.inf)),
-        max_workload=CLUSTER_MASS_SHARE * float(problem.workload_target.min(initial=np.inf)),
+        leaf=max(CLUSTER_LEAF, math.ceil(2 * problem.n_accounts / CLUSTER_COUNT)),
+        max_potential=max(
+            CLUSTER_MASS_SHARE * float(problem.potential_target.min(initial=np.inf)),
+            float(problem.potential.sum()) / CLUSTER_COUNT,
+        ),
+        max_workload=max(
+            CLUSTER_MASS_SHARE * float(problem.workload_target.min(initial=np.inf)),
+            float(problem.workload.sum()) / CLUSTER_COUNT,
+        ),
         max_chord=CLUSTER_SPREAD * _rep_spacing(problem),
     )
 
@@ -412,7 +428,7 @@ def align_large(
         # From zero prices: the coarse duals price whole clusters and measured a worse start
         # (at 100k/500 their exact bound was 16% below the LP).
         pi, sigma = np.zeros(fine.n_reps), np.zeros(fine.n_reps)
-        for _ in range(DUAL_ROUNDS):
+        for round_no in range(DUAL_ROUNDS):
             t_round = time.perf_counter()
             pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=deadline)
             priced = price_pairs(fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma))
@@ -422,7 +438,9 @@ def align_large(
             found_a.append(priced.accounts)
             found_r.append(priced.reps)
             fine = fine.with_pairs(priced.accounts, priced.reps)
-            if time.perf_counter() + (time.perf_counter() - t_round) > deadline:
+            # The first round's prices are capped where the candidates alone fell short, so its
+            # bound can be poor: a second round over the pairs it found is always run.
+            if round_no >= 1 and time.perf_counter() + (time.perf_counter() - t_round) > deadline:
                 break
         extra_a = np.concatenate(found_a) if found_a else np.empty(0, np.int64)
         extra_r = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
@@ -436,6 +454,8 @@ def align_large(
     saved = load("refined")
     if saved is not None:
         assignment = saved["plan"].astype(np.int64)
+        # A retried repair may have used wider pairs: make sure the plan's own pairs are in.
+        problem = problem.with_pairs(np.arange(problem.n_accounts, dtype=np.int64), assignment)
         refined_status = SolveStatus(str(saved["status"]))
         notes.append("refined plan reused from the checkpoint")
     else:
@@ -454,13 +474,26 @@ def align_large(
             problem, time_limit_s=max(clock.left() - 0.03 * time_limit_s, 1.0), seed=seed,
             warm_start=start,
         )  # fmt: skip
+        if _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL and clock.left() > 5:
+            # Repair stalled: every move out of an overfull rep overfilled another. Give each
+            # account twice the reach and repair again from where it stopped.
+            notes.append("refinement repair stalled; retried with twice the candidate reps")
+            wider = build_problem(
+                accounts, reps, replace(settings, candidates=2 * candidates),
+                forbidden=forbidden, family_column=family_column,
+            )  # fmt: skip
+            problem = wider.with_pairs(problem.pair_account, problem.pair_rep)
+            refined = HeuristicSolver(use_lp=False).solve(
+                problem, time_limit_s=max(clock.left() - 0.03 * time_limit_s, 1.0), seed=seed,
+                warm_start=refined,
+            )  # fmt: skip
         assignment = refined.assignment
         refined_status = refined.status
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
     clock(5, "writing the result")
     objective = problem.objective(assignment)
-    feasible = problem.is_feasible(assignment, 1e-6)
+    feasible = _worst_violation(problem, assignment) <= FEASIBILITY_TOL
 
     if not feasible:
         dev_p, dev_w = _deviations(problem, assignment)
@@ -531,6 +564,12 @@ def _support_pairs(
     offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     units = order[np.repeat(start[clusters], counts) + offsets]
     return units.astype(np.int64), np.repeat(reps, counts).astype(np.int64)
+
+
+def _worst_violation(problem: AlignmentProblem, assignment: IntArray) -> float:
+    """Largest window violation of any rep, relative to its target (0 when all hold)."""
+    pot, wl = problem.loads(assignment)
+    return float(window_violation(pot, wl, problem).max(initial=0.0))
 
 
 def _per_unit(problem: AlignmentProblem, per_account: IntArray) -> IntArray:
