@@ -226,6 +226,8 @@ def _priced_relaxation(
     for _ in range(PRICING_ROUNDS):
         if not lp.optimal or lp.row_dual is None:
             break
+        if problem.n_accounts * problem.n_reps > PRICING_PAIR_LIMIT:
+            break
         # Keep at least 40% of the budget for finding and improving a plan.
         if time_left() < 0.4 * time_limit_s:
             notes.append(
