@@ -40,7 +40,8 @@ from scipy.spatial import cKDTree
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
-from territory.errors import ScenarioError, SolveError
+from territory.errors import InfeasibleError, ScenarioError, SolveError
+from territory.feasibility import presolve_reasons
 from territory.geo import unit_vectors
 from territory.model import (
     DEFAULT_CANDIDATES,
@@ -303,7 +304,7 @@ def align_large(
     is saved; a rerun with the same inputs and parameters resumes after the last one saved, and
     a directory holding another run's stages raises :class:`CheckpointMismatchError`.
     """
-    from territory.api import _result, frame_hash  # api imports this module lazily
+    from territory.api import _result, frame_hash  # here: territory.api imports this module
 
     t_start = time.perf_counter()
     clock = _Clock(progress or (lambda _m: None), t_start, time_limit_s)
@@ -353,6 +354,27 @@ def align_large(
     t = time.perf_counter()
     clock(1, "building the account-level problem and micro-clusters")
     fine = build_problem(accounts, reps, settings, forbidden=forbidden, family_column=family_column)
+    reasons = presolve_reasons(fine)
+    if reasons:
+        # The same reasons, and the same soft-mode widening, as the direct pipeline.
+        fixable = all(r.min_balance is not None for r in reasons)
+        if not soft or not fixable:
+            hint = (
+                "Use soft mode (--soft) to get the most balanced plan instead." if fixable else ""
+            )
+            raise InfeasibleError(reasons, hint=hint)
+        need_p = max([r.min_balance or 0.0 for r in reasons if "potential" in r.constraint] + [0])
+        need_w = max([r.min_balance or 0.0 for r in reasons if "workload" in r.constraint] + [0])
+        settings = replace(
+            settings, balance=settings.balance.widened(need_p * 1.0001, need_w * 1.0001)
+        )
+        notes.append(
+            f"soft mode: tolerances widened to ±{100 * settings.balance.potential:.2f}% potential, "
+            f"±{100 * settings.balance.workload:.2f}% workload ({len(reasons)} presolve reason(s))"
+        )
+        fine = build_problem(
+            accounts, reps, settings, forbidden=forbidden, family_column=family_column
+        )
     saved = load("clusters")
     if saved is not None:
         unit_cluster = saved["cluster"].astype(np.int64)
@@ -507,7 +529,7 @@ def align_large(
                 f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
                 "--time-limit, widen --balance, use --soft, or try --decompose off"
             )
-        widened = requested.widened(dev_p * 1.000001, dev_w * 1.000001)
+        widened = settings.balance.widened(dev_p * 1.000001, dev_w * 1.000001)
         problem = replace(problem, settings=replace(settings, balance=widened))
         notes.append(
             f"soft mode: tolerances widened to ±{100 * widened.potential:.3g}% potential and "

@@ -11,6 +11,7 @@ import pytest
 from solvers.lp import price_pairs
 from territory import align
 from territory.api import AlignmentResult
+from territory.errors import InfeasibleError
 from territory.model import AlignmentSettings, build_problem
 from territory.scale import (
     SOLVE_ACCOUNT_COLUMNS,
@@ -181,3 +182,11 @@ def test_memory_light_parquet_round_trip(tmp_path: Path) -> None:
     assert back["account_id"].tolist() == result.assignments["account_id"].tolist()
     assert back["rep_id"].tolist() == result.assignments["rep_id"].tolist()
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary left
+
+
+def test_decomposed_solve_reports_presolve_reasons() -> None:
+    accounts, reps = make_instance(600, 5, 4)
+    accounts = accounts.copy()
+    accounts.loc[0, "potential"] = float(accounts["potential"].sum())  # one account outweighs all
+    with pytest.raises(InfeasibleError):
+        align(accounts, reps, time_limit_s=20, seed=1, decompose="on")
