@@ -190,3 +190,29 @@ def test_decomposed_solve_reports_presolve_reasons() -> None:
     accounts.loc[0, "potential"] = float(accounts["potential"].sum())  # one account outweighs all
     with pytest.raises(InfeasibleError):
         align(accounts, reps, time_limit_s=20, seed=1, decompose="on")
+
+
+def test_cli_align_decomposes_and_resumes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    accounts, reps = make_instance(700, 6, 8)
+    accounts.to_parquet(tmp_path / "accounts.parquet", index=False)
+    reps.to_parquet(tmp_path / "reps.parquet", index=False)
+    args = [
+        "align", "--accounts", str(tmp_path / "accounts.parquet"),
+        "--reps", str(tmp_path / "reps.parquet"), "--decompose", "on",
+        "--checkpoint", str(tmp_path / "ckpt"), "--time-limit", "20", "--quiet",
+        "--format", "parquet",
+    ]  # fmt: skip
+    first = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0, again.output
+    plan_a = pd.read_parquet(tmp_path / "a" / "assignments.parquet")
+    plan_b = pd.read_parquet(tmp_path / "b" / "assignments.parquet")
+    pd.testing.assert_frame_equal(plan_a, plan_b)
+    solve = (tmp_path / "b" / "solve.json").read_text(encoding="utf-8")
+    assert "refined plan reused from the checkpoint" in solve
+    assert "decomposed" in solve
