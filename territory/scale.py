@@ -1,18 +1,21 @@
 """Alignment of very large instances: micro-clusters, a coarse solve, account-level refinement.
 
-Past a few hundred thousand accounts the account-level LP no longer fits the time budget, so
-:func:`align_large` works in stages, each saved to an optional checkpoint directory:
+From :data:`DECOMPOSE_ACCOUNTS` accounts the account-level LP with column generation no longer
+fits the time budget comfortably, so :func:`align_large` works in stages, each saved to an
+optional checkpoint directory:
 
 1. **clusters**: accounts are cut into spatially compact micro-clusters of at most
-   :data:`CLUSTER_LEAF` accounts (recursive bisection on the unit sphere, within groups that never
-   mix locks, families or, when disruption is priced, current reps), columnar throughout;
+   :data:`CLUSTER_LEAF` accounts, a share of the smallest target and a spread (caps relaxed in
+   steps past :data:`CLUSTER_COUNT` clusters), by recursive bisection on the unit sphere within
+   groups that never mix locks or, when disruption is priced, current reps; families are units;
 2. **coarse**: the clusters are solved as families (exact summed costs) by the ordinary pipeline:
    LP relaxation, rounding, repair and local search;
 3. **bound**: window prices that maximise a smoothed Lagrangian dual over the candidate pairs
-   (L-BFGS-B, started from the coarse LP's duals), then one exact pass over *all* account-rep
-   pairs in chunks: relaxing the balance windows at any prices gives a valid lower bound. (The
-   coarse LP's own value is no bound for the account-level problem: clusters may split.) The
-   same pass prices the pairs pruning left out, and the cheapest are added to the model;
+   plus the coarse LP's support (L-BFGS-B from zero prices), then one exact pass over *all*
+   account-rep pairs in chunks: relaxing the balance windows at any prices gives a valid lower
+   bound. (The coarse LP's own value is no bound for the account-level problem: clusters may
+   split.) The same pass prices the pairs pruning left out; the cheapest join the model and the
+   dual is climbed again (two rounds at least);
 4. **refined**: account-level repair and local search from the expanded coarse plan, over each
    account's nearest reps, its coarse rep and the priced pairs.
 
