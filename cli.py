@@ -187,6 +187,14 @@ def align(
         str, typer.Option("--format", help="Table format: csv, parquet or xlsx.")
     ] = "csv",
     quiet: Annotated[bool, typer.Option(help="No progress or summary (for batch jobs).")] = False,
+    decompose: Annotated[
+        str,
+        typer.Option(help="Micro-cluster decomposition: auto (from 50,000 accounts), on or off."),
+    ] = "auto",
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Folder for stage checkpoints: a rerun with the same inputs resumes."),
+    ] = None,
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.api import align as run_align
@@ -250,6 +258,8 @@ def align(
                 validate=False,
                 input_hashes=hashes,
                 progress=status,
+                decompose=decompose,
+                checkpoint=checkpoint,
             )
         from territory.runs import INPUT_ACCOUNTS, INPUT_REPS, PLAN, parquet_writer
         from territory.transitions import transition_plan

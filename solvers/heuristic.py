@@ -395,7 +395,7 @@ class HeuristicSolver:
             status=status,
             objective=objective,
             bound=bound,
-            bound_source="LP relaxation" if bound is not None else "none",
+            bound_source=lp.bound_source if lp is not None and bound is not None else "none",
             backend=self.name,
             seconds=time.perf_counter() - t0,
             stages=tuple(stages),

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,8 @@ from solvers.heuristic import HeuristicSolver
 from solvers.lp import (
     PRICING_PAIR_LIMIT,
     LpResult,
-    price_excluded_pairs,
+    price_pairs,
+    rep_prices,
     solve_min_deviation,
     solve_relaxation,
 )
@@ -43,6 +45,7 @@ from territory.model import (
     connector_units,
     with_unit_graph,
 )
+from territory.scale import align_large, should_decompose
 
 Progress = Callable[[str], None]
 
@@ -147,10 +150,13 @@ SOFT_ATTEMPTS = 8
 """Soft mode widens the windows at most this many times before giving up."""
 
 PRICING_ROUNDS = 30
+"""Column-generation rounds that add priced-out pairs before the bound is taken as final."""
+
+PRICING_GAP = 0.002
+"""Column generation stops once the Lagrangian bound over all pairs is this close to the LP."""
 
 WARM_START_SHARE = 0.05
 """Pricing rounds adding at most this share of new columns restart the simplex from its basis."""
-"""Column-generation rounds that add priced-out pairs before the bound is taken as final."""
 
 
 VIOLATION_TOL = 1e-7
@@ -213,41 +219,68 @@ def _priced_relaxation(
 ) -> tuple[AlignmentProblem, LpResult, str]:
     """Add pruned-away pairs that could lower the LP bound until none is left (column generation).
 
-    Returns the (possibly enlarged) problem, its relaxation, and the scope the bound covers:
-    every account-rep pair when pricing proved nothing was missing, else the candidate pairs.
+    Every pricing pass also yields a Lagrangian bound over all pairs (the pass's duals relax the
+    windows), so column generation stops as soon as that bound is within :data:`PRICING_GAP` of
+    the LP over the candidates: the last rounds add many columns and move the bound little.
+    Returns the (possibly enlarged) problem, its relaxation (``objective`` is the bound, and
+    ``bound_source`` says which relaxation proves it), and the scope the bound covers.
     """
     scope = "candidate pairs"
     added = 0
     elastic = lp.basis is not None and len(lp.basis[2]) > 0
+    lagrangian = -math.inf
     for _ in range(PRICING_ROUNDS):
-        if not lp.optimal:
+        if not lp.optimal or lp.row_dual is None:
+            break
+        if problem.n_accounts * problem.n_reps > PRICING_PAIR_LIMIT:
             break
         # Keep at least 40% of the budget for finding and improving a plan.
         if time_left() < 0.4 * time_limit_s:
             notes.append(
-                "pricing stopped to leave time for the plan search: the bound covers the "
-                "candidate pairs (with those added so far), and a rerun on a busier or faster "
-                "machine may stop at another round; raise --time-limit for a bound over all pairs"
+                "pricing stopped to leave time for the plan search: the bound is the best "
+                "Lagrangian bound found so far (or covers the candidate pairs only, if none was); "
+                "raise --time-limit for a tighter bound"
             )
             break
         t0 = time.perf_counter()
-        priced = price_excluded_pairs(problem, lp)
+        pi, sigma = rep_prices(problem, lp)
+        priced = price_pairs(problem, pi, sigma, account_dual=lp.row_dual[: problem.n_accounts])
         stages["lp_pricing"] = stages.get("lp_pricing", 0.0) + time.perf_counter() - t0
-        if priced is None:
-            break
-        new_a, new_r = priced
-        if new_a.size == 0:
+        lagrangian = max(lagrangian, priced.bound)
+        if priced.accounts.size == 0:
             scope = "all account-rep pairs"
+            lagrangian = -math.inf  # the LP itself is now exact over all pairs
             break
-        added += int(new_a.size)
+        assert lp.objective is not None
+        close = lp.objective - lagrangian <= PRICING_GAP * max(abs(lp.objective), 1.0)
+        if close and lp.violation <= VIOLATION_TOL:
+            break
+        added += int(priced.accounts.size)
         # A big batch of new columns re-solves faster from scratch than from the old basis
         # (measured at 100k/500: +25% columns took 62 s warm against 39 s cold).
-        warm = lp if new_a.size <= WARM_START_SHARE * problem.n_pairs else None
-        problem = problem.with_pairs(new_a, new_r)
+        warm = lp if priced.accounts.size <= WARM_START_SHARE * problem.n_pairs else None
+        problem = problem.with_pairs(priced.accounts, priced.reps)
         lp = solve_relaxation(problem, time_limit_s=time_left() * 0.5, warm=warm, elastic=elastic)
         stages["lp_pricing"] += lp.seconds
     if added:
         notes.append(f"column generation added {added} account-rep pairs beyond the candidates")
+    if (
+        math.isfinite(lagrangian)
+        and lp.optimal
+        and lp.objective is not None
+        and lp.violation <= VIOLATION_TOL
+    ):
+        scope = "all account-rep pairs"
+        gap = (lp.objective - lagrangian) / max(abs(lp.objective), 1.0)
+        notes.append(
+            f"bound: Lagrangian relaxation of the balance windows at the candidate LP's duals, "
+            f"over all account-rep pairs ({100 * gap:.3f}% below that LP)"
+        )
+        lp = replace(
+            lp,
+            objective=min(lagrangian, lp.objective),
+            bound_source="Lagrangian relaxation (windows priced at LP duals)",
+        )
     return problem, lp, scope
 
 
@@ -334,6 +367,8 @@ def align(
     validate: bool = True,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    decompose: str = "auto",
+    checkpoint: str | Path | None = None,
 ) -> AlignmentResult:
     """Assign every account to one rep with balanced potential and workload at least travel.
 
@@ -376,6 +411,11 @@ def align(
         Relative gap (objective - bound) / objective at which the search may stop: default 1%
         for ``auto`` (the heuristic usually gets there alone, deterministically) and 1e-6 for an
         explicitly chosen exact backend.
+    decompose, checkpoint
+        ``auto`` solves instances from :data:`territory.scale.DECOMPOSE_ACCOUNTS` accounts up by
+        micro-clusters and account-level refinement (:func:`territory.scale.align_large`);
+        ``on``/``off`` force it. ``checkpoint`` (decomposed solves) is a directory where stages
+        are saved so an interrupted run resumes.
 
     Raises
     ------
@@ -389,6 +429,23 @@ def align(
         ``solver`` names no backend, or one that cannot run here.
     """
     caps = _MoveCaps.of(accounts, max_moved_accounts, max_moved_revenue_share)
+    unsupported = (
+        "caps on moved accounts or revenue"
+        if caps is not None
+        else ("contiguity rules" if contiguity else None)
+    )
+    if should_decompose(decompose, len(accounts), unsupported):
+        if validate:
+            accounts, reps = validate_inputs(accounts, reps)
+        return align_large(
+            accounts, reps, balance=balance, potential_balance=potential_balance,
+            workload_balance=workload_balance, solver=solver, time_limit_s=time_limit_s,
+            seed=seed, disruption_weight=disruption_weight, tier_factors=tier_factors,
+            candidates=candidates, soft=soft, allow_overtime=allow_overtime, gap=gap,
+            max_distance_km=max_distance_km, forbidden=forbidden, family_column=family_column,
+            input_hashes=input_hashes, progress=progress, checkpoint=checkpoint,
+            compactness=_compactness_checked(compactness),
+        )  # fmt: skip
     options: dict[str, Any] = {
         "balance": balance, "potential_balance": potential_balance,
         "workload_balance": workload_balance, "seed": seed,
@@ -664,6 +721,11 @@ def _prove_contiguity_infeasible(
             hint="Widen --balance, use --soft, add manual links between units, or drop "
             "--contiguity.",
         )
+
+
+def _compactness_checked(compactness: str) -> str:
+    _distance_power(compactness)
+    return compactness
 
 
 def _distance_power(compactness: str) -> float:

@@ -1,0 +1,221 @@
+"""Decomposed solves (territory.scale): correctness, bound validity, resume, memory-light I/O."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from solvers.lp import price_pairs
+from territory import align
+from territory.api import AlignmentResult
+from territory.errors import InfeasibleError, ScenarioError
+from territory.model import AlignmentSettings, build_problem
+from territory.scale import (
+    SOLVE_ACCOUNT_COLUMNS,
+    SOLVE_REP_COLUMNS,
+    CheckpointMismatchError,
+    micro_clusters,
+    read_parquet_columns,
+    should_decompose,
+    write_assignments_parquet,
+)
+from territory.synthetic import make_instance
+
+DECOMPOSITION_MARGIN = 0.03
+"""The decomposed plan may cost at most 3% more than the undecomposed solve of the same case."""
+
+
+class StopRunError(Exception):
+    """Raised by a progress callback to simulate a killed batch job."""
+
+
+@pytest.fixture(scope="module")
+def instance() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return make_instance(1500, 12, 5)
+
+
+def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, **kw: object) -> AlignmentResult:
+    options: dict[str, object] = {"time_limit_s": 30.0, "seed": 3}
+    options.update(kw)
+    return align(accounts, reps, **options)  # type: ignore[arg-type]
+
+
+def test_micro_clusters_respect_groups_size_and_are_deterministic() -> None:
+    rng = np.random.default_rng(0)
+    n = 5000
+    lat, lon = rng.uniform(30, 45, n), rng.uniform(-120, -80, n)
+    mass = rng.lognormal(0, 1, n)
+    group = rng.integers(0, 4, n)
+    kw = {"leaf": 10, "max_potential": 50.0, "max_workload": 50.0, "max_chord": 0.05}
+    labels = micro_clusters(lat, lon, mass, mass, group, **kw)  # type: ignore[arg-type]
+    again = micro_clusters(lat, lon, mass, mass, group, **kw)  # type: ignore[arg-type]
+    assert np.array_equal(labels, again)
+    frame = pd.DataFrame({"label": labels, "group": group, "mass": mass})
+    per = frame.groupby("label").agg(groups=("group", "nunique"), size=("group", "size"))
+    assert (per["groups"] == 1).all()
+    assert per["size"].max() <= 10
+    assert set(labels) == set(range(labels.max() + 1))
+
+
+def test_decomposed_plan_is_complete_balanced_and_close_to_direct(
+    instance: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    accounts, reps = instance
+    direct = _solve(accounts, reps, decompose="off")
+    split = _solve(accounts, reps, decompose="on")
+    plan = split.assignments
+    assert len(plan) == len(accounts)
+    assert plan["account_id"].is_unique
+    assert set(plan["account_id"]) == set(accounts["account_id"].astype(str))
+    assert plan["rep_id"].isin(set(reps["rep_id"].astype(str))).all()
+    report = split.report
+    assert report.max_potential_deviation <= 0.05 + 1e-9
+    assert report.max_workload_deviation <= 0.05 + 1e-9
+    assert report.objective <= (1 + DECOMPOSITION_MARGIN) * direct.report.objective
+    # The bound holds for every plan, so also for the direct solve's.
+    assert report.bound is not None
+    assert report.bound <= direct.report.objective + 1e-6
+    assert report.bound <= report.objective + 1e-6
+    assert "Lagrangian" in report.bound_source
+    assert report.bound_scope == "all account-rep pairs"
+
+
+def test_decomposition_keeps_locks_and_families(
+    instance: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    accounts, reps = instance
+    accounts = accounts.copy()
+    rep_ids = reps["rep_id"].astype(str).tolist()
+    accounts["locked_rep"] = None
+    accounts.loc[[0, 7, 100], "locked_rep"] = [rep_ids[0], rep_ids[3], rep_ids[0]]
+    accounts["family"] = None
+    accounts.loc[10:14, "family"] = "F1"
+    accounts.loc[[200, 900, 1400], "family"] = "F2"  # far apart: still one rep
+    result = _solve(accounts, reps, decompose="on", family_column="family")
+    plan = result.plan
+    ids = accounts["account_id"].astype(str)
+    assert (
+        plan[ids[0]] == rep_ids[0] and plan[ids[7]] == rep_ids[3] and plan[ids[100]] == rep_ids[0]
+    )
+    for members in (ids[10:15], ids[[200, 900, 1400]]):
+        assert plan[members].nunique() == 1
+    assert result.report.max_potential_deviation <= 0.05 + 1e-9
+
+
+def test_lagrangian_bound_never_exceeds_the_optimum() -> None:
+    accounts, reps = make_instance(40, 3, 11)
+    exact = align(accounts, reps, solver="mip", time_limit_s=30, seed=1, decompose="off")
+    assert exact.report.status == "OPTIMAL"
+    problem = build_problem(accounts, reps, AlignmentSettings())
+    rng = np.random.default_rng(1)
+    scale_p = exact.report.objective / float(problem.potential.sum())
+    scale_w = exact.report.objective / float(problem.workload.sum())
+    for _ in range(20):
+        pi = rng.normal(0, 3 * scale_p, problem.n_reps)
+        sigma = rng.normal(0, 3 * scale_w, problem.n_reps)
+        bound = price_pairs(problem, pi, sigma, threads=1).bound
+        assert bound <= exact.report.objective * (1 + 1e-9)
+    split = align(accounts, reps, time_limit_s=30, seed=1, decompose="on")
+    assert split.report.bound is not None
+    assert split.report.bound <= exact.report.objective * (1 + 1e-9)
+
+
+def test_interrupted_run_resumes_from_checkpoint(
+    instance: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    accounts, reps = instance
+    uninterrupted = _solve(accounts, reps, decompose="on")
+
+    def stop_at_refinement(message: str) -> None:
+        if message.startswith("[4/5]"):
+            raise StopRunError(message)
+
+    folder = tmp_path / "ckpt"
+    with pytest.raises(StopRunError):
+        _solve(accounts, reps, decompose="on", checkpoint=folder, progress=stop_at_refinement)
+    assert (folder / "coarse.npz").exists() and not (folder / "refined.npz").exists()
+    messages: list[str] = []
+    resumed = _solve(accounts, reps, decompose="on", checkpoint=folder, progress=messages.append)
+    assert not any(m.startswith("[2/5]") for m in messages)  # the coarse solve was not redone
+    assert "coarse plan reused from the checkpoint" in resumed.report.notes
+    pd.testing.assert_frame_equal(resumed.assignments, uninterrupted.assignments)
+    assert resumed.report.objective == uninterrupted.report.objective
+    assert resumed.report.bound == uninterrupted.report.bound
+    # A finished checkpoint replays without solving anything.
+    replay = _solve(accounts, reps, decompose="on", checkpoint=folder)
+    assert "refined plan reused from the checkpoint" in replay.report.notes
+    pd.testing.assert_frame_equal(replay.assignments, uninterrupted.assignments)
+    # Other parameters with the same folder: refused, not silently mixed.
+    with pytest.raises(CheckpointMismatchError):
+        _solve(accounts, reps, decompose="on", checkpoint=folder, balance=0.06)
+
+
+def test_decompose_switch() -> None:
+    assert not should_decompose("auto", 10_000)
+    assert should_decompose("auto", 1_000_000)
+    assert should_decompose("auto", 100_000)
+    assert should_decompose("on", 10)
+    assert not should_decompose("off", 1_000_000)
+    # Rules the decomposition cannot keep: auto solves directly, on says why it cannot.
+    assert not should_decompose("auto", 1_000_000, "contiguity rules")
+    with pytest.raises(ScenarioError, match="contiguity rules are not supported"):
+        should_decompose("on", 1_000_000, "contiguity rules")
+
+
+def test_memory_light_parquet_round_trip(tmp_path: Path) -> None:
+    accounts, reps = make_instance(800, 6, 2)
+    accounts.to_parquet(tmp_path / "accounts.parquet", index=False)
+    reps.to_parquet(tmp_path / "reps.parquet", index=False)
+    light = read_parquet_columns(tmp_path / "accounts.parquet", SOLVE_ACCOUNT_COLUMNS)
+    light_reps = read_parquet_columns(tmp_path / "reps.parquet", SOLVE_REP_COLUMNS)
+    # Only the solve's columns, ids as Arrow strings (no Python object per account), money float64.
+    assert "name" not in light.columns and "segment" not in light.columns
+    assert isinstance(light["account_id"].dtype, pd.ArrowDtype)
+    assert light["potential"].dtype == np.float64
+    assert light.memory_usage(deep=True).sum() < accounts.memory_usage(deep=True).sum()
+    result = align(light, light_reps, time_limit_s=20, seed=1, decompose="on")
+    full = align(accounts, reps, time_limit_s=20, seed=1, decompose="on")
+    assert result.plan.tolist() == full.plan.tolist()
+    path = tmp_path / "assignments.parquet"
+    write_assignments_parquet(result.assignments, path)
+    back = pd.read_parquet(path)
+    assert back["account_id"].tolist() == result.assignments["account_id"].tolist()
+    assert back["rep_id"].tolist() == result.assignments["rep_id"].tolist()
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary left
+
+
+def test_decomposed_solve_reports_presolve_reasons() -> None:
+    accounts, reps = make_instance(600, 5, 4)
+    accounts = accounts.copy()
+    accounts.loc[0, "potential"] = float(accounts["potential"].sum())  # one account outweighs all
+    with pytest.raises(InfeasibleError):
+        align(accounts, reps, time_limit_s=20, seed=1, decompose="on")
+
+
+def test_cli_align_decomposes_and_resumes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    accounts, reps = make_instance(700, 6, 8)
+    accounts.to_parquet(tmp_path / "accounts.parquet", index=False)
+    reps.to_parquet(tmp_path / "reps.parquet", index=False)
+    args = [
+        "align", "--accounts", str(tmp_path / "accounts.parquet"),
+        "--reps", str(tmp_path / "reps.parquet"), "--decompose", "on",
+        "--checkpoint", str(tmp_path / "ckpt"), "--time-limit", "20", "--quiet",
+        "--format", "parquet",
+    ]  # fmt: skip
+    first = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0, again.output
+    plan_a = pd.read_parquet(tmp_path / "a" / "assignments.parquet")
+    plan_b = pd.read_parquet(tmp_path / "b" / "assignments.parquet")
+    pd.testing.assert_frame_equal(plan_a, plan_b)
+    solve = (tmp_path / "b" / "solve.json").read_text(encoding="utf-8")
+    assert "refined plan reused from the checkpoint" in solve
+    assert "decomposed" in solve
