@@ -941,11 +941,9 @@ def solve_districting(
     if bound is not None:
         bound = min(bound, value)
     status = final_status
-    if (
-        status == SolveStatus.OPTIMAL
-        and bound is not None
-        and value - bound > max(1e-6 * abs(value), 1e-6)
-        and relative_gap == 0.0
+    # OPTIMAL means proven: a plan accepted within relative_gap > 0 is reported as FEASIBLE.
+    if status == SolveStatus.OPTIMAL and (
+        bound is None or value - bound > max(1e-6 * abs(value), 1e-6)
     ):
         status = SolveStatus.FEASIBLE
     mapping = _relabelling(plan)
