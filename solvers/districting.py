@@ -281,7 +281,11 @@ class _HighsBackend:
             sol.col_value = start.tolist()
             sol.value_valid = True
             h.setSolution(sol)
+        # HiGHS keeps one thread pool per process, sized by the first solve: reset it so this
+        # model gets its own thread count, and again after so later solves get theirs.
+        hs.Highs.resetGlobalScheduler(True)
         h.run()
+        hs.Highs.resetGlobalScheduler(True)
         code = h.getModelStatus()
         info = h.getInfo()
         has = info.primal_solution_status == 2

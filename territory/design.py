@@ -399,7 +399,7 @@ def _location_allocation(
     best: Design | None = None
     seen: set[tuple[int, ...]] = set()
     rounds = 0
-    notes: list[str] = []
+    best_key = (np.inf, np.inf)
     for rounds in range(1, MAX_ROUNDS + 1):
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 1.0 or tuple(sorted(seats.tolist())) in seen:
@@ -425,9 +425,10 @@ def _location_allocation(
         labels = plan_by_id.map({territory_name(t): t for t in range(k)})
         plan: IntArray = np.asarray(labels.to_numpy(), dtype=np.int64)
         centres, objective = best_centres(plan, cost, k)
-        if result.report.notes:
-            notes.extend(result.report.notes)
-        if best is None or objective < best.objective - 1e-9:
+        reached = max(result.report.max_potential_deviation, result.report.max_workload_deviation)
+        key = (max(reached - balance, 0.0), objective)
+        if best is None or key < best_key:
+            best_key = key
             best = Design(
                 plan=plan,
                 centres=centres,
@@ -442,8 +443,8 @@ def _location_allocation(
                     "balance_workload_reached": result.report.max_workload_deviation,
                 },
             )
-        elif objective >= best.objective - 1e-9:
-            break
+        else:
+            break  # no better than the best round: the centres have settled
         seats = centres
     if best is None:
         raise SolveError("the design heuristic had no time to place a single plan")
@@ -456,8 +457,7 @@ def _location_allocation(
         method=best.method,
         seconds=time.perf_counter() - t0,
         rounds=rounds,
-        notes=tuple(dict.fromkeys(notes))
-        + ("no lower bound: centres are re-chosen between allocations (use --method exact)",),
+        notes=("no lower bound: centres are re-chosen between allocations (use --method exact)",),
         detail=best.detail,
     )
 

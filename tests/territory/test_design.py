@@ -232,3 +232,17 @@ class TestInfeasibleDesign:
             UnitLoads(table), graph, 3, balance=0.05, method="heuristic", soft=True
         )
         assert is_contiguous(design.plan, graph)
+
+
+class TestExactDesign:
+    def test_exact_design_proves_its_optimum_and_beats_or_ties_the_heuristic(self) -> None:
+        """After the alignment's LP has run in this process (one HiGHS thread), the exact Hess
+        model still runs with its own threads and proves the optimum."""
+        loads, graph = grid_loads(4, 4)
+        heuristic = design_territories(loads, graph, 2, balance=0.1, method="heuristic")
+        exact = design_territories(loads, graph, 2, balance=0.1, method="exact", time_limit_s=60)
+        assert exact.status == "OPTIMAL"
+        assert exact.bound is not None and exact.gap == pytest.approx(0.0, abs=1e-6)
+        assert exact.objective <= heuristic.objective + 1e-6
+        assert is_contiguous(exact.plan, graph)
+        assert all(exact.plan[c] == t for t, c in enumerate(exact.centres.tolist()))
