@@ -1,7 +1,8 @@
 """The alignment workflow: validate, check feasibility, relax, construct, improve, report.
 
-This is the one module of ``territory`` that calls solver backends; the domain modules
-(model, metrics, feasibility, io) stay free of them.
+This module and the workflows built on it (``design``, ``scale``) are the only parts of
+``territory`` that call solver backends; the domain modules (model, metrics, feasibility, io,
+units, districting, matching) stay free of them.
 """
 
 from __future__ import annotations
