@@ -210,9 +210,10 @@ def _design_all_parts(
     # unit to the territory whose centre is nearest (contiguity cannot hold for them anyway).
     sub = UnitLoads(loads.table.iloc[active].reset_index(drop=True))
     design = _design(sub, sub_graph, rules, progress)
-    dist = distances_km(loads)
     centres = active[design.centres]
-    plan = np.argmin(dist[:, centres], axis=1).astype(np.int64)
+    lat, lon = loads.table["lat"].to_numpy(np.float64), loads.table["lon"].to_numpy(np.float64)
+    to_centres = haversine_km(lat[:, None], lon[:, None], lat[None, centres], lon[None, centres])
+    plan = np.argmin(to_centres, axis=1).astype(np.int64)
     plan[active] = design.plan
     idle = n - active.size
     return Design(
@@ -302,9 +303,7 @@ def _design(
     say(f"designing {k} territories over {n} units ({chosen})")
     share = 0.4 if chosen == "exact" else 1.0
     try:
-        heuristic = _location_allocation(
-            loads, graph, k, cost, balance, contiguity, time_limit_s * share, seed, say
-        )
+        heuristic = _location_allocation(loads, graph, rules, dist, cost, time_limit_s * share, say)
     except SolveError:
         if chosen == "heuristic":
             raise
@@ -370,19 +369,19 @@ def _initial_seats(loads: UnitLoads, dist: FloatArray, k: int, seed: int) -> Int
 def _location_allocation(
     loads: UnitLoads,
     graph: DualGraph,
-    k: int,
+    rules: DesignRules,
+    dist: FloatArray,
     cost: FloatArray,
-    balance: float,
-    contiguity: bool,
     time_limit_s: float,
-    seed: int,
     say: Callable[[str], None],
 ) -> Design:
-    """Seats, balanced contiguous allocation, best centres; repeat while it gets better."""
+    """Seats, balanced contiguous allocation, best centres; repeat while it gets better.
+
+    ``dist`` holds the km between units and ``cost`` the centred cost built from it."""
     from territory.api import align
 
+    k, balance, contiguity, seed = rules.k, rules.balance, rules.contiguity, rules.seed
     t0 = time.perf_counter()
-    dist = distances_km(loads)
     table = loads.table
     accounts = pd.DataFrame(
         {
