@@ -29,7 +29,9 @@ from territory.errors import (
     ScenarioError,
     SolveError,
     SolverUnavailableError,
+    Terminated,
     TerritoryError,
+    UsageError,
 )
 
 app = typer.Typer(
@@ -50,6 +52,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INFEASIBLE = 3
 EXIT_SOLVER = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def file_hash(path: Path) -> str:
@@ -63,11 +66,14 @@ def file_hash(path: Path) -> str:
 
 def _fail(exc: BaseException) -> typer.Exit:
     """Print an error the way a user can act on it and choose the exit code."""
+    if isinstance(exc, Terminated):
+        console.print("[red]terminated[/red]: nothing was written")
+        return typer.Exit(EXIT_TERMINATED)
     if isinstance(exc, KeyboardInterrupt):
         console.print("[red]interrupted[/red]: nothing was written")
         return typer.Exit(EXIT_INTERRUPTED)
     code = EXIT_SOLVER
-    if isinstance(exc, DataValidationError | ScenarioError):
+    if isinstance(exc, DataValidationError | ScenarioError | UsageError):
         code = EXIT_BAD_INPUT
     elif isinstance(exc, InfeasibleError):
         code = EXIT_INFEASIBLE

@@ -53,6 +53,42 @@ class ScenarioError(TerritoryError):
     """A scenario or configuration file is invalid (names the key and the file)."""
 
 
+class UsageError(TerritoryError):
+    """The request itself cannot be carried out as asked (exit 2): a bad argument, name or path.
+
+    Subclasses say which kind; every message names the offending value and the rule it broke.
+    """
+
+
+class OutputFolderError(UsageError):
+    """``--out`` (or another output path) may not be written: it holds files the engine did not
+    write, is a file, or cannot be written. Raised before any solve."""
+
+
+class UnsafeNameError(UsageError):
+    """User text that would become part of a path (a scenario stem, a label, an id) breaks the
+    naming rule, or a joined path would leave the folder it was meant for."""
+
+
+class ResourceLimitError(UsageError):
+    """The run would not fit this machine (memory); the message says what would fit."""
+
+
+class CheckpointDamagedError(TerritoryError):
+    """A checkpoint folder's files are unreadable; the message says which and what to do."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler stopping the run): handled like Ctrl-C, exit 143.
+
+    A subclass of ``KeyboardInterrupt`` so that every clean-up written for Ctrl-C runs for it.
+    """
+
+    def __init__(self, signal_number: int = 15) -> None:
+        self.signal_number = signal_number
+        super().__init__(f"terminated by signal {signal_number}")
+
+
 @dataclass(frozen=True)
 class InfeasibilityReason:
     """Why a set of constraints cannot all hold, in the business's terms.
