@@ -1,0 +1,1 @@
+"""Data-safety tests: output folders, names, signals, numbers, readers and spreadsheets."""
