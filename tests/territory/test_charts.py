@@ -16,7 +16,10 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from matplotlib import image  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
+import territory.charts as charts_module  # noqa: E402
 from territory.charts import (  # noqa: E402
     _kinks,
     _quota_position,
@@ -111,6 +114,30 @@ def result(request: pytest.FixtureRequest) -> StressResult:
     return value
 
 
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
+    """The figures the chart functions save, in call order (still written to their files)."""
+    figures: list[Figure] = []
+    save = charts_module._save
+
+    def record(fig: Figure, path: Path) -> None:
+        figures.append(fig)
+        save(fig, path)
+
+    monkeypatch.setattr(charts_module, "_save", record)
+    return figures
+
+
+def _legend(fig: Figure) -> list[str]:
+    """Texts of every legend entry drawn on the figure's axes."""
+    return [
+        text.get_text()
+        for ax in fig.axes
+        if (legend := ax.get_legend()) is not None
+        for text in legend.get_texts()
+    ]
+
+
 def _assert_png(path: Path) -> bytes:
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE
@@ -138,7 +165,9 @@ class TestAttainmentDistribution:
         attainment_distribution_chart(one_role, path)
         _assert_png(path)
 
-    def test_healthy_reference_argument(self, one_role: StressResult, tmp_path: Path) -> None:
+    def test_healthy_reference_argument(
+        self, one_role: StressResult, tmp_path: Path, drawn: list[Figure]
+    ) -> None:
         plain, seq, mapped = tmp_path / "plain.png", tmp_path / "seq.png", tmp_path / "map.png"
         shares = [0.05, 0.15, 0.25, 0.30, 0.25]
         attainment_distribution_chart(one_role, plain)
@@ -148,7 +177,16 @@ class TestAttainmentDistribution:
             one_role, mapped, healthy=dict(zip(bands, shares, strict=True))
         )
         assert _assert_png(seq) == _assert_png(mapped)
-        assert plain.read_bytes() != seq.read_bytes()
+        without, with_shares, _ = drawn
+        # The reference is drawn as outlined (unfilled) bars at the given shares, and named.
+        (ax,) = with_shares.axes
+        outlined = [
+            p.get_height() for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()
+        ]
+        assert outlined == pytest.approx(shares)
+        assert "Healthy reference" in _legend(with_shares)
+        assert not [p for p in without.axes[0].patches if not p.get_fill()]
+        assert "Healthy reference" not in _legend(without)
 
     def test_healthy_reference_from_config(self, one_role: StressResult, tmp_path: Path) -> None:
         @dataclass(frozen=True)
@@ -197,11 +235,17 @@ class TestPayoutCurve:
         payout_curve_chart(MULTI_MEASURE, b)
         assert a.read_bytes() == b.read_bytes()
 
-    def test_plans_give_different_charts(self, tmp_path: Path) -> None:
-        a, b = tmp_path / "a.png", tmp_path / "b.png"
-        payout_curve_chart(ONE_ROLE, a)
-        payout_curve_chart(TWO_ROLES, b)
-        assert a.read_bytes() != b.read_bytes()
+    def test_each_role_gets_its_curve(self, tmp_path: Path, drawn: list[Figure]) -> None:
+        payout_curve_chart(ONE_ROLE, tmp_path / "a.png")
+        payout_curve_chart(TWO_ROLES, tmp_path / "b.png")
+        one, two = (_legend(fig) for fig in drawn)
+        on_target = "On target: 100% of quota pays 1.0\u00d7 TI"
+        assert one[-1] == two[-1] == on_target
+        assert [t.split(":")[0] for t in one[:-1]] == ["hunter"]
+        assert [t.split(":")[0] for t in two[:-1]] == ["hunter", "account_manager"]
+        # One solid curve per role, in different colours.
+        solid = [ln for ln in drawn[1].axes[0].lines if ln.get_linestyle() == "-"]
+        assert len({ln.get_color() for ln in solid}) == 2
 
     def test_kinks_hold_threshold_tiers_and_cap(self) -> None:
         hunter = MULTI_MEASURE.roles["hunter"].curve
@@ -224,8 +268,18 @@ class TestCostBand:
         cost_band_chart(two_roles, b)
         assert a.read_bytes() == b.read_bytes()
 
-    def test_currency_only_changes_the_label(self, one_role: StressResult, tmp_path: Path) -> None:
+    def test_currency_only_changes_the_label(
+        self, one_role: StressResult, tmp_path: Path, drawn: list[Figure]
+    ) -> None:
         a, b = tmp_path / "a.png", tmp_path / "b.png"
         cost_band_chart(one_role, a)
         cost_band_chart(one_role, b, currency="EUR")
-        assert _assert_png(a) != _assert_png(b)
+        _assert_png(a)
+        _assert_png(b)
+        plain, euro = (fig.axes[0] for fig in drawn)
+        assert plain.get_ylabel() == "Total incentive cost per year (plan currency)"
+        assert euro.get_ylabel() == "Total incentive cost per year (EUR)"
+        # The same lines, at the same points.
+        assert len(plain.lines) == len(euro.lines) > 0
+        for line, same in zip(plain.lines, euro.lines, strict=True):
+            np.testing.assert_array_equal(line.get_xydata(), same.get_xydata())

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from jinja2 import UndefinedError
+from markupsafe import Markup
 from typer.testing import CliRunner
 
 from cli import app
@@ -32,6 +34,7 @@ from territory.report import (
     rep_colours,
     write_report,
 )
+from territory.report.page import ENVIRONMENT
 from territory.runs import load_plan
 from territory.synthetic import make_instance
 from tests.browser import find_chromium, inspect_page
@@ -216,6 +219,20 @@ class TestSyntheticReport:
         assert section(full_html, "quotas").count("&lt;script&gt;") == 1
         assert section(full_html, "scorecard").count("&lt;script&gt;") == 3
 
+    def test_script_in_a_rep_name_stays_text(self, full_run: Path) -> None:
+        inputs = collect_report_inputs(full_run)
+        run = inputs["run"]
+        reps = run.reps.copy()
+        reps["name"] = reps["name"].astype(object)
+        reps.loc[1, "name"] = "<script>alert(1)</script>"
+        html = render_report(**{**inputs, "run": run.__class__(**{**run.__dict__, "reps": reps})})
+        assert "<script>alert(1)</script>" not in html
+        assert "<script" not in html.lower()
+        shown = "&lt;script&gt;alert(1)&lt;/script&gt;"
+        # The name column of the territory table, the quota table and the rep impact table.
+        for ident in ("balance", "quotas", "stress"):
+            assert section(html, ident).count(shown) == 1, ident
+
     def test_folder_name_is_escaped(self, full_run: Path, tmp_path: Path) -> None:
         inputs = collect_report_inputs(full_run)
         odd = inputs["run"].__class__(**{**inputs["run"].__dict__, "path": tmp_path / "q<1>"})
@@ -347,6 +364,22 @@ class TestErrorsReport:
         card = section(html, "scorecard")
         assert card.count('class="check"') == 3
         assert "MAYBE" in card and "Other checks" in card
+
+
+class TestTemplates:
+    def test_values_are_escaped_and_markup_is_not(self) -> None:
+        page = ENVIRONMENT.from_string("{{ text }}|{{ m }}|{{ n }}")
+        out = page.render(text="<b>'x' & \"y\"</b>", m=Markup("<i>ok</i>"), n=1234)
+        assert out == "&lt;b&gt;&#x27;x&#x27; &amp; &quot;y&quot;&lt;/b&gt;|<i>ok</i>|1234"
+
+    def test_a_variable_the_code_does_not_pass_fails_loudly(self) -> None:
+        template = ENVIRONMENT.get_template("report.html.j2")
+        with pytest.raises(UndefinedError, match="header"):
+            template.render(title="t", css="", nav=())
+
+    def test_the_style_sheet_is_inlined(self, bare_html: str) -> None:
+        sheet = (ROOT / "territory/report/templates/report.css").read_text(encoding="utf-8")
+        assert f"<style>\n{sheet}</style>" in bare_html
 
 
 # ------------------------------------------------------------------------------ browser
