@@ -119,7 +119,9 @@ def _parse_tier_factors(values: list[str]) -> dict[str, float] | None:
 def align(
     accounts: Annotated[Path, typer.Option(help="Accounts table (.csv, .parquet or .xlsx).")],
     reps: Annotated[Path, typer.Option(help="Reps table (.csv, .parquet or .xlsx).")],
-    out: Annotated[Path, typer.Option(help="Output folder (replaced atomically).")],
+    out: Annotated[
+        Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
+    ],
     balance: Annotated[
         float, typer.Option(help="Allowed ± deviation from target (0.05 = 5%).")
     ] = 0.05,
@@ -422,7 +424,9 @@ METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "histor
 def design(
     units: Annotated[Path, typer.Option(help="Unit geometries (GeoJSON/GPKG/SHP).")],
     k: Annotated[int, typer.Option(help="How many territories to design.")],
-    out: Annotated[Path, typer.Option(help="Output folder (replaced as a whole).")],
+    out: Annotated[
+        Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
+    ],
     accounts: Annotated[
         Path | None, typer.Option(help="Accounts (CSV/Parquet/XLSX) summed into their units.")
     ] = None,
@@ -910,9 +914,9 @@ def compare(
     runs: Annotated[
         list[Path], typer.Argument(help="Run folders to compare, e.g. out/a out/b out/c.")
     ],
-    out: Annotated[Path, typer.Option(help="Output folder (replaced atomically).")] = Path(
-        "out/compare"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
+    ] = Path("out/compare"),
     quiet: Annotated[bool, typer.Option(help="No table (for batch jobs).")] = False,
     force: Annotated[
         bool,

@@ -1366,7 +1366,7 @@ def write_outputs(
     for name, document in documents.items():
         writers[name] = _document_writer(document, name)
     addable = target.is_dir() and (is_engine_folder(target) or is_legacy_run_folder(target))
-    if keep_existing and addable and not target.is_symlink():
+    if keep_existing and addable:
         add_files(target, writers, command=command, option="folder")
         return target
     replace_folder(target, writers, command=command, inputs=inputs, force=force)
