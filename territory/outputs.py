@@ -87,6 +87,7 @@ _TAG = r"(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{8}"
 _ADD_PREFIX = ".territory-add-"
 _ADD_RE = re.compile(rf"^{re.escape(_ADD_PREFIX)}{_TAG}$")
 SCRATCH_PREFIX = "territory-run-"
+_MARKER_TMP_RE = re.compile(rf"^{re.escape(f'.{MARKER}.tmp-')}{_TAG}$")
 _SCRATCH_RE = re.compile(rf"^{SCRATCH_PREFIX}(?P<pid>\d+)-(?P<host>[0-9a-f]{{8}})-")
 
 # Output names of versions that wrote no marker: a legacy run folder holding only these may be
@@ -185,13 +186,12 @@ def _write_marker(folder: Path, document: Mapping[str, Any], staging: Path | Non
 # What a folder holds
 
 
-def _ours(name: str) -> bool:
-    """Hidden names of the engine's own bookkeeping (marker, lock, staging)."""
-    return (
-        name in (MARKER, LOCK_FILE)
-        or name.startswith(f".{MARKER}.tmp-")
-        or bool(_ADD_RE.match(name))
-    )
+def _ours(name: str, engine: bool) -> bool:
+    """Hidden names of the engine's own bookkeeping: staging anywhere; the marker and the lock
+    file only in a folder the engine wrote (elsewhere a file of that name is someone else's)."""
+    if engine and name in (MARKER, LOCK_FILE):
+        return True
+    return bool(_ADD_RE.match(name)) or bool(_MARKER_TMP_RE.match(name))
 
 
 def foreign_entries(folder: Path) -> list[str]:
@@ -202,18 +202,20 @@ def foreign_entries(folder: Path) -> list[str]:
     names older versions wrote count as the engine's. Anything else belongs to the user.
     """
     marker = read_marker(folder)
+    legacy = marker is None and is_legacy_run_folder(folder)
     if marker is not None:
         listed = set(marker["files"])
-    elif is_legacy_run_folder(folder):
+    elif legacy:
         listed = set(_LEGACY_NAMES)
     else:
         listed = set()
+    engine = marker is not None or legacy
     foreign: list[str] = []
     with os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
-            if _ours(name) or name in listed:
+            if _ours(name, engine) or name in listed:
                 continue
             if is_dir and is_engine_folder(entry.path) and not foreign_entries(Path(entry.path)):
                 continue
@@ -953,7 +955,9 @@ def prepare_folder(
         if legacy_files and all((final / name).exists() for name in legacy_files):
             return final
         entries = sorted(
-            e.name + ("/" if e.is_dir() else "") for e in os.scandir(final) if not _ours(e.name)
+            e.name + ("/" if e.is_dir() else "")
+            for e in os.scandir(final)
+            if not _ours(e.name, engine=False)
         )
         if entries:
             if not force:

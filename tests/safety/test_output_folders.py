@@ -205,6 +205,16 @@ class TestMarker:
         assert "my notes.txt" in output(result) and str(run) in output(result)
         assert snapshot(run) == before
 
+    @pytest.mark.parametrize("content", [b"", b"{}", b'{"engine": "someone else"}'])
+    def test_a_file_named_like_the_marker_is_not_a_marker(
+        self, data: Path, tmp_path: Path, content: bytes, no_solve: None
+    ) -> None:
+        folder = fill(tmp_path / "mine", [])
+        (folder / MARKER).write_bytes(content)
+        result = invoke(align_args(data, folder))
+        assert code(result) == EXIT_BAD_INPUT and MARKER in output(result)
+        assert (folder / MARKER).read_bytes() == content
+
 
 # ------------------------------------------------------------------------------------------
 # Refused before solving
@@ -495,6 +505,20 @@ class TestAdders:
             holder.wait(timeout=30)
         with folder_lock(run, timeout_s=5), folder_lock(run):  # free again, and re-entrant
             pass
+
+    def test_the_lock_file_of_platforms_without_flock(self, tmp_path: Path) -> None:
+        first = outputs._try_lock_file(tmp_path)
+        assert first == tmp_path / outputs.LOCK_FILE
+        assert outputs._try_lock_file(tmp_path) is None  # held
+        outputs._unlock(first)
+        # A holder killed with the lock: its file names a dead process, so it is taken over.
+        (tmp_path / outputs.LOCK_FILE).write_text(f"{dead_pid()} {outputs._HOST}\n")
+        assert outputs._try_lock_file(tmp_path) is None
+        taken = outputs._try_lock_file(tmp_path)
+        assert taken is not None
+        assert (tmp_path / outputs.LOCK_FILE).read_text().split()[0] == str(os.getpid())
+        outputs._unlock(taken)
+        assert not (tmp_path / outputs.LOCK_FILE).exists()
 
 
 # ------------------------------------------------------------------------------------------
@@ -810,7 +834,7 @@ _NAMES = st.sampled_from(
 
 
 @settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -863,5 +887,8 @@ def test_a_refused_or_failed_invocation_changes_nothing(
         after = {key: snapshot(folder) for key, folder in folders.items()}
         assert after == before
         assert all(leftovers(folder.parent) == [] for folder in folders.values())
-        if choice == "input folder" or (choice == "current folder" and force):
+        # Refused by the rule itself, whatever the inputs: the input folder always; a folder of
+        # user files without --force, or with it when it is the current folder.
+        foreign = choice in ("current folder", "foreign folder") and bool(user_files)
+        if choice == "input folder" or (foreign and (not force or choice == "current folder")):
             assert result.exit_code == EXIT_BAD_INPUT
