@@ -52,6 +52,7 @@ __all__ = [
     "clean_leftovers",
     "clean_scratch_leftovers",
     "folder_lock",
+    "foreign_entries",
     "is_engine_folder",
     "is_legacy_run_folder",
     "is_our_report",
