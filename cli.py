@@ -1,7 +1,9 @@
 """Command line: parse arguments, call the library, render the result, map errors to exit codes.
 
-Exit codes: 0 success, 2 bad input or arguments, 3 infeasible rules, 4 solver failure, 130 when
-interrupted. Nothing is written to ``--out`` unless the whole run succeeds.
+Exit codes: 0 success, 1 a check failed or a sweep had failures, 2 bad input, arguments, names or
+paths, 3 infeasible rules, 4 solver failure, 130 Ctrl-C, 143 SIGTERM. Nothing is written to
+``--out`` unless the whole run succeeds, and only a folder the engine wrote (or an empty one) is
+replaced; ``--force`` widens that within limits (see :mod:`territory.outputs`).
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def _parse_tier_factors(values: list[str]) -> dict[str, float] | None:
 def align(
     accounts: Annotated[Path, typer.Option(help="Accounts table (.csv, .parquet or .xlsx).")],
     reps: Annotated[Path, typer.Option(help="Reps table (.csv, .parquet or .xlsx).")],
-    out: Annotated[Path, typer.Option(help="Output folder (replaced atomically).")],
+    out: Annotated[
+        Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
+    ],
     balance: Annotated[
         float, typer.Option(help="Allowed ± deviation from target (0.05 = 5%).")
     ] = 0.05,
@@ -201,17 +205,35 @@ def align(
         Path | None,
         typer.Option(help="Folder for stage checkpoints: a rerun with the same inputs resumes."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace --out even if it holds files territory did not write (never the "
+            "current folder, a home folder or one holding the inputs)."
+        ),
+    ] = False,
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.api import align as run_align
     from territory.io import SUPPORTED_FORMATS, load_inputs, read_table, write_outputs
+    from territory.outputs import check_output_folder, prepare_folder
 
     if output_format not in SUPPORTED_FORMATS:
         raise typer.BadParameter(
             f"'{output_format}' is not one of {', '.join(SUPPORTED_FORMATS)}", param_hint="--format"
         )
     factors = _parse_tier_factors(tier)
+    inputs = [accounts, reps, units, links, forbidden, checkpoint]
     try:
+        check_output_folder(out, command="align", inputs=inputs, force=force)
+        if checkpoint is not None:
+            prepare_folder(
+                checkpoint,
+                command="checkpoint",
+                legacy_files=("checkpoint.json",),
+                inputs=[accounts, reps, units, links, forbidden],
+                option="--checkpoint",
+            )
         accounts_df, reps_df = load_inputs(accounts, reps)
         hashes = {"accounts": file_hash(accounts), "reps": file_hash(reps)}
         unit_layer = None
@@ -291,6 +313,9 @@ def align(
                 PLAN: parquet_writer(result.assignments[["account_id", "rep_id"]]),
                 **extra_files,
             },
+            command="align",
+            inputs=inputs,
+            force=force,
         )
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
@@ -399,7 +424,9 @@ METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "histor
 def design(
     units: Annotated[Path, typer.Option(help="Unit geometries (GeoJSON/GPKG/SHP).")],
     k: Annotated[int, typer.Option(help="How many territories to design.")],
-    out: Annotated[Path, typer.Option(help="Output folder (replaced as a whole).")],
+    out: Annotated[
+        Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
+    ],
     accounts: Annotated[
         Path | None, typer.Option(help="Accounts (CSV/Parquet/XLSX) summed into their units.")
     ] = None,
@@ -447,6 +474,13 @@ def design(
         str, typer.Option("--format", help="Table format: csv, parquet or xlsx.")
     ] = "csv",
     quiet: Annotated[bool, typer.Option(help="No progress or summary.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace --out even if it holds files territory did not write (never the "
+            "current folder, a home folder or one holding the inputs)."
+        ),
+    ] = False,
 ) -> None:
     """Design k balanced, contiguous, compact territories from units, then match reps to them."""
     import pandas as pd
@@ -460,6 +494,7 @@ def design(
         unit_loads,
     )
     from territory.io import load_inputs, read_table, write_outputs
+    from territory.outputs import check_output_folder
     from territory.units import read_units
 
     if compactness not in ("moi", "travel"):
@@ -474,7 +509,9 @@ def design(
         raise typer.BadParameter(
             f"'{travel_measure}' is not farthest or centre", param_hint="--travel-measure"
         )
+    inputs = [units, accounts, reps, links]
     try:
+        check_output_folder(out, command="design", inputs=inputs, force=force)
         layer = read_units(units, unit_id_column)
         graph = _unit_graph(layer, adjacency, links)
         assert graph.point_lonlat is not None
@@ -543,6 +580,9 @@ def design(
             {"design.json": summary, "timings.json": {"seconds": result.seconds}},
             output_format,
             files={"territories.geojson": _territory_polygons(layer, held)},
+            command="design",
+            inputs=inputs,
+            force=force,
         )
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
@@ -601,6 +641,7 @@ def quota(
     """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
     from territory.finance import set_plan_quotas
     from territory.io import read_table
+    from territory.outputs import run_folder
     from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
     from territory.runs import load_plan
     from territory.steps import write_quota_step
@@ -609,19 +650,22 @@ def quota(
     try:
         profile = _parse_profile(season_profile)
         history = read_table(period_sales) if period_sales is not None else None
-        run = load_plan(plan)
-        config = QuotaConfig(
-            company_target=target,
-            non_quota_revenue=non_quota_revenue,
-            over_assignment=over_assign,
-            method=QuotaMethod(name=name, history_weight=history_weight),  # type: ignore[arg-type]
-            caps=None if no_caps else YearlyCaps(),
-            seasonality=Seasonality(periods=periods, profile=profile),  # type: ignore[arg-type]
-            plan_year=year,
-        )
-        step = set_plan_quotas(run, config, period_sales=history, last_year_target=last_year_target)
-        table = step.plan.table
-        write_quota_step(plan, step, config)
+        with run_folder(plan, command="quota"):
+            run = load_plan(plan)
+            config = QuotaConfig(
+                company_target=target,
+                non_quota_revenue=non_quota_revenue,
+                over_assignment=over_assign,
+                method=QuotaMethod(name=name, history_weight=history_weight),  # type: ignore[arg-type]
+                caps=None if no_caps else YearlyCaps(),
+                seasonality=Seasonality(periods=periods, profile=profile),  # type: ignore[arg-type]
+                plan_year=year,
+            )
+            step = set_plan_quotas(
+                run, config, period_sales=history, last_year_target=last_year_target
+            )
+            table = step.plan.table
+            write_quota_step(plan, step, config)
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
@@ -681,16 +725,20 @@ def stress(
 
     from territory.comp import load_comp
     from territory.finance import stress_plan
+    from territory.outputs import run_folder
     from territory.runs import load_plan
     from territory.steps import write_stress_step
     from territory.stress import StressConfig
 
     try:
-        run = load_plan(plan)
         comp_plan = load_comp(comp)
         config = replace(StressConfig(), n_sims=sims)
-        step = stress_plan(run, comp_plan, config=config, seed=seed, forecast=forecast, lever=lever)
-        write_stress_step(plan, step, comp_plan, comp, seed=seed, n_sims=sims)
+        with run_folder(plan, command="stress"):
+            run = load_plan(plan)
+            step = stress_plan(
+                run, comp_plan, config=config, seed=seed, forecast=forecast, lever=lever
+            )
+            write_stress_step(plan, step, comp_plan, comp, seed=seed, n_sims=sims)
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
@@ -766,20 +814,23 @@ def check(
         to_records,
     )
     from territory.io import write_outputs
+    from territory.outputs import run_folder
     from territory.runs import load_plan
 
     try:
-        run = load_plan(plan)
         limits = load_thresholds(thresholds) if thresholds else CheckThresholds.default()
-        results = check_run(run, limits, comp)
-        run_id = plan.resolve().name
-        write_outputs(
-            plan,
-            {"checks": to_frame(results, run_id)},
-            {"checks.json": to_records(results, run_id)},
-            "csv",
-            keep_existing=True,
-        )
+        with run_folder(plan, command="check"):
+            run = load_plan(plan)
+            results = check_run(run, limits, comp)
+            run_id = plan.resolve().name
+            write_outputs(
+                plan,
+                {"checks": to_frame(results, run_id)},
+                {"checks.json": to_records(results, run_id)},
+                "csv",
+                keep_existing=True,
+                command="check",
+            )
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     counts = status_counts(results)
@@ -828,11 +879,28 @@ def report(
     quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
 ) -> None:
     """Write one self-contained HTML report of a run: map, balance, quotas, stress test, checks."""
-    from territory.report import REPORT_FILE, collect_report_inputs, render_report, write_report
+    from territory.outputs import add_files, check_report_file, is_engine_folder, run_folder
+    from territory.report import (
+        REPORT_FILE,
+        collect_report_inputs,
+        render_report,
+        report_writer,
+        write_report,
+    )
 
+    target = out if out is not None else plan / REPORT_FILE
     try:
-        html = render_report(**collect_report_inputs(plan))
-        target = write_report(out if out is not None else plan / REPORT_FILE, html)
+        # Inside a folder the engine wrote, the page is one more file of it (under its lock);
+        # anywhere else it may only replace a page the engine wrote.
+        into = target.parent if is_engine_folder(target.parent) or out is None else None
+        if into is None:
+            check_report_file(target)
+        with run_folder(plan, command="report"):
+            html = render_report(**collect_report_inputs(plan))
+            if into is not None:
+                add_files(into, {target.name: report_writer(html)}, command="report")
+            else:
+                write_report(target, html)
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
@@ -846,10 +914,17 @@ def compare(
     runs: Annotated[
         list[Path], typer.Argument(help="Run folders to compare, e.g. out/a out/b out/c.")
     ],
-    out: Annotated[Path, typer.Option(help="Output folder (replaced atomically).")] = Path(
-        "out/compare"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
+    ] = Path("out/compare"),
     quiet: Annotated[bool, typer.Option(help="No table (for batch jobs).")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace --out even if it holds files territory did not write (never the "
+            "current folder, a home folder or one holding the inputs)."
+        ),
+    ] = False,
 ) -> None:
     """Compare runs side by side: key figures, assignment differences and maps side by side."""
     from territory.compare import (
@@ -866,10 +941,13 @@ def compare(
         raise typer.BadParameter(
             "give at least two run folders, e.g. out/a out/b", param_hint="RUNS"
         )
+    from territory.outputs import check_output_folder
+
     try:
+        check_output_folder(out, command="compare", inputs=runs, force=force)
         folders = load_runs(runs)
         result = compare_runs(folders)
-        write_comparison(out, result, comparison_html(result, folders))
+        write_comparison(out, result, comparison_html(result, folders), force=force)
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
@@ -917,6 +995,12 @@ def run(
         Path, typer.Option(help="Parent folder: the run is written to <out>/<scenario name>/.")
     ] = Path("out"),
     quiet: Annotated[bool, typer.Option(help="No progress or summary (for batch jobs).")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace <out>/<scenario name> even if it holds files territory did not write."
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario's whole pipeline: align (or evaluate), quota, stress, checks, report."""
     from scenarios import load_scenario, run_scenario
@@ -924,7 +1008,7 @@ def run(
     try:
         loaded = load_scenario(scenario)
         with _progress(quiet) as status:
-            result = run_scenario(loaded, out, progress=status)
+            result = run_scenario(loaded, out, progress=status, force=force)
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if quiet:
@@ -988,6 +1072,10 @@ def sweep(
         Path, typer.Option(help="Folder for the runs, summary.csv and tradeoffs.png.")
     ] = Path("out/sweep"),
     quiet: Annotated[bool, typer.Option(help="No progress or table (for batch jobs).")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Write into --out and its run folders even if territory did not."),
+    ] = False,
 ) -> None:
     """Run many scenarios in parallel; exit 1 when any of them failed (the others complete)."""
     import pandas as pd
@@ -1000,7 +1088,9 @@ def sweep(
 
     try:
         tasks = plan_sweep(scenario_files, out, grid)
-        result = run_sweep(tasks, out, workers=workers, scheduler=scheduler, progress=done)
+        result = run_sweep(
+            tasks, out, workers=workers, scheduler=scheduler, progress=done, force=force
+        )
     except (TerritoryError, KeyboardInterrupt) as exc:
         raise _fail(exc) from exc
     if not quiet:
@@ -1029,12 +1119,22 @@ def payout(
         str | None, typer.Option(help="Role in the plan (default: every role).")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write payout_table.csv here.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace --out even if it holds files territory did not write (never the "
+            "current folder, a home folder or one holding the inputs)."
+        ),
+    ] = False,
 ) -> None:
     """What a rep earns at an attainment, and the payout table finance and reps read."""
     from territory.comp import load_comp, payout_for, payout_table
     from territory.io import write_outputs
+    from territory.outputs import check_output_folder, is_engine_folder, is_legacy_run_folder
 
     try:
+        if out is not None and not (is_engine_folder(out) or is_legacy_run_folder(out)):
+            check_output_folder(out, command="payout", inputs=[comp], force=force)
         plan = load_comp(comp)
         roles = [plan.roles[role]] if role else list(plan.roles.values())
         table = Table(title=f"Payout at {100 * attainment:.0f}% of quota ({plan.currency})")
@@ -1058,7 +1158,16 @@ def payout(
         for line in sample_calculations(plan if role is None else roles[0], (attainment,)):
             console.print(f"- {line}")
         if out is not None:
-            write_outputs(out, {"payout_table": payout_table(plan)}, {}, "csv", keep_existing=True)
+            write_outputs(
+                out,
+                {"payout_table": payout_table(plan)},
+                {},
+                "csv",
+                keep_existing=True,
+                command="payout",
+                inputs=[comp],
+                force=force,
+            )
     except KeyError:
         console.print(f"[red]ScenarioError[/red]: no role '{role}'; roles: {sorted(plan.roles)}")
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -74,6 +73,7 @@ __all__ = [
     "run_scenario",
     "run_sweep",
     "run_task",
+    "scenario_inputs",
     "tradeoff_chart",
     "with_former_reps",
 ]
@@ -878,6 +878,7 @@ def _check_step(scenario: Scenario, folder: Path) -> None:
         {"checks.json": to_records(results, scenario.name)},
         "csv",
         keep_existing=True,
+        command="check",
     )
 
 
@@ -890,7 +891,7 @@ def _report_step(folder: Path, shown_as: Path) -> None:
     inputs["run"] = replace(inputs["run"], path=shown_as)
     html = render_report(**inputs)
     files = {REPORT_FILE: report_writer(html)}
-    write_outputs(folder, {}, {}, "csv", files=files, keep_existing=True)
+    write_outputs(folder, {}, {}, "csv", files=files, keep_existing=True, command="report")
 
 
 def _copier(source: Path) -> Callable[[Path], None]:
@@ -945,37 +946,69 @@ def plan_scenario(
     return assignments, territories, doc
 
 
+def scenario_inputs(scenario: Scenario) -> list[str]:
+    """Every file a scenario reads: its TOML files and the tables and plans they name."""
+    spec = scenario.spec
+    inputs = spec.inputs
+    paths = [str(f) for f in scenario.files]
+    for path in (
+        inputs.accounts,
+        inputs.reps,
+        inputs.comp,
+        inputs.period_sales,
+        spec.levers.forbidden,
+        spec.checks,
+    ):
+        if isinstance(path, str | Path):
+            paths.append(str(path))
+    return paths
+
+
 def run_scenario(
     scenario: Scenario,
     out_root: str | Path = "out",
     *,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Run the whole pipeline for one scenario into ``out_root/<scenario name>/``.
 
     Steps: levers, align (or evaluate the current alignment), quota (when ``quota.target``
     is set), stress (when quotas exist, a comp plan is given and ``stress.enabled``), checks
-    (never failing the run), report. The folder appears complete or not at all.
+    (never failing the run), report. The folder appears complete or not at all, and replaces
+    only a folder the engine wrote (or, with ``force``, one within
+    :func:`territory.outputs.check_output_folder`'s limits); that is checked first.
 
     Raises
     ------
     ScenarioError, DataValidationError, InfeasibleError, SolveError, SolverUnavailableError
         From the step that failed; nothing is written then.
+    OutputFolderError
+        ``out_root/<scenario name>`` may not be replaced (checked before any work).
     """
     from territory.io import write_outputs
+    from territory.outputs import (
+        check_output_folder,
+        child_folder,
+        clean_scratch_leftovers,
+        scratch_prefix,
+    )
     from territory.runs import INPUT_ACCOUNTS, INPUT_REPS, PLAN, parquet_writer
     from territory.transitions import transition_plan
 
     say = progress or (lambda _message: None)
     spec = scenario.spec
-    target = Path(out_root) / scenario.name
+    target = child_folder(out_root, scenario.name)
+    read = scenario_inputs(scenario)
+    check_output_folder(target, command="run", inputs=read, force=force)
+    clean_scratch_leftovers()
     clock = _Clock()
     steps: dict[str, str] = {}
     inputs = spec.inputs
     say("reading inputs and applying levers")
     prepared, hashes = prepare_inputs(scenario)
     clock.lap("levers")
-    with tempfile.TemporaryDirectory(prefix="territory-run-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix()) as scratch:
         # The workspace carries the scenario's name: checks and the report name the run by it.
         work = Path(scratch) / scenario.name
         say("evaluating the current alignment" if spec.mode == "evaluate" else "aligning")
@@ -1000,6 +1033,7 @@ def run_scenario(
                 INPUT_REPS: parquet_writer(prepared.reps),
                 PLAN: parquet_writer(assignments[["account_id", "rep_id"]]),
             },
+            command="run",
         )
         clock.lap("align")
         if spec.quota.target is None:
@@ -1028,7 +1062,8 @@ def run_scenario(
         _report_step(work, target)
         steps["report"] = "run"
         clock.lap("report")
-        outputs = sorted(p.name for p in work.iterdir() if p.is_file())
+        # The workspace's marker and lock are its own: the final folder gets a marker of its own.
+        outputs = sorted(p.name for p in work.iterdir() if p.is_file() and p.name[0] != ".")
         manifest = {
             "scenario": scenario.name,
             "description": scenario.description,
@@ -1065,6 +1100,9 @@ def run_scenario(
             {MANIFEST: manifest, TIMINGS: timings},
             "csv",
             files={name: _copier(work / name) for name in outputs},
+            command="run",
+            inputs=read,
+            force=force,
         )
     clock.lap("write")
     return RunResult(
@@ -1176,6 +1214,7 @@ class SweepTask:
     overrides: dict[str, Any] = field(default_factory=dict)
     lever: str | None = None
     value: Any = None
+    force: bool = False
 
 
 def plan_sweep(
@@ -1240,7 +1279,7 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     row = _base_row(task)
     try:
         scenario = load_scenario(task.source, overrides=task.overrides, name=task.name)
-        result = run_scenario(scenario, task.out_root)
+        result = run_scenario(scenario, task.out_root, force=task.force)
         row.update(result.kpis)
         row.update(status="OK", error="")
     except Exception as exc:  # noqa: BLE001 - each scenario is isolated, its error reported
@@ -1321,16 +1360,6 @@ def _run_dask(
     return rows
 
 
-def _replace_file(target: Path, write: Callable[[Path], None]) -> None:
-    staging = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:12]}")
-    try:
-        write(staging)
-        os.replace(staging, target)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
-
-
 def run_sweep(
     tasks: Sequence[SweepTask],
     out_root: str | Path,
@@ -1339,6 +1368,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     connect_timeout_s: float = 20.0,
+    force: bool = False,
 ) -> SweepResult:
     """Run the tasks in parallel and write ``summary.csv`` and ``tradeoffs.png`` to ``out_root``.
 
@@ -1356,11 +1386,25 @@ def run_sweep(
         Called with each finished row, in task order.
     connect_timeout_s
         How long to try reaching the scheduler before giving up.
+    force
+        Write into an ``out_root`` and run folders the engine did not write (within the limits
+        of :func:`territory.outputs.check_output_folder`).
+
+    Raises
+    ------
+    OutputFolderError, UnsafeNameError
+        ``out_root`` or a scenario's folder in it may not be written; checked before any run.
     """
     from territory.io import write_table
+    from territory.outputs import add_files, check_output_folder, child_folder, prepare_folder
 
     folder = Path(out_root)
-    folder.mkdir(parents=True, exist_ok=True)
+    # Every folder is checked before the first scenario runs: a refusal costs no solve.
+    children = [child_folder(folder, task.name) for task in tasks]
+    prepare_folder(folder, command="sweep", force=force)
+    for task, child in zip(tasks, children, strict=True):
+        check_output_folder(child, command="run", inputs=[task.source], force=force)
+    tasks = [replace(task, force=force) for task in tasks]
     done = progress or (lambda _row: None)
     if not tasks:
         rows: list[dict[str, Any]] = []
@@ -1371,8 +1415,15 @@ def run_sweep(
     summary = pd.DataFrame(rows).reindex(columns=list(SUMMARY_COLUMNS))
     summary_file = folder / SUMMARY
     chart_file = folder / CHART
-    _replace_file(summary_file, lambda path: write_table(summary, path, "csv"))
-    _replace_file(chart_file, lambda path: tradeoff_chart(summary, path))
+    add_files(
+        folder,
+        {
+            SUMMARY: lambda path: write_table(summary, path, "csv"),
+            CHART: lambda path: tradeoff_chart(summary, path),
+        },
+        command="sweep",
+        option="--out",
+    )
     return SweepResult(
         summary=summary, folder=folder, summary_file=summary_file, chart_file=chart_file
     )

@@ -203,16 +203,22 @@ def load_runs(folders: Iterable[str | Path]) -> list[PlanFolder]:
     return runs
 
 
-def write_comparison(out_dir: str | Path, result: ComparisonResult, html: str) -> Path:
+def write_comparison(
+    out_dir: str | Path, result: ComparisonResult, html: str, *, force: bool = False
+) -> Path:
     """Write ``comparison.csv``, ``assignment_diff.csv`` and ``comparison.html`` into ``out_dir``.
 
     The folder is replaced as a whole (:func:`territory.io.write_outputs`), so it may not be
-    one of the compared run folders or hold one.
+    one of the compared run folders or hold one, and, unless ``force``, only a folder the
+    engine wrote is replaced.
 
     Raises
     ------
     ScenarioError
         ``out_dir`` is, or contains, a compared run folder.
+    OutputFolderError
+        ``out_dir`` holds files the engine did not write (see
+        :func:`territory.outputs.check_output_folder`).
     """
     target = Path(out_dir).resolve()
     clashes = [p for p in result.paths if Path(p).resolve().is_relative_to(target)]
@@ -230,6 +236,9 @@ def write_comparison(out_dir: str | Path, result: ComparisonResult, html: str) -
         {},
         "csv",
         files={HTML_FILE: report_writer(html)},
+        command="compare",
+        inputs=result.paths,
+        force=force,
     )
 
 

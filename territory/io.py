@@ -17,12 +17,10 @@ import difflib
 import enum
 import json
 import math
-import os
 import re
 import shutil
-import uuid
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1298,13 +1296,18 @@ def write_outputs(
     *,
     files: Mapping[str, Callable[[Path], None]] | None = None,
     keep_existing: bool = False,
+    command: str = "write_outputs",
+    inputs: Iterable[str | Path | None] = (),
+    force: bool = False,
 ) -> Path:
     """Write tables and JSON documents into ``out_dir``, replacing it as a whole.
 
     Everything is first written into a hidden sibling folder, which then takes the place of
     ``out_dir`` by rename (atomic on one file system). If anything fails, or the user presses
     Ctrl-C, the sibling is removed and any previous ``out_dir`` is left as it was, so a folder of
-    results is always complete.
+    results is always complete. Only an absent or empty folder, or one this engine wrote (its
+    marker, :data:`territory.outputs.MARKER`), is replaced: see
+    :func:`territory.outputs.check_output_folder`, applied again at the moment of the swap.
 
     Parameters
     ----------
@@ -1321,62 +1324,64 @@ def write_outputs(
         ``file name -> writer``: other files (charts, workbooks, Parquet copies of the inputs),
         each writer called with the path to create inside the staging folder.
     keep_existing
-        Start from a copy of the current ``out_dir`` (a later step adding its files to a run's
-        folder), still swapped in as a whole.
+        Add these files to an existing run folder instead (a later step: quota, stress, check):
+        each file is renamed into place under the folder's lock, the others stay
+        (:func:`territory.outputs.add_files`). An absent or empty folder is created.
+    command
+        Recorded in the folder's marker.
+    inputs
+        Files and folders the outputs are made from: ``out_dir`` may hold none of them.
+    force
+        Replace a non-empty folder the engine did not write (within the limits of
+        :func:`territory.outputs.check_output_folder`).
 
     Returns
     -------
     The output folder.
+
+    Raises
+    ------
+    OutputFolderError
+        ``out_dir`` may not be written (it holds files the engine did not write, is a file, ...).
     """
+    from territory.outputs import add_files, is_engine_folder, is_legacy_run_folder, replace_folder
+
     fmt = fmt.lower()
     if fmt not in SUPPORTED_FORMATS:
         raise ValueError(
             f"unsupported output format {fmt!r}; possible options are {SUPPORTED_FORMATS}"
         )
     target = Path(out_dir)
-    writers = dict(files or {})
-    names = [f"{name}.{fmt}" for name in tables] + list(documents) + list(writers)
+    extra = dict(files or {})
+    names = [f"{name}.{fmt}" for name in tables] + list(documents) + list(extra)
     for file_name in names:
         _check_file_name(file_name)
     repeated = sorted({f for f in names if names.count(f) > 1})
     if repeated:
         raise ValueError(f"two outputs would be written to the same file: {repeated}")
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target} exists and is not a folder; choose another output path")
 
-    # abspath, not resolve: "." and ".." get a real name, and a symlinked out_dir is replaced
-    # as a link instead of its target being renamed behind the user's back.
-    final = Path(os.path.abspath(target))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:12]
-    staging = final.parent / f".{final.name}.tmp-{token}"
-    os.mkdir(staging)  # honours the umask, unlike tempfile.mkdtemp's private 0o700
-    try:
-        if keep_existing and final.is_dir():
-            shutil.copytree(final, staging, dirs_exist_ok=True)
-        for name, write in writers.items():
-            write(staging / name)
-        for name, frame in tables.items():
-            write_table(frame, staging / f"{name}.{fmt}", fmt)
-        for name, document in documents.items():
-            (staging / name).write_text(_json_text(document, name), encoding="utf-8", newline="\n")
-        _swap_into_place(staging, final, token)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    writers: dict[str, Callable[[Path], None]] = dict(extra)
+    for name, frame in tables.items():
+        writers[f"{name}.{fmt}"] = _table_writer(frame, fmt)
+    for name, document in documents.items():
+        writers[name] = _document_writer(document, name)
+    addable = target.is_dir() and (is_engine_folder(target) or is_legacy_run_folder(target))
+    if keep_existing and addable:
+        add_files(target, writers, command=command, option="folder")
+        return target
+    replace_folder(target, writers, command=command, inputs=inputs, force=force)
     return target
 
 
-def _swap_into_place(staging: Path, target: Path, token: str) -> None:
-    """Rename the finished staging folder to ``target``, moving any previous one aside first."""
-    if not os.path.lexists(target):
-        os.rename(staging, target)
-        return
-    old = target.parent / f".{target.name}.old-{token}"
-    os.rename(target, old)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(old, target)  # put the previous results back before reporting the failure
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+def _table_writer(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        write_table(frame, path, fmt)
+
+    return write
+
+
+def _document_writer(document: object, name: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        path.write_text(_json_text(document, name), encoding="utf-8", newline="\n")
+
+    return write

@@ -211,9 +211,17 @@ class Checkpoint:
     """
 
     def __init__(self, directory: str | Path, key: str) -> None:
+        from territory.outputs import prepare_folder
+
         self.directory = Path(directory)
         self.key = key
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Only a new, empty or engine-written folder (or an older checkpoint) holds checkpoints.
+        prepare_folder(
+            self.directory,
+            command="checkpoint",
+            legacy_files=("checkpoint.json",),
+            option="checkpoint",
+        )
         self.manifest = self.directory / "checkpoint.json"
         self.stages: list[str] = []
         if self.manifest.exists():

@@ -1,8 +1,8 @@
 """The files each finance step adds to a run folder, written in one place.
 
 ``territory quota`` / ``territory stress`` and the scenario runner write the same files; both call
-these so a run folder looks the same however it was made. Writes are atomic (see
-:func:`territory.io.write_outputs`).
+these so a run folder looks the same however it was made. Each file is added atomically under the
+folder's lock (see :func:`territory.io.write_outputs` and :func:`territory.outputs.add_files`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def write_quota_step(folder: Path, step: QuotaStep, config: QuotaConfig) -> None
         "csv",
         files={QUOTAS: parquet_writer(table)},
         keep_existing=True,
+        command="quota",
     )
 
 
@@ -72,4 +73,5 @@ def write_stress_step(
             COMP_COPY: copy_comp,
         },
         keep_existing=True,
+        command="stress",
     )

@@ -48,6 +48,7 @@ class TestSyntheticCli:
         result = _align(inputs, out, "--quiet", "--time-limit", "30")
         assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
         assert sorted(p.name for p in out.iterdir()) == [
+            ".territory-run.json",
             "assignments.csv",
             "input_accounts.parquet",
             "input_reps.parquet",

@@ -236,7 +236,14 @@ class TestSyntheticWriteOutputs:
         document = {"b": np.int64(2), "a": np.float64(1.5), "gap": float("nan"), "ids": ("x",)}
         result = write_outputs(out, {"accounts": _accounts_frame()}, {"summary.json": document})
         assert result == out
-        assert sorted(p.name for p in out.iterdir()) == ["accounts.csv", "summary.json"]
+        assert sorted(p.name for p in out.iterdir()) == [
+            ".territory-run.json",
+            "accounts.csv",
+            "summary.json",
+        ]
+        marker = json.loads((out / ".territory-run.json").read_text(encoding="utf-8"))
+        assert marker["files"] == ["accounts.csv", "summary.json"]
+        assert marker["command"] == "write_outputs"
         text = (out / "summary.json").read_text(encoding="utf-8")
         assert text.endswith("}\n")
         assert json.loads(text) == {"a": 1.5, "b": 2, "gap": None, "ids": ["x"]}
@@ -246,7 +253,7 @@ class TestSyntheticWriteOutputs:
         out = tmp_path / "run"
         write_outputs(out, {"old": _reps_frame()}, {})
         write_outputs(out, {"new": _reps_frame()}, {})
-        assert [p.name for p in out.iterdir()] == ["new.csv"]
+        assert sorted(p.name for p in out.iterdir()) == [".territory-run.json", "new.csv"]
         assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
     @pytest.mark.parametrize("fmt", SUPPORTED_FORMATS)
@@ -256,7 +263,7 @@ class TestSyntheticWriteOutputs:
         documents = {"meta.json": {"seed": np.int64(1), "score": 0.1 + 0.2}}
         first = write_outputs(tmp_path / "one", tables, documents, fmt=fmt)
         second = write_outputs(tmp_path / "two", tables, documents, fmt=fmt)
-        for name in (f"accounts.{fmt}", f"reps.{fmt}", "meta.json"):
+        for name in (f"accounts.{fmt}", f"reps.{fmt}", "meta.json", ".territory-run.json"):
             assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
     def test_xlsx_carries_no_clock_time(self, tmp_path: Path) -> None:

@@ -243,7 +243,12 @@ class TestSyntheticCompare:
         first = write_comparison(tmp_path / "one", result, html)
         second = write_comparison(tmp_path / "two", result, html)
         names = sorted(p.name for p in Path(first).iterdir())
-        assert names == ["assignment_diff.csv", "comparison.csv", "comparison.html"]
+        assert names == [
+            ".territory-run.json",
+            "assignment_diff.csv",
+            "comparison.csv",
+            "comparison.html",
+        ]
         for name in names:
             assert (Path(first) / name).read_bytes() == (Path(second) / name).read_bytes()
         table = pd.read_csv(Path(first) / "comparison.csv")
