@@ -94,6 +94,9 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
         yield lambda message: status.update(message)
 
 
+SHEET_HELP = "Worksheet of an .xlsx input: NAME, or accounts=NAME / reps=NAME (repeatable)."
+
+
 def _parse_tier_factors(values: list[str]) -> dict[str, float] | None:
     if not values:
         return None
@@ -201,10 +204,11 @@ def align(
         Path | None,
         typer.Option(help="Folder for stage checkpoints: a rerun with the same inputs resumes."),
     ] = None,
+    sheet: Annotated[list[str], typer.Option(help=SHEET_HELP)] = [],  # noqa: B006
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.api import align as run_align
-    from territory.io import SUPPORTED_FORMATS, load_inputs, read_table, write_outputs
+    from territory.io import SUPPORTED_FORMATS, load_inputs, read_table, sheet_choice, write_outputs
 
     if output_format not in SUPPORTED_FORMATS:
         raise typer.BadParameter(
@@ -212,7 +216,10 @@ def align(
         )
     factors = _parse_tier_factors(tier)
     try:
-        accounts_df, reps_df = load_inputs(accounts, reps)
+        accounts_sheet, reps_sheet = sheet_choice(sheet, accounts, reps)
+        accounts_df, reps_df = load_inputs(
+            accounts, reps, accounts_sheet=accounts_sheet, reps_sheet=reps_sheet
+        )
         hashes = {"accounts": file_hash(accounts), "reps": file_hash(reps)}
         unit_layer = None
         if units is not None:
@@ -447,6 +454,7 @@ def design(
         str, typer.Option("--format", help="Table format: csv, parquet or xlsx.")
     ] = "csv",
     quiet: Annotated[bool, typer.Option(help="No progress or summary.")] = False,
+    sheet: Annotated[list[str], typer.Option(help=SHEET_HELP)] = [],  # noqa: B006
 ) -> None:
     """Design k balanced, contiguous, compact territories from units, then match reps to them."""
     import pandas as pd
@@ -459,7 +467,7 @@ def design(
         territory_table,
         unit_loads,
     )
-    from territory.io import load_inputs, read_table, write_outputs
+    from territory.io import load_inputs, read_table, sheet_choice, write_outputs
     from territory.units import read_units
 
     if compactness not in ("moi", "travel"):
@@ -475,18 +483,21 @@ def design(
             f"'{travel_measure}' is not farthest or centre", param_hint="--travel-measure"
         )
     try:
+        accounts_sheet, reps_sheet = sheet_choice(sheet, accounts, reps)
         layer = read_units(units, unit_id_column)
         graph = _unit_graph(layer, adjacency, links)
         assert graph.point_lonlat is not None
         accounts_df = unit_of = reps_df = None
         if accounts is not None:
             if reps is not None:
-                accounts_df, reps_df = load_inputs(accounts, reps)
+                accounts_df, reps_df = load_inputs(
+                    accounts, reps, accounts_sheet=accounts_sheet, reps_sheet=reps_sheet
+                )
             else:
-                accounts_df = read_table(accounts)
+                accounts_df = read_table(accounts, sheet=accounts_sheet)
             unit_of = pd.Series(_join_units(accounts_df, layer), index=accounts_df.index)
         elif reps is not None:
-            reps_df = read_table(reps)
+            reps_df = read_table(reps, sheet=reps_sheet)
         loads = unit_loads(
             layer, graph.point_lonlat, accounts_df, unit_of, potential_column, workload_column
         )

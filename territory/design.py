@@ -321,8 +321,9 @@ def _design(
         backend="auto", time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 1.0),
         warm_start=heuristic.plan if heuristic.plan.size else None, seed=seed,
     )  # fmt: skip
-    if exact.plan.size == 0:
-        if exact.status.value == "INFEASIBLE":
+    # A plan under an INFEASIBLE or ERROR status is not one to write: fall back or fail.
+    if exact.plan.size == 0 or exact.status.value in ("INFEASIBLE", "ERROR"):
+        if exact.plan.size == 0 and exact.status.value == "INFEASIBLE":
             raise InfeasibleError(
                 [InfeasibilityReason("design", "all territories", r) for r in exact.reasons],
                 hint="Widen --balance, change --k, or drop --contiguity.",
