@@ -660,8 +660,14 @@ def _align_once(
         say(f"{chosen}: improving from the heuristic plan")
         backend = get_solver(chosen, relative_gap=gap)
         exact = backend.solve(problem, time_limit_s=remaining(), seed=seed, warm_start=solution)
-        if exact.status != SolveStatus.ERROR:
+        if exact.status != SolveStatus.ERROR and problem.is_feasible(exact.assignment, 1e-6):
             solution = _merge(solution, exact)
+        elif exact.status != SolveStatus.ERROR:
+            # Only a plan checked against the rules replaces the heuristic's (checked) one.
+            notes.append(
+                f"the {chosen} backend ended {exact.status.value} with a plan outside the "
+                "balance windows or capacity; the heuristic plan is kept"
+            )
     elif chosen != "heuristic":
         notes.append(f"no time left for the {chosen} backend; heuristic plan returned")
     for name, seconds in solution.stages:

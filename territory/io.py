@@ -1529,14 +1529,19 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """Write one table deterministically: same frame, same bytes.
 
     ``csv``: formula-safe (``excel_safe``), UTF-8 without byte-order mark, ``\\n`` line endings,
-    no index, floats in Python's shortest round-trip form, blank for missing. ``parquet``: the
-    frame as it is (pyarrow, no index). ``xlsx``: formula-safe, first sheet named after the file
+    no index, floats in Python's shortest round-trip form, blank for missing; a carriage return
+    inside a text cell is written as ``\\n`` (the csv module quotes cells holding the line
+    terminator only, and a spreadsheet would end the row at a bare carriage return, turning the
+    rest of the cell into a new row's first cell). ``parquet``: the frame as it is (pyarrow, no
+    index). ``xlsx``: formula-safe, first sheet named after the file
     stem, header row frozen, fixed timestamps.
     """
     fmt = fmt.lower()
     path = Path(path)
     if fmt == "csv":
-        excel_safe(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        _one_line_breaks(excel_safe(frame)).to_csv(
+            path, index=False, encoding="utf-8", lineterminator="\n"
+        )
     elif fmt == "parquet":
         frame.to_parquet(path, index=False, engine="pyarrow")
     elif fmt == "xlsx":
@@ -1545,6 +1550,30 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         raise ValueError(
             f"unsupported output format {fmt!r}; possible options are {SUPPORTED_FORMATS}"
         )
+
+
+def _one_line_breaks(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells and labels with ``\\r\\n`` and ``\\r`` as ``\\n`` (see ``write_table``)."""
+
+    def fixed(value: object) -> object:
+        if isinstance(value, str) and "\r" in value:
+            return value.replace("\r\n", "\n").replace("\r", "\n")
+        return value
+
+    labels = [fixed(label) for label in frame.columns]
+    risky = [
+        i
+        for i in range(frame.shape[1])
+        if _is_text_dtype(frame.iloc[:, i].dtype)
+        and any(isinstance(v, str) and "\r" in v for v in frame.iloc[:, i].to_numpy(dtype=object))
+    ]
+    if not risky and labels == list(frame.columns):
+        return frame
+    out = frame.copy()
+    for i in risky:
+        out.isetitem(i, np.array([fixed(v) for v in out.iloc[:, i]], dtype=object))
+    out.columns = pd.Index(labels, dtype=object)
+    return out
 
 
 class _StableZipFile(zipfile.ZipFile):

@@ -90,6 +90,7 @@ _HISTORY_METHODS = frozenset({"historical", "untapped", "blended"})
 _MONTHS = 12
 _SOURCE = "territories"
 _MAX_ROWS_PER_PROBLEM = 10
+_LIMIT_TEXT = f"{MAX_TOTAL_MAGNITUDE:.0e}".replace("e+", "e")  # "1e18" in messages
 
 # Account columns that territory_history sums per territory, and the column each one feeds.
 _ACCOUNT_HISTORY = MappingProxyType(
@@ -807,7 +808,7 @@ def seasonality_shares(
                     int(r) + 2,
                     None,
                     f"needs a year, a period between 1 and {n_periods} and sales of 0 or more "
-                    f"(at most {MAX_TOTAL_MAGNITUDE:.0e})".replace("e+", "e"),
+                    f"(at most {_LIMIT_TEXT})",
                     "correct or remove the row",
                 )
                 for r in rows.tolist()
@@ -942,8 +943,8 @@ def _numbers(
                 _SOURCE,
                 r + 2,
                 column,
-                f"{values[r]!r} is beyond the largest magnitude supported "
-                f"({MAX_TOTAL_MAGNITUDE:.0e}; {meaning})".replace("e+", "e"),
+                f"{float(values[r])!r} is beyond the largest magnitude supported "
+                f"({_LIMIT_TEXT}; {meaning})",
                 "correct the value (a stray exponent or a unit mix-up?)",
             )
         )
@@ -1258,9 +1259,7 @@ def _check_config(config: QuotaConfig) -> None:
         finite(config.company_target) and config.company_target > 0,
         "company_target",
         config.company_target,
-        f"use the plan in currency, more than 0 and at most {MAX_TOTAL_MAGNITUDE:.0e}".replace(
-            "e+", "e"
-        ),
+        f"use the plan in currency, more than 0 and at most {_LIMIT_TEXT}",
     )
     need(
         finite(config.non_quota_revenue) and 0 <= config.non_quota_revenue <= config.company_target,
