@@ -467,7 +467,7 @@ def design(
         territory_table,
         unit_loads,
     )
-    from territory.io import load_inputs, read_table, sheet_choice, write_outputs
+    from territory.io import load_inputs, load_table, read_table, sheet_choice, write_outputs
     from territory.units import read_units
 
     if compactness not in ("moi", "travel"):
@@ -494,7 +494,7 @@ def design(
                     accounts, reps, accounts_sheet=accounts_sheet, reps_sheet=reps_sheet
                 )
             else:
-                accounts_df = read_table(accounts, sheet=accounts_sheet)
+                accounts_df = load_table(accounts, "accounts", sheet=accounts_sheet)
             unit_of = pd.Series(_join_units(accounts_df, layer), index=accounts_df.index)
         elif reps is not None:
             reps_df = read_table(reps, sheet=reps_sheet)

@@ -50,6 +50,7 @@ __all__ = [
     "TIERS",
     "excel_safe",
     "load_inputs",
+    "load_table",
     "read_table",
     "sheet_choice",
     "validate_accounts",
@@ -1381,6 +1382,22 @@ def load_inputs(
     if problems or acc is None or rep is None:
         raise DataValidationError(problems)
     return acc.frame, rep.frame
+
+
+def load_table(path: str | Path, table: str, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read and validate one input table, ``"accounts"`` or ``"reps"`` (see ``load_inputs``)."""
+    if table not in ("accounts", "reps"):
+        raise ValueError(f"table must be 'accounts' or 'reps', not {table!r}")
+    spec, noun = (_ACCOUNT_SPEC, "account") if table == "accounts" else (_REP_SPEC, "rep")
+    raw = read_table(path, sheet=sheet)
+    first_row = 1 if _format_of(Path(path)) == "parquet" else 2
+    result = _validate_table(raw, str(path), first_row, spec, table, noun)
+    problems = list(result.problems)
+    if _format_of(Path(path)) == "xlsx":
+        problems = _other_sheets_hint(Path(path), sheet, spec, table, result.found) + problems
+    if problems:
+        raise DataValidationError(problems)
+    return result.frame
 
 
 def _other_sheets_hint(

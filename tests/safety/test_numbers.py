@@ -353,3 +353,43 @@ class TestQuotaAndCompNumbers:
         result = runner.invoke(app, ["payout", "--comp", str(comp), "--attainment", "1.2"])
         message = _no_traceback(result, EXIT_BAD_INPUT)
         assert str(comp) in message and "key 'ote'" in message and "1e12" in message
+
+
+class TestDesignNumbers:
+    @pytest.fixture
+    def layer(self, tmp_path: Path) -> Path:
+        import geopandas as gpd
+        from shapely.geometry import box
+
+        cells = [box(-100 + c, 40, -99 + c, 41) for c in range(4)]
+        units = gpd.GeoDataFrame(
+            {"unit_id": ["a", "b", "c", "d"], "potential": [1.0, 2.0, 1e300, 4.0]},
+            geometry=cells,
+            crs="EPSG:4326",
+        )
+        units.to_file(tmp_path / "units.geojson", driver="GeoJSON")
+        return tmp_path / "units.geojson"
+
+    def test_unit_layer_value_beyond_the_limit(self, layer: Path, tmp_path: Path) -> None:
+        out = tmp_path / "out"
+        result = runner.invoke(
+            app, ["design", "--units", str(layer), "--k", "2", "--out", str(out), "--quiet"]
+        )
+        text = _no_traceback(result, EXIT_BAD_INPUT)
+        assert "column 'potential'" in text and "'c' (1e+300)" in text and "(1e18)" in text
+        assert not out.exists()
+
+    def test_accounts_without_reps_are_validated(self, layer: Path, tmp_path: Path) -> None:
+        accounts = pd.DataFrame(
+            {"account_id": ["A1", "A2"], "lat": [40.5, 40.5], "lon": [-99.5, -97.5],
+             "potential": ["10", "1e308"], "workload": [1.0, 2.0]}
+        )  # fmt: skip
+        path = _csv(tmp_path, "accounts.csv", accounts)
+        out = tmp_path / "out"
+        result = runner.invoke(
+            app,
+            ["design", "--units", str(layer), "--accounts", str(path), "--k", "2", "--out",
+             str(out), "--quiet"],
+        )  # fmt: skip
+        text = _no_traceback(result, EXIT_BAD_INPUT)
+        assert f"{path}, row 3, column 'potential'" in text and "1e12" in text
