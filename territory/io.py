@@ -467,16 +467,24 @@ def _read_csv(p: Path, source: str) -> pd.DataFrame:
 
 def _csv_records(data: bytes) -> Iterator[list[str]]:
     """The file's records as the csv module splits them (quotes and embedded line breaks)."""
-    csv.field_size_limit(1 << 30)
-    return csv.reader(StringIO(data.decode("utf-8"), newline=""))
+    return csv.reader(StringIO(data.decode("utf-8", errors="replace"), newline=""))
+
+
+_HEADER_BYTES = 1 << 20
+"""The header is looked for in this much of a CSV; a longer header is left to pandas."""
 
 
 def _csv_header(data: bytes) -> list[str] | None:
     """The header record, or ``None`` when the csv module cannot split it (pandas will say)."""
+    head = data[:_HEADER_BYTES]
     try:
-        return next(_csv_records(data), None)
+        records = _csv_records(head)
+        header = next(records, None)
+        if header is not None and len(head) < len(data) and next(records, None) is None:
+            return None  # the header runs past the part read: it may be cut short
     except csv.Error:
         return None
+    return header
 
 
 def _long_rows(data: bytes) -> list[tuple[int, int, int]]:
