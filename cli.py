@@ -96,6 +96,9 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
         yield lambda message: status.update(message)
 
 
+SHEET_HELP = "Worksheet of an .xlsx input: NAME, or accounts=NAME / reps=NAME (repeatable)."
+
+
 def _parse_tier_factors(values: list[str]) -> dict[str, float] | None:
     if not values:
         return None
@@ -212,10 +215,11 @@ def align(
             "current folder, a home folder or one holding the inputs)."
         ),
     ] = False,
+    sheet: Annotated[list[str], typer.Option(help=SHEET_HELP)] = [],  # noqa: B006
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.api import align as run_align
-    from territory.io import SUPPORTED_FORMATS, load_inputs, read_table, write_outputs
+    from territory.io import SUPPORTED_FORMATS, load_inputs, read_table, sheet_choice, write_outputs
     from territory.outputs import check_output_folder, prepare_folder
 
     if output_format not in SUPPORTED_FORMATS:
@@ -234,7 +238,10 @@ def align(
                 inputs=[accounts, reps, units, links, forbidden],
                 option="--checkpoint",
             )
-        accounts_df, reps_df = load_inputs(accounts, reps)
+        accounts_sheet, reps_sheet = sheet_choice(sheet, accounts, reps)
+        accounts_df, reps_df = load_inputs(
+            accounts, reps, accounts_sheet=accounts_sheet, reps_sheet=reps_sheet
+        )
         hashes = {"accounts": file_hash(accounts), "reps": file_hash(reps)}
         unit_layer = None
         if units is not None:
@@ -481,6 +488,7 @@ def design(
             "current folder, a home folder or one holding the inputs)."
         ),
     ] = False,
+    sheet: Annotated[list[str], typer.Option(help=SHEET_HELP)] = [],  # noqa: B006
 ) -> None:
     """Design k balanced, contiguous, compact territories from units, then match reps to them."""
     import pandas as pd
@@ -493,7 +501,7 @@ def design(
         territory_table,
         unit_loads,
     )
-    from territory.io import load_inputs, read_table, write_outputs
+    from territory.io import load_inputs, load_table, read_table, sheet_choice, write_outputs
     from territory.outputs import check_output_folder
     from territory.units import read_units
 
@@ -512,18 +520,21 @@ def design(
     inputs = [units, accounts, reps, links]
     try:
         check_output_folder(out, command="design", inputs=inputs, force=force)
+        accounts_sheet, reps_sheet = sheet_choice(sheet, accounts, reps)
         layer = read_units(units, unit_id_column)
         graph = _unit_graph(layer, adjacency, links)
         assert graph.point_lonlat is not None
         accounts_df = unit_of = reps_df = None
         if accounts is not None:
             if reps is not None:
-                accounts_df, reps_df = load_inputs(accounts, reps)
+                accounts_df, reps_df = load_inputs(
+                    accounts, reps, accounts_sheet=accounts_sheet, reps_sheet=reps_sheet
+                )
             else:
-                accounts_df = read_table(accounts)
+                accounts_df = load_table(accounts, "accounts", sheet=accounts_sheet)
             unit_of = pd.Series(_join_units(accounts_df, layer), index=accounts_df.index)
         elif reps is not None:
-            reps_df = read_table(reps)
+            reps_df = read_table(reps, sheet=reps_sheet)
         loads = unit_loads(
             layer, graph.point_lonlat, accounts_df, unit_of, potential_column, workload_column
         )

@@ -660,12 +660,28 @@ def _align_once(
         say(f"{chosen}: improving from the heuristic plan")
         backend = get_solver(chosen, relative_gap=gap)
         exact = backend.solve(problem, time_limit_s=remaining(), seed=seed, warm_start=solution)
-        if exact.status != SolveStatus.ERROR:
+        if exact.status != SolveStatus.ERROR and problem.is_feasible(exact.assignment, 1e-6):
             solution = _merge(solution, exact)
+        elif exact.status != SolveStatus.ERROR:
+            # Only a plan checked against the rules replaces the heuristic's (checked) one.
+            notes.append(
+                f"the {chosen} backend ended {exact.status.value} with a plan outside the "
+                "balance windows or capacity; the heuristic plan is kept"
+            )
     elif chosen != "heuristic":
         notes.append(f"no time left for the {chosen} backend; heuristic plan returned")
     for name, seconds in solution.stages:
         stages[name] = stages.get(name, 0.0) + seconds
+    if solution.status in (SolveStatus.INFEASIBLE, SolveStatus.ERROR) and problem.is_feasible(
+        solution.assignment, 1e-6
+    ):
+        # A backend's label for its own model (scaled, with cuts) is not the verdict on the
+        # plan: this plan was checked against every window and capacity directly.
+        notes.append(
+            f"the {solution.backend} backend reported {solution.status.value}, but the plan "
+            "keeps every balance window and capacity when checked directly: status FEASIBLE"
+        )
+        solution = replace(solution, status=SolveStatus.FEASIBLE)
 
     return _result(
         accounts,
@@ -959,6 +975,29 @@ def _merge(heuristic: Solution, exact: Solution) -> Solution:
     return replace(exact, bound=bound, bound_source=source, status=status)
 
 
+def _require_plan(problem: AlignmentProblem, solution: Solution) -> None:
+    """Never hand back a plan that a backend called infeasible or that has no finite cost.
+
+    The callers re-label plans they checked themselves; what reaches here with such a status is
+    a plan nobody vouches for, so it must not be written as a result.
+    """
+    if solution.status in (SolveStatus.INFEASIBLE, SolveStatus.ERROR):
+        dev_p, dev_w = _deviations(problem, solution.assignment)
+        rule = problem.settings.balance
+        raise SolveError(
+            f"the {solution.backend} backend ended with status {solution.status.value} and its "
+            f"plan breaks the rules (largest deviation {100 * dev_p:.2f}% on potential, "
+            f"{100 * dev_w:.2f}% on workload; allowed ±{100 * rule.potential:.3g}% / "
+            f"±{100 * rule.workload:.3g}% and capacity); no plan was written. Raise "
+            "--time-limit, widen --balance, or use --soft"
+        )
+    if not math.isfinite(solution.objective):
+        raise SolveError(
+            f"the {solution.backend} backend returned a plan whose cost is {solution.objective} "
+            "(not a finite number), so no plan was written; check the inputs for extreme values"
+        )
+
+
 def _result(
     accounts: pd.DataFrame,
     reps: pd.DataFrame,
@@ -975,6 +1014,7 @@ def _result(
     input_hashes: Mapping[str, str] | None,
     bound_scope: str,
 ) -> AlignmentResult:
+    _require_plan(problem, solution)
     settings = problem.settings
     plan = problem.rep_ids[problem.expand(solution.assignment)]
     factors = dict(settings.tier_factors)

@@ -35,10 +35,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from territory.errors import ScenarioError
+from territory.io import MAX_MAGNITUDE
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -64,7 +72,8 @@ def _pct(value: float) -> str:
 
 
 class _Model(BaseModel):
-    """Frozen, strict about unknown keys, NaN and infinity (TOML allows both)."""
+    """Frozen, strict about unknown keys, NaN, infinity (TOML allows both) and numbers beyond
+    :data:`territory.io.MAX_MAGNITUDE` (finite, but payouts built from them overflow)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -73,6 +82,22 @@ class _Model(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and abs(value) > MAX_MAGNITUDE
+        ):
+            raise PydanticCustomError(
+                "too_large",
+                f"{value!r} is beyond the largest magnitude supported ("
+                + f"{MAX_MAGNITUDE:.0e}".replace("e+", "e")
+                + "); check for a stray exponent",
+            )
+        return value
 
 
 class Threshold(_Model):

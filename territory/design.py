@@ -321,8 +321,9 @@ def _design(
         backend="auto", time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 1.0),
         warm_start=heuristic.plan if heuristic.plan.size else None, seed=seed,
     )  # fmt: skip
-    if exact.plan.size == 0:
-        if exact.status.value == "INFEASIBLE":
+    # A plan under an INFEASIBLE or ERROR status is not one to write: fall back or fail.
+    if exact.plan.size == 0 or exact.status.value in ("INFEASIBLE", "ERROR"):
+        if exact.plan.size == 0 and exact.status.value == "INFEASIBLE":
             raise InfeasibleError(
                 [InfeasibilityReason("design", "all territories", r) for r in exact.reasons],
                 hint="Widen --balance, change --k, or drop --contiguity.",
@@ -558,6 +559,36 @@ def match_designed(
     )
 
 
+def _unit_numbers(units: pd.DataFrame, column: str, ids: list[str]) -> pd.Series:
+    """A unit layer's numeric column (blank is 0), refusing text and values that would overflow."""
+    from territory.io import MAX_TOTAL_MAGNITUDE
+
+    raw = units[column]
+    numbers = pd.to_numeric(raw, errors="coerce")
+    blank = raw.isna() | raw.astype(str).str.strip().isin(["", "nan", "None"])
+    values = numbers.to_numpy(np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        bad = (np.isnan(values) & ~blank.to_numpy()) | (np.abs(values) > MAX_TOTAL_MAGNITUDE)
+    if bad.any():
+        limit = f"{MAX_TOTAL_MAGNITUDE:.0e}".replace("e+", "e")
+        cells = [raw.iloc[i] for i in np.flatnonzero(bad)[:10].tolist()]
+        shown = ", ".join(
+            f"{ids[i]!r} ({v.item() if isinstance(v, np.generic) else v!r})"
+            for i, v in zip(np.flatnonzero(bad)[:10].tolist(), cells, strict=True)
+        )
+        raise DataValidationError(
+            [
+                InputProblem(
+                    "units", None, column,
+                    f"{int(bad.sum())} unit(s) have a {column} that is not a number or is beyond "
+                    f"the largest magnitude supported ({limit}): {shown}",
+                    f"enter {column} as a plain finite number per unit, or leave it blank for 0",
+                )
+            ]
+        )  # fmt: skip
+    return numbers.fillna(0.0)
+
+
 def unit_loads(
     units: pd.DataFrame,
     lonlat: FloatArray,
@@ -587,9 +618,9 @@ def unit_loads(
                     )
                 ]
             )  # fmt: skip
-        potential = pd.to_numeric(units[potential_column], errors="coerce").fillna(0.0)
+        potential = _unit_numbers(units, potential_column, ids)
         workload = (
-            pd.to_numeric(units[workload_column], errors="coerce").fillna(0.0)
+            _unit_numbers(units, workload_column, ids)
             if workload_column in units.columns
             else potential
         )

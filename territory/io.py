@@ -11,6 +11,7 @@ cached) and atomic per output folder (a crash never leaves a half-written folder
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import difflib
@@ -18,10 +19,14 @@ import enum
 import json
 import math
 import re
+import shlex
 import shutil
+import unicodedata
+import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +34,27 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.errors import DataValidationError, InputProblem
+from territory.errors import DataValidationError, InputProblem, UsageError
 
 __all__ = [
     "ACCOUNT_OPTIONAL_COLUMNS",
     "ACCOUNT_REQUIRED_COLUMNS",
     "DEFAULT_TIER",
+    "MAX_MAGNITUDE",
+    "MAX_TOTAL_MAGNITUDE",
     "REP_OPTIONAL_COLUMNS",
     "REP_REQUIRED_COLUMNS",
     "SUPPORTED_FORMATS",
     "TIERS",
     "excel_safe",
     "load_inputs",
+    "load_table",
     "read_table",
+    "sheet_choice",
     "validate_accounts",
     "validate_inputs",
     "validate_reps",
+    "workbook_headers",
     "write_outputs",
     "write_table",
 ]
@@ -61,6 +71,22 @@ DEFAULT_TIER = "B"
 MAX_ROWS_PER_PROBLEM = 10
 """Rows reported one by one per column and kind of problem before the rest are summarised."""
 
+MAX_MAGNITUDE = 1e12
+"""Largest magnitude accepted in any numeric input cell (currency/year, hours/year, ...).
+
+A trillion a year is beyond any single account, rep or comp figure, yet small enough that sums
+stay finite and precise: a million accounts at this size total 1e18, far below float64's 1.8e308
+(so no target, square or product in the models overflows), and totals of real books (below 1e13)
+keep float64 precision to well under a cent. A larger cell is almost always a typo or a unit
+mix-up (an exponent, cents for dollars), so it is refused instead of silently overflowing.
+"""
+
+_MAX_TEXT = f"{MAX_MAGNITUDE:.0e}".replace("+", "")  # "1e12" in messages
+
+MAX_TOTAL_MAGNITUDE = 1e18
+"""Largest magnitude accepted for totals (a territory's potential, a company target): a million
+rows at :data:`MAX_MAGNITUDE`."""
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -74,6 +100,11 @@ _FAST_NUMERIC_KINDS = frozenset({"string", "empty", "floating", "integer", "mixe
 
 # Characters that make Excel or LibreOffice read a cell as a formula (CSV/formula injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@")
+
+# Account columns that the engine does not parse itself but the quota step sums per territory:
+# checked for infinite and oversized numbers so that those sums stay finite.
+_HISTORY_PASS_THROUGH = ("revenue_prior_year", "revenue_two_years_ago", "quota_last_year")
 
 # Fixed timestamp for XLSX metadata and zip entries, so repeated writes are byte-identical.
 _FIXED_TIMESTAMP = dt.datetime(2000, 1, 1)
@@ -251,19 +282,20 @@ def _fail(source: str, message: str, fix: str, row: int | None = None) -> DataVa
     return DataValidationError([InputProblem(source, row, None, message, fix)])
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
     """Read a CSV, Parquet or XLSX table (chosen by extension) without interpreting its values.
 
     CSV cells are read as text (so "00123" stays "00123") with ``None`` for empty cells; blank
     lines are kept as empty rows so that positions still match the file's row numbers (the
-    validators skip them). XLSX reads the first worksheet; id and text columns known to the data
-    contract are turned into text. Parquet keeps its stored types.
+    validators skip them). XLSX reads ``sheet`` (default: the first worksheet); id and text
+    columns known to the data contract are turned into text. Parquet keeps its stored types.
 
     Raises
     ------
     DataValidationError
-        The file is missing, has an unsupported extension, cannot be parsed, is not UTF-8 (CSV) or
-        holds no data rows.
+        The file is missing, has an unsupported extension, cannot be parsed, is not UTF-8 (CSV),
+        holds no data rows, repeats a column name, has rows with more cells than the header
+        (CSV), merged cells that hide values or no sheet named ``sheet`` (XLSX).
     """
     source = str(path)
     p = Path(path)
@@ -278,17 +310,23 @@ def read_table(path: str | Path) -> pd.DataFrame:
             f"unsupported file type '{p.suffix or '(no extension)'}'",
             _extension_fix(p.suffix.lower()),
         )
+    if sheet is not None and fmt != "xlsx":
+        raise _fail(
+            source,
+            f"a sheet ('{sheet}') was asked for, but a .{fmt} file has no sheets",
+            "drop the sheet (--sheet) for this file, or give the .xlsx workbook",
+        )
     try:
         if fmt == "csv":
             frame = _read_csv(p, source)
         elif fmt == "xlsx":
-            frame = _read_xlsx(p, source)
+            frame = _read_xlsx(p, source, sheet)
         else:
             frame = _read_parquet(p, source)
-    except PermissionError as exc:
+    except OSError as exc:  # permission denied, locked by Excel, vanished, I/O error
         raise _fail(
             source,
-            f"the file cannot be opened ({exc.strerror})",
+            f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
             "close it in other programs (e.g. Excel) and check read permissions",
         ) from exc
     if len(frame.columns) == 0:
@@ -304,6 +342,47 @@ def read_table(path: str | Path) -> pd.DataFrame:
             "add at least one data row below the header, or point to the right file",
         )
     return frame
+
+
+def _column_name(position: int, letters: bool) -> str:
+    """``4 (D)``: a 1-based column position, with its spreadsheet letter for CSV and XLSX."""
+    if not letters:
+        return str(position)
+    label, n = "", position
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        label = chr(65 + rest) + label
+    return f"{position} ({label})"
+
+
+def _check_unique_header(
+    names: Sequence[object], source: str, letters: bool, where: str = "header"
+) -> None:
+    """Refuse a header that names one column twice (readers would rename or drop the second)."""
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        if name is None or (isinstance(name, float) and math.isnan(name)):
+            continue
+        text = str(name)
+        if text.strip():
+            seen.setdefault(text, []).append(i)
+    problems = []
+    for name, places in seen.items():
+        if len(places) < 2:
+            continue
+        shown = " and ".join(_column_name(i, letters) for i in places)
+        problems.append(
+            InputProblem(
+                source,
+                1 if letters else None,
+                name,
+                f"the column name '{name}' appears {len(places)} times in the {where} "
+                f"(columns {shown}); only one of them would be read",
+                f"keep one column named '{name}' and rename or delete the other(s)",
+            )
+        )
+    if problems:
+        raise DataValidationError(problems)
 
 
 def _not_found_fix(p: Path) -> str:
@@ -341,22 +420,33 @@ def _read_csv(p: Path, source: str) -> pd.DataFrame:
             "export the table again with a header row and at least one data row",
         )
     _check_utf8(data, source, bom)
+    header = _csv_header(data)
+    if header is not None:
+        _check_unique_header(header, source, letters=True)
     try:
-        frame = pd.read_csv(
-            p,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            encoding="utf-8-sig",
-        )
+        with warnings.catch_warnings():
+            # index_col=False: a first row longer than the header must not silently become an
+            # index (every column shifted by one); pandas then warns instead, caught here.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                BytesIO(data),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                encoding="utf-8",
+                index_col=False,
+            )
     except pd.errors.EmptyDataError as exc:
         raise _fail(
             source,
             "the file is empty (no header and no data)",
             "export the table again with a header row and at least one data row",
         ) from exc
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, csv.Error, ValueError) as exc:
+        long_rows = _long_rows(data)
+        if long_rows:
+            raise DataValidationError(_long_row_problems(long_rows, source)) from exc
         match = re.search(r"line (\d+)", str(exc))
         raise _fail(
             source,
@@ -371,6 +461,75 @@ def _read_csv(p: Path, source: str) -> pd.DataFrame:
         values[values == ""] = None
         columns[label] = pd.Series(values, dtype=object, name=label)
     return pd.DataFrame(columns, columns=frame.columns)
+
+
+def _csv_records(data: bytes) -> Iterator[list[str]]:
+    """The file's records as the csv module splits them (quotes and embedded line breaks)."""
+    return csv.reader(StringIO(data.decode("utf-8", errors="replace"), newline=""))
+
+
+_HEADER_BYTES = 1 << 20
+"""The header is looked for in this much of a CSV; a longer header is left to pandas."""
+
+
+def _csv_header(data: bytes) -> list[str] | None:
+    """The header record, or ``None`` when the csv module cannot split it (pandas will say)."""
+    head = data[:_HEADER_BYTES]
+    try:
+        records = _csv_records(head)
+        header = next(records, None)
+        if header is not None and len(head) < len(data) and next(records, None) is None:
+            return None  # the header runs past the part read: it may be cut short
+    except csv.Error:
+        return None
+    return header
+
+
+def _long_rows(data: bytes) -> list[tuple[int, int, int]]:
+    """``(row, fields, header fields)`` of every record with more cells than the header."""
+    out: list[tuple[int, int, int]] = []
+    try:
+        records = _csv_records(data)
+        header = next(records, None)
+        if header is None:
+            return out
+        for row, fields in enumerate(records, start=2):
+            if len(fields) > len(header):
+                out.append((row, len(fields), len(header)))
+    except csv.Error:
+        return out
+    return out
+
+
+def _long_row_problems(rows: list[tuple[int, int, int]], source: str) -> list[InputProblem]:
+    fix = (
+        "delete the extra separators (often a trailing comma), put cells that contain commas "
+        'inside double quotes ("..."), or add a name to the header for the extra column'
+    )
+    problems = [
+        InputProblem(
+            source,
+            row,
+            None,
+            f"the CSV cannot be parsed: this row has {fields} fields but the header has "
+            f"{width}, so its cells would shift into the wrong columns",
+            fix,
+        )
+        for row, fields, width in rows[:MAX_ROWS_PER_PROBLEM]
+    ]
+    rest = rows[MAX_ROWS_PER_PROBLEM:]
+    if rest:
+        listed = ", ".join(str(r[0]) for r in rest[:5]) + (", ..." if len(rest) > 5 else "")
+        problems.append(
+            InputProblem(
+                source,
+                None,
+                None,
+                f"and {len(rest)} more rows with more fields than the header (rows {listed})",
+                fix,
+            )
+        )
+    return problems
 
 
 def _check_utf8(data: bytes, source: str, skipped: int) -> None:
@@ -394,10 +553,18 @@ def _check_utf8(data: bytes, source: str, skipped: int) -> None:
         ) from exc
 
 
-def _read_xlsx(p: Path, source: str) -> pd.DataFrame:
+def _read_xlsx(p: Path, source: str, sheet: str | None = None) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(p, sheet_name=0, dtype=object, engine="openpyxl")
-    except PermissionError:
+        with pd.ExcelFile(p, engine="openpyxl") as book:
+            names = [str(n) for n in book.sheet_names]
+            chosen = _pick_sheet(names, sheet, source)
+            frame = pd.read_excel(book, sheet_name=chosen, dtype=object)
+            worksheet = book.book[chosen]
+            first = next(worksheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
+            header = list(first)
+    except DataValidationError:
+        raise
+    except OSError:
         raise
     except Exception as exc:  # openpyxl raises many types for damaged or foreign files
         raise _fail(
@@ -405,7 +572,10 @@ def _read_xlsx(p: Path, source: str) -> pd.DataFrame:
             f"the file cannot be read as an Excel workbook ({type(exc).__name__}: {exc})",
             "open it in Excel and save it again as .xlsx (Excel Workbook), or export it as CSV",
         ) from exc
+    where = f"header of sheet '{chosen}'" if len(names) > 1 else "header"
+    _check_unique_header(header, source, letters=True, where=where)
     frame.columns = pd.Index([str(c) for c in frame.columns], dtype=object)
+    _check_merged_cells(p, source, chosen, frame, header)
     columns: dict[str, pd.Series] = {}
     for label in frame.columns:
         values = frame[label]
@@ -416,17 +586,175 @@ def _read_xlsx(p: Path, source: str) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=frame.columns)
 
 
-def _read_parquet(p: Path, source: str) -> pd.DataFrame:
+def _pick_sheet(names: list[str], sheet: str | None, source: str) -> str:
+    """The sheet asked for (exact name, else the one name that matches ignoring case)."""
+    if not names:
+        raise _fail(source, "the workbook has no worksheets", "add a sheet with the table")
+    if sheet is None:
+        return names[0]
+    if sheet in names:
+        return sheet
+    folded = [n for n in names if n.casefold() == sheet.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    listed = ", ".join(repr(n) for n in names)
+    raise _fail(
+        source,
+        f"the workbook has no sheet named '{sheet}'; its sheets are {listed}",
+        "pass one of these names with --sheet (quote names with spaces)",
+    )
+
+
+def workbook_headers(path: str | Path) -> dict[str, list[str]]:
+    """The header row (first row, as text) of every sheet of an .xlsx workbook, in order.
+
+    Used to point at the sheet holding a table when the one read lacks its columns; returns an
+    empty mapping for anything that cannot be read as a workbook.
+    """
+    from openpyxl import load_workbook
+
+    headers: dict[str, list[str]] = {}
     try:
-        frame = pd.read_parquet(p)
-    except PermissionError:
-        raise
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
-        raise _fail(
+        book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            for worksheet in book.worksheets:
+                first = next(worksheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
+                headers[str(worksheet.title)] = [
+                    str(v).strip() for v in first if v is not None and str(v).strip()
+                ]
+        finally:
+            book.close()
+    except Exception:  # a damaged workbook is reported by read_table; this is only a hint
+        return {}
+    return headers
+
+
+_MERGE_REF = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*[\"']([A-Za-z]+[0-9]+(?::[A-Za-z]+[0-9]+)?)[\"']"
+)
+_CELL_REF = re.compile(r"([A-Za-z]+)([0-9]+)")
+
+
+def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """Path inside the .xlsx zip of the worksheet named ``sheet`` (via workbook.xml and rels)."""
+    import xml.etree.ElementTree as ET
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    workbook = ET.fromstring(archive.read("xl/workbook.xml"))
+    rel_id = None
+    for element in workbook.iter():
+        if local(element.tag) == "sheet" and element.get("name") == sheet:
+            rel_id = next((v for k, v in element.attrib.items() if local(k) == "id"), None)
+    if rel_id is None:
+        return None
+    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for element in rels.iter():
+        if local(element.tag) == "Relationship" and element.get("Id") == rel_id:
+            target = element.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
+
+
+def _merged_ranges(p: Path, sheet: str) -> list[str]:
+    """Every merged range of one worksheet (``A2:A5``), read from the sheet's XML.
+
+    openpyxl's read-only mode (which pandas uses) skips merged cells, and loading the workbook
+    in full just for them would cost the whole sheet in memory.
+    """
+    with zipfile.ZipFile(p) as archive:
+        member = _sheet_member(archive, sheet)
+        if member is None or member not in archive.namelist():
+            return []
+        found: list[str] = []
+        tail = b""
+        with archive.open(member) as stream:
+            while chunk := stream.read(1 << 20):
+                block = tail + chunk
+                cut = block.rfind(b"<")  # a tag cut by the chunk boundary waits for the rest
+                cut = len(block) if cut < 0 else cut
+                found += [m.decode("ascii") for m in _MERGE_REF.findall(block[:cut])]
+                tail = block[cut:]
+            found += [m.decode("ascii") for m in _MERGE_REF.findall(tail)]
+    return list(dict.fromkeys(r.upper() for r in found if ":" in r))
+
+
+def _cell_position(ref: str) -> tuple[int, int]:
+    """``B3`` -> (row 3, column 2), both 1-based."""
+    match = _CELL_REF.fullmatch(ref)
+    if match is None:
+        raise ValueError(ref)
+    column = 0
+    for letter in match.group(1).upper():
+        column = column * 26 + ord(letter) - 64
+    return int(match.group(2)), column
+
+
+def _check_merged_cells(
+    p: Path, source: str, sheet: str, frame: pd.DataFrame, header: list[object]
+) -> None:
+    """Refuse merged ranges whose value spreads over cells that read as blank."""
+    try:
+        ranges = _merged_ranges(p, sheet)
+    except (zipfile.BadZipFile, KeyError, OSError, SyntaxError, ValueError):
+        return  # pandas could read the workbook; an unusual layout only skips this check
+    hiding = []
+    for ref in ranges:
+        try:
+            row, column = _cell_position(ref.split(":")[0])
+        except ValueError:
+            continue
+        if row == 1:
+            value = header[column - 1] if column <= len(header) else None
+        elif row - 2 < len(frame) and column <= frame.shape[1]:
+            value = frame.iat[row - 2, column - 1]
+        else:
+            value = None
+        if not (_is_missing(value) or (isinstance(value, str) and not value.strip())):
+            hiding.append(ref)
+    if not hiding:
+        return
+    shown = ", ".join(hiding[:20]) + (f" and {len(hiding) - 20} more" if len(hiding) > 20 else "")
+    raise DataValidationError(
+        [
+            InputProblem(
+                source,
+                None,
+                None,
+                f"sheet '{sheet}' has merged cells ({shown}): only the first cell of each range "
+                "holds the value, every other cell in it reads as blank",
+                "select the sheet, unmerge the cells (Home > Merge & Center > Unmerge Cells) and "
+                "fill the value into every row, then save; or export the sheet as CSV",
+            )
+        ]
+    )
+
+
+def _read_parquet(p: Path, source: str) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    def damaged(exc: Exception) -> DataValidationError:
+        return _fail(
             source,
             f"the file cannot be read as Parquet ({type(exc).__name__}: {exc})",
             "export the table again as Parquet, or as .csv (UTF-8) or .xlsx",
-        ) from exc
+        )
+
+    try:
+        names = pq.read_schema(p).names
+    except (PermissionError, FileNotFoundError):
+        raise
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
+        raise damaged(exc) from exc
+    # pyarrow refuses to convert a schema that repeats a name, with a cryptic message.
+    _check_unique_header(names, source, letters=False, where="schema")
+    try:
+        frame = pd.read_parquet(p)
+    except (PermissionError, FileNotFoundError):
+        raise
+    except Exception as exc:
+        raise damaged(exc) from exc
     frame = frame.reset_index(drop=True)
     columns = {}
     for label in frame.columns:
@@ -763,6 +1091,8 @@ def _validate_table(
         if name in located or label in data:
             continue
         data[label] = raw.iloc[keep, i].reset_index(drop=True)
+        if table == "accounts" and name in _HISTORY_PASS_THROUGH:
+            _check_magnitude(data[label], name, report)
     frame = pd.DataFrame(data, index=pd.RangeIndex(n))
     return _Checked(frame, report.problems, rows, frozenset(located))
 
@@ -806,6 +1136,21 @@ def _check_numbers(
         f"{name} is infinite",
     )
     finite = np.isfinite(numbers)
+    if col.high is None:
+        huge = finite & (np.abs(numbers) > MAX_MAGNITUDE)
+        report.rows_with(
+            name,
+            np.flatnonzero(huge),
+            lambda p: (
+                f"{name} {_fmt(numbers[p])} is beyond the largest magnitude supported ({_MAX_TEXT})"
+            ),
+            lambda p: (
+                f"enter {col.meaning}, at most {_MAX_TEXT}; check for a stray exponent "
+                "or a unit mix-up (cents for currency, minutes for hours)"
+            ),
+            f"{name} is beyond {_MAX_TEXT}",
+        )
+        finite &= ~huge
     if col.low is not None and col.high is not None:
         low, high = np.float64(col.low), np.float64(col.high)
         outside = finite & ((numbers < low) | (numbers > high))
@@ -839,6 +1184,22 @@ def _check_numbers(
             f"{name} is negative",
         )
     return numbers
+
+
+def _check_magnitude(values: pd.Series, name: str, report: _Reporter) -> None:
+    """Infinite or oversized numbers in a column the engine passes through (kept as they are)."""
+    numbers = _parse_numbers(values)[0]
+    with np.errstate(invalid="ignore"):
+        huge = np.flatnonzero(np.isinf(numbers) | (np.abs(numbers) > MAX_MAGNITUDE))
+    report.rows_with(
+        name,
+        huge,
+        lambda p: (
+            f"{name} {_fmt(numbers[p])} is beyond the largest magnitude supported ({_MAX_TEXT})"
+        ),
+        lambda p: f"enter a finite amount in currency per year, at most {_MAX_TEXT}",
+        f"{name} is beyond {_MAX_TEXT}",
+    )
 
 
 def _range_fix(col: _Column, value: float, lon: float | None) -> str:
@@ -990,26 +1351,35 @@ def validate_inputs(
 
 
 def load_inputs(
-    accounts_path: str | Path, reps_path: str | Path
+    accounts_path: str | Path,
+    reps_path: str | Path,
+    *,
+    accounts_sheet: str | None = None,
+    reps_sheet: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate the accounts and reps files, reporting all problems of both at once.
 
     A table that cannot be read at all is reported together with every problem of the other.
+    ``accounts_sheet`` / ``reps_sheet`` name the worksheet of an .xlsx input (default: the
+    first); when the sheet read lacks required columns, the problems name the workbook's sheets
+    that have them.
     """
     checked: list[_Checked | None] = []
     problems: list[InputProblem] = []
-    for path, spec, table, noun in (
-        (accounts_path, _ACCOUNT_SPEC, "accounts", "account"),
-        (reps_path, _REP_SPEC, "reps", "rep"),
+    for path, sheet, spec, table, noun in (
+        (accounts_path, accounts_sheet, _ACCOUNT_SPEC, "accounts", "account"),
+        (reps_path, reps_sheet, _REP_SPEC, "reps", "rep"),
     ):
         try:
-            raw = read_table(path)
+            raw = read_table(path, sheet=sheet)
         except DataValidationError as exc:
             problems.extend(exc.problems)
             checked.append(None)
             continue
         first_row = 1 if _format_of(Path(path)) == "parquet" else 2
         result = _validate_table(raw, str(path), first_row, spec, table, noun)
+        if _format_of(Path(path)) == "xlsx":  # "wrong sheet" first: it explains the rest
+            problems.extend(_other_sheets_hint(Path(path), sheet, spec, table, result.found))
         problems.extend(result.problems)
         checked.append(result)
     acc, rep = checked
@@ -1018,6 +1388,99 @@ def load_inputs(
     if problems or acc is None or rep is None:
         raise DataValidationError(problems)
     return acc.frame, rep.frame
+
+
+def load_table(path: str | Path, table: str, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read and validate one input table, ``"accounts"`` or ``"reps"`` (see ``load_inputs``)."""
+    if table not in ("accounts", "reps"):
+        raise ValueError(f"table must be 'accounts' or 'reps', not {table!r}")
+    spec, noun = (_ACCOUNT_SPEC, "account") if table == "accounts" else (_REP_SPEC, "rep")
+    raw = read_table(path, sheet=sheet)
+    first_row = 1 if _format_of(Path(path)) == "parquet" else 2
+    result = _validate_table(raw, str(path), first_row, spec, table, noun)
+    problems = list(result.problems)
+    if _format_of(Path(path)) == "xlsx":
+        problems = _other_sheets_hint(Path(path), sheet, spec, table, result.found) + problems
+    if problems:
+        raise DataValidationError(problems)
+    return result.frame
+
+
+def _other_sheets_hint(
+    path: Path, sheet: str | None, spec: tuple[_Column, ...], table: str, found: frozenset[str]
+) -> list[InputProblem]:
+    """When the sheet read lacks required columns, name the workbook's sheets that have them."""
+    required = [c.name for c in spec if c.required]
+    if all(name in found for name in required):
+        return []
+    headers = workbook_headers(path)
+    if not headers:
+        return []
+    read = sheet if sheet in headers else next(iter(headers))
+    if sheet is not None and sheet not in headers:
+        folded = [n for n in headers if n.casefold() == sheet.casefold()]
+        read = folded[0] if len(folded) == 1 else read
+    having = [
+        name
+        for name, columns in headers.items()
+        if name != read and all(c in columns for c in required)
+    ]
+    listed = ", ".join(f"'{n}'" for n in headers)
+    if having:
+        message = (
+            f"sheet '{read}' lacks the {table} table's required columns, but sheet(s) "
+            + ", ".join(f"'{n}'" for n in having)
+            + f" have them (sheets in the workbook: {listed})"
+        )
+        fix = f"choose that sheet with --sheet {shlex.quote(f'{table}={having[0]}')}"
+    elif len(headers) > 1:
+        message = (
+            f"sheet '{read}' lacks the {table} table's required columns and no other sheet has "
+            f"all of them (sheets in the workbook: {listed})"
+        )
+        fix = f"put the {table} table with a header row in row 1 of one sheet"
+    else:
+        return []
+    return [InputProblem(str(path), None, None, message, fix)]
+
+
+def sheet_choice(
+    values: Sequence[str], accounts_path: str | Path | None, reps_path: str | Path | None
+) -> tuple[str | None, str | None]:
+    """Which worksheet to read for the accounts and the reps, from ``--sheet`` values.
+
+    Each value is ``NAME`` (every .xlsx input) or ``accounts=NAME`` / ``reps=NAME``.
+
+    Raises
+    ------
+    UsageError
+        A value is blank, repeats a table, or names a sheet while no input is a workbook.
+    """
+    chosen: dict[str, str] = {}
+    for value in values:
+        table, sep, name = value.partition("=")
+        if sep and table.strip().lower() in ("accounts", "reps"):
+            targets = [table.strip().lower()]
+        else:
+            targets, name = ["accounts", "reps"], value
+            paths = {"accounts": accounts_path, "reps": reps_path}
+            targets = [t for t in targets if paths[t] is not None]
+            targets = [t for t in targets if _format_of(Path(str(paths[t]))) == "xlsx"]
+            if not targets:
+                raise UsageError(
+                    f"--sheet '{value}': neither the accounts nor the reps file is an .xlsx "
+                    "workbook; drop --sheet"
+                )
+        if not name.strip():
+            raise UsageError(f"--sheet '{value}' names no sheet; use NAME or accounts=NAME")
+        for target in targets:
+            if target in chosen and chosen[target] != name:
+                raise UsageError(
+                    f"--sheet gives two sheets for the {target} table ('{chosen[target]}' and "
+                    f"'{name}'); give one"
+                )
+            chosen[target] = name
+    return chosen.get("accounts"), chosen.get("reps")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1029,8 +1492,28 @@ def _is_text_dtype(dtype: Any) -> bool:
     return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
 
 
+def _strippable(char: str) -> bool:
+    """Characters a spreadsheet, an XML writer or a user's clean-up may drop from a cell's start:
+    whitespace, control and format characters (zero-width space, byte-order mark)."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
+def _formula_risk(text: str) -> bool:
+    """Whether a spreadsheet could run ``text`` as a formula, now or once its leading
+    whitespace and control characters are stripped (``"\x01=HYPERLINK(...)"``)."""
+    first = text[:1]
+    if not first or first.isalnum():
+        return False  # the usual case, decided without a loop
+    if text.startswith(_FORMULA_PREFIXES):
+        return True
+    for char in text:
+        if not _strippable(char):
+            return char in _FORMULA_STARTS
+    return False
+
+
 def _neutralise(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+    if isinstance(value, str) and _formula_risk(value):
         return "'" + value
     return value
 
@@ -1040,9 +1523,11 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
     Text cells (and text column names) starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
     return get a leading ``'`` (OWASP CSV-injection advice), because account names and pass-through
-    columns come from outside and the outputs are opened in Excel. Numeric columns, and numbers
-    inside object columns, are never touched, so negative numbers stay numbers. Text columns come
-    back as object dtype with ``None`` for missing cells.
+    columns come from outside and the outputs are opened in Excel. So do cells that would start so
+    once leading whitespace and control characters are stripped (an XLSX writer drops control
+    characters, a spreadsheet may trim the rest). Numeric columns, and numbers inside object
+    columns, are never touched, so negative numbers stay numbers. Text columns come back as
+    object dtype with ``None`` for missing cells.
     """
     columns: dict[Any, pd.Series] = {}
     labels = [_neutralise(label) for label in frame.columns]
@@ -1050,7 +1535,7 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame.iloc[:, i]
         if _is_text_dtype(values.dtype):
             obj = np.array(values.to_numpy(dtype=object), dtype=object)
-            risky = [v.__class__ is str and v.startswith(_FORMULA_PREFIXES) for v in obj]
+            risky = [isinstance(v, str) and _formula_risk(v) for v in obj]
             for j in np.flatnonzero(risky):
                 obj[j] = "'" + obj[j]
             obj[pd.isna(obj)] = None
@@ -1067,14 +1552,19 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """Write one table deterministically: same frame, same bytes.
 
     ``csv``: formula-safe (``excel_safe``), UTF-8 without byte-order mark, ``\\n`` line endings,
-    no index, floats in Python's shortest round-trip form, blank for missing. ``parquet``: the
-    frame as it is (pyarrow, no index). ``xlsx``: formula-safe, first sheet named after the file
+    no index, floats in Python's shortest round-trip form, blank for missing; a carriage return
+    inside a text cell is written as ``\\n`` (the csv module quotes cells holding the line
+    terminator only, and a spreadsheet would end the row at a bare carriage return, turning the
+    rest of the cell into a new row's first cell). ``parquet``: the frame as it is (pyarrow, no
+    index). ``xlsx``: formula-safe, first sheet named after the file
     stem, header row frozen, fixed timestamps.
     """
     fmt = fmt.lower()
     path = Path(path)
     if fmt == "csv":
-        excel_safe(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        _one_line_breaks(excel_safe(frame)).to_csv(
+            path, index=False, encoding="utf-8", lineterminator="\n"
+        )
     elif fmt == "parquet":
         frame.to_parquet(path, index=False, engine="pyarrow")
     elif fmt == "xlsx":
@@ -1083,6 +1573,30 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         raise ValueError(
             f"unsupported output format {fmt!r}; possible options are {SUPPORTED_FORMATS}"
         )
+
+
+def _one_line_breaks(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells and labels with ``\\r\\n`` and ``\\r`` as ``\\n`` (see ``write_table``)."""
+
+    def fixed(value: object) -> object:
+        if isinstance(value, str) and "\r" in value:
+            return value.replace("\r\n", "\n").replace("\r", "\n")
+        return value
+
+    labels = [fixed(label) for label in frame.columns]
+    risky = [
+        i
+        for i in range(frame.shape[1])
+        if _is_text_dtype(frame.iloc[:, i].dtype)
+        and any(isinstance(v, str) and "\r" in v for v in frame.iloc[:, i].to_numpy(dtype=object))
+    ]
+    if not risky and labels == list(frame.columns):
+        return frame
+    out = frame.copy()
+    for i in risky:
+        out.isetitem(i, np.array([fixed(v) for v in out.iloc[:, i]], dtype=object))
+    out.columns = pd.Index(labels, dtype=object)
+    return out
 
 
 class _StableZipFile(zipfile.ZipFile):
@@ -1127,11 +1641,10 @@ def _xlsx_cell(value: object) -> object:
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)  # Excel has no time zones
-    if isinstance(value, str):
-        return _ILLEGAL_XML_CHARS.sub("", value)
     if isinstance(value, bool | int | float | dt.datetime | dt.date | dt.time):
         return value
-    return _ILLEGAL_XML_CHARS.sub("", str(value))
+    # Neutralise the final text: stripping characters XML cannot hold may expose a formula.
+    return _neutralise(_ILLEGAL_XML_CHARS.sub("", str(value)))
 
 
 def _sheet_title(stem: str) -> str:

@@ -452,6 +452,64 @@ def tier_factors_of(reps: pd.DataFrame, tier_factors: Mapping[str, float]) -> Fl
     return np.array([tier_factors[t] for t in tiers], dtype=np.float64)
 
 
+def require_finite(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    tier_factor: FloatArray,
+    potential_target: FloatArray,
+    workload_target: FloatArray,
+) -> None:
+    """Refuse to solve when an input or a derived target is not a finite number.
+
+    Validated files cannot get here (they are bounded by ``territory.io.MAX_MAGNITUDE``), but
+    frames passed with ``validate=False`` and extreme tier factors can: a target of infinity
+    would make every window hold and every plan "balanced".
+    """
+    problems: list[InputProblem] = []
+    for table, frame, column in (
+        ("accounts", accounts, "potential"),
+        ("accounts", accounts, "workload"),
+        ("accounts", accounts, "lat"),
+        ("accounts", accounts, "lon"),
+        ("reps", reps, "capacity"),
+        ("reps", reps, "lat"),
+        ("reps", reps, "lon"),
+    ):
+        values = frame[column].to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            id_column = "account_id" if table == "accounts" else "rep_id"
+            ids = frame[id_column].astype(str).to_numpy()[bad[:5]].tolist()
+            problems.append(
+                InputProblem(
+                    table, None, column,
+                    f"{bad.size} row(s) have a {column} that is not a finite number "
+                    f"(e.g. {', '.join(repr(i) for i in ids)}: {values[bad[0]]!r})",
+                    "validate the tables (territory.io.validate_inputs) and fill in finite values",
+                )
+            )  # fmt: skip
+    if not problems:
+        bad_factor = ~np.isfinite(tier_factor) | (tier_factor < 0)
+        for name, target in (("potential", potential_target), ("workload", workload_target)):
+            if np.isfinite(target).all() and np.isfinite(float(target.sum())):
+                continue
+            cause = (
+                f"tier factor(s) {sorted(set(tier_factor[bad_factor].tolist()))} are not usable"
+                if name == "potential" and bad_factor.any()
+                else f"the totals overflow: {name} sums or products exceed what float64 holds"
+            )
+            problems.append(
+                InputProblem(
+                    "reps", None, f"{name}_target",
+                    f"the {name} targets are not finite numbers ({cause})",
+                    f"keep each {name} at most 1e12 (territory.io.MAX_MAGNITUDE) and tier "
+                    "factors at ordinary sizes (around 1)",
+                )
+            )  # fmt: skip
+    if problems:
+        raise DataValidationError(problems)
+
+
 def targets(total: float, weights: FloatArray) -> FloatArray:
     """Split a total over reps in proportion to weights (capacity, or capacity x tier factor)."""
     weight_sum = float(weights.sum())
@@ -582,8 +640,10 @@ def build_problem(
     rep_ids = reps["rep_id"].astype(str).to_numpy(dtype=object)
     rep_pos = {rid: i for i, rid in enumerate(rep_ids.tolist())}
 
-    potential_target = targets(float(potential.sum()), capacity * tier_factor)
-    workload_target = targets(float(workload.sum()), capacity)
+    with np.errstate(over="ignore", invalid="ignore"):
+        potential_target = targets(float(potential.sum()), capacity * tier_factor)
+        workload_target = targets(float(workload.sum()), capacity)
+    require_finite(accounts, reps, tier_factor, potential_target, workload_target)
     workload_hi = (1.0 + rule.workload) * workload_target
     if not rule.allow_overtime:
         workload_hi = np.minimum(workload_hi, capacity)

@@ -29,6 +29,7 @@ from territory.errors import (
     InputProblem,
     ScenarioError,
 )
+from territory.io import MAX_TOTAL_MAGNITUDE
 
 __all__ = [
     "DEFAULT_ROLE_HISTORY_WEIGHTS",
@@ -89,6 +90,7 @@ _HISTORY_METHODS = frozenset({"historical", "untapped", "blended"})
 _MONTHS = 12
 _SOURCE = "territories"
 _MAX_ROWS_PER_PROBLEM = 10
+_LIMIT_TEXT = f"{MAX_TOTAL_MAGNITUDE:.0e}".replace("e+", "e")  # "1e18" in messages
 
 # Account columns that territory_history sums per territory, and the column each one feeds.
 _ACCOUNT_HISTORY = MappingProxyType(
@@ -795,6 +797,7 @@ def seasonality_shares(
         | frame["year"].isna()
         | frame["sales"].isna()
         | (frame["sales"] < 0)
+        | (frame["sales"] > MAX_TOTAL_MAGNITUDE)  # infinity too: sums must stay finite
     )
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())[:_MAX_ROWS_PER_PROBLEM]
@@ -804,7 +807,8 @@ def seasonality_shares(
                     "period_sales",
                     int(r) + 2,
                     None,
-                    f"needs a year, a period between 1 and {n_periods} and sales of 0 or more",
+                    f"needs a year, a period between 1 and {n_periods} and sales of 0 or more "
+                    f"(at most {_LIMIT_TEXT})",
                     "correct or remove the row",
                 )
                 for r in rows.tolist()
@@ -931,6 +935,20 @@ def _numbers(
         problems += _row_problems(
             blank, column, f"is blank ({meaning})", "fill in a value for every row"
         )
+    with np.errstate(invalid="ignore"):
+        huge = np.isinf(values) | (np.abs(values) > MAX_TOTAL_MAGNITUDE)
+    for r in np.flatnonzero(huge)[:_MAX_ROWS_PER_PROBLEM].tolist():
+        problems.append(
+            InputProblem(
+                _SOURCE,
+                r + 2,
+                column,
+                f"{float(values[r])!r} is beyond the largest magnitude supported "
+                f"({_LIMIT_TEXT}; {meaning})",
+                "correct the value (a stray exponent or a unit mix-up?)",
+            )
+        )
+    values = np.where(huge, np.nan, values)
     out_of_range = np.zeros(len(frame), dtype=bool)
     if low is not None:
         out_of_range |= (values <= low) if low_open else (values < low)
@@ -1234,13 +1252,14 @@ def _check_config(config: QuotaConfig) -> None:
             errors.append(f"quota config key '{key}' is {value!r}; {allowed}")
 
     def finite(x: float) -> bool:
-        return isinstance(x, int | float) and math.isfinite(x)
+        # Also bounded: a target of 1e308 is finite but overflows every sum built from it.
+        return isinstance(x, int | float) and math.isfinite(x) and abs(x) <= MAX_TOTAL_MAGNITUDE
 
     need(
         finite(config.company_target) and config.company_target > 0,
         "company_target",
         config.company_target,
-        "use the plan in currency, more than 0",
+        f"use the plan in currency, more than 0 and at most {_LIMIT_TEXT}",
     )
     need(
         finite(config.non_quota_revenue) and 0 <= config.non_quota_revenue <= config.company_target,

@@ -543,8 +543,17 @@ def align_large(
                 f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
                 "--time-limit, widen --balance, use --soft, or try --decompose off"
             )
+        _, loads = problem.loads(assignment)
+        over = np.flatnonzero(loads > problem.capacity * (1.0 + FEASIBILITY_TOL))
+        if over.size and not settings.balance.allow_overtime:
+            raise SolveError(
+                f"soft mode: the decomposed solve found no plan that keeps every rep within "
+                f"capacity ({over.size} rep(s) over, e.g. {problem.rep_ids[over[0]]!r}); raise "
+                "--time-limit, allow overtime, or try --decompose off"
+            )
         widened = settings.balance.widened(dev_p * 1.000001, dev_w * 1.000001)
         problem = replace(problem, settings=replace(settings, balance=widened))
+        feasible = True  # soft mode: the widened windows hold by construction
         notes.append(
             f"soft mode: tolerances widened to ±{100 * widened.potential:.3g}% potential and "
             f"±{100 * widened.workload:.3g}% workload to reach a plan"

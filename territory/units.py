@@ -37,7 +37,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+import shapely.errors
 from pyproj import CRS
+from pyproj.exceptions import CRSError, ProjError
 from scipy.sparse import csgraph
 
 from territory.districting import DualGraph, graph_from_edges, load_dual_graph
@@ -56,6 +58,16 @@ UnitLink = tuple[str, str]
 
 class DisconnectedUnitsWarning(UserWarning):
     """The unit graph has islands or several connected parts; the message names them."""
+
+
+class OverlappingUnitsWarning(UserWarning):
+    """Units of a layer overlap (their interiors share area); the message says how many pairs
+    and how much area, naming the largest overlaps."""
+
+
+OVERLAP_MIN_M2 = 1.0
+"""Shared area (m²) below which two units count as touching, not overlapping: rounding of
+shared vertices leaves slivers far below a square metre."""
 
 
 def _ids_text(ids: Sequence[Any], limit: int = MAX_IDS_SHOWN) -> str:
@@ -119,7 +131,22 @@ def read_units(
                 )
             ]
         ) from exc
-    return validate_units(frame, id_column, source=str(path), repair=repair)
+    try:
+        return validate_units(frame, id_column, source=str(path), repair=repair)
+    except DataValidationError:
+        raise
+    except (CRSError, ProjError, shapely.errors.ShapelyError, ValueError, TypeError) as exc:
+        # A file that opens but whose CRS or geometries the libraries cannot work with.
+        raise DataValidationError(
+            [
+                _problem(
+                    str(path),
+                    f"the unit layer cannot be used ({type(exc).__name__}: {exc})",
+                    "check its coordinate reference system and geometries in QGIS (Vector > "
+                    "Geometry Tools > Check Validity) and save it again as GeoJSON or GeoPackage",
+                )
+            ]
+        ) from exc
 
 
 def validate_units(
@@ -193,6 +220,8 @@ def validate_units(
     geometry = out.geometry
     label = out["unit_id"].fillna("<no id>").to_numpy()
     empty = (geometry.isna() | geometry.is_empty).to_numpy()
+    if out.crs is not None and not empty.all():
+        problems += _coordinate_problems(out[~empty], source)
     if empty.any():
         problems.append(
             _problem(
@@ -234,7 +263,100 @@ def validate_units(
             )
     if problems:
         raise DataValidationError(problems)
+    overlaps = unit_overlaps(out)
+    if overlaps:
+        warnings.warn(_overlap_message(overlaps, source), OverlappingUnitsWarning, stacklevel=3)
     return out
+
+
+def _coordinate_problems(units: gpd.GeoDataFrame, source: str) -> list[InputProblem]:
+    """Coordinates that cannot be what a geographic CRS says: swapped lat/lon, or metres."""
+    crs = CRS(units.crs)
+    if not crs.is_geographic:
+        return []
+    minx, miny, maxx, maxy = (float(v) for v in units.total_bounds)
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        return [
+            _problem(
+                source,
+                "some coordinates are not finite numbers (NaN or infinity)",
+                "repair or delete the units with broken coordinates",
+                column="geometry",
+            )
+        ]
+    name = crs.to_string()
+    ranges = f"x runs {minx:.6g}..{maxx:.6g}, y runs {miny:.6g}..{maxy:.6g}"
+    if max(abs(miny), abs(maxy)) <= 90.0 and max(abs(minx), abs(maxx)) <= 360.0:
+        return []
+    if max(abs(minx), abs(maxx)) <= 90.0 and max(abs(miny), abs(maxy)) <= 180.0:
+        return [
+            _problem(
+                source,
+                f"the coordinates look swapped: the layer is in {name} (longitude, latitude "
+                f"degrees) but {ranges}, and latitude (y) must lie within -90..90",
+                "save the layer with longitude first (x = longitude, y = latitude, as GeoJSON "
+                "requires), e.g. in Python: layer = layer.set_geometry(shapely.transform("
+                "layer.geometry.values, lambda xy: xy[:, ::-1])); layer.to_file(...)",
+                column="geometry",
+            )
+        ]
+    return [
+        _problem(
+            source,
+            f"the coordinates are not degrees: the layer says {name} (longitude, latitude) "
+            f"but {ranges}; they look like a projected CRS (metres or feet)",
+            "set the CRS the coordinates are really in (units.set_crs('EPSG:...', "
+            "allow_override=True), or in QGIS: Layer Properties > Source) and save again",
+            column="geometry",
+        )
+    ]
+
+
+def unit_overlaps(units: gpd.GeoDataFrame) -> list[tuple[str, str, float]]:
+    """Pairs of units whose interiors overlap, with the shared area in km², largest first.
+
+    Units that only share a border do not count, nor slivers below :data:`OVERLAP_MIN_M2`. The
+    pairs are found in the layer's own CRS; only the shared pieces are projected to measure them.
+    """
+    if units.crs is None or len(units) < 2:
+        return []
+    geoms = units.geometry.to_numpy()
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = (left < right) & usable[left] & usable[right]
+    left, right = left[keep], right[keep]
+    if left.size == 0:
+        return []
+    inner = shapely.relate_pattern(geoms[left], geoms[right], "T********")
+    left, right = left[inner], right[inner]
+    if left.size == 0:
+        return []
+    shared = shapely.intersection(geoms[left], geoms[right])
+    metric, per_m = _metric_crs(units)
+    pieces = gpd.GeoSeries(shared, crs=units.crs)
+    if not CRS(units.crs).equals(metric):
+        pieces = pieces.to_crs(metric)
+    area_m2 = pieces.area.to_numpy() / per_m**2
+    ids = units["unit_id"].astype(str).to_numpy()
+    found = [
+        (str(ids[a]), str(ids[b]), float(m2) / 1e6)
+        for a, b, m2 in zip(left.tolist(), right.tolist(), area_m2.tolist(), strict=True)
+        if m2 >= OVERLAP_MIN_M2
+    ]
+    return sorted(found, key=lambda pair: (-pair[2], pair[0], pair[1]))
+
+
+def _overlap_message(overlaps: list[tuple[str, str, float]], source: str) -> str:
+    total = sum(area for _, _, area in overlaps)
+    largest = "; ".join(f"{a!r} and {b!r}: {area:.4g} km²" for a, b, area in overlaps[:5])
+    more = f" and {len(overlaps) - 5} more" if len(overlaps) > 5 else ""
+    return (
+        f"{source}: {len(overlaps)} pair(s) of units overlap, {total:.4g} km² in all "
+        f"({largest}{more}). An account in an overlap joins only one of the units and territory "
+        "maps drawn from them overlap too. Fix: clip the units so that they only share borders "
+        "(or delete duplicated features) and save the layer again"
+    )
 
 
 def _polygonal_part(geoms: npt.NDArray[Any]) -> list[Any]:
@@ -443,15 +565,36 @@ def join_accounts_by_location(
     names = _account_ids(accounts)
     bad_coords = int((np.isnan(x) | np.isnan(y))[lost].sum())
     note = f" ({bad_coords} without coordinates)" if bad_coords else ""
+    fix = (
+        "check their coordinates (lat/lon swapped? sign of the longitude?), add the units that "
+        "cover them, or pass outside='drop' to leave them without a unit"
+    )
+    if lost.all() and _layer_looks_swapped(units, x, y):
+        fix = (
+            "the unit layer's coordinates look swapped: its x values run over the accounts' "
+            "latitudes and its y values over their longitudes; save the layer with longitude "
+            "first (x = longitude, y = latitude, as GeoJSON requires)"
+        )
     problem = _problem(
         source,
         f"{int(lost.sum())} account(s) lie outside every unit{note}: "
         f"{_ids_text(list(names[lost]))}",
-        "check their coordinates (lat/lon swapped? sign of the longitude?), add the units that "
-        "cover them, or pass outside='drop' to leave them without a unit",
+        fix,
         column=f"{lat}/{lon}",
     )
     return _unmatched(result, lost, accounts, outside, problem)
+
+
+def _layer_looks_swapped(
+    units: gpd.GeoDataFrame, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> bool:
+    """Whether most accounts would lie within a geographic layer's extent if its x and y were
+    swapped (a layer stored latitude first; its y still within ±90, so it passed validation)."""
+    if units.crs is None or not CRS(units.crs).is_geographic or len(x) == 0:
+        return False
+    minx, miny, maxx, maxy = (float(v) for v in units.total_bounds)
+    inside = (y >= minx) & (y <= maxx) & (x >= miny) & (x <= maxy)
+    return bool(inside.mean() >= 0.5)
 
 
 def aggregate_accounts(
@@ -567,21 +710,44 @@ def connectivity(graph: DualGraph) -> Connectivity:
     )
 
 
+def _metric_crs(units: gpd.GeoDataFrame) -> tuple[CRS, float]:
+    """A CRS measuring in metres-like units for the layer, and how many of its units make one
+    metre. Geographic layers get a local azimuthal equidistant projection centred on them."""
+    crs = CRS(units.crs)
+    if crs.is_geographic:
+        minx, miny, maxx, maxy = units.total_bounds
+        try:
+            local = CRS.from_proj4(
+                f"+proj=aeqd +lat_0={(miny + maxy) / 2} +lon_0={(minx + maxx) / 2} "
+                "+datum=WGS84 +units=m"
+            )
+        except (CRSError, ProjError) as exc:
+            raise DataValidationError(
+                [
+                    _problem(
+                        "the unit layer",
+                        f"its coordinates cannot be projected ({exc}); x runs {minx:.6g}.."
+                        f"{maxx:.6g} and y {miny:.6g}..{maxy:.6g} in {crs.to_string()}",
+                        "check that the coordinates are longitude, latitude degrees (not "
+                        "swapped, not metres) or set the layer's real CRS",
+                        column="geometry",
+                    )
+                ]
+            ) from exc
+        return local, 1.0
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return crs, 1.0 / float(factor)
+
+
 def _metric_geometry(units: gpd.GeoDataFrame) -> tuple[npt.NDArray[Any], float, CRS]:
     """Geometries in a projected CRS, how many of its units make one metre, and that CRS.
 
     Geographic layers go to a local azimuthal equidistant projection centred on the layer.
     """
-    crs = CRS(units.crs)
-    if crs.is_geographic:
-        minx, miny, maxx, maxy = units.total_bounds
-        local = CRS.from_proj4(
-            f"+proj=aeqd +lat_0={(miny + maxy) / 2} +lon_0={(minx + maxx) / 2} "
-            "+datum=WGS84 +units=m"
-        )
-        return units.geometry.to_crs(local).to_numpy(), 1.0, local
-    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    return units.geometry.to_numpy(), 1.0 / float(factor), crs
+    metric, per_m = _metric_crs(units)
+    if CRS(units.crs).is_geographic:
+        return units.geometry.to_crs(metric).to_numpy(), per_m, metric
+    return units.geometry.to_numpy(), per_m, metric
 
 
 def _suggested_links(
