@@ -1,14 +1,18 @@
 """Command line: parse arguments, call the library, render the result, map errors to exit codes.
 
 Exit codes: 0 success, 1 a check failed or a sweep had failures, 2 bad input, arguments, names or
-paths, 3 infeasible rules, 4 solver failure, 130 Ctrl-C, 143 SIGTERM. Nothing is written to
-``--out`` unless the whole run succeeds, and only a folder the engine wrote (or an empty one) is
-replaced; ``--force`` widens that within limits (see :mod:`territory.outputs`).
+paths (and running out of memory), 3 infeasible rules, 4 solver failure or an unexpected error (a
+bug), 130 Ctrl-C, 143 SIGTERM. Nothing is written to ``--out`` unless the whole run succeeds, and
+only a folder the engine wrote (or an empty one) is replaced; ``--force`` widens that within
+limits (see :mod:`territory.outputs`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,13 +70,19 @@ def file_hash(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+_reported: list[int] = []
+"""Exit codes of interrupts already reported to the user (so the entry point does not repeat)."""
+
+
 def _fail(exc: BaseException) -> typer.Exit:
     """Print an error the way a user can act on it and choose the exit code."""
     if isinstance(exc, Terminated):
         console.print("[red]terminated[/red]: nothing was written")
+        _reported.append(EXIT_TERMINATED)
         return typer.Exit(EXIT_TERMINATED)
     if isinstance(exc, KeyboardInterrupt):
         console.print("[red]interrupted[/red]: nothing was written")
+        _reported.append(EXIT_INTERRUPTED)
         return typer.Exit(EXIT_INTERRUPTED)
     code = EXIT_SOLVER
     if isinstance(exc, DataValidationError | ScenarioError | UsageError):
@@ -88,9 +98,19 @@ def _fail(exc: BaseException) -> typer.Exit:
 
 @contextmanager
 def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
-    """A live status line on stderr for long solves; nothing in quiet mode."""
+    """A live status line on stderr for long solves; nothing in quiet mode.
+
+    When stderr is not a terminal (a batch job's log), each stage is one plain line instead.
+    """
     if quiet:
         yield None
+        return
+    if not console.is_terminal:
+
+        def log(message: str) -> None:
+            console.print(f"... {message}", markup=False, highlight=False, soft_wrap=True)
+
+        yield log
         return
     with console.status("starting") as status:
         yield lambda message: status.update(message)
@@ -1186,9 +1206,143 @@ def payout(
         raise _fail(exc) from exc
 
 
-def main() -> None:
-    """Entry point for ``python cli.py``."""
-    app()
+DEBUG_VARIABLE = "TERRITORY_DEBUG"
+"""Set to 1 to see the traceback of an unexpected error."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``territory`` command (and ``python cli.py``).
+
+    Installs the Ctrl-C / SIGTERM handlers, runs the command and turns every failure into a
+    message and an exit code. After an interrupt the process ends with ``os._exit``: a solver
+    thread still stopping must neither delay the exit nor crash interpreter shutdown.
+    """
+    from territory.interrupt import hard_exit, install_signal_handlers
+
+    install_signal_handlers()
+    code = run_command(argv)
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        hard_exit(code)
+    sys.exit(code)
+
+
+def run_command(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return its exit code.
+
+    Typer reports usage errors itself (exit 2); anything else that escapes a command is mapped
+    here: an interrupt to 130 / 143, ``MemoryError`` and ``OSError`` to 2 with what to do, an
+    error of ours to its code, and any other exception to 4 as a bug, in one line (the
+    traceback only with ``TERRITORY_DEBUG=1``).
+    """
+    _reported.clear()
+    try:
+        app(args=argv, prog_name="territory")
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence
+        code = _crash(exc)
+    return _with_signal(code)
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    console.print(str(code), markup=False, highlight=False)
+    return 1
+
+
+def _with_signal(code: int) -> int:
+    """143 for SIGTERM even where a library turned the interrupt into a plain 130."""
+    import signal
+
+    from territory.interrupt import first_signal
+
+    received = first_signal()
+    if received is not None and code != 0:
+        code = EXIT_TERMINATED if received == signal.SIGTERM else EXIT_INTERRUPTED
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and code not in _reported:
+        word = "terminated" if code == EXIT_TERMINATED else "interrupted"
+        console.print(f"[red]{word}[/red]: stopped before the run completed")
+        _reported.append(code)
+    return code
+
+
+def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt behind ``exc`` (an import interrupted by Ctrl-C fails as an
+    ImportError caused by it), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _crash(exc: BaseException) -> int:
+    """Say what went wrong in one actionable message and choose the exit code."""
+    interrupt = _interrupt_in(exc)
+    if interrupt is not None:
+        return _fail(interrupt).exit_code
+    if isinstance(exc, TerritoryError):
+        return _fail(exc).exit_code
+    debug = os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, MemoryError):
+        detail = f" ({exc})" if str(exc) else ""
+        _say(
+            "ResourceLimitError",
+            f"ran out of memory{detail}. The run needs more memory than this machine has: try "
+            "fewer --candidates, --decompose on, fewer --sims, or a machine with more memory",
+        )
+        return EXIT_BAD_INPUT
+    if isinstance(exc, OSError):
+        _say("OSError", _os_error_text(exc))
+        return EXIT_BAD_INPUT
+    message = " ".join(str(exc).split())
+    if len(message) > 300:
+        message = message[:297] + "..."
+    hint = "" if debug else f"; rerun with {DEBUG_VARIABLE}=1 for the traceback"
+    _say(
+        type(exc).__name__,
+        f"{message or 'no message'}. This is a bug in the engine, please report it{hint}",
+    )
+    return EXIT_SOLVER
+
+
+_OS_ADVICE = {
+    errno.ENOSPC: "free some disk space or choose another --out",
+    errno.EDQUOT: "free some disk space or choose another --out",
+    errno.EACCES: "check the permissions, or choose another --out",
+    errno.EPERM: "check the permissions, or choose another --out",
+    errno.EROFS: "the file system is read-only: choose another --out",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "the path is a folder where a file was expected: check the path",
+    errno.ENAMETOOLONG: "use a shorter path",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n) or use fewer --workers",
+}
+
+
+def _os_error_text(exc: OSError) -> str:
+    """'could not use PATH: No space left on device; free some disk space ...'."""
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f"could not use {' -> '.join(paths)}" if paths else "a file-system operation failed"
+    advice = _OS_ADVICE.get(exc.errno or -1, "check the path, free space and permissions")
+    return f"{where}: {reason}; {advice}"
+
+
+def _say(kind: str, message: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[red]{kind}[/red]: {escape(message)}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,7 +50,8 @@ from scenarios.model import (
     resolve_key,
     variant_name,
 )
-from territory.errors import ScenarioError
+from territory.errors import ScenarioError, Terminated
+from territory.interrupt import EXIT_CODES, hard_exit
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -1309,6 +1311,66 @@ class SweepResult:
         return self.summary[self.summary["status"] != "OK"]
 
 
+WORKER_STOP_GRACE_S = 1.2
+"""How long stopped pool workers get to remove their scratch folders before they are killed."""
+
+_worker_busy = False
+"""In a pool worker: True while it runs a task (a SIGTERM then unwinds it instead of exiting)."""
+
+
+def _init_pool_worker() -> None:
+    """Signals in a local pool worker: the parent decides, the worker cleans up.
+
+    Ctrl-C in a terminal reaches the whole process group; workers ignore it and wait for the
+    parent's SIGTERM, which unwinds the running scenario (scratch folders removed) and exits.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_terminated)
+
+
+def _worker_terminated(signum: int, _frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up; the parent kills if it hangs
+    if not _worker_busy:
+        hard_exit(EXIT_CODES[signal.SIGTERM])
+    raise Terminated(signum)
+
+
+def _run_pooled(task: SweepTask) -> dict[str, Any]:
+    """:func:`run_task` in a local pool worker; a SIGTERM ends the worker after clean-up."""
+    global _worker_busy
+    _worker_busy = True
+    try:
+        return run_task(task)
+    except KeyboardInterrupt:
+        # Scratch folders were removed on the way here; a solver thread may still be stopping.
+        hard_exit(EXIT_CODES[signal.SIGTERM])
+        raise  # pragma: no cover - hard_exit does not return
+    finally:
+        _worker_busy = False
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker now: SIGTERM (they clean up), then SIGKILL for any still running.
+
+    The executor has no public way to stop tasks that already run, so its process table is
+    read directly; without this, leaving the pool would wait for every scenario to finish.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + WORKER_STOP_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+    # With every worker gone this returns at once; it also releases the pool's queues, which
+    # the resource tracker would otherwise report as leaked when the CLI exits.
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _run_local(
     tasks: Sequence[SweepTask], workers: int | None, done: Callable[[dict[str, Any]], None]
 ) -> list[dict[str, Any]]:
@@ -1316,16 +1378,34 @@ def _run_local(
     # spawn: a fresh interpreter per worker, safe next to threads (solvers, Dask clients).
     context = multiprocessing.get_context("spawn")
     rows: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=max(1, count), mp_context=context) as pool:
-        futures: list[Future[dict[str, Any]]] = [pool.submit(run_task, t) for t in tasks]
-        for task, future in zip(tasks, futures, strict=True):
-            try:
-                row = future.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker fails its scenario only
-                row = _failed(task, exc)
-            done(row)
-            rows.append(row)
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, count), mp_context=context, initializer=_init_pool_worker
+    )
+    try:
+        _collect(pool, tasks, done, rows)
+    except BaseException:
+        # Ctrl-C or SIGTERM (or a failing progress callback): no worker may outlive the sweep.
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
     return rows
+
+
+def _collect(
+    pool: ProcessPoolExecutor,
+    tasks: Sequence[SweepTask],
+    done: Callable[[dict[str, Any]], None],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Submit every task and append its row, in task order, as the rows come in."""
+    futures: list[Future[dict[str, Any]]] = [pool.submit(_run_pooled, t) for t in tasks]
+    for task, future in zip(tasks, futures, strict=True):
+        try:
+            row = future.result()
+        except Exception as exc:  # noqa: BLE001 - a dead worker fails its scenario only
+            row = _failed(task, exc)
+        done(row)
+        rows.append(row)
 
 
 def _run_dask(
@@ -1350,13 +1430,18 @@ def _run_dask(
         ) from None
     with client:
         futures = client.map(run_task, list(tasks), pure=False)
-        for task, future in zip(tasks, futures, strict=True):
-            try:
-                row = future.result()
-            except Exception as exc:  # noqa: BLE001 - a lost worker fails its scenario only
-                row = _failed(task, exc)
-            done(row)
-            rows.append(row)
+        try:
+            for task, future in zip(tasks, futures, strict=True):
+                try:
+                    row = future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker fails its scenario only
+                    row = _failed(task, exc)
+                done(row)
+                rows.append(row)
+        except BaseException:
+            # Interrupted: scenarios not started yet are dropped by the scheduler.
+            client.cancel(futures)
+            raise
     return rows
 
 

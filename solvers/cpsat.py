@@ -15,6 +15,7 @@ from ortools.sat.python import cp_model
 from solvers.base import Solution, SolveStatus
 from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
+from territory.interrupt import solve_cpsat
 from territory.model import AlignmentProblem
 
 
@@ -121,7 +122,7 @@ class CpSatSolver:
         cuts = 0
         cut_off = False
         while True:
-            code = solver.solve(model)
+            code = solve_cpsat(solver, model)
             if problem.adjacency is None or code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 break
             # Contiguity: cut off every territory that fell apart and solve again (lazy cuts).

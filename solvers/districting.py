@@ -39,6 +39,7 @@ from scipy.sparse import csgraph
 
 from solvers.base import SolveStatus
 from territory.districting import DualGraph
+from territory.interrupt import run_highs, solve_cpsat
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -243,8 +244,7 @@ class _HighsBackend:
             if self._accept(values) and obj < self.best_obj - 1e-9:
                 self.best, self.best_obj = values.copy(), obj
 
-        h.setCallback(on_solution, None)
-        h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipSolution)
+        self._on_solution = on_solution
 
     def add_rows(self, rows: Sequence[tuple[list[int], list[float], float, float]]) -> None:
         if not rows:
@@ -281,11 +281,14 @@ class _HighsBackend:
             sol.col_value = start.tolist()
             sol.value_valid = True
             h.setSolution(sol)
-        # HiGHS keeps one thread pool per process, sized by the first solve: reset it so this
+        # HiGHS keeps one thread pool per thread, sized by its first solve: reset it so this
         # model gets its own thread count, and again after so later solves get theirs.
-        hs.Highs.resetGlobalScheduler(True)
-        h.run()
-        hs.Highs.resetGlobalScheduler(True)
+        run_highs(
+            h,
+            on_event=self._on_solution,
+            events=(hs.cb.HighsCallbackType.kCallbackMipSolution,),
+            fresh_scheduler=True,
+        )
         code = h.getModelStatus()
         info = h.getInfo()
         has = info.primal_solution_status == 2
@@ -388,7 +391,7 @@ class _CpSatBackend:
                 if backend._accept(values) and obj < backend.best_obj - 1e-9:
                     backend.best, backend.best_obj = values, obj
 
-        code = solver.solve(self._model, _Recorder())
+        code = solve_cpsat(solver, self._model, _Recorder())
         bound = float(solver.best_objective_bound) / self._scale
         nodes = int(solver.num_branches)
         if code in (cp.OPTIMAL, cp.FEASIBLE):

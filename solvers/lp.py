@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from territory.geo import EARTH_RADIUS_KM, unit_vectors
+from territory.interrupt import run_highs
 from territory.model import AlignmentProblem
 
 FloatArray = npt.NDArray[np.float64]
@@ -179,7 +180,7 @@ def solve_relaxation(
     basis = _warm_basis(problem, warm, n_extra) if warm is not None else None
     if basis is not None:
         h.setBasis(basis)
-    h.run()
+    run_highs(h)
     result = _result(h, m + n_extra, t0)
     if not result.optimal or result.x is None or result.objective is None:
         return result
@@ -257,7 +258,7 @@ def solve_min_deviation(problem: AlignmentProblem, *, time_limit_s: float = 60.0
     lp.a_matrix_.value_ = np.concatenate([value.ravel(), t_value])
     h = _highs(time_limit_s, solver="ipm")
     h.passModel(lp)
-    h.run()
+    run_highs(h)
     result = _result(h, m + 1, t0)
     if result.x is None:
         return result

@@ -16,6 +16,7 @@ import pulp
 from solvers.base import IntArray, Solution, SolveStatus
 from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
+from territory.interrupt import run_highs
 from territory.model import AlignmentProblem
 
 
@@ -43,7 +44,7 @@ class _WarmHiGHS(pulp.HiGHS):
             start[v.index] = float(v.varValue or 0.0)
         if any(start):
             lp.solverModel.setSolution(self._solution(start))
-        lp.solverModel.run()
+        run_highs(lp.solverModel)
 
     def findSolutionValues(self, lp: Any) -> Any:  # noqa: N802 - PuLP's method name
         """PuLP has no entry for HiGHS's node/solution limits; values are read before it fails."""
