@@ -32,7 +32,8 @@ RESERVED = frozenset(
 
 RULE = (
     "a name may use letters, digits, '_', '-' and '.' (not first, not last), at most "
-    f"{MAX_NAME_CHARACTERS} characters, and is never '.', '..' or a device name such as CON"
+    f"{MAX_NAME_CHARACTERS} characters ({MAX_NAME_BYTES} bytes in UTF-8), and is never '.', "
+    "'..' or a device name such as CON"
 )
 
 
@@ -48,7 +49,8 @@ def _problem(text: str) -> str | None:
     if text in ("", ".", ".."):
         return "it is empty" if text == "" else f"'{text}' means a folder itself, not a name in it"
     if len(text) > MAX_NAME_CHARACTERS or len(text.encode("utf-8")) > MAX_NAME_BYTES:
-        return f"it is {len(text)} characters long"
+        size = len(text.encode("utf-8"))
+        return f"it is too long ({len(text)} characters, {size} bytes in UTF-8)"
     bad = sorted({c for c in text if not _allowed(c)})
     if bad:
         shown = ", ".join(repr(c) for c in bad[:8])

@@ -319,7 +319,8 @@ class Checkpoint:
         problem: str | None
         arrays: dict[str, np.ndarray] = {}
         try:
-            with np.load(path, allow_pickle=False) as data:
+            # Our own handle: np.load leaves its file open when the archive is unreadable.
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
             problem = check(arrays) if check is not None else None
         except FileNotFoundError:
