@@ -33,7 +33,7 @@ from solvers.lp import (
     solve_relaxation,
 )
 from territory import __version__
-from territory.arguments import check_align_arguments
+from territory.arguments import COUNT_OR_ZERO, SHARE, check_align_arguments
 from territory.districting import DualGraph
 from territory.errors import InfeasibilityReason, InfeasibleError, ScenarioError, SolveError
 from territory.feasibility import presolve_reasons
@@ -456,7 +456,6 @@ def align(
         balance=balance, potential_balance=potential_balance, workload_balance=workload_balance,
         solver=solver, time_limit_s=time_limit_s, disruption_weight=disruption_weight,
         candidates=candidates, gap=gap, max_distance_km=max_distance_km,
-        max_moved_accounts=max_moved_accounts, max_moved_revenue_share=max_moved_revenue_share,
         compactness=compactness, cut_edge_weight=cut_edge_weight, decompose=decompose,
     )  # fmt: skip
     caps = _MoveCaps.of(accounts, max_moved_accounts, max_moved_revenue_share)
@@ -816,14 +815,16 @@ class _MoveCaps:
         count = 0
         max_revenue = None
         if max_accounts is not None:
-            if max_accounts < 0:
-                raise ScenarioError(f"max_moved_accounts is {max_accounts}; use 0 or more")
+            if COUNT_OR_ZERO.problem(max_accounts):
+                raise ScenarioError(
+                    f"max_moved_accounts is {max_accounts}; allowed: {COUNT_OR_ZERO.text}"
+                )
             weights += 1.0 / max(max_accounts, 1)
             count += 1
         if max_revenue_share is not None:
-            if not 0.0 <= max_revenue_share <= 1.0:
+            if SHARE.problem(max_revenue_share):
                 raise ScenarioError(
-                    f"max_moved_revenue_share is {max_revenue_share}; use a share from 0 to 1"
+                    f"max_moved_revenue_share is {max_revenue_share}; allowed: {SHARE.text}"
                 )
             revenue = _revenue(accounts)
             max_revenue = max_revenue_share * float(revenue.sum())

@@ -153,13 +153,14 @@ def check_align_arguments(
     candidates: int,
     gap: float | None,
     max_distance_km: float | None,
-    max_moved_accounts: int | None,
-    max_moved_revenue_share: float | None,
     compactness: str,
     cut_edge_weight: float,
     decompose: str,
 ) -> None:
     """The argument rules of :func:`territory.api.align`, as the command line applies them.
+
+    The caps on moves are checked where they are built (``territory.api._MoveCaps``, as a
+    ``ScenarioError``), with the same ranges.
 
     Raises
     ------
@@ -182,10 +183,6 @@ def check_align_arguments(
         GAP.check(gap, "gap")
     if max_distance_km is not None:
         KILOMETRES.check(max_distance_km, "max_distance_km")
-    if max_moved_accounts is not None:
-        COUNT_OR_ZERO.check(max_moved_accounts, "max_moved_accounts")
-    if max_moved_revenue_share is not None:
-        SHARE.check(max_moved_revenue_share, "max_moved_revenue_share")
     check_choice(compactness, COMPACTNESS, "compactness")
     WEIGHT.check(cut_edge_weight, "cut_edge_weight")
     check_choice(decompose, DECOMPOSE, "decompose")

@@ -20,7 +20,12 @@ import territory
 from cli import EXIT_BAD_INPUT, _number, _one_of, app
 from solvers import SOLVERS, get_solver
 from territory import arguments as rules
-from territory.errors import SolverUnavailableError, UnknownSolverError, UsageError
+from territory.errors import (
+    ScenarioError,
+    SolverUnavailableError,
+    UnknownSolverError,
+    UsageError,
+)
 from territory.io import SUPPORTED_FORMATS
 from territory.synthetic import make_instance
 
@@ -199,8 +204,6 @@ class TestPythonApi:
             ("gap", 1.0, "0 <= value < 1"),
             ("disruption_weight", -1.0, "value >= 0"),
             ("max_distance_km", 0.0, "value > 0"),
-            ("max_moved_accounts", -3, "value >= 0"),
-            ("max_moved_revenue_share", 1.5, "0 <= value <= 1"),
             ("cut_edge_weight", math.nan, "value >= 0"),
         ],
     )
@@ -212,6 +215,27 @@ class TestPythonApi:
         allowed: str,
     ) -> None:
         with pytest.raises(UsageError, match=argument) as caught:
+            territory.align(*tables, **{argument: value})  # type: ignore[arg-type]
+        assert allowed in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("argument", "value", "allowed"),
+        [
+            ("max_moved_accounts", -3, "value >= 0"),
+            ("max_moved_accounts", 2.5, "a whole number"),
+            ("max_moved_revenue_share", 1.5, "0 <= value <= 1"),
+            ("max_moved_revenue_share", math.nan, "0 <= value <= 1"),
+        ],
+    )
+    def test_align_refuses_caps_out_of_range_as_scenario_errors(
+        self,
+        tables: tuple[pd.DataFrame, pd.DataFrame],
+        argument: str,
+        value: float,
+        allowed: str,
+    ) -> None:
+        """The caps keep their ScenarioError (exit 2 too), which callers already catch."""
+        with pytest.raises(ScenarioError, match=argument) as caught:
             territory.align(*tables, **{argument: value})  # type: ignore[arg-type]
         assert allowed in str(caught.value)
 
