@@ -159,7 +159,10 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path,
 
 
 def _resume(
-    finished: tuple[list[str], Path, Path], tmp_path: Path, damage: Callable[[Path], None]
+    finished: tuple[list[str], Path, Path],
+    tmp_path: Path,
+    damage: Callable[[Path], None],
+    stage: str,
 ) -> tuple[Path, list[str]]:
     """Copy the checkpoint, damage it, run the same command again: the output and its notes."""
     args, folder, _ = finished
@@ -167,7 +170,8 @@ def _resume(
     shutil.copytree(folder, copy)
     damage(copy)
     out = tmp_path / "out"
-    done = runner.invoke(app, [*args, "--checkpoint", str(copy), "--out", str(out)])
+    with pytest.warns(CheckpointDamagedWarning, match=rf"{stage}\.npz is damaged"):
+        done = runner.invoke(app, [*args, "--checkpoint", str(copy), "--out", str(out)])
     assert done.exit_code == 0, done.output
     assert "Traceback" not in done.output
     stages = json.loads((copy / "checkpoint.json").read_text(encoding="utf-8"))["stages"]
@@ -182,7 +186,7 @@ def test_a_truncated_stage_is_recomputed_from_the_last_good_one(
         stage = copy / "coarse.npz"
         stage.write_bytes(stage.read_bytes()[:100])
 
-    out, notes = _resume(finished, tmp_path, truncate)
+    out, notes = _resume(finished, tmp_path, truncate, "coarse")
     assert "micro-clusters reused from the checkpoint" in notes  # the good stage before it
     assert "refined plan reused from the checkpoint" not in notes  # built on the damaged one
     assert any("coarse.npz is damaged" in note for note in notes)
@@ -193,7 +197,7 @@ def test_a_truncated_stage_is_recomputed_from_the_last_good_one(
 def test_a_missing_stage_is_recomputed(
     finished: tuple[list[str], Path, Path], tmp_path: Path
 ) -> None:
-    _, notes = _resume(finished, tmp_path, lambda copy: (copy / "refined.npz").unlink())
+    _, notes = _resume(finished, tmp_path, lambda copy: (copy / "refined.npz").unlink(), "refined")
     assert any("refined.npz is damaged" in n and "missing" in n for n in notes)
     assert "bound reused from the checkpoint" in notes
 
