@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
     from territory.districting import DualGraph
 
+from territory import arguments as rules
 from territory.errors import (
+    CheckpointDamagedError,
     DataValidationError,
     InfeasibleError,
     ScenarioError,
@@ -85,7 +87,7 @@ def _fail(exc: BaseException) -> typer.Exit:
         _reported.append(EXIT_INTERRUPTED)
         return typer.Exit(EXIT_INTERRUPTED)
     code = EXIT_SOLVER
-    if isinstance(exc, DataValidationError | ScenarioError | UsageError):
+    if isinstance(exc, DataValidationError | ScenarioError | UsageError | CheckpointDamagedError):
         code = EXIT_BAD_INPUT
     elif isinstance(exc, InfeasibleError):
         code = EXIT_INFEASIBLE
@@ -94,6 +96,48 @@ def _fail(exc: BaseException) -> typer.Exit:
     kind = type(exc).__name__
     console.print(f"[red]{kind}[/red]: {exc}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _number(rule: rules.Range) -> Callable[[object], float]:
+    """An option parser checking a number against one of :mod:`territory.arguments`' ranges.
+
+    A refusal stops the command before it reads anything: exit 2 with the allowed range.
+    """
+
+    def parse(value: object) -> float:
+        try:
+            return rule.parse(value, "")
+        except UsageError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return parse
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[object], str]:
+    """An option parser from a check of :mod:`territory.arguments` (exit 2 with its message)."""
+
+    def parse(value: object) -> str:
+        try:
+            return check(str(value))
+        except UsageError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return parse
+
+
+def _one_of(choices: tuple[str, ...], case_sensitive: bool = True) -> Callable[[object], str]:
+    """An option parser for a named choice; a wrong value is exit 2 listing every valid one."""
+
+    def parse(value: object) -> str:
+        text = str(value)
+        for choice in choices:
+            if text == choice or (not case_sensitive and text.lower() == choice.lower()):
+                return choice
+        raise typer.BadParameter(
+            f"{text!r} is not an option. Possible options are: {', '.join(choices)}"
+        )
+
+    return parse
 
 
 @contextmanager
@@ -135,6 +179,12 @@ def _parse_tier_factors(values: list[str]) -> dict[str, float] | None:
             raise typer.BadParameter(
                 f"'{item}' is not TIER=FACTOR, e.g. A=1.2", param_hint="--tier"
             )
+        problem = rules.TIER_FACTOR.problem(float(number))
+        if problem:
+            raise typer.BadParameter(
+                f"'{item}': the factor is {problem}; allowed: {rules.TIER_FACTOR.text}",
+                param_hint="--tier",
+            )
     return factors
 
 
@@ -146,21 +196,42 @@ def align(
         Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
     ],
     balance: Annotated[
-        float, typer.Option(help="Allowed ± deviation from target (0.05 = 5%).")
+        float,
+        typer.Option(
+            help="Allowed ± deviation from target (0.05 = 5%).", parser=_number(rules.TOLERANCE)
+        ),
     ] = 0.05,
     potential_balance: Annotated[
-        float | None, typer.Option(help="Override --balance for potential.")
+        float | None,
+        typer.Option(help="Override --balance for potential.", parser=_number(rules.TOLERANCE)),
     ] = None,
     workload_balance: Annotated[
-        float | None, typer.Option(help="Override --balance for workload.")
+        float | None,
+        typer.Option(help="Override --balance for workload.", parser=_number(rules.TOLERANCE)),
     ] = None,
-    solver: Annotated[str, typer.Option(help="auto, heuristic, cpsat or mip.")] = "auto",
-    time_limit: Annotated[float, typer.Option(help="Wall-clock budget in seconds.")] = 60.0,
-    seed: Annotated[int, typer.Option(help="Random seed (same inputs + seed = same outputs).")] = 7,
+    solver: Annotated[
+        str, typer.Option(help="auto, heuristic, cpsat or mip.", parser=_one_of(rules.SOLVERS))
+    ] = "auto",
+    time_limit: Annotated[
+        float, typer.Option(help="Wall-clock budget in seconds.", parser=_number(rules.SECONDS))
+    ] = 60.0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed (same inputs + seed = same outputs).", parser=_number(rules.SEED)
+        ),
+    ] = 7,
     disruption_weight: Annotated[
-        float, typer.Option(help="Cost (hour-km) per unit of potential moved from its rep.")
+        float,
+        typer.Option(
+            help="Cost (hour-km) per unit of potential moved from its rep.",
+            parser=_number(rules.WEIGHT),
+        ),
     ] = 0.0,
-    candidates: Annotated[int, typer.Option(help="Nearest reps each account considers.")] = 8,
+    candidates: Annotated[
+        int,
+        typer.Option(help="Nearest reps each account considers.", parser=_number(rules.COUNT)),
+    ] = 8,
     tier: Annotated[
         list[str], typer.Option(help="Tier factor override, e.g. --tier A=1.2 (repeatable).")
     ] = [],  # noqa: B006 - typer reads the default, it is never mutated
@@ -169,7 +240,11 @@ def align(
     ] = False,
     allow_overtime: Annotated[bool, typer.Option(help="Let workload exceed capacity.")] = False,
     max_distance_km: Annotated[
-        float | None, typer.Option(help="No account further than this from its rep's home.")
+        float | None,
+        typer.Option(
+            help="No account further than this from its rep's home.",
+            parser=_number(rules.KILOMETRES),
+        ),
     ] = None,
     forbidden: Annotated[
         Path | None, typer.Option(help="Table of account_id, rep_id pairs that must not occur.")
@@ -191,7 +266,11 @@ def align(
         typer.Option(help="Every territory one connected piece of the unit map (needs --units)."),
     ] = False,
     adjacency: Annotated[
-        str, typer.Option(help="Unit neighbours: rook (shared border) or queen (any touch).")
+        str,
+        typer.Option(
+            help="Unit neighbours: rook (shared border) or queen (any touch).",
+            parser=_one_of(rules.ADJACENCY),
+        ),
     ] = "rook",
     links: Annotated[
         Path | None,
@@ -200,29 +279,54 @@ def align(
         ),
     ] = None,
     compactness: Annotated[
-        str, typer.Option(help="travel (workload x km to home) or moi (workload x km²).")
+        str,
+        typer.Option(
+            help="travel (workload x km to home) or moi (workload x km²).",
+            parser=_one_of(rules.COMPACTNESS),
+        ),
     ] = "travel",
     cut_edge_weight: Annotated[
-        float, typer.Option(help="Cost per unit border between territories (needs --contiguity).")
+        float,
+        typer.Option(
+            help="Cost per unit border between territories (needs --contiguity).",
+            parser=_number(rules.WEIGHT),
+        ),
     ] = 0.0,
     max_moved_accounts: Annotated[
-        int | None, typer.Option(help="At most this many accounts change rep.")
+        int | None,
+        typer.Option(
+            help="At most this many accounts change rep.", parser=_number(rules.COUNT_OR_ZERO)
+        ),
     ] = None,
     max_moved_revenue_share: Annotated[
         float | None,
-        typer.Option(help="At most this share of last year's revenue changes rep (0.10 = 10%)."),
+        typer.Option(
+            help="At most this share of last year's revenue changes rep (0.10 = 10%).",
+            parser=_number(rules.SHARE),
+        ),
     ] = None,
     gap: Annotated[
         float | None,
-        typer.Option(help="Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip)."),
+        typer.Option(
+            help="Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip).",
+            parser=_number(rules.GAP),
+        ),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", help="Table format: csv, parquet or xlsx.")
+        str,
+        typer.Option(
+            "--format",
+            help="Table format: csv, parquet or xlsx.",
+            parser=_one_of(rules.TABLE_FORMATS),
+        ),
     ] = "csv",
     quiet: Annotated[bool, typer.Option(help="No progress or summary (for batch jobs).")] = False,
     decompose: Annotated[
         str,
-        typer.Option(help="Micro-cluster decomposition: auto (from 50,000 accounts), on or off."),
+        typer.Option(
+            help="Micro-cluster decomposition: auto (from 50,000 accounts), on or off.",
+            parser=_one_of(rules.DECOMPOSE),
+        ),
     ] = "auto",
     checkpoint: Annotated[
         Path | None,
@@ -239,13 +343,9 @@ def align(
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.api import align as run_align
-    from territory.io import SUPPORTED_FORMATS, load_inputs, read_table, sheet_choice, write_outputs
+    from territory.io import load_inputs, read_table, sheet_choice, write_outputs
     from territory.outputs import check_output_folder, prepare_folder
 
-    if output_format not in SUPPORTED_FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not one of {', '.join(SUPPORTED_FORMATS)}", param_hint="--format"
-        )
     factors = _parse_tier_factors(tier)
     inputs = [accounts, reps, units, links, forbidden, checkpoint]
     try:
@@ -450,7 +550,9 @@ METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "histor
 @app.command()
 def design(
     units: Annotated[Path, typer.Option(help="Unit geometries (GeoJSON/GPKG/SHP).")],
-    k: Annotated[int, typer.Option(help="How many territories to design.")],
+    k: Annotated[
+        int, typer.Option(help="How many territories to design.", parser=_number(rules.COUNT))
+    ],
     out: Annotated[
         Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
     ],
@@ -468,26 +570,49 @@ def design(
         str, typer.Option(help="Unit layer column with workload hours (when no --accounts).")
     ] = "workload",
     balance: Annotated[
-        float, typer.Option(help="Allowed deviation from equal potential and workload.")
+        float,
+        typer.Option(
+            help="Allowed deviation from equal potential and workload.",
+            parser=_number(rules.TOLERANCE),
+        ),
     ] = 0.05,
     compactness: Annotated[
-        str, typer.Option(help="moi (workload x km² to the centre) or travel (workload x km).")
+        str,
+        typer.Option(
+            help="moi (workload x km² to the centre) or travel (workload x km).",
+            parser=_one_of(rules.COMPACTNESS),
+        ),
     ] = "moi",
     contiguity: Annotated[
         bool, typer.Option(help="Each territory one connected piece of the map.")
     ] = True,
-    adjacency: Annotated[str, typer.Option(help="rook (shared border) or queen.")] = "rook",
+    adjacency: Annotated[
+        str,
+        typer.Option(help="rook (shared border) or queen.", parser=_one_of(rules.ADJACENCY)),
+    ] = "rook",
     links: Annotated[
         Path | None, typer.Option(help="Extra unit links (JSON pairs or table unit_a, unit_b).")
     ] = None,
     method: Annotated[
-        str, typer.Option(help="auto, exact (Hess model with cuts) or heuristic.")
+        str,
+        typer.Option(
+            help="auto, exact (Hess model with cuts) or heuristic.",
+            parser=_one_of(rules.DESIGN_METHODS),
+        ),
     ] = "auto",
     max_travel_km: Annotated[
-        float | None, typer.Option(help="No rep farther than this from their territory.")
+        float | None,
+        typer.Option(
+            help="No rep farther than this from their territory.",
+            parser=_number(rules.KILOMETRES),
+        ),
     ] = None,
     travel_measure: Annotated[
-        str, typer.Option(help="What the travel limit measures: farthest unit or centre.")
+        str,
+        typer.Option(
+            help="What the travel limit measures: farthest unit or centre.",
+            parser=_one_of(rules.TRAVEL_MEASURES),
+        ),
     ] = "farthest",
     allow_vacant: Annotated[
         bool, typer.Option(help="Leave territories no rep can reach vacant instead of failing.")
@@ -495,10 +620,19 @@ def design(
     soft: Annotated[
         bool, typer.Option(help="When the balance cannot be met, the most balanced design.")
     ] = False,
-    time_limit: Annotated[float, typer.Option(help="Seconds for the design.")] = 120.0,
-    seed: Annotated[int, typer.Option(help="Random seed (initial centres).")] = 7,
+    time_limit: Annotated[
+        float, typer.Option(help="Seconds for the design.", parser=_number(rules.SECONDS))
+    ] = 120.0,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (initial centres).", parser=_number(rules.SEED))
+    ] = 7,
     output_format: Annotated[
-        str, typer.Option("--format", help="Table format: csv, parquet or xlsx.")
+        str,
+        typer.Option(
+            "--format",
+            help="Table format: csv, parquet or xlsx.",
+            parser=_one_of(rules.TABLE_FORMATS),
+        ),
     ] = "csv",
     quiet: Annotated[bool, typer.Option(help="No progress or summary.")] = False,
     force: Annotated[
@@ -525,18 +659,6 @@ def design(
     from territory.outputs import check_output_folder
     from territory.units import read_units
 
-    if compactness not in ("moi", "travel"):
-        raise typer.BadParameter(
-            f"'{compactness}' is not moi or travel", param_hint="--compactness"
-        )
-    if method not in ("auto", "exact", "heuristic"):
-        raise typer.BadParameter(
-            f"'{method}' is not auto, exact or heuristic", param_hint="--method"
-        )
-    if travel_measure not in ("farthest", "centre"):
-        raise typer.BadParameter(
-            f"'{travel_measure}' is not farthest or centre", param_hint="--travel-measure"
-        )
     inputs = [units, accounts, reps, links]
     try:
         check_output_folder(out, command="design", inputs=inputs, force=force)
@@ -640,19 +762,38 @@ def design(
 @app.command()
 def quota(
     plan: Annotated[Path, typer.Option(help="Folder written by `territory align`.")],
-    target: Annotated[float, typer.Option(help="Company target, currency/year.")],
+    target: Annotated[
+        float, typer.Option(help="Company target, currency/year.", parser=_number(rules.MONEY))
+    ],
     method: Annotated[
         str,
-        typer.Option(help="historical, potential, untapped, blended (blend), capacity or even."),
+        typer.Option(
+            help="historical, potential, untapped, blended (blend), capacity or even.",
+            parser=_one_of(rules.QUOTA_METHODS, case_sensitive=False),
+        ),
     ] = "blended",
     history_weight: Annotated[
-        float | None, typer.Option(help="Blend weight on history (default: by role).")
+        float | None,
+        typer.Option(
+            help="Blend weight on history (default: by role).", parser=_number(rules.SHARE)
+        ),
     ] = None,
-    over_assign: Annotated[float, typer.Option(help="Over-assignment rate (0.10 = 10%).")] = 0.10,
+    over_assign: Annotated[
+        float,
+        typer.Option(
+            help="Over-assignment rate (0.10 = 10%).", parser=_number(rules.OVER_ASSIGNMENT)
+        ),
+    ] = 0.10,
     non_quota_revenue: Annotated[
-        float, typer.Option(help="Revenue not carried by quota reps, currency/year.")
+        float,
+        typer.Option(
+            help="Revenue not carried by quota reps, currency/year.",
+            parser=_number(rules.MONEY_OR_ZERO),
+        ),
     ] = 0.0,
-    periods: Annotated[str, typer.Option(help="quarter or month.")] = "quarter",
+    periods: Annotated[
+        str, typer.Option(help="quarter or month.", parser=_one_of(rules.PERIODS))
+    ] = "quarter",
     season_profile: Annotated[
         str | None,
         typer.Option(help="Company share per period, e.g. 0.2,0.25,0.25,0.3 (default: history)."),
@@ -665,7 +806,10 @@ def quota(
     year: Annotated[int | None, typer.Option(help="Plan year written with the quotas.")] = None,
     last_year_target: Annotated[
         float | None,
-        typer.Option(help="Last year's company target, for the backtest's forecast error."),
+        typer.Option(
+            help="Last year's company target, for the backtest's forecast error.",
+            parser=_number(rules.MONEY),
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
 ) -> None:
@@ -740,10 +884,18 @@ def _parse_profile(text: str | None) -> tuple[float, ...] | None:
 def stress(
     plan: Annotated[Path, typer.Option(help="Folder with quotas (after `territory quota`).")],
     comp: Annotated[Path, typer.Option(help="Compensation plan TOML.")],
-    sims: Annotated[int, typer.Option(help="Monte Carlo simulations.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Random seed (recorded in the outputs).")] = 7,
+    sims: Annotated[
+        int, typer.Option(help="Monte Carlo simulations.", parser=_number(rules.COUNT))
+    ] = 10_000,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed (recorded in the outputs).", parser=_number(rules.SEED)),
+    ] = 7,
     forecast: Annotated[
-        float | None, typer.Option(help="Finance forecast (default: sum of quotas).")
+        float | None,
+        typer.Option(
+            help="Finance forecast (default: sum of quotas).", parser=_number(rules.MONEY)
+        ),
     ] = None,
     lever: Annotated[
         str,
@@ -1094,10 +1246,17 @@ def sweep(
         typer.Option(help="One lever over values: add_reps=0..5 or balance=0.03,0.05,0.08."),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Local worker processes (default: one per CPU).")
+        int | None,
+        typer.Option(
+            help="Local worker processes (default: one per CPU).", parser=_number(rules.COUNT)
+        ),
     ] = None,
     scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (tcp://host:port) instead.")
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:port) instead.",
+            parser=_checked(rules.check_scheduler_address),
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option(help="Folder for the runs, summary.csv and tradeoffs.png.")
@@ -1145,7 +1304,12 @@ def sweep(
 @app.command()
 def payout(
     comp: Annotated[Path, typer.Option(help="Compensation plan TOML.")],
-    attainment: Annotated[float, typer.Option(help="Attainment as a fraction (1.15 = 115%).")],
+    attainment: Annotated[
+        float,
+        typer.Option(
+            help="Attainment as a fraction (1.15 = 115%).", parser=_number(rules.ATTAINMENT)
+        ),
+    ],
     role: Annotated[
         str | None, typer.Option(help="Role in the plan (default: every role).")
     ] = None,

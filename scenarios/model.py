@@ -87,6 +87,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from territory.errors import ScenarioError
+from territory.names import validate_name
 
 __all__ = [
     "AlignParameters",
@@ -573,6 +574,7 @@ def load_scenario(
         ``balance``); their values are validated like the file's.
     name
         The scenario's name (its output folder); default: the file name without ``.toml``.
+        Either must be a safe folder name (:func:`territory.names.validate_name`).
     check_files
         Also check that every input file exists (names the key and the file that set it).
 
@@ -581,8 +583,15 @@ def load_scenario(
     ScenarioError
         With every problem found: unknown keys, wrong types or values, missing files, an
         ``extends`` cycle; each names the file and the key path.
+    UnsafeNameError
+        The name (by default the file's stem) is not safe as a folder name: ``...toml`` would
+        name its run folder ``..``.
     """
     leaf = Path(path).resolve()
+    if name is None:
+        validate_name(leaf.stem, f"scenario file stem (of {leaf})", _RENAME_FILE)
+    else:
+        validate_name(name, "scenario name")
     merged, origins, files = _load_chain(leaf, (), None)
     raw = _read_toml(leaf, None)  # cached by the OS; read again for the file-only keys
     description = raw.get("description", "")
@@ -617,6 +626,9 @@ def load_scenario(
         description=description,
         overrides=applied,
     )
+
+
+_RENAME_FILE = "rename the scenario file: its name without .toml names the run folder"
 
 
 def _semantic_problems(

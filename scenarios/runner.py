@@ -18,6 +18,7 @@ The levers are pure functions of the tables (``change_capacity``, ``add_reps``,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import json
@@ -29,7 +30,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -50,8 +51,10 @@ from scenarios.model import (
     resolve_key,
     variant_name,
 )
+from territory.arguments import check_scheduler_address
 from territory.errors import ScenarioError, Terminated
 from territory.interrupt import EXIT_CODES, hard_exit
+from territory.names import join_inside, validate_name
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -983,6 +986,8 @@ def run_scenario(
 
     Raises
     ------
+    UnsafeNameError
+        ``scenario.name`` is not a safe folder name, or ``out_root/<name>`` leaves ``out_root``.
     ScenarioError, DataValidationError, InfeasibleError, SolveError, SolverUnavailableError
         From the step that failed; nothing is written then.
     OutputFolderError
@@ -991,7 +996,6 @@ def run_scenario(
     from territory.io import write_outputs
     from territory.outputs import (
         check_output_folder,
-        child_folder,
         clean_scratch_leftovers,
         scratch_prefix,
     )
@@ -1000,7 +1004,8 @@ def run_scenario(
 
     say = progress or (lambda _message: None)
     spec = scenario.spec
-    target = child_folder(out_root, scenario.name)
+    # The name is user text (a file stem, a grid label): it must name a folder inside out_root.
+    target = join_inside(out_root, scenario.name, "scenario name")
     read = scenario_inputs(scenario)
     check_output_folder(target, command="run", inputs=read, force=force)
     clean_scratch_leftovers()
@@ -1012,7 +1017,7 @@ def run_scenario(
     clock.lap("levers")
     with tempfile.TemporaryDirectory(prefix=scratch_prefix()) as scratch:
         # The workspace carries the scenario's name: checks and the report name the run by it.
-        work = Path(scratch) / scenario.name
+        work = join_inside(scratch, scenario.name, "scenario name")
         say("evaluating the current alignment" if spec.mode == "evaluate" else "aligning")
         assignments, territories, doc = plan_scenario(scenario, prepared, hashes)
         steps["align"] = "evaluated current_rep (no solve)" if spec.mode == "evaluate" else "solved"
@@ -1229,6 +1234,8 @@ def plan_sweep(
     ScenarioError
         A malformed grid, a grid lever that names no scenario key, or two scenarios with
         the same name (they would write the same folder).
+    UnsafeNameError
+        A file stem or grid label that is not safe as a folder name (``...toml``, ``.toml``).
     """
     lever: str | None = None
     values: list[Any] = []
@@ -1237,7 +1244,11 @@ def plan_sweep(
         resolve_key(lever)
     tasks: list[SweepTask] = []
     for path in paths:
-        stem = Path(path).stem
+        stem = validate_name(
+            Path(path).stem,
+            f"scenario file stem (of {path})",
+            "rename the scenario file: its name without .toml names the run folder",
+        )
         if lever is None:
             tasks.append(SweepTask(source=str(path), name=stem, out_root=str(out_root)))
             continue
@@ -1245,7 +1256,11 @@ def plan_sweep(
             tasks.append(
                 SweepTask(
                     source=str(path),
-                    name=variant_name(stem, lever, value),
+                    name=validate_name(
+                        variant_name(stem, lever, value),
+                        f"sweep grid label (--grid {lever}={value})",
+                        "shorten the scenario file name or the grid value",
+                    ),
                     out_root=str(out_root),
                     overrides={lever: value},
                     lever=lever,
@@ -1408,6 +1423,70 @@ def _collect(
         rows.append(row)
 
 
+SCHEDULER_TIMEOUT_S = 20.0
+"""How long ``run_sweep`` tries to reach a Dask scheduler (and hear it answer) before giving up."""
+
+
+PROBE_MARGIN_S = 2.0
+"""The identity probe's deadline is this much past the connection timeout."""
+
+
+def _probe_scheduler(address: str, timeout_s: float) -> None:
+    """Check that ``address`` answers as a Dask scheduler within ``timeout_s`` seconds.
+
+    ``distributed.Client`` waits without limit for the handshake once a TCP connection is
+    accepted, so a port held by anything else (a silent server, a web server) would hang the
+    sweep. This asks for the server's identity under one deadline instead, on a thread of its
+    own (the caller may already run an event loop, as in a notebook).
+
+    Raises
+    ------
+    ScenarioError
+        Nothing listens there, the server does not answer in time, or it is not a scheduler.
+    """
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def identity() -> object:
+        comm = await connect(address, timeout=timeout_s, **Security().get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def ask() -> object:
+        # A little past connect's own deadline, so that "nothing listens" keeps its message.
+        return asyncio.run(asyncio.wait_for(identity(), timeout_s + PROBE_MARGIN_S))
+
+    dask_hint = (
+        "start one with `dask scheduler` and workers with `dask worker <address>`, and pass the "
+        "address the scheduler prints (tcp://HOST:8786 by default)"
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            reply = pool.submit(ask).result()
+        except TimeoutError:
+            raise ScenarioError(
+                f"the server at {address} did not answer as a Dask scheduler within "
+                f"{timeout_s + PROBE_MARGIN_S:g} s (it accepts connections but speaks another "
+                f"protocol, or is overloaded); {dask_hint}"
+            ) from None
+        except OSError as exc:
+            raise ScenarioError(
+                f"cannot reach the Dask scheduler at {address}: {exc}; {dask_hint}"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - any garbage on the wire means "not a scheduler"
+            raise ScenarioError(
+                f"the server at {address} is not a Dask scheduler (its answer could not be read: "
+                f"{type(exc).__name__}); {dask_hint}"
+            ) from None
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        what = f"a Dask {kind}" if isinstance(kind, str) else "not a Dask server"
+        raise ScenarioError(f"the server at {address} is {what}, not a scheduler; {dask_hint}")
+
+
 def _run_dask(
     tasks: Sequence[SweepTask],
     scheduler: str,
@@ -1423,10 +1502,10 @@ def _run_dask(
     rows: list[dict[str, Any]] = []
     try:
         client = Client(scheduler, timeout=f"{timeout_s}s")
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - it answered the probe; report, never a traceback
         raise ScenarioError(
-            f"cannot reach the Dask scheduler at {scheduler}: {exc}; start one with "
-            "`dask scheduler` and workers with `dask worker <address>`"
+            f"cannot connect to the Dask scheduler at {scheduler}: {type(exc).__name__}: {exc}; "
+            "start one with `dask scheduler` and workers with `dask worker <address>`"
         ) from None
     with client:
         futures = client.map(run_task, list(tasks), pure=False)
@@ -1452,7 +1531,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
-    connect_timeout_s: float = 20.0,
+    connect_timeout_s: float | None = None,
     force: bool = False,
 ) -> SweepResult:
     """Run the tasks in parallel and write ``summary.csv`` and ``tradeoffs.png`` to ``out_root``.
@@ -1470,7 +1549,8 @@ def run_sweep(
     progress
         Called with each finished row, in task order.
     connect_timeout_s
-        How long to try reaching the scheduler before giving up.
+        How long to try reaching the scheduler, and hearing it answer, before giving up
+        (default :data:`SCHEDULER_TIMEOUT_S`).
     force
         Write into an ``out_root`` and run folders the engine did not write (within the limits
         of :func:`territory.outputs.check_output_folder`).
@@ -1479,10 +1559,19 @@ def run_sweep(
     ------
     OutputFolderError, UnsafeNameError
         ``out_root`` or a scenario's folder in it may not be written; checked before any run.
+    UsageError
+        A malformed scheduler address (before anything is written).
+    ScenarioError
+        No Dask scheduler answers at the address within the time allowed.
     """
     from territory.io import write_table
     from territory.outputs import add_files, check_output_folder, child_folder, prepare_folder
 
+    timeout_s = SCHEDULER_TIMEOUT_S if connect_timeout_s is None else connect_timeout_s
+    if scheduler:
+        scheduler = check_scheduler_address(scheduler)
+        if tasks:
+            _probe_scheduler(scheduler, timeout_s)  # before anything is written
     folder = Path(out_root)
     # Every folder is checked before the first scenario runs: a refusal costs no solve.
     children = [child_folder(folder, task.name) for task in tasks]
@@ -1494,7 +1583,7 @@ def run_sweep(
     if not tasks:
         rows: list[dict[str, Any]] = []
     elif scheduler:
-        rows = _run_dask(tasks, scheduler, done, connect_timeout_s)
+        rows = _run_dask(tasks, scheduler, done, timeout_s)
     else:
         rows = _run_local(tasks, workers, done)
     summary = pd.DataFrame(rows).reindex(columns=list(SUMMARY_COLUMNS))

@@ -8,7 +8,7 @@ from solvers.base import Solution, Solver, SolveStatus
 from solvers.cpsat import CpSatSolver
 from solvers.heuristic import HeuristicSolver
 from solvers.mip import MipSolver
-from territory.errors import SolverUnavailableError
+from territory.errors import SolverUnavailableError, UnknownSolverError
 
 SOLVERS: dict[str, type[Any]] = {
     "cpsat": CpSatSolver,
@@ -25,7 +25,7 @@ def get_solver(name: str, **options: Any) -> Solver:
     except KeyError:
         options_text = ", ".join(SOLVERS)
         hint = " ('auto' is chosen by territory.align, not here)" if name == "auto" else ""
-        raise SolverUnavailableError(
+        raise UnknownSolverError(
             f"unknown solver '{name}'{hint}. Possible options are: {options_text}"
         ) from None
     solver: Solver = cls(**options)

@@ -303,6 +303,12 @@ def _result(h: highspy.Highs, n_cols: int, t0: float) -> LpResult:
 PRICING_PAIR_LIMIT = 250_000_000
 """Above this many account-rep combinations the excluded pairs are not priced (too slow)."""
 
+PRICING_CHUNK_PAIRS = 4_000_000
+"""Pairs priced at once by one thread: bounds the pricing pass's memory whatever the size."""
+
+PRICING_THREADS = 2
+"""Pricing chunks run on this many threads (numpy releases the GIL)."""
+
 IntArray = npt.NDArray[np.int64]
 
 
@@ -344,8 +350,8 @@ def price_pairs(
     *,
     account_dual: FloatArray | None = None,
     per_account: int = 2,
-    chunk_pairs: int = 4_000_000,
-    threads: int = 2,
+    chunk_pairs: int = PRICING_CHUNK_PAIRS,
+    threads: int = PRICING_THREADS,
 ) -> Pricing:
     """Lagrangian bound over all account-rep pairs and (with ``account_dual``) the pairs to add.
 
@@ -453,7 +459,7 @@ def price_excluded_pairs(
     lp: LpResult,
     *,
     per_account: int = 2,
-    chunk_pairs: int = 4_000_000,
+    chunk_pairs: int = PRICING_CHUNK_PAIRS,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
     """Pairs left out by pruning whose reduced cost is negative, i.e. that could lower the bound.
 

@@ -23,7 +23,9 @@ from solvers.base import Solution, SolveStatus
 from solvers.contiguity import neighbour_pairs
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import (
+    PRICING_CHUNK_PAIRS,
     PRICING_PAIR_LIMIT,
+    PRICING_THREADS,
     LpResult,
     price_pairs,
     rep_prices,
@@ -31,6 +33,7 @@ from solvers.lp import (
     solve_relaxation,
 )
 from territory import __version__
+from territory.arguments import COUNT_OR_ZERO, SHARE, check_align_arguments
 from territory.districting import DualGraph
 from territory.errors import InfeasibilityReason, InfeasibleError, ScenarioError, SolveError
 from territory.feasibility import presolve_reasons
@@ -46,6 +49,7 @@ from territory.model import (
     connector_units,
     with_unit_graph,
 )
+from territory.resources import MemoryEstimate, check_pair_memory, estimate_pair_memory
 from territory.scale import align_large, should_decompose
 
 Progress = Callable[[str], None]
@@ -331,6 +335,22 @@ def _scope_words(problem: AlignmentProblem, scope: str) -> str:
     return f"each account's {problem.settings.candidates} nearest reps"
 
 
+def pair_memory(
+    n_accounts: int, n_reps: int, candidates: int, *, decomposed: bool
+) -> MemoryEstimate:
+    """Memory for the candidate pairs of a solve and its all-pairs pricing chunks.
+
+    The direct pipeline prices every pair only up to :data:`PRICING_PAIR_LIMIT` combinations;
+    the decomposed one always does (:mod:`territory.scale`, stage 3).
+    """
+    priced = decomposed or n_accounts * n_reps <= PRICING_PAIR_LIMIT
+    return estimate_pair_memory(
+        n_accounts, n_reps, candidates, decomposed=decomposed,
+        pricing_chunk_pairs=PRICING_CHUNK_PAIRS if priced else 0,
+        pricing_threads=PRICING_THREADS,
+    )  # fmt: skip
+
+
 def _deviations(problem: AlignmentProblem, assignment: np.ndarray) -> tuple[float, float]:
     pot, wl = problem.loads(assignment)
     dev_p = np.abs(pot / np.maximum(problem.potential_target, 1e-12) - 1.0)
@@ -428,14 +448,33 @@ def align(
         No plan was found although none was ruled out (for example the time ran out first).
     SolverUnavailableError
         ``solver`` names no backend, or one that cannot run here.
+    UsageError
+        An argument is out of range (a tolerance of 1 or more, NaN, ``candidates`` below 1,
+        ...), or (``ResourceLimitError``) the candidate pairs would not fit in memory.
     """
+    check_align_arguments(
+        balance=balance, potential_balance=potential_balance, workload_balance=workload_balance,
+        solver=solver, time_limit_s=time_limit_s, disruption_weight=disruption_weight,
+        candidates=candidates, gap=gap, max_distance_km=max_distance_km,
+        compactness=compactness, cut_edge_weight=cut_edge_weight, decompose=decompose,
+    )  # fmt: skip
     caps = _MoveCaps.of(accounts, max_moved_accounts, max_moved_revenue_share)
     unsupported = (
         "caps on moved accounts or revenue"
         if caps is not None
         else ("contiguity rules" if contiguity else None)
     )
-    if should_decompose(decompose, len(accounts), unsupported):
+    decomposed = should_decompose(decompose, len(accounts), unsupported)
+    # Before any candidate pair exists: refuse a model that cannot fit, saying what would.
+    check_pair_memory(
+        pair_memory(len(accounts), len(reps), candidates, decomposed=decomposed),
+        decomposed=(
+            None
+            if decomposed or unsupported
+            else pair_memory(len(accounts), len(reps), candidates, decomposed=True)
+        ),
+    )
+    if decomposed:
         if validate:
             accounts, reps = validate_inputs(accounts, reps)
         return align_large(
@@ -792,14 +831,16 @@ class _MoveCaps:
         count = 0
         max_revenue = None
         if max_accounts is not None:
-            if max_accounts < 0:
-                raise ScenarioError(f"max_moved_accounts is {max_accounts}; use 0 or more")
+            if COUNT_OR_ZERO.problem(max_accounts):
+                raise ScenarioError(
+                    f"max_moved_accounts is {max_accounts}; allowed: {COUNT_OR_ZERO.text}"
+                )
             weights += 1.0 / max(max_accounts, 1)
             count += 1
         if max_revenue_share is not None:
-            if not 0.0 <= max_revenue_share <= 1.0:
+            if SHARE.problem(max_revenue_share):
                 raise ScenarioError(
-                    f"max_moved_revenue_share is {max_revenue_share}; use a share from 0 to 1"
+                    f"max_moved_revenue_share is {max_revenue_share}; allowed: {SHARE.text}"
                 )
             revenue = _revenue(accounts)
             max_revenue = max_revenue_share * float(revenue.sum())

@@ -128,5 +128,9 @@ class SolverUnavailableError(TerritoryError):
     """A solver backend was asked for but cannot run here."""
 
 
+class UnknownSolverError(UsageError, SolverUnavailableError):
+    """``solver`` names no backend: a bad argument (exit 2), listing the valid names."""
+
+
 class SolveError(TerritoryError):
     """A backend failed in a way that is not the data's fault."""

@@ -30,6 +30,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,7 +44,13 @@ from scipy.spatial import cKDTree
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
-from territory.errors import InfeasibleError, ScenarioError, SolveError
+from territory.errors import (
+    CheckpointDamagedError,
+    InfeasibleError,
+    OutputFolderError,
+    ScenarioError,
+    SolveError,
+)
 from territory.feasibility import presolve_reasons
 from territory.geo import unit_vectors
 from territory.model import (
@@ -55,6 +62,7 @@ from territory.model import (
     build_problem,
     window_violation,
 )
+from territory.names import join_inside
 
 if TYPE_CHECKING:
     from territory.api import AlignmentResult
@@ -202,12 +210,27 @@ class CheckpointMismatchError(ScenarioError):
     """The checkpoint directory holds stages of a run with other inputs or parameters."""
 
 
+class CheckpointDamagedWarning(UserWarning):
+    """A checkpoint stage could not be read; it and the stages after it are computed again."""
+
+
+CHECKPOINT_STAGES = ("clusters", "coarse", "bound", "refined")
+"""The stages :func:`align_large` saves, in the order they run: each builds on the ones before."""
+
+CHECKPOINT_MANIFEST = "checkpoint.json"
+
+
 class Checkpoint:
     """Stage results of one run in a directory, keyed by a hash of the inputs and parameters.
 
     Each stage is one ``.npz`` file written atomically (temporary file, then rename) and listed
     in ``checkpoint.json`` only once complete, so a run killed mid-write never leaves a stage
     that looks complete. A directory whose key differs is refused rather than overwritten.
+
+    A stage file that is missing, empty, truncated or lacks its arrays is reported (a
+    :class:`CheckpointDamagedWarning` naming the file, and in :attr:`damaged`) and is computed
+    again with every stage after it; a manifest that cannot be read leaves nothing to trust and
+    raises :class:`~territory.errors.CheckpointDamagedError`.
     """
 
     def __init__(self, directory: str | Path, key: str) -> None:
@@ -222,36 +245,128 @@ class Checkpoint:
             legacy_files=("checkpoint.json",),
             option="checkpoint",
         )
-        self.manifest = self.directory / "checkpoint.json"
+        self.manifest = self.directory / CHECKPOINT_MANIFEST
         self.stages: list[str] = []
-        if self.manifest.exists():
-            doc = json.loads(self.manifest.read_text(encoding="utf-8"))
+        self.damaged: list[str] = []
+        """One message per stage found damaged (for the solve's notes)."""
+        self._open_directory()
+        if self.manifest.exists() or self.manifest.is_symlink():
+            doc = self._read_manifest()
             if doc.get("key") != key or doc.get("version") != CHECKPOINT_VERSION:
                 raise CheckpointMismatchError(
                     f"checkpoint directory {self.directory} belongs to a run with other inputs or "
                     "parameters (its input hash differs); pass an empty directory, or delete "
                     "this one to start afresh"
                 )
-            self.stages = list(doc.get("stages", []))
+            self.stages = list(doc["stages"])
 
-    def load(self, stage: str) -> dict[str, np.ndarray] | None:
-        """The arrays saved for a completed stage, or None."""
+    def _open_directory(self) -> None:
+        """Create the directory, or check that an existing one is a checkpoint (or empty)."""
+        if self.directory.exists() and not self.directory.is_dir():
+            raise OutputFolderError(
+                f"--checkpoint {self.directory} is a file, not a folder; pass a folder path"
+            )
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            entries = sorted(p.name for p in self.directory.iterdir())
+        except OSError as exc:
+            raise OutputFolderError(
+                f"cannot create or read the checkpoint folder {self.directory}: "
+                f"{exc.strerror or exc}; choose a folder you can write to"
+            ) from None
+        if CHECKPOINT_MANIFEST in entries:
+            return
+        # No manifest: stage files here were not listed by a run, so they are not ours to
+        # replace (other files are never touched).
+        clashes = [f"{s}.npz" for s in CHECKPOINT_STAGES if f"{s}.npz" in entries]
+        if clashes:
+            raise OutputFolderError(
+                f"--checkpoint {self.directory} holds {', '.join(clashes)} but no "
+                f"{CHECKPOINT_MANIFEST}, so they cannot be trusted or replaced; pass an empty "
+                "or new folder, or delete those files"
+            )
+
+    def _damaged_manifest(self, reason: str) -> CheckpointDamagedError:
+        return CheckpointDamagedError(
+            f"the checkpoint manifest {self.manifest} is damaged ({reason}), so no stage in "
+            f"{self.directory} can be trusted; delete that folder (or pass another --checkpoint) "
+            "and run again"
+        )
+
+    def _read_manifest(self) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self._damaged_manifest(f"unreadable: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise self._damaged_manifest(f"not valid JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise self._damaged_manifest("not a JSON object")
+        stages = doc.get("stages", [])
+        if not isinstance(stages, list) or not all(s in CHECKPOINT_STAGES for s in stages):
+            raise self._damaged_manifest(
+                f"'stages' is {stages!r}, not a list of {', '.join(CHECKPOINT_STAGES)}"
+            )
+        doc["stages"] = stages
+        return doc
+
+    def _file(self, stage: str) -> Path:
+        return join_inside(self.directory, f"{stage}.npz", "checkpoint stage file")
+
+    def load(
+        self, stage: str, check: Callable[[dict[str, np.ndarray]], str | None] | None = None
+    ) -> dict[str, np.ndarray] | None:
+        """The arrays saved for a completed stage, or None (not saved, or damaged).
+
+        ``check`` returns what is wrong with the arrays (missing names, wrong lengths), if
+        anything. A damaged stage is dropped with every stage listed after it: they were
+        computed from it, so they are computed again.
+        """
         if stage not in self.stages:
             return None
-        with np.load(self.directory / f"{stage}.npz", allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
+        path = self._file(stage)
+        problem: str | None
+        arrays: dict[str, np.ndarray] = {}
+        try:
+            # Our own handle: np.load leaves its file open when the archive is unreadable.
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            problem = check(arrays) if check is not None else None
+        except FileNotFoundError:
+            problem = "the file is missing although checkpoint.json lists it"
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a damaged stage
+            reason = str(exc) or type(exc).__name__
+            problem = f"the file cannot be read ({reason})"
+        if problem is None:
+            return arrays
+        later = self.stages[self.stages.index(stage) :]
+        message = (
+            f"checkpoint stage {path} is damaged: {problem}; computing {', '.join(later)} again"
+        )
+        warnings.warn(message, CheckpointDamagedWarning, stacklevel=2)
+        self.damaged.append(message)
+        self.stages = self.stages[: self.stages.index(stage)]
+        return None
 
     def save(self, stage: str, arrays: Mapping[str, np.ndarray]) -> None:
         """Write a stage's arrays, then mark it complete."""
+        target = self._file(stage)
         tmp = self.directory / f".{stage}.tmp.npz"
-        np.savez(tmp, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, self.directory / f"{stage}.npz")
-        if stage not in self.stages:
-            self.stages.append(stage)
-        doc = {"version": CHECKPOINT_VERSION, "key": self.key, "stages": self.stages}
-        tmp_manifest = self.directory / ".checkpoint.json.tmp"
-        tmp_manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        os.replace(tmp_manifest, self.manifest)
+        try:
+            np.savez(tmp, **arrays)  # type: ignore[arg-type]
+            os.replace(tmp, target)
+            if stage not in self.stages:
+                self.stages.append(stage)
+            doc = {"version": CHECKPOINT_VERSION, "key": self.key, "stages": self.stages}
+            tmp_manifest = self.directory / f".{CHECKPOINT_MANIFEST}.tmp"
+            tmp_manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            os.replace(tmp_manifest, self.manifest)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputFolderError(
+                f"cannot write checkpoint stage {target}: {exc.strerror or exc}; free some space "
+                "or choose another --checkpoint folder"
+            ) from None
 
 
 def run_key(hashes: Mapping[str, str], parameters: Mapping[str, Any]) -> str:
@@ -358,7 +473,12 @@ def align_large(
         store = Checkpoint(checkpoint, run_key(hashes, parameters))
 
     def load(stage: str) -> dict[str, np.ndarray] | None:
-        return None if store is None else store.load(stage)
+        if store is None:
+            return None
+        found = store.load(stage, lambda arrays: _stage_problem(stage, arrays, fine))
+        notes.extend(store.damaged)
+        store.damaged.clear()
+        return found
 
     def save(stage: str, arrays: Mapping[str, np.ndarray]) -> None:
         if store is not None:
@@ -581,6 +701,49 @@ def align_large(
         accounts, reps, problem, solution, requested, seed, time_limit_s, t_start, stages,
         notes, solver, gap, input_hashes, "all account-rep pairs",
     )  # fmt: skip
+
+
+_STAGE_ARRAYS: dict[str, dict[str, str]] = {
+    "clusters": {"cluster": "units"},
+    "coarse": {"plan": "units", "support_units": "pairs", "support_reps": "pairs"},
+    "bound": {"bound": "scalar", "pi": "reps", "sigma": "reps", "extra_accounts": "pairs",
+              "extra_reps": "pairs"},
+    "refined": {"plan": "units", "status": "scalar"},
+}  # fmt: skip
+"""The arrays of each checkpoint stage and their length: one per unit, per rep, per pair."""
+
+
+def _stage_problem(
+    stage: str, arrays: Mapping[str, np.ndarray], problem: AlignmentProblem
+) -> str | None:
+    """What is wrong with a checkpoint stage's arrays for this problem (None: nothing)."""
+    wanted = _STAGE_ARRAYS[stage]
+    missing = sorted(set(wanted) - set(arrays))
+    if missing:
+        return f"array(s) {', '.join(missing)} are missing"
+    sizes = {"units": problem.n_accounts, "reps": problem.n_reps}
+    pairs = {arrays[name].shape for name, kind in wanted.items() if kind == "pairs"}
+    if len(pairs) > 1:
+        return "its pair arrays differ in length"
+    for name, kind in wanted.items():
+        value = arrays[name]
+        if kind == "scalar" and value.ndim != 0:
+            return f"'{name}' is not a single value"
+        if kind in sizes and value.shape != (sizes[kind],):
+            return f"'{name}' has shape {value.shape}, expected ({sizes[kind]},)"
+    if stage == "refined" and str(arrays["status"]) not in {s.value for s in SolveStatus}:
+        return f"status '{arrays['status']}' is not a solve status"
+    for names, limit, what in (
+        (("plan", "support_reps", "extra_reps"), problem.n_reps, "rep"),
+        (("cluster", "support_units", "extra_accounts"), problem.n_accounts, "account"),
+    ):
+        for name in names:
+            if name not in arrays or not arrays[name].size:
+                continue
+            value = arrays[name]
+            if value.dtype.kind not in "iu" or value.min() < 0 or value.max() >= limit:
+                return f"'{name}' holds {what} positions outside 0..{limit - 1}"
+    return None
 
 
 def _best_candidate(problem: AlignmentProblem, pi: FloatArray, sigma: FloatArray) -> FloatArray:
