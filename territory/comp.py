@@ -45,8 +45,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from territory.contract import MAX_MAGNITUDE
 from territory.errors import ScenarioError
-from territory.io import MAX_MAGNITUDE
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -73,7 +73,7 @@ def _pct(value: float) -> str:
 
 class _Model(BaseModel):
     """Frozen, strict about unknown keys, NaN, infinity (TOML allows both) and numbers beyond
-    :data:`territory.io.MAX_MAGNITUDE` (finite, but payouts built from them overflow)."""
+    :data:`territory.contract.MAX_MAGNITUDE` (finite, but payouts built from them overflow)."""
 
     model_config = ConfigDict(
         extra="forbid",

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.contract import MAX_TOTAL_MAGNITUDE
 from territory.errors import (
     DataValidationError,
     InfeasibilityReason,
@@ -29,7 +30,6 @@ from territory.errors import (
     InputProblem,
     ScenarioError,
 )
-from territory.io import MAX_TOTAL_MAGNITUDE
 
 __all__ = [
     "DEFAULT_ROLE_HISTORY_WEIGHTS",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import territory.io as tio
+import territory.writers as writers
 from territory.errors import DataValidationError
 from territory.io import (
     SUPPORTED_FORMATS,
@@ -517,14 +517,14 @@ class TestErrorsWrite:
         out = tmp_path / "run"
         write_outputs(out, {"plan": _accounts_frame()}, {"summary.json": {"version": 1}})
         before = {p.name: p.read_bytes() for p in out.iterdir()}
-        real_write = tio.write_table
+        real_write = writers.write_table
 
         def failing_write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
             if path.stem == "second":
                 raise OSError("disk full")
             real_write(frame, path, fmt)
 
-        monkeypatch.setattr(tio, "write_table", failing_write)
+        monkeypatch.setattr(writers, "write_table", failing_write)
         with pytest.raises(OSError, match="disk full"):
             write_outputs(out, {"first": _reps_frame(), "second": _reps_frame()}, {})
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -537,7 +537,7 @@ class TestErrorsWrite:
             path.write_text("half")
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(tio, "write_table", interrupted)
+        monkeypatch.setattr(writers, "write_table", interrupted)
         with pytest.raises(KeyboardInterrupt):
             write_outputs(tmp_path / "run", {"plan": _accounts_frame()}, {})
         assert list(tmp_path.iterdir()) == []
