@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, app
-from territory import outputs
+from territory import output_rules, output_writing, outputs
 from territory.errors import OutputFolderError, SolveError, Terminated, UnsafeNameError
 from territory.io import write_outputs
 from territory.outputs import (
@@ -359,11 +359,11 @@ class TestForce:
         assert snapshot(home) == before
 
     def test_home_and_root_folders_are_recognised(self) -> None:
-        assert outputs._is_home(Path("/"))
-        assert outputs._is_home(Path("/home/alice"))
-        assert outputs._is_home(Path("/Users/alice"))
-        assert outputs._is_home(Path.home())
-        assert not outputs._is_home(Path("/home/alice/out"))
+        assert output_rules._is_home(Path("/"))
+        assert output_rules._is_home(Path("/home/alice"))
+        assert output_rules._is_home(Path("/Users/alice"))
+        assert output_rules._is_home(Path.home())
+        assert not output_rules._is_home(Path("/home/alice/out"))
 
     def test_the_library_applies_the_rule_at_swap_time(self, tmp_path: Path) -> None:
         folder = tmp_path / "out"
@@ -494,7 +494,7 @@ class TestAdders:
             with pytest.raises(OutputFolderError, match="in use"), folder_lock(run, timeout_s=0.3):
                 pass
             # A rerun of align does not swap the folder away under a running step either.
-            monkeypatch.setattr(outputs, "LOCK_TIMEOUT_S", 0.3)
+            monkeypatch.setattr(output_writing, "LOCK_TIMEOUT_S", 0.3)
             before = snapshot(run)
             with pytest.raises(OutputFolderError, match="in use"):
                 write_outputs(run, {}, {"solve.json": {}})
@@ -507,17 +507,17 @@ class TestAdders:
             pass
 
     def test_the_lock_file_of_platforms_without_flock(self, tmp_path: Path) -> None:
-        first = outputs._try_lock_file(tmp_path)
+        first = output_writing._try_lock_file(tmp_path)
         assert first == tmp_path / outputs.LOCK_FILE
-        assert outputs._try_lock_file(tmp_path) is None  # held
-        outputs._unlock(first)
+        assert output_writing._try_lock_file(tmp_path) is None  # held
+        output_writing._unlock(first)
         # A holder killed with the lock: its file names a dead process, so it is taken over.
-        (tmp_path / outputs.LOCK_FILE).write_text(f"{dead_pid()} {outputs._HOST}\n")
-        assert outputs._try_lock_file(tmp_path) is None
-        taken = outputs._try_lock_file(tmp_path)
+        (tmp_path / outputs.LOCK_FILE).write_text(f"{dead_pid()} {output_rules._HOST}\n")
+        assert output_writing._try_lock_file(tmp_path) is None
+        taken = output_writing._try_lock_file(tmp_path)
         assert taken is not None
         assert (tmp_path / outputs.LOCK_FILE).read_text().split()[0] == str(os.getpid())
-        outputs._unlock(taken)
+        output_writing._unlock(taken)
         assert not (tmp_path / outputs.LOCK_FILE).exists()
 
 
@@ -569,7 +569,7 @@ class TestReport:
 
 _KILLED_WRITER = """
 import os, signal, sys
-from territory import outputs
+from territory import output_writing as outputs
 from territory.io import write_outputs
 
 target, stage = sys.argv[1], sys.argv[2]
@@ -654,7 +654,7 @@ class TestLeftovers:
         assert snapshot(tmp_path) == before
 
     def test_leftovers_of_live_processes_and_other_hosts_stay(self, tmp_path: Path) -> None:
-        gone, host = dead_pid(), outputs._HOST
+        gone, host = dead_pid(), output_rules._HOST
         other = "0" * 8 if host != "0" * 8 else "1" * 8
         names = {
             f".run.tmp-{gone}-{host}-0123abcd": False,
@@ -670,7 +670,7 @@ class TestLeftovers:
     def test_scratch_and_per_file_staging_of_dead_processes_are_removed(
         self, tmp_path: Path, run: Path
     ) -> None:
-        gone, host = dead_pid(), outputs._HOST
+        gone, host = dead_pid(), output_rules._HOST
         scratch = fill(tmp_path / "tmp", [])
         fill(scratch / f"territory-run-{gone}-{host}-k2j4", ["x"])
         fill(scratch / f"territory-run-{os.getpid()}-{host}-k2j4", ["x"])
