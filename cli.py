@@ -79,11 +79,11 @@ _reported: list[int] = []
 def _fail(exc: BaseException) -> typer.Exit:
     """Print an error the way a user can act on it and choose the exit code."""
     if isinstance(exc, Terminated):
-        console.print("[red]terminated[/red]: nothing was written")
+        console.print("[red]terminated[/red]: stopped; no partial output was left behind")
         _reported.append(EXIT_TERMINATED)
         return typer.Exit(EXIT_TERMINATED)
     if isinstance(exc, KeyboardInterrupt):
-        console.print("[red]interrupted[/red]: nothing was written")
+        console.print("[red]interrupted[/red]: stopped; no partial output was left behind")
         _reported.append(EXIT_INTERRUPTED)
         return typer.Exit(EXIT_INTERRUPTED)
     code = EXIT_SOLVER
@@ -1424,7 +1424,13 @@ def _with_signal(code: int) -> int:
     from territory.interrupt import first_signal
 
     received = first_signal()
-    if received is not None and code != 0:
+    if received is not None and code == 0:
+        # The signal came while the outputs were being committed: they are complete.
+        word = "terminated" if received == signal.SIGTERM else "interrupted"
+        console.print(f"[yellow]{word}[/yellow] as the run finished: its outputs are complete")
+        code = EXIT_TERMINATED if received == signal.SIGTERM else EXIT_INTERRUPTED
+        _reported.append(code)
+    elif received is not None:
         code = EXIT_TERMINATED if received == signal.SIGTERM else EXIT_INTERRUPTED
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and code not in _reported:
         word = "terminated" if code == EXIT_TERMINATED else "interrupted"

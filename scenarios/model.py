@@ -76,7 +76,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -88,6 +87,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from territory.errors import ScenarioError
 from territory.names import validate_name
+from territory.tomlfile import read_toml
 
 __all__ = [
     "AlignParameters",
@@ -320,18 +320,9 @@ def _key_text(key: Sequence[str | int]) -> str:
 
 def _read_toml(path: Path, referrer: str | None) -> dict[str, Any]:
     where = f" (named by {referrer})" if referrer else ""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"scenario file {path} not found{where}; check the path") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{path} is a folder, not a scenario file{where}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read scenario file {path}{where}: {exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"scenario file {path} is not valid TOML: {exc}") from None
+    if path.is_dir():
+        raise ScenarioError(f"{path} is a folder, not a scenario file{where}")
+    return read_toml(path, "scenario", where=where)
 
 
 def _resolve_paths(data: dict[str, Any], folder: Path) -> None:

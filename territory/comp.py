@@ -26,7 +26,6 @@ Example file (``data/comp/hunter.toml``)::
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,7 @@ from pydantic_core import PydanticCustomError
 
 from territory.contract import MAX_MAGNITUDE
 from territory.errors import ScenarioError
+from territory.tomlfile import read_toml
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -695,17 +695,7 @@ def parse_comp(data: Mapping[str, Any], source: str = "<comp plan>") -> CompPlan
 def load_comp(path: str | Path) -> CompPlan:
     """Read and validate a comp plan TOML file; every problem names the file, role and key."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"comp plan file {p} not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read comp plan file {p}: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"comp plan file {p} is not valid TOML: {exc}") from None
-    return parse_comp(data, source=str(p))
+    return parse_comp(read_toml(p, "comp plan"), source=str(p))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -184,10 +184,14 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 """Shell convention: 128 + the signal number."""
 
 _received: list[int] = []
+_deferring: list[bool] = []
+"""Non-empty while :func:`signals_deferred` holds a commit step that must run to its end."""
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
     _received.append(signum)
+    if _deferring:
+        return  # raised by signals_deferred() once the step is done
     if len(_received) == 1:
         if signum == signal.SIGTERM:
             raise Terminated(signum)
@@ -206,6 +210,22 @@ def install_signal_handlers() -> None:
     _received.clear()
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM during a few renames that must not be cut in half.
+
+    Swapping a finished run into place is two renames and a removal: a signal between them would
+    leave a backup folder behind or report "nothing written" for a run that was written. Inside
+    this block the handler only records the signal; the command then ends as soon as it returns,
+    with the signal's exit code (see :func:`first_signal`), its outputs complete.
+    """
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
 
 
 def first_signal() -> int | None:

@@ -468,6 +468,16 @@ def _tag() -> str:
     return f"{os.getpid()}-{_HOST}-{uuid.uuid4().hex[:8]}"
 
 
+def staging_path(target: str | Path) -> Path:
+    """Where to stage ``target`` before renaming it into place.
+
+    The name carries the PID and host, so what a killed run leaves is recognised and removed by
+    :func:`clean_leftovers` on the next run.
+    """
+    final = Path(os.path.abspath(target))
+    return final.parent / f".{final.name}.tmp-{_tag()}"
+
+
 def scratch_prefix() -> str:
     """Prefix of a scratch folder in the system temporary folder (PID and host inside)."""
     return f"{SCRATCH_PREFIX}{os.getpid()}-{_HOST}-"
@@ -537,11 +547,15 @@ def clean_leftovers(target: str | Path) -> list[Path]:
     return done
 
 
+_FILE_TMP_RE = re.compile(rf"^\..+\.tmp-{_TAG}$")
+"""A file staged by :func:`staging_path` (a page written next to its final name)."""
+
+
 def _clean_inside(folder: Path) -> None:
-    """Remove per-file staging folders of dead processes inside a run folder."""
+    """Remove per-file staging of dead processes inside a run folder."""
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
-            match = _ADD_RE.match(entry.name)
+            match = _ADD_RE.match(entry.name) or _FILE_TMP_RE.match(entry.name)
             if match is not None and _dead(match["pid"], match["host"]):
                 _remove(Path(entry.path))
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from territory.errors import OutputFolderError
+from territory.interrupt import signals_deferred
 from territory.output_rules import (
     _ADD_PREFIX,
     _HOST,
@@ -260,17 +261,14 @@ def _swap_into_place(
             check_output_folder(
                 shown, command=command, inputs=inputs, force=force, option=option, clean=False
             )
-            os.rename(final, old)
-            try:
-                os.rename(staging, final)
-            except BaseException:
-                os.rename(old, final)  # put the previous results back before reporting
-                raise
-        try:
-            _remove(old)
-        except BaseException:
-            _remove(old)
-            raise
+            with signals_deferred():  # two renames and a removal: never cut in half
+                os.rename(final, old)
+                try:
+                    os.rename(staging, final)
+                except BaseException:
+                    os.rename(old, final)  # put the previous results back before reporting
+                    raise
+                _remove(old)
         return
     raise _refuse(option, shown, "keeps changing while it is written", "Run the command again")
 

@@ -40,6 +40,7 @@ from territory.output_rules import (
     marker_document,
     read_marker,
     scratch_prefix,
+    staging_path,
 )
 from territory.output_writing import (
     add_files,
@@ -72,4 +73,5 @@ __all__ = [
     "replace_folder",
     "run_folder",
     "scratch_prefix",
+    "staging_path",
 ]

@@ -7,16 +7,18 @@ staging file) live in one small place.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from territory.outputs import clean_leftovers, staging_path
 
 
 def write_report(path: str | Path, html: str) -> Path:
     """Write the page atomically (a sibling temporary file renamed over ``path``); UTF-8."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:12]}")
+    clean_leftovers(target)  # what a killed earlier run left next to it
+    staging = staging_path(target)
     try:
         staging.write_text(html, encoding="utf-8", newline="\n")
         os.replace(staging, target)

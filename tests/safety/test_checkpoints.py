@@ -122,13 +122,19 @@ class TestCheckpointFiles:
     def test_stage_files_without_a_manifest_are_not_replaced(self, tmp_path: Path) -> None:
         (tmp_path / "clusters.npz").write_bytes(b"someone else's")
         (tmp_path / "notes.txt").write_text("unrelated", encoding="utf-8")
-        with pytest.raises(OutputFolderError, match=r"clusters\.npz but no checkpoint\.json"):
+        with pytest.raises(OutputFolderError, match=r"clusters\.npz, notes\.txt"):
             Checkpoint(tmp_path, KEY)
         assert (tmp_path / "clusters.npz").read_bytes() == b"someone else's"
-        # Unrelated files alone do not stop a new checkpoint, and are left alone.
+        # A folder of other files is not the engine's either: refused, and left alone.
         (tmp_path / "clusters.npz").unlink()
-        Checkpoint(tmp_path, KEY).save("clusters", {"plan": np.arange(4)})
+        with pytest.raises(OutputFolderError, match=r"notes\.txt"):
+            Checkpoint(tmp_path, KEY)
         assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "unrelated"
+        # An empty folder becomes a checkpoint folder.
+        fresh = tmp_path / "fresh"
+        fresh.mkdir()
+        Checkpoint(fresh, KEY).save("clusters", {"plan": np.arange(4)})
+        assert Checkpoint(fresh, KEY).stages == ["clusters"]
 
     def test_stage_names_are_checked_as_file_names(self, tmp_path: Path) -> None:
         with pytest.raises(UnsafeNameError):
@@ -153,7 +159,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path,
     )
     assert done.exit_code == 0, done.output
     assert sorted(p.name for p in (folder / "ckpt").iterdir()) == sorted(
-        ["checkpoint.json", *(f"{s}.npz" for s in CHECKPOINT_STAGES)]
+        [".territory-run.json", "checkpoint.json", *(f"{s}.npz" for s in CHECKPOINT_STAGES)]
     )
     return args, folder / "ckpt", folder / "out"
 

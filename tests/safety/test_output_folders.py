@@ -680,6 +680,16 @@ class TestLeftovers:
         assert code(invoke(ADDERS["check"](run))) == 0
         assert leftovers(run) == []
 
+    def test_report_page_staging_of_a_dead_process_is_removed(
+        self, tmp_path: Path, run: Path
+    ) -> None:
+        gone, host = dead_pid(), outputs._HOST
+        left = run / f".report.html.tmp-{gone}-{host}-0123abcd"
+        left.write_text("half a page", encoding="utf-8")
+        assert code(invoke(["report", "--plan", str(run), "--quiet"])) == 0
+        assert not left.exists()
+        assert (run / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
 
 # ------------------------------------------------------------------------------------------
 # Scenario runs and sweeps

@@ -386,6 +386,57 @@ def _balanced_partition_data(n: int = 60, m: int = 6) -> tuple[np.ndarray, np.nd
     return rng.integers(50, 150, n), rng.integers(1, 1000, (n, m))
 
 
+class TestCommitStepIsNotCut:
+    """A signal during the swap of a finished run waits for the swap: no backup is left over."""
+
+    def test_signal_inside_the_block_is_recorded_not_raised(self) -> None:
+        from territory import interrupt
+
+        previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+        interrupt.install_signal_handlers()
+        try:
+            with interrupt.signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler runs here, and must not raise
+                reached_the_end = True
+            assert reached_the_end
+            assert interrupt.first_signal() == signal.SIGTERM
+        finally:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
+            interrupt._received.clear()
+
+    def test_swap_completes_under_a_signal(self, tmp_path: Path) -> None:
+        from territory import interrupt
+        from territory.io import write_outputs
+
+        out = tmp_path / "run"
+        write_outputs(out, {}, {"a.json": {"v": 1}}, "csv")
+        previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+        interrupt.install_signal_handlers()
+        real_rename = os.rename
+        calls: list[str] = []
+
+        def rename_then_signal(src: Any, dst: Any) -> None:
+            real_rename(src, dst)
+            calls.append(str(dst))
+            if len(calls) == 1:  # the old folder has just moved aside
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(os, "rename", rename_then_signal)
+                write_outputs(out, {}, {"a.json": {"v": 2}}, "csv")
+            assert interrupt.first_signal() == signal.SIGTERM
+        finally:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
+            interrupt._received.clear()
+        assert (out / "a.json").read_text(encoding="utf-8").count("2") == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no .run.old-* left
+
+
 class TestSolversStop:
     def test_highs_mip_is_interrupted(
         self, interrupt_soon: Callable[[Callable[[], bool]], None]

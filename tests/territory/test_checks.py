@@ -1,22 +1,7 @@
 """Tests for territory.checks: the 20 thought-starter checks, thresholds and exit codes.
 
-Most tests share one hand-built plan of four reps with two accounts each, drawn here. Every rep
-is tier B, so its potential target is total potential x capacity share and its workload target
-total workload x capacity share::
-
-    rep  capacity  accounts  potential    workload   role             rating
-    R1      800    A1, A2    400 + 400    360 + 360  hunter           0.2
-    R2     1000    A3, A4    500 + 500    450 + 450  hunter           0.4
-    R3     1200    A5, A6    600 + 600    540 + 540  account_manager  0.6
-    R4     1400    A7, A8    700 + 700    630 + 630  account_manager  0.8
-
-Total potential 4,400 and workload 3,960 hours, so rep r's targets are capacity_r (potential)
-and 0.9 x capacity_r (workload): every rep sits exactly on target (deviation 0) at utilisation
-0.9. Last year's revenue is half the potential and nobody changes rep. Quotas are half the
-territory potential (400, 500, 600, 700), so Spearman(quota, potential) = 1.
-
-The unbalanced plan hands R4's accounts to R1: R1 then holds 800 + 1,400 = 2,200 potential
-against a target of 800 (+175%) and R4 holds nothing (-100%).
+Most tests share the hand-built plan of four reps in :mod:`tests.territory.four_reps`; its
+docstring works out the numbers the assertions below rely on.
 """
 
 from __future__ import annotations
@@ -25,7 +10,6 @@ import json
 import math
 from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,118 +47,10 @@ from territory.comp import (
     Tier,
 )
 from territory.errors import ScenarioError
+from tests.territory import four_reps as fr
+from tests.territory.four_reps import BALANCED, COMP, GOOD_STRESS, REPS, SOLVE, UNBALANCED
 
 ROOT = Path(__file__).resolve().parents[2]
-REPS = ["R1", "R2", "R3", "R4"]
-CAPACITY = [800.0, 1000.0, 1200.0, 1400.0]
-BALANCED = ["R1", "R1", "R2", "R2", "R3", "R3", "R4", "R4"]
-UNBALANCED = ["R1", "R1", "R2", "R2", "R3", "R3", "R1", "R1"]
-COMP = CompPlan.of(HUNTER, ACCOUNT_MANAGER, plan_id="test")
-
-
-def _accounts(*, history: bool = True) -> pd.DataFrame:
-    potential = [400.0, 400.0, 500.0, 500.0, 600.0, 600.0, 700.0, 700.0]
-    frame = pd.DataFrame(
-        {
-            "account_id": [f"A{i}" for i in range(1, 9)],
-            "lat": [40.0 + 0.01 * i for i in range(8)],
-            "lon": [-74.0] * 8,
-            "potential": potential,
-            "workload": [0.9 * p for p in potential],
-            "segment": ["SMB"] * 8,
-        }
-    )
-    if history:
-        frame["current_rep"] = BALANCED
-        frame["revenue_last_year"] = [0.5 * p for p in potential]
-    return frame
-
-
-def _reps() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "rep_id": REPS,
-            "lat": [40.0] * 4,
-            "lon": [-74.0] * 4,
-            "capacity": CAPACITY,
-            "tier": ["B"] * 4,
-            "rating": [0.2, 0.4, 0.6, 0.8],
-            "role": ["hunter", "hunter", "account_manager", "account_manager"],
-        }
-    )
-
-
-def _quotas(quota: list[float] | None = None) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "territory_id": REPS,
-            "rep_id": REPS,
-            "method": ["blended"] * 4,
-            "w_history": [0.5] * 4,
-            "potential": [800.0, 1000.0, 1200.0, 1400.0],
-            "final_annual_quota": quota or [400.0, 500.0, 600.0, 700.0],
-            "measure": ["revenue"] * 4,
-        }
-    )
-
-
-SOLVE: dict[str, Any] = {
-    "seed": 7,
-    "inputs": {"accounts": "sha256:aa", "reps": "sha256:bb"},
-    "parameters": {
-        "balance_potential": 0.05,
-        "balance_workload": 0.05,
-        "seed": 7,
-        "time_limit_s": 60.0,
-        "tier_factors": {"A": 1.15, "B": 1.0, "C": 0.85},
-    },
-    "seconds": 1.0,
-    "time_limit_s": 60.0,
-}
-
-GOOD_STRESS: dict[str, Any] = {
-    "n_rate_reps": 4,
-    "n_excluded": 0,
-    "expected_share_at_quota": 0.55,
-    "p_share_at_quota_ge_min": 0.7,
-    "expected_share_paid": 0.95,
-    "payout_spread": 0.10,
-    "p_attain_spread": 0.10,
-    "p_company_within_band": 0.75,
-    "over_assignment": 0.05,
-    "over_assignment_bound": -0.03,
-    "largest_threshold_for_90pct_paid": 0.6,
-    # Hunter curve: f(0.55) = 0.55 and f(1.5) = 1 + 2 x 0.5 = 2.0.
-    "roles": [
-        {
-            "role": "hunter",
-            "attainment_p10": 0.55,
-            "attainment_p90": 1.5,
-            "payout_at_p10": 0.55,
-            "payout_at_p90": 2.0,
-            "cap_binding_rate": 0.0,
-            "accelerator_slope_needed": 2.0,
-            "target_leverage": 2.0,
-        }
-    ],
-}
-
-
-def _evidence(**changes: Any) -> CheckEvidence:
-    """The balanced four-rep plan with every step run (quotas, stress, comp)."""
-    base = CheckEvidence(
-        accounts=_accounts(),
-        reps=_reps(),
-        plan=pd.Series(BALANCED),
-        solve=SOLVE,
-        quotas=_quotas(),
-        quota_summary={"company_target": 2000.0},
-        quota_config={"company_target": 2000.0, "measure": "revenue"},
-        comp=COMP,
-        stress=GOOD_STRESS,
-        rep_impact=pd.DataFrame({"rep_id": REPS, "expected_attainment": [0.95] * 4}),
-    )
-    return replace(base, **changes)
 
 
 TH = CheckThresholds()
@@ -212,29 +88,29 @@ def _result(check_id: str, status: Status, value: float | None = 0.5) -> CheckRe
 
 class TestSyntheticTerritoryChecks:
     def test_t1_balanced_plan_passes_on_plan_but_lists_activity_data(self) -> None:
-        r = _run("T1", _evidence())
+        r = _run("T1", fr.evidence())
         # All 4,400 potential sits with active reps; utilisation 0.9 <= 1.15.
         assert r.status == Status.PASS
         assert r.value == pytest.approx(1.0)
         assert any("activity" in n for n in r.needs)
 
     def test_t1_vacant_rep_uncovers_potential(self) -> None:
-        reps = _reps().assign(vacant=[False, False, False, True])
-        r = _run("T1", _evidence(reps=reps))
+        reps = fr.reps().assign(vacant=[False, False, False, True])
+        r = _run("T1", fr.evidence(reps=reps))
         # R4's 1,400 of 4,400 is on a vacant rep: covered = 3,000 / 4,400 = 0.6818 < 0.95.
         assert r.status == Status.FAIL
         assert r.value == pytest.approx(3000 / 4400)
         assert r.excluded_n == 1
 
     def test_t1_overloaded_rep_fails(self) -> None:
-        accounts = _accounts()
+        accounts = fr.accounts()
         accounts.loc[[0, 1], "workload"] = 480.0  # R1: 960 h / 800 h = 1.2 > 1.15
-        r = _run("T1", _evidence(accounts=accounts))
+        r = _run("T1", fr.evidence(accounts=accounts))
         assert r.status == Status.FAIL
         assert any("1.2" in e and "R1" in e for e in r.evidence)
 
     def test_t2_needs_a_response_model(self) -> None:
-        r = _run("T2", _evidence())
+        r = _run("T2", fr.evidence())
         assert r.status == Status.NOT_ASSESSABLE
         assert r.value is None
         assert any("response" in n for n in r.needs)
@@ -245,58 +121,58 @@ class TestSyntheticTerritoryChecks:
         [(0.05, Status.PASS), (0.02, Status.INFO), (0.0, Status.FAIL)],
     )
     def test_t2_net_uplift(self, uplift: float, expected: Status) -> None:
-        accounts = _accounts()
+        accounts = fr.accounts()
         accounts.loc[0, "current_rep"] = "R2"
-        r = _run("T2", _evidence(accounts=accounts, realignment_uplift=uplift))
+        r = _run("T2", fr.evidence(accounts=accounts, realignment_uplift=uplift))
         assert r.status == expected
         assert r.value == pytest.approx(uplift - 0.15 * 200 / 2200)
 
     def test_t3_passes_with_rules_record_and_no_overrides(self) -> None:
-        r = _run("T3", _evidence())
+        r = _run("T3", fr.evidence())
         assert r.status == Status.PASS
         assert r.value == 0.0
 
     def test_t3_overrides_between_limits_warn(self) -> None:
-        accounts = _accounts().assign(locked_rep=["R1"] + [""] * 7)
+        accounts = fr.accounts().assign(locked_rep=["R1"] + [""] * 7)
         accounts["lock_reason"] = ["key account"] + [""] * 7
-        r = _run("T3", _evidence(accounts=accounts))
+        r = _run("T3", fr.evidence(accounts=accounts))
         # 1 of 8 accounts = 0.125 (potential 400 / 4,400 = 0.091): 0.10 < 0.125 <= 0.20.
         assert r.status == Status.WARN
         assert r.value == pytest.approx(0.125)
 
     def test_t3_many_overrides_fail(self) -> None:
-        accounts = _accounts().assign(locked_rep=["R1", "R1", "R2"] + [""] * 5)
-        r = _run("T3", _evidence(accounts=accounts))
+        accounts = fr.accounts().assign(locked_rep=["R1", "R1", "R2"] + [""] * 5)
+        r = _run("T3", fr.evidence(accounts=accounts))
         assert r.status == Status.FAIL  # 3 / 8 = 0.375 > 0.20
         assert r.value == pytest.approx(0.375)
 
     def test_t3_locks_without_reason_codes_warn(self) -> None:
-        accounts = _accounts().assign(locked_rep=[""] * 7 + ["R4"])
+        accounts = fr.accounts().assign(locked_rep=[""] * 7 + ["R4"])
         # One lock is 1 / 8 = 0.125 of accounts; a pass limit of 0.5 leaves only the missing
         # reason code to judge.
         th = thresholds_from_mapping({"checks": {"T3": {"overrides_pass_max": 0.5}}})
-        r = _run("T3", _evidence(accounts=accounts), th)
+        r = _run("T3", fr.evidence(accounts=accounts), th)
         assert r.status == Status.WARN
         assert any("lock_reason" in n for n in r.needs)
 
     def test_t3_rerun_that_differs_fails(self) -> None:
         rerun = pd.Series(["R2"] + BALANCED[1:])
-        r = _run("T3", _evidence(rerun_plan=rerun))
+        r = _run("T3", fr.evidence(rerun_plan=rerun))
         assert r.status == Status.FAIL
         assert any("differs on 1 account" in e for e in r.evidence)
 
     def test_t3_missing_seed_fails_and_time_limit_warns(self) -> None:
         no_seed = {k: v for k, v in SOLVE.items() if k != "seed"}
         no_seed["parameters"] = {k: v for k, v in SOLVE["parameters"].items() if k != "seed"}
-        assert _run("T3", _evidence(solve=no_seed)).status == Status.FAIL
+        assert _run("T3", fr.evidence(solve=no_seed)).status == Status.FAIL
         at_limit = {**SOLVE, "seconds": 60.0}
-        assert _run("T3", _evidence(solve=at_limit)).status == Status.WARN
+        assert _run("T3", fr.evidence(solve=at_limit)).status == Status.WARN
 
     def test_t4_workload_coverage(self) -> None:
-        assert _run("T4", _evidence()).status == Status.PASS
-        accounts = _accounts()
+        assert _run("T4", fr.evidence()).status == Status.PASS
+        accounts = fr.accounts()
         accounts.loc[7, "workload"] = 0.0
-        r = _run("T4", _evidence(accounts=accounts))
+        r = _run("T4", fr.evidence(accounts=accounts))
         # 7 of 8 accounts = 0.875 < 0.98.
         assert r.status == Status.FAIL
         assert r.value == pytest.approx(0.875)
@@ -307,30 +183,30 @@ class TestSyntheticTerritoryChecks:
         [(720.0, Status.PASS, 1.0), (640.0, Status.WARN, 0.75), (400.0, Status.FAIL, 0.75)],
     )
     def test_t5_utilisation_band(self, r1_hours: float, expected: Status, share: float) -> None:
-        accounts = _accounts()
+        accounts = fr.accounts()
         accounts.loc[[0, 1], "workload"] = r1_hours / 2
-        r = _run("T5", _evidence(accounts=accounts))
+        r = _run("T5", fr.evidence(accounts=accounts))
         assert r.status == expected
         assert r.value == pytest.approx(share)
 
     def test_t6_passes_with_plausible_potential_used_in_balance(self) -> None:
-        r = _run("T6", _evidence())
+        r = _run("T6", fr.evidence())
         assert r.status == Status.PASS
         assert r.value == pytest.approx(1.0)
 
     def test_t6_potential_below_sales_fails(self) -> None:
-        accounts = _accounts()
+        accounts = fr.accounts()
         accounts.loc[0, "revenue_last_year"] = 500.0  # above A1's potential of 400
-        r = _run("T6", _evidence(accounts=accounts))
+        r = _run("T6", fr.evidence(accounts=accounts))
         # Plausible for 7 of 8 = 0.875 < 0.95.
         assert r.status == Status.FAIL
         assert any("87.5%" in e and "A1" in e for e in r.evidence)
 
     def test_t7_small_moves_still_need_transition_records(self) -> None:
-        accounts = _accounts()
+        accounts = fr.accounts()
         accounts["revenue_last_year"] = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 800.0]
         accounts.loc[0, "current_rep"] = "R2"
-        r = _run("T7", _evidence(accounts=accounts))
+        r = _run("T7", fr.evidence(accounts=accounts))
         # A1 moves: 10 / 1,080 = 0.0093 <= 0.10; top 2 accounts (A8, A7) stay. Measured parts
         # pass, but no transition records exist, so the statement cannot pass.
         assert r.status == Status.NOT_ASSESSABLE
@@ -338,31 +214,31 @@ class TestSyntheticTerritoryChecks:
         assert any("transition plan" in n for n in r.needs)
 
     def test_t7_moving_the_largest_account_fails(self) -> None:
-        accounts = _accounts()
+        accounts = fr.accounts()
         accounts["revenue_last_year"] = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 800.0]
         accounts.loc[7, "current_rep"] = "R1"
-        r = _run("T7", _evidence(accounts=accounts))
+        r = _run("T7", fr.evidence(accounts=accounts))
         assert r.status == Status.FAIL  # 800 / 1,080 = 0.741 > 0.10
         assert r.value == pytest.approx(800 / 1080)
 
     def test_t8_bad_locations_fail_and_good_data_is_partial(self) -> None:
-        good = _run("T8", _evidence())
+        good = _run("T8", fr.evidence())
         assert good.status == Status.NOT_ASSESSABLE
         assert good.value == pytest.approx(1.0)
-        accounts = _accounts()
+        accounts = fr.accounts()
         accounts.loc[3, "lat"] = np.nan
-        r = _run("T8", _evidence(accounts=accounts))
+        r = _run("T8", fr.evidence(accounts=accounts))
         assert r.status == Status.FAIL  # 7 / 8 = 0.875 < 0.98
         assert r.value == pytest.approx(0.875)
 
     def test_t9_balanced_plan_passes(self) -> None:
-        r = _run("T9", _evidence())
+        r = _run("T9", fr.evidence())
         # Deviation 0 on both; Spearman(quota, potential) = 1; expected attainment all 0.95.
         assert r.status == Status.PASS
         assert r.value == pytest.approx(0.0, abs=1e-9)
 
     def test_t9_unbalanced_plan_fails(self) -> None:
-        r = _run("T9", _evidence(plan=pd.Series(UNBALANCED)))
+        r = _run("T9", fr.evidence(plan=pd.Series(UNBALANCED)))
         # R1: 2,200 / 800 - 1 = 1.75.
         assert r.status == Status.FAIL
         assert r.value == pytest.approx(1.75)
@@ -377,7 +253,7 @@ class TestSyntheticTerritoryChecks:
                 "workload_dev": [0.0, 0.0, 0.0, 0.0],
             }
         )
-        ev = _evidence(accounts=None, plan=None, territories=territories)
+        ev = fr.evidence(accounts=None, plan=None, territories=territories)
         r = _run("T9", ev)
         assert r.status == Status.WARN  # 0.15 < 0.20 <= 0.25
         assert r.value == pytest.approx(0.20)
@@ -391,51 +267,51 @@ class TestSyntheticTerritoryChecks:
                 "workload_dev": [0.0, 0.0, 0.0, 0.0],
             }
         )
-        ev = _evidence(accounts=None, plan=None, territories=territories)
+        ev = fr.evidence(accounts=None, plan=None, territories=territories)
         assert _run("T9", ev).status == Status.PASS  # 0.12 <= 0.15
         strict = thresholds_from_mapping({"checks": {"T9": {"strict": True}}})
         assert _run("T9", ev, strict).status == Status.WARN  # 0.10 < 0.12 <= 0.25
 
     def test_t9_quotas_against_potential_and_unequal_difficulty_fail(self) -> None:
-        reversed_quotas = _quotas([700.0, 600.0, 500.0, 400.0])  # Spearman = -1
-        assert _run("T9", _evidence(quotas=reversed_quotas)).status == Status.FAIL
+        reversed_quotas = fr.quotas([700.0, 600.0, 500.0, 400.0])  # Spearman = -1
+        assert _run("T9", fr.evidence(quotas=reversed_quotas)).status == Status.FAIL
         impact = pd.DataFrame({"rep_id": REPS, "expected_attainment": [1.0, 1.0, 1.0, 0.8]})
-        r = _run("T9", _evidence(rep_impact=impact))
+        r = _run("T9", fr.evidence(rep_impact=impact))
         # Median 1.0; R4 is 0.2 away > 0.10.
         assert r.status == Status.FAIL
         assert any(e.startswith("FAIL") and "R4" in e for e in r.evidence)
 
     def test_t9_without_quotas_or_stress_is_not_assessable(self) -> None:
-        r = _run("T9", _evidence(quotas=None, rep_impact=None))
+        r = _run("T9", fr.evidence(quotas=None, rep_impact=None))
         assert r.status == Status.NOT_ASSESSABLE
         assert any("quota" in n for n in r.needs)
         assert any("stress" in n for n in r.needs)
 
     def test_t10_best_reps_hold_most_potential(self) -> None:
-        r = _run("T10", _evidence())
+        r = _run("T10", fr.evidence())
         # Ratings 0.2..0.8 rise with potential 800..1,400: Spearman = 1.
         assert r.status == Status.PASS
         assert r.value == pytest.approx(1.0)
 
     def test_t10_reversed_ratings_fail_and_ramping_reps_are_excluded(self) -> None:
-        reps = _reps().assign(rating=[0.8, 0.6, 0.4, 0.2], tenure_months=[6, 36, 36, 36])
-        r = _run("T10", _evidence(reps=reps))
+        reps = fr.reps().assign(rating=[0.8, 0.6, 0.4, 0.2], tenure_months=[6, 36, 36, 36])
+        r = _run("T10", fr.evidence(reps=reps))
         # R1 is ramping (6 < 12 months); R2..R4: ratings fall as potential rises -> -1.
         assert r.status == Status.FAIL
         assert r.value == pytest.approx(-1.0)
         assert r.excluded_n == 1
 
     def test_t10_equal_territories_not_applicable(self) -> None:
-        reps = _reps().assign(capacity=[1000.0] * 4)
-        accounts = _accounts()
+        reps = fr.reps().assign(capacity=[1000.0] * 4)
+        accounts = fr.accounts()
         accounts["potential"] = 500.0
         accounts["workload"] = 450.0
-        r = _run("T10", _evidence(reps=reps, accounts=accounts))
+        r = _run("T10", fr.evidence(reps=reps, accounts=accounts))
         assert r.status == Status.NOT_APPLICABLE  # every territory holds 1,000: CV = 0
 
     def test_t10_mostly_unrated_reps_not_assessable(self) -> None:
-        reps = _reps().assign(rating=[0.5, np.nan, np.nan, np.nan])
-        r = _run("T10", _evidence(reps=reps))
+        reps = fr.reps().assign(rating=[0.5, np.nan, np.nan, np.nan])
+        r = _run("T10", fr.evidence(reps=reps))
         assert r.status == Status.NOT_ASSESSABLE  # 3 of 4 unrated > 50%
 
 
@@ -452,38 +328,44 @@ def _traced(role: RolePlan, objective: str | None) -> RolePlan:
 class TestSyntheticCompChecks:
     def test_c1_traced_measures_need_the_objectives_register(self) -> None:
         comp = CompPlan.of(_traced(HUNTER, "new-logos"), _traced(ACCOUNT_MANAGER, "retain"))
-        r = _run("C1", _evidence(comp=comp))
+        r = _run("C1", fr.evidence(comp=comp))
         assert r.status == Status.NOT_ASSESSABLE
         assert r.value == pytest.approx(1.0)
         objectives = {"new-logos": ["hunter"], "retain": ["account_manager"]}
-        assert _run("C1", _evidence(comp=comp, objectives=objectives)).status == Status.PASS
+        assert _run("C1", fr.evidence(comp=comp, objectives=objectives)).status == Status.PASS
         missing = {"new-logos": ["hunter", "account_manager"]}
-        assert _run("C1", _evidence(comp=comp, objectives=missing)).status == Status.FAIL
+        assert _run("C1", fr.evidence(comp=comp, objectives=missing)).status == Status.FAIL
 
     def test_c1_untraced_measure_fails(self) -> None:
         comp = CompPlan.of(_traced(HUNTER, "new-logos"), ACCOUNT_MANAGER)
-        r = _run("C1", _evidence(comp=comp))
+        r = _run("C1", fr.evidence(comp=comp))
         assert r.status == Status.FAIL
         assert r.value == pytest.approx(0.5)  # 1 of 2 measures
 
     def test_c2_is_never_assessable_and_reports_quota_to_ote(self) -> None:
-        quotas = _quotas([1_000_000.0] * 4)
-        r = _run("C2", _evidence(quotas=quotas))
+        quotas = fr.quotas([1_000_000.0] * 4)
+        r = _run("C2", fr.evidence(quotas=quotas))
         # Hunter OTE 200,000: quota / OTE = 5.0x.
         assert r.status == Status.NOT_ASSESSABLE
         assert any("5.0x" in e for e in r.evidence)
         assert any("market" in n for n in r.needs)
+        # Never: not with the whole run, not with nothing, not with a quota far off the band.
+        for ev in (fr.evidence(), CheckEvidence(), fr.evidence(quotas=fr.quotas([1.0] * 4))):
+            again = _run("C2", ev)
+            assert (again.status, again.value) == (Status.NOT_ASSESSABLE, None)
+            assert again.needs == ("a market pay survey per role (P25/P50/P75 OTE and pay mix)",)
+        assert _run("C2", CheckEvidence()).evidence == ("no comp plan given",)
 
     def test_c3_preset_mixes_are_in_band(self) -> None:
-        r = _run("C3", _evidence())
+        r = _run("C3", fr.evidence())
         assert r.status == Status.PASS  # hunter 50% in 40-60, account manager 30% in 20-40
         assert r.value == pytest.approx(1.0)
 
     def test_c3_out_of_band_and_unknown_role(self) -> None:
         heavy = HUNTER.model_copy(update={"pay_mix": PayMix(base=0.3, variable=0.7)})
-        assert _run("C3", _evidence(comp=CompPlan.of(heavy))).status == Status.FAIL
+        assert _run("C3", fr.evidence(comp=CompPlan.of(heavy))).status == Status.FAIL
         overlay = HUNTER.model_copy(update={"name": "overlay", "rep_roles": ("overlay",)})
-        r = _run("C3", _evidence(comp=CompPlan.of(overlay)))
+        r = _run("C3", fr.evidence(comp=CompPlan.of(overlay)))
         assert r.status == Status.NOT_ASSESSABLE
         assert any("overlay" in n for n in r.needs)
 
@@ -491,7 +373,7 @@ class TestSyntheticCompChecks:
         th = thresholds_from_mapping({"checks": {"C3": {"bands": {"account_manager": [0.2, 0.6]}}}})
         hunter = HUNTER.model_copy(update={"pay_mix": PayMix(base=0.55, variable=0.45)})
         am = ACCOUNT_MANAGER.model_copy(update={"pay_mix": PayMix(base=0.5, variable=0.5)})
-        r = _run("C3", _evidence(comp=CompPlan.of(hunter, am)), th)
+        r = _run("C3", fr.evidence(comp=CompPlan.of(hunter, am)), th)
         # Both inside their bands, but hunters (45%) get less variable pay than AMs (50%).
         assert r.status == Status.FAIL
         assert r.value == pytest.approx(1.0)
@@ -504,7 +386,9 @@ class TestSyntheticCompChecks:
     def test_c4_payout_at_the_90th_percentile(self, a90: float, expected: Status) -> None:
         role = {**GOOD_STRESS["roles"][0], "attainment_p90": a90}
         role["payout_at_p90"] = 1.0 + 2.0 * (a90 - 1.0)
-        r = _run("C4", _evidence(comp=CompPlan.of(HUNTER), stress={**GOOD_STRESS, "roles": [role]}))
+        r = _run(
+            "C4", fr.evidence(comp=CompPlan.of(HUNTER), stress={**GOOD_STRESS, "roles": [role]})
+        )
         assert r.status == expected
         assert r.value == pytest.approx(role["payout_at_p90"])
 
@@ -519,12 +403,12 @@ class TestSyntheticCompChecks:
                 )
             }
         )
-        r = _run("C4", _evidence(comp=CompPlan.of(cliff)))
+        r = _run("C4", fr.evidence(comp=CompPlan.of(cliff)))
         assert r.status == Status.FAIL
         assert any("Spearman" in e and e.startswith("FAIL") for e in r.evidence)
 
     def test_c5_measure_count_and_weights(self) -> None:
-        assert _run("C5", _evidence()).value == pytest.approx(1.0)
+        assert _run("C5", fr.evidence()).value == pytest.approx(1.0)
 
         def two(w: float) -> CompPlan:
             role = RolePlan(
@@ -536,15 +420,31 @@ class TestSyntheticCompChecks:
             )
             return CompPlan.of(role)
 
-        light = _run("C5", _evidence(comp=two(0.15)))
+        light = _run("C5", fr.evidence(comp=two(0.15)))
         assert (light.status, light.value) == (Status.FAIL, pytest.approx(0.15))
-        assert _run("C5", _evidence(comp=two(0.2))).status == Status.PASS  # 20% exactly passes
+        assert _run("C5", fr.evidence(comp=two(0.2))).status == Status.PASS  # 20% exactly passes
         strict = thresholds_from_mapping({"checks": {"C5": {"strict_greater": True}}})
-        assert _run("C5", _evidence(comp=two(0.2)), strict).status == Status.FAIL
+        assert _run("C5", fr.evidence(comp=two(0.2)), strict).status == Status.FAIL
+        # Three measures of 30% or more: inside the default count (3); a limit of two binds on
+        # the count alone, since every weight still passes.
+        three = RolePlan(
+            name="hunter",
+            ote=100_000.0,
+            pay_mix=PayMix(base=0.5, variable=0.5),
+            measures=tuple(
+                Measure(name=n, weight=w) for n, w in (("a", 0.4), ("b", 0.3), ("c", 0.3))
+            ),
+            curve=HUNTER.curve,
+        )
+        assert _run("C5", fr.evidence(comp=CompPlan.of(three))).status == Status.PASS
+        two_at_most = thresholds_from_mapping({"checks": {"C5": {"max_measures": 2}}})
+        many = _run("C5", fr.evidence(comp=CompPlan.of(three)), two_at_most)
+        assert (many.status, many.value) == (Status.FAIL, pytest.approx(0.3))
+        assert any(e.startswith("FAIL: hunter: 3 measure(s)") for e in many.evidence)
 
     def test_c6_earnings_spread(self) -> None:
-        assert _run("C6", _evidence()).status == Status.PASS  # 0.10 and 0.10 <= 0.15
-        r = _run("C6", _evidence(stress={**GOOD_STRESS, "payout_spread": 0.3}))
+        assert _run("C6", fr.evidence()).status == Status.PASS  # 0.10 and 0.10 <= 0.15
+        r = _run("C6", fr.evidence(stress={**GOOD_STRESS, "payout_spread": 0.3}))
         assert (r.status, r.value) == (Status.FAIL, pytest.approx(0.3))
 
     @pytest.mark.parametrize(
@@ -552,22 +452,22 @@ class TestSyntheticCompChecks:
         [(0.55, Status.PASS), (0.30, Status.FAIL), (0.85, Status.WARN)],
     )
     def test_c7_forward_share_at_quota(self, share: float, expected: Status) -> None:
-        r = _run("C7", _evidence(stress={**GOOD_STRESS, "expected_share_at_quota": share}))
+        r = _run("C7", fr.evidence(stress={**GOOD_STRESS, "expected_share_at_quota": share}))
         assert (r.status, r.scope) == (expected, "forward")
         assert r.value == pytest.approx(share)
 
     def test_c7_history_mode(self) -> None:
         # Last year's sales by current rep: 400, 500, 600, 700 against quotas 350, 550, 500,
         # 800 -> attainment 1.14, 0.91, 1.20, 0.88: 2 of 4 at quota = 0.50; all paid.
-        reps = _reps().assign(
+        reps = fr.reps().assign(
             prior_year_quota=[350.0, 550.0, 500.0, 800.0], prior_year_payout=[10.0] * 4
         )
-        r = _run("C7", _evidence(reps=reps))
+        r = _run("C7", fr.evidence(reps=reps))
         assert (r.status, r.scope, r.value) == (Status.PASS, "history", pytest.approx(0.5))
         unpaid = reps.assign(prior_year_payout=[10.0, 0.0, 0.0, 10.0])
-        assert _run("C7", _evidence(reps=unpaid)).status == Status.FAIL  # 0.5 paid < 0.9
+        assert _run("C7", fr.evidence(reps=unpaid)).status == Status.FAIL  # 0.5 paid < 0.9
         ramping = reps.assign(tenure_months=[12, 36, 36, 36])
-        r = _run("C7", _evidence(reps=ramping))
+        r = _run("C7", fr.evidence(reps=ramping))
         # R1 (12 < 24 months) is left out: 1 of 3 at quota = 0.33 < 0.5.
         assert (r.status, r.excluded_n, r.value) == (Status.FAIL, 1, pytest.approx(1 / 3))
 
@@ -584,33 +484,33 @@ class TestSyntheticCompChecks:
             "share_within_narrow_band": 0.5,
             "share_within_wide_band": 0.75,
         }
-        r = _run("C8", _evidence(backtest=backtest))
+        r = _run("C8", fr.evidence(backtest=backtest))
         assert (r.status, r.value) == (expected, pytest.approx(wmape))
 
     def test_c8_company_error_against_this_years_target_is_not_a_forecast(self) -> None:
         backtest = {"wmape": 0.05, "company_error": 0.02, "plan_target": 2000.0}
-        r = _run("C8", _evidence(backtest=backtest))
+        r = _run("C8", fr.evidence(backtest=backtest))
         assert r.status == Status.NOT_ASSESSABLE
         assert any("last year's plan" in n for n in r.needs)
 
     def test_c8_without_two_years_of_history(self) -> None:
-        r = _run("C8", _evidence())
+        r = _run("C8", fr.evidence())
         assert r.status == Status.NOT_ASSESSABLE
         assert any("revenue_prior_year" in n for n in r.needs)
 
     def test_c9_needs_a_survey(self) -> None:
-        r = _run("C9", _evidence())
+        r = _run("C9", fr.evidence())
         assert r.status == Status.NOT_ASSESSABLE
         assert any("survey" in n for n in r.needs)
         assert any("hunter: 1 measure(s), 3 tier(s)" in e for e in r.evidence)
 
     def test_c10_unknown_role_fails_and_timeliness_needs_dates(self) -> None:
-        r = _run("C10", _evidence())
+        r = _run("C10", fr.evidence())
         assert r.status == Status.NOT_ASSESSABLE
         assert r.value == pytest.approx(1.0)
         assert any("payout run dates" in n for n in r.needs)
-        reps = _reps().assign(role=["hunter", "hunter", "account_manager", "overlay"])
-        r = _run("C10", _evidence(reps=reps))
+        reps = fr.reps().assign(role=["hunter", "hunter", "account_manager", "overlay"])
+        r = _run("C10", fr.evidence(reps=reps))
         assert (r.status, r.value) == (Status.FAIL, pytest.approx(0.75))
 
 
@@ -619,12 +519,12 @@ class TestSyntheticCompChecks:
 # --------------------------------------------------------------------------------------------
 
 OPTIONAL = [f.name for f in fields(CheckEvidence)]
-FULL = _evidence()
+FULL = fr.evidence()
 
 
 class TestSyntheticReport:
     def test_every_check_runs_in_order(self) -> None:
-        results = run_checks(_evidence())
+        results = run_checks(fr.evidence())
         assert [r.check_id for r in results] == list(CHECK_IDS)
         assert {r.framework_list for r in results[:10]} == {"territory"}
         assert {r.framework_list for r in results[10:]} == {"comp"}
@@ -635,7 +535,7 @@ class TestSyntheticReport:
         assert all(r.needs for r in results)
 
     def test_plan_without_history_leaves_history_statements_not_assessable(self) -> None:
-        ev = _evidence(accounts=_accounts(history=False), stress=None, backtest=None)
+        ev = fr.evidence(accounts=fr.accounts(history=False), stress=None, backtest=None)
         by_id = {r.check_id: r for r in run_checks(ev)}
         for check_id in ("T6", "T7", "C7", "C8"):
             assert by_id[check_id].status == Status.NOT_ASSESSABLE, check_id
@@ -644,7 +544,7 @@ class TestSyntheticReport:
         assert by_id["T9"].status == Status.PASS  # the plan itself is still measured
 
     def test_missing_stress_and_quotas_are_named(self) -> None:
-        by_id = {r.check_id: r for r in run_checks(_evidence(stress=None, quotas=None))}
+        by_id = {r.check_id: r for r in run_checks(fr.evidence(stress=None, quotas=None))}
         for check_id in ("C4", "C6", "C7"):
             assert by_id[check_id].status == Status.NOT_ASSESSABLE, check_id
             assert any("stress" in n for n in by_id[check_id].needs), check_id
@@ -663,7 +563,7 @@ class TestSyntheticReport:
                 assert r.needs, r.check_id
 
     def test_frame_and_records_follow_the_checks_csv_layout(self) -> None:
-        results = run_checks(_evidence())
+        results = run_checks(fr.evidence())
         frame = to_frame(results, run_id="run-1")
         assert list(frame.columns) == list(CHECK_COLUMNS)
         assert len(frame) == 20 and (frame["run_id"] == "run-1").all()
@@ -671,6 +571,22 @@ class TestSyntheticReport:
         text = json.dumps(records, allow_nan=False)
         assert json.loads(text)[0]["check_id"] == "T1"
         assert isinstance(records[0]["evidence"], list)
+        # The CSV joins list fields with " | " and writes thresholds as text; a missing value
+        # is NaN in the frame and null in the JSON, never a number.
+        for record, row in zip(records, frame.itertuples(index=False), strict=True):
+            assert row.evidence == " | ".join(record["evidence"])
+            assert row.needs == " | ".join(record["needs"])
+            assert row.threshold == (
+                None if record["threshold"] is None else str(record["threshold"])
+            )
+        assert frame["value"].isna().tolist() == [r["value"] is None for r in records]
+        assert frame["n"].dtype == "Int64"
+        c2 = next(r for r in records if r["check_id"] == "C2")
+        assert (c2["value"], c2["threshold"], c2["comparator"]) == (
+            None,
+            "OTE in market P25..P75, mix within 10 pts",
+            "in",
+        )
 
     def test_status_counts_list_every_status(self) -> None:
         counts = status_counts(run_checks(CheckEvidence()))
@@ -717,13 +633,13 @@ class TestSyntheticThresholds:
         assert th.number("T1", "utilisation_max") == 0.5
         assert th.number("T1", "potential_covered_min") == 0.95  # untouched keys keep defaults
         # Utilisation 0.9 now breaks the 0.5 limit.
-        assert _run("T1", _evidence(), th).status == Status.FAIL
-        assert _run("T1", _evidence()).status == Status.PASS
+        assert _run("T1", fr.evidence(), th).status == Status.FAIL
+        assert _run("T1", fr.evidence()).status == Status.PASS
 
     def test_band_override_adds_a_role(self) -> None:
         th = thresholds_from_mapping({"checks": {"c3": {"bands": {"Overlay": [0.4, 0.6]}}}})
         overlay = HUNTER.model_copy(update={"name": "overlay", "rep_roles": ("overlay",)})
-        assert _run("C3", _evidence(comp=CompPlan.of(overlay)), th).status == Status.PASS
+        assert _run("C3", fr.evidence(comp=CompPlan.of(overlay)), th).status == Status.PASS
         assert th.value("C3", "bands")["hunter"] == [0.40, 0.60]  # defaults kept
 
     def test_integer_accepted_for_a_number(self) -> None:
@@ -747,19 +663,42 @@ class TestErrorsThresholds:
             thresholds_from_mapping({"checks": {"blocking": ["X9"]}})
 
     @pytest.mark.parametrize(
-        ("check_id", "param", "value"),
+        ("check_id", "param", "value", "message"),
         [
-            ("T1", "utilisation_max", "high"),
-            ("T1", "utilisation_max", True),
-            ("C5", "max_measures", 2.5),
-            ("T9", "strict", 1),
-            ("C3", "bands", {"hunter": [0.6, 0.4]}),
-            ("C3", "ordering", ["hunter"]),
+            ("T1", "utilisation_max", "high", "must be a number, got 'high' (str)"),
+            ("T1", "utilisation_max", True, "must be a number, got True (bool)"),
+            ("T1", "utilisation_max", math.inf, "must be a finite number, got inf (float)"),
+            ("C5", "max_measures", 2.5, "must be a whole number, got 2.5 (float)"),
+            ("T9", "strict", 1, "must be true or false, got 1 (int)"),
+            (
+                "C3",
+                "bands",
+                {"hunter": [0.6, 0.4]},
+                ".hunter' must be [low, high] with 0 <= low <= high <= 1, got [0.6, 0.4]",
+            ),
+            (
+                "C3",
+                "bands",
+                [0.4, 0.6],
+                "must be a table of role = [low, high] variable shares, got [0.4, 0.6] (list)",
+            ),
+            (
+                "C3",
+                "ordering",
+                ["hunter"],
+                'must be a list of ["higher_variable_role", "lower_variable_role"] pairs, '
+                "got ['hunter'] (list)",
+            ),
         ],
     )
-    def test_wrong_type_names_the_key(self, check_id: str, param: str, value: object) -> None:
-        with pytest.raises(ScenarioError, match=rf"checks\.{check_id}\.{param}"):
+    def test_wrong_type_names_the_key(
+        self, check_id: str, param: str, value: object, message: str
+    ) -> None:
+        with pytest.raises(ScenarioError) as caught:
             thresholds_from_mapping({"checks": {check_id: {param: value}}}, source="x.toml")
+        expected = f"x.toml: key 'checks.{check_id}.{param}"
+        assert str(caught.value).startswith(expected)
+        assert str(caught.value).endswith(message)
 
     def test_missing_and_malformed_files(self, tmp_path: Path) -> None:
         with pytest.raises(ScenarioError, match="not found"):

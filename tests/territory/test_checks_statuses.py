@@ -1,0 +1,239 @@
+"""Every check reaches every status it can: PASS, WARN (where it has a warn band), FAIL and
+NOT_ASSESSABLE, each from one small change to the four-rep plan of :mod:`four_reps`.
+
+The table below is the contract; :class:`TestStatusCoverage` holds it against the catalogue,
+so a new check (or a new warn band) without its cases fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from territory.checks import CHECK_IDS, CHECKS, CheckEvidence, CheckThresholds, Status
+from territory.checks import thresholds_from_mapping as limits
+from territory.checks.catalogue import SPECS
+from territory.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayMix, RolePlan
+from tests.territory import four_reps as fr
+
+PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_ASSESSABLE
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check on one variant of the plan, and the status it must reach."""
+
+    check_id: str
+    status: Status
+    build: Callable[[], CheckEvidence]
+    why: str
+    thresholds: CheckThresholds = field(default_factory=CheckThresholds)
+
+    @property
+    def name(self) -> str:
+        return f"{self.check_id}-{self.status}-{self.why}"
+
+
+def _accounts(**columns: Any) -> pd.DataFrame:
+    return fr.accounts().assign(**columns)
+
+
+def _moved(account: int, to: str, revenue: list[float] | None = None) -> pd.DataFrame:
+    frame = fr.accounts()
+    frame.loc[account, "current_rep"] = to
+    if revenue is not None:
+        frame["revenue_last_year"] = revenue
+    return frame
+
+
+def _workload(rows: list[int], hours: float) -> pd.DataFrame:
+    frame = fr.accounts()
+    frame.loc[rows, "workload"] = hours
+    return frame
+
+
+def _traced(role: RolePlan, objective: str) -> RolePlan:
+    measures = tuple(m.model_copy(update={"objective_id": objective}) for m in role.measures)
+    return role.model_copy(update={"measures": measures})
+
+
+TRACED = CompPlan.of(_traced(HUNTER, "new-logos"), _traced(ACCOUNT_MANAGER, "retain"))
+HEAVY = CompPlan.of(HUNTER.model_copy(update={"pay_mix": PayMix(base=0.3, variable=0.7)}))
+SKEWED = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 800.0]
+WITH_BACKTEST = {"company_error": 0.05, "plan_target": 1800.0, "naive_wmape": 0.12}
+
+
+def _stress(**changes: object) -> dict[str, object]:
+    return {**fr.GOOD_STRESS, **changes}
+
+
+def _c4(a90: float) -> CheckEvidence:
+    role = {**fr.GOOD_STRESS["roles"][0], "attainment_p90": a90}
+    role["payout_at_p90"] = 1.0 + 2.0 * (a90 - 1.0)
+    return fr.evidence(comp=CompPlan.of(HUNTER), stress=_stress(roles=[role]))
+
+
+def _territories(deviation: float) -> CheckEvidence:
+    table = pd.DataFrame(
+        {
+            "rep_id": fr.REPS,
+            "potential": [800.0, 1000.0, 1200.0, 1400.0],
+            "potential_dev": [deviation, 0.0, 0.0, 0.0],
+            "workload_dev": [0.0] * 4,
+        }
+    )
+    return fr.evidence(accounts=None, plan=None, territories=table)
+
+
+CASES = [
+    # T1: potential with active reps (no warn band).
+    Case("T1", PASS, fr.evidence, "balanced"),
+    Case(
+        "T1",
+        FAIL,
+        lambda: fr.evidence(reps=fr.reps().assign(vacant=[False, False, False, True])),
+        "vacant",
+    ),
+    Case("T1", NA, lambda: fr.evidence(plan=None), "no-plan"),
+    # T2: net uplift; between 0 and the minimum it is information, not a pass.
+    Case("T2", PASS, lambda: fr.evidence(accounts=_moved(0, "R2"), realignment_uplift=0.05), "up"),
+    Case("T2", Status.INFO, lambda: fr.evidence(realignment_uplift=0.01), "small"),
+    Case("T2", FAIL, lambda: fr.evidence(accounts=_moved(0, "R2"), realignment_uplift=0.0), "loss"),
+    Case("T2", NA, fr.evidence, "no-response-model"),
+    # T3: overrides pass at 10%, warn to 20%, fail above.
+    Case("T3", PASS, fr.evidence, "no-overrides"),
+    Case(
+        "T3",
+        WARN,
+        lambda: fr.evidence(accounts=_accounts(locked_rep=["R1"] + [""] * 7, lock_reason="key")),
+        "one-lock",
+    ),
+    Case(
+        "T3", FAIL, lambda: fr.evidence(accounts=_accounts(locked_rep=["R1"] * 3 + [""] * 5)), "3"
+    ),
+    Case("T3", NA, lambda: fr.evidence(solve=None), "no-solve"),
+    # T4: workload known (no warn band).
+    Case("T4", PASS, fr.evidence, "all-known"),
+    Case("T4", FAIL, lambda: fr.evidence(accounts=_workload([7], 0.0)), "one-missing"),
+    Case("T4", NA, lambda: fr.evidence(accounts=fr.accounts().drop(columns="workload")), "none"),
+    # T5: utilisation band 0.85-1.15, warn band 0.75-1.25.
+    Case("T5", PASS, fr.evidence, "at-0.9"),
+    Case("T5", WARN, lambda: fr.evidence(accounts=_workload([0, 1], 320.0)), "r1-at-0.8"),
+    Case("T5", FAIL, lambda: fr.evidence(accounts=_workload([0, 1], 200.0)), "r1-at-0.5"),
+    Case("T5", NA, lambda: fr.evidence(reps=None), "no-reps"),
+    # T6: potential present, plausible and used (no warn band).
+    Case("T6", PASS, fr.evidence, "plausible"),
+    Case("T6", FAIL, lambda: fr.evidence(accounts=_accounts(revenue_last_year=[500.0] * 8)), "low"),
+    Case("T6", NA, lambda: fr.evidence(accounts=fr.accounts(history=False)), "no-history"),
+    # T7: never PASS (handover records are not engine data).
+    Case("T7", FAIL, lambda: fr.evidence(accounts=_moved(7, "R1", SKEWED)), "largest-moves"),
+    Case("T7", NA, lambda: fr.evidence(accounts=_moved(0, "R2", SKEWED)), "small-moves"),
+    # T8: never PASS (data dates and a usability survey are not engine data).
+    Case("T8", FAIL, lambda: fr.evidence(accounts=_accounts(lat=[np.nan] + [40.0] * 7)), "no-lat"),
+    Case("T8", NA, fr.evidence, "good-data"),
+    # T9: balance pass at 15%, warn to 25%.
+    Case("T9", PASS, fr.evidence, "on-target"),
+    Case("T9", WARN, lambda: _territories(0.20), "20pct-off"),
+    Case("T9", FAIL, lambda: fr.evidence(plan=pd.Series(fr.UNBALANCED)), "unbalanced"),
+    Case("T9", NA, lambda: fr.evidence(quotas=None, rep_impact=None), "no-quotas"),
+    # T10: Spearman(rating, potential) pass at 0.3, warn from 0.
+    Case("T10", PASS, fr.evidence, "best-hold-most"),
+    Case(
+        "T10", WARN, lambda: fr.evidence(reps=fr.reps().assign(rating=[0.6, 0.4, 0.2, 0.8])), "0.2"
+    ),
+    Case(
+        "T10", FAIL, lambda: fr.evidence(reps=fr.reps().assign(rating=[0.8, 0.6, 0.4, 0.2])), "-1"
+    ),
+    Case("T10", NA, lambda: fr.evidence(reps=fr.reps().assign(rating=[0.5] + [np.nan] * 3)), "na"),
+    # C1: every measure traced to an objective that reaches its roles.
+    Case("C1", PASS, lambda: fr.evidence(comp=TRACED, objectives={"new-logos": ["hunter"]}), "ok"),
+    Case("C1", FAIL, fr.evidence, "untraced"),
+    Case("C1", NA, lambda: fr.evidence(comp=TRACED), "no-register"),
+    # C2: never measured (market pay data have no route yet).
+    Case("C2", NA, fr.evidence, "no-market-data"),
+    # C3: pay mix in the role's band (no warn band).
+    Case("C3", PASS, fr.evidence, "presets"),
+    Case("C3", FAIL, lambda: fr.evidence(comp=HEAVY), "70pct-variable"),
+    Case("C3", NA, lambda: fr.evidence(comp=None), "no-comp"),
+    # C4: payout at the 90th percentile pass at 2x, warn from 1.5x.
+    Case("C4", PASS, lambda: _c4(1.5), "2x"),
+    Case("C4", WARN, lambda: _c4(1.3), "1.6x"),
+    Case("C4", FAIL, lambda: _c4(1.2), "1.4x"),
+    Case("C4", NA, lambda: fr.evidence(stress=None), "no-stress"),
+    # C5: at most three measures, each >= 20% (no warn band).
+    Case("C5", PASS, fr.evidence, "one-measure"),
+    Case(
+        "C5",
+        FAIL,
+        fr.evidence,
+        "weight-below-limit",
+        limits({"checks": {"C5": {"min_weight": 1.1}}}),
+    ),
+    Case("C5", NA, lambda: fr.evidence(comp=None), "no-comp"),
+    # C6: earning chances within 15% (no warn band).
+    Case("C6", PASS, fr.evidence, "even"),
+    Case("C6", FAIL, lambda: fr.evidence(stress=_stress(payout_spread=0.3)), "uneven"),
+    Case("C6", NA, lambda: fr.evidence(stress=None), "no-stress"),
+    # C7: half at quota; above 80% the quotas look too easy.
+    Case("C7", PASS, fr.evidence, "55pct"),
+    Case("C7", WARN, lambda: fr.evidence(stress=_stress(expected_share_at_quota=0.85)), "easy"),
+    Case("C7", FAIL, lambda: fr.evidence(stress=_stress(expected_share_at_quota=0.3)), "hard"),
+    Case("C7", NA, lambda: fr.evidence(stress=None, accounts=fr.accounts(history=False)), "none"),
+    # C8: quota WMAPE pass at 10%, warn to 20%.
+    Case("C8", PASS, lambda: fr.evidence(backtest={"wmape": 0.08, **WITH_BACKTEST}), "8pct"),
+    Case("C8", WARN, lambda: fr.evidence(backtest={"wmape": 0.15, **WITH_BACKTEST}), "15pct"),
+    Case("C8", FAIL, lambda: fr.evidence(backtest={"wmape": 0.25, **WITH_BACKTEST}), "25pct"),
+    Case("C8", NA, fr.evidence, "one-year-of-history"),
+    # C9: never measured (needs a survey).
+    Case("C9", NA, fr.evidence, "no-survey"),
+    # C10: never PASS (payout dates are not engine data).
+    Case("C10", FAIL, lambda: fr.evidence(reps=fr.reps().assign(role=["overlay"] * 4)), "no-plan"),
+    Case("C10", NA, fr.evidence, "all-resolve"),
+]
+
+NEVER_PASS = {"T7", "T8", "C2", "C9", "C10"}
+"""Checks with a required part no engine data can measure: they never pass, by design."""
+
+NEVER_MEASURED = {"C2", "C9"}
+"""Checks with no measured part at all: they never fail either."""
+
+WARN_BANDS = {"T3", "T5", "T9", "T10", "C4", "C7", "C8"}
+"""Checks with a WARN band: the declared ones (``warn_key``) and the bands inside a measure."""
+
+
+class TestStatusCoverage:
+    @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+    def test_case_reaches_its_status(self, case: Case) -> None:
+        r = CHECKS[case.check_id](case.build(), case.thresholds)
+        assert r.status == case.status, (r.evidence, r.needs)
+        if case.status == NA:
+            assert r.needs, "a NOT_ASSESSABLE row names the data that would settle it"
+        if case.status in (PASS, WARN):
+            assert r.value is not None, "a judged row shows the value that was judged"
+
+    def test_every_check_has_every_status_it_can_reach(self) -> None:
+        reached: dict[str, set[Status]] = {check_id: set() for check_id in CHECK_IDS}
+        for case in CASES:
+            reached[case.check_id].add(case.status)
+        for check_id, statuses in reached.items():
+            assert NA in statuses, check_id
+            assert (PASS in statuses) != (check_id in NEVER_PASS), check_id
+            assert (FAIL in statuses) != (check_id in NEVER_MEASURED), check_id
+            assert (WARN in statuses) == (check_id in WARN_BANDS), check_id
+
+    def test_declared_warn_bands_are_covered(self) -> None:
+        declared = {check_id for check_id, spec in SPECS.items() if spec.limit.warn_key}
+        assert declared == {"T3", "T9", "T10", "C4", "C8"}
+        assert declared <= WARN_BANDS
+
+    @pytest.mark.parametrize("check_id", sorted(NEVER_PASS))
+    def test_a_check_that_cannot_pass_says_what_it_misses(self, check_id: str) -> None:
+        # The whole run with every step: still not a pass, and the row names what is missing.
+        r = CHECKS[check_id](fr.evidence(objectives={"new-logos": ["hunter"]}), CheckThresholds())
+        assert r.status in (NA, FAIL)
+        assert r.needs
