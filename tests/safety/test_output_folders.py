@@ -683,7 +683,7 @@ class TestLeftovers:
     def test_report_page_staging_of_a_dead_process_is_removed(
         self, tmp_path: Path, run: Path
     ) -> None:
-        gone, host = dead_pid(), outputs._HOST
+        gone, host = dead_pid(), output_rules._HOST
         left = run / f".report.html.tmp-{gone}-{host}-0123abcd"
         left.write_text("half a page", encoding="utf-8")
         assert code(invoke(["report", "--plan", str(run), "--quiet"])) == 0
