@@ -60,7 +60,7 @@ MAX_MEASURES = 3
 
 
 def _rule(key: str, message: str) -> PydanticCustomError:
-    """A validation error that remembers which key inside the model broke the rule."""
+    """Return a validation error that remembers which key inside the model broke the rule."""
     return PydanticCustomError(
         "comp_rule", message.replace("{", "(").replace("}", ")"), {"key": key}
     )
@@ -72,8 +72,11 @@ def _pct(value: float) -> str:
 
 
 class _Model(BaseModel):
-    """Frozen, strict about unknown keys, NaN, infinity (TOML allows both) and numbers beyond
-    :data:`territory.contract.MAX_MAGNITUDE` (finite, but payouts built from them overflow)."""
+    """Base of the comp plan models: frozen and strict.
+
+    Strict about unknown keys, NaN, infinity (TOML allows both) and numbers beyond
+    :data:`territory.contract.MAX_MAGNITUDE` (finite, but payouts built from them overflow).
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -238,14 +241,14 @@ class PayoutCurve(_Model):
         return f"{span} at {tier.slope:g}x"
 
     def capped(self, attainment: npt.ArrayLike) -> BoolArray:
-        """True where the cap (if any) stops the payout from rising further."""
+        """Mark where the cap (if any) stops the payout from rising further."""
         a = np.asarray(attainment, dtype=np.float64)
         if self.cap is None:
             return np.zeros(a.shape, dtype=np.bool_)
         return np.asarray(self.payout(a, capped=False) > self.cap.payout_multiple, dtype=np.bool_)
 
     def with_slope_from(self, at: float, slope: float) -> PayoutCurve:
-        """The same curve with the tier that starts at ``at`` (usually quota) paying ``slope``.
+        """Return the curve with the tier that starts at ``at`` (usually quota) paying ``slope``.
 
         Used to try accelerators; raises ``ScenarioError`` when no tier starts there.
         """
@@ -450,7 +453,7 @@ class RolePlan(_Model):
         return self.ote * self.pay_mix.base
 
     def curve_of(self, measure: Measure) -> PayoutCurve:
-        """The measure's own curve, or the role's."""
+        """Return the measure's own curve, or the role's."""
         return measure.curve if measure.curve is not None else self.curve
 
     @property
@@ -486,7 +489,7 @@ class RolePlan(_Model):
         return res
 
     def capped(self, attainment: npt.ArrayLike) -> BoolArray:
-        """True where the cap of any measure binds."""
+        """Mark where the cap of any measure binds."""
         a = np.asarray(attainment, dtype=np.float64)
         out = np.zeros(a.shape, dtype=np.bool_)
         for m in self.measures:
@@ -501,7 +504,7 @@ class RolePlan(_Model):
         return any(self.curve_of(m).cap is not None for m in self.measures)
 
     def with_accelerator(self, slope: float, at: float = 1.0) -> RolePlan:
-        """The same plan with the tier starting at ``at`` paying ``slope`` in every curve."""
+        """Return the same plan with the tier starting at ``at`` paying ``slope`` in every curve."""
         measures = tuple(
             m
             if m.curve is None
@@ -559,11 +562,11 @@ class CompPlan(_Model):
 
     @classmethod
     def of(cls, *roles: RolePlan, plan_id: str = "plan", currency: str = "USD") -> CompPlan:
-        """A plan made of role plans built in code (for notebooks and tests)."""
+        """Return a plan made of role plans built in code (for notebooks and tests)."""
         return cls(plan_id=plan_id, currency=currency, roles={r.name: r for r in roles})
 
     def role_for(self, rep_role: str) -> RolePlan:
-        """The plan a reps-table role value maps to; the error lists the known values."""
+        """Return the plan a reps-table role value maps to; the error lists the known values."""
         for role in self.roles.values():
             if rep_role in role.rep_roles:
                 return role
@@ -619,7 +622,7 @@ PRESETS: Mapping[str, RolePlan] = {"hunter": HUNTER, "account_manager": ACCOUNT_
 
 
 def preset(name: str) -> RolePlan:
-    """A preset role plan by name; the error lists the presets."""
+    """Return a preset role plan by name; the error lists the presets."""
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     if key not in PRESETS:
         raise ScenarioError(
@@ -715,8 +718,9 @@ def payout_for(
     ote: float | None = None,
     months_in_role: float = 12.0,
 ) -> Earnings:
-    """Earnings of a rep on ``role`` at the given attainment (one value for all measures, or a
-    mapping measure name -> attainment).
+    """Compute the earnings of a rep on ``role`` at the given attainment.
+
+    The attainment is one value for all measures, or a mapping measure name -> attainment.
 
     ``ote`` overrides the role's OTE for this rep (the pay mix still applies); base and incentive
     are pro-rated by ``months_in_role`` / 12.
@@ -759,8 +763,9 @@ def payout_table(
     *,
     sample_ote: float | None = None,
 ) -> pd.DataFrame:
-    """The payout calculator as a table (``payout_table.csv`` layout), one row per role,
-    measure and attainment step (0% to 200% by 5 points unless given).
+    """Return the payout calculator as a table (``payout_table.csv`` layout).
+
+    One row per role, measure and attainment step (0% to 200% by 5 points unless given).
 
     ``payout_multiple_of_ti`` is the measure's curve value, ``payout_at_sample_ote`` that
     measure's incentive for a rep on the role's OTE (or ``sample_ote``), and ``marginal_rate``

@@ -125,7 +125,7 @@ def _as_plan(plan: npt.ArrayLike, n: int) -> IntArray:
 
 
 def district_labels(plan: npt.ArrayLike) -> IntArray:
-    """The distinct district labels used by ``plan``, sorted."""
+    """Return the distinct district labels used by ``plan``, sorted."""
     return np.unique(np.asarray(plan, dtype=np.int64))
 
 
@@ -165,7 +165,7 @@ def population_balance(
     deviation: float = 0.01,
     bounds: tuple[int, int] | None = None,
 ) -> PopulationBalance:
-    """Population of each district, its largest relative deviation from ``P/k`` and the bound check.
+    """Measure each district's population, its largest deviation from ``P/k``, the bound check.
 
     k is the number of distinct labels in ``plan``. ``bounds`` overrides the computed
     ``(L, U)``, for comparing with a published row whose bounds were rounded differently.
@@ -189,7 +189,7 @@ def population_balance(
 
 
 def district_components(plan: npt.ArrayLike, graph: DualGraph) -> dict[int, int]:
-    """Number of connected pieces of each district's induced subgraph, keyed by district label."""
+    """Count the connected pieces of each district's induced subgraph, keyed by district label."""
     labels = _as_plan(plan, graph.n)
     u, v = graph.edges[:, 0], graph.edges[:, 1]
     internal = labels[u] == labels[v]
@@ -211,12 +211,12 @@ def noncontiguous_districts(plan: npt.ArrayLike, graph: DualGraph) -> list[int]:
 
 
 def is_contiguous(plan: npt.ArrayLike, graph: DualGraph) -> bool:
-    """True when every district induces a connected subgraph."""
+    """Tell whether every district induces a connected subgraph."""
     return not noncontiguous_districts(plan, graph)
 
 
 def cut_edges(plan: npt.ArrayLike, graph: DualGraph) -> int:
-    """Number of undirected edges whose two units lie in different districts."""
+    """Count the undirected edges whose two units lie in different districts."""
     labels = _as_plan(plan, graph.n)
     return int(np.count_nonzero(labels[graph.edges[:, 0]] != labels[graph.edges[:, 1]]))
 

@@ -74,7 +74,7 @@ _REPORT_SIGNS = (
 
 
 def engine_version() -> str:
-    """The installed package's version (``unknown`` when run from a bare checkout)."""
+    """Return the installed package's version (``unknown`` when run from a bare checkout)."""
     from importlib import metadata
 
     try:
@@ -84,7 +84,7 @@ def engine_version() -> str:
 
 
 def marker_document(command: str, files: Iterable[str] = ()) -> dict[str, Any]:
-    """The marker's content: no clock or host in it, so reruns stay byte-identical."""
+    """Return the marker's content: no clock or host in it, so reruns stay byte-identical."""
     return {
         "engine": ENGINE,
         "command": command,
@@ -98,7 +98,7 @@ def _marker_text(document: Mapping[str, Any]) -> str:
 
 
 def read_marker(folder: str | Path) -> dict[str, Any] | None:
-    """The folder's marker when it is a real file naming this engine, else None."""
+    """Return the folder's marker when it is a real file naming this engine, else None."""
     path = Path(folder) / MARKER
     try:
         if path.is_symlink() or not path.is_file():
@@ -114,12 +114,12 @@ def read_marker(folder: str | Path) -> dict[str, Any] | None:
 
 
 def is_engine_folder(folder: str | Path) -> bool:
-    """True when the folder carries this engine's marker."""
+    """Tell whether the folder carries this engine's marker."""
     return read_marker(folder) is not None
 
 
 def is_legacy_run_folder(folder: str | Path) -> bool:
-    """True for a run folder an older version wrote (no marker, but its run files)."""
+    """Tell whether it is a run folder an older version wrote (no marker, but its run files)."""
     path = Path(folder)
     return path.is_dir() and all((path / name).is_file() for name in LEGACY_RUN_FILES)
 
@@ -142,8 +142,11 @@ def _write_marker(folder: Path, document: Mapping[str, Any], staging: Path | Non
 
 
 def _ours(name: str, engine: bool) -> bool:
-    """Hidden names of the engine's own bookkeeping: staging anywhere; the marker and the lock
-    file only in a folder the engine wrote (elsewhere a file of that name is someone else's)."""
+    """Tell whether ``name`` is the engine's own hidden bookkeeping.
+
+    Staging anywhere; the marker and the lock file only in a folder the engine wrote (elsewhere a
+    file of that name is someone else's).
+    """
     if engine and name in (MARKER, LOCK_FILE):
         return True
     return bool(_ADD_RE.match(name)) or bool(_MARKER_TMP_RE.match(name))
@@ -199,7 +202,7 @@ def _real(path: Path) -> Path:
 
 
 def _home_folders() -> set[Path]:
-    """The root folder and every user's home folder on this machine."""
+    """Return the root folder and every user's home folder on this machine."""
     homes = {Path("/"), Path(os.path.abspath(Path.home()))}
     for base in ("/home", "/Users", "/root"):
         homes.add(Path(base))
@@ -238,7 +241,7 @@ def _refuse(option: str, path: Path, problem: str, fix: str) -> OutputFolderErro
 
 
 def _check_location(final: Path, shown: Path, option: str) -> None:
-    """A file, a symbolic link or an unwritable folder cannot be written: refuse early."""
+    """Return a file, a symbolic link or an unwritable folder cannot be written: refuse early."""
     if os.path.islink(final):
         raise _refuse(
             option,
@@ -422,7 +425,7 @@ def check_report_file(path: str | Path, *, option: str = "--out") -> Path:
 
 
 def is_our_report(path: str | Path) -> bool:
-    """True when the file is an HTML page this engine wrote (its generator tag or footer)."""
+    """Tell whether the file is an HTML page this engine wrote (its generator tag or footer)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -484,7 +487,7 @@ def scratch_prefix() -> str:
 
 
 def _dead(pid: str, host: str) -> bool:
-    """True when the process that made a staging name is gone (only knowable on this host)."""
+    """Tell whether the process that made a staging name is gone (only knowable on this host)."""
     if host != _HOST:
         return False
     number = int(pid)

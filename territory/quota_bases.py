@@ -128,7 +128,7 @@ def capacity_weights(
 
 
 def even_weights(n: int) -> FloatArray:
-    """The same weight for every territory (Varicent's "even split")."""
+    """Return the same weight for every territory (Varicent's "even split")."""
     return np.ones(n, dtype=np.float64)
 
 

@@ -82,7 +82,7 @@ def _numbers(
     required: bool = False,
     meaning: str = "",
 ) -> FloatArray:
-    """A numeric column as floats (NaN for blanks), recording what is wrong with it."""
+    """Return a numeric column as floats (NaN for blanks), recording what is wrong with it."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
     raw = frame[column]
@@ -152,7 +152,7 @@ class _Inputs:
         return int(self.potential.shape[0])
 
     def text(self, column: str) -> ObjectArray:
-        """An optional text column as objects (None where blank or absent)."""
+        """Return an optional text column as objects (None where blank or absent)."""
         if column not in self.frame.columns:
             return np.full(self.n, None, dtype=object)
         values = self.frame[column]

@@ -62,7 +62,7 @@ class _Basis:
 
 
 def _full_productivity(inp: _Inputs, config: QuotaConfig, baseline: FloatArray) -> FloatArray:
-    """A fully ramped rep's annual sales per territory; NaN where nothing tells."""
+    """Return a fully ramped rep's annual sales per territory; NaN where nothing tells."""
     m = config.method
     if m.full_productivity is not None:
         table = {_normalise_role(k): float(v) for k, v in m.full_productivity.items()}
@@ -334,7 +334,7 @@ def set_quotas(
     *,
     period_sales: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The quotas table of :func:`plan_quotas` (quotas.csv layout, spec §4.2).
+    """Return the quotas table of :func:`plan_quotas` (quotas.csv layout, spec §4.2).
 
     One row per territory and measure for the plan year, with the period quotas as columns
     (``q1``..``q4`` or ``m01``..``m12``); :func:`quotas_long` turns it into one row per

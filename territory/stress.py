@@ -248,7 +248,7 @@ def run_stress(
 def _rep_impact_frame(
     inputs: StressInputs, reps: Mapping[str, FloatArray], inverse: IntArray
 ) -> pd.DataFrame:
-    """The ``rep_impact.csv`` frame, back in the caller's rep order."""
+    """Return the ``rep_impact.csv`` frame, back in the caller's rep order."""
     months = inputs.months_in_role / 12.0
     frame = pd.DataFrame(
         {
@@ -277,7 +277,7 @@ def _rep_impact_frame(
 def _apply_lever(
     inputs: StressInputs, plan: CompPlan, config: StressConfig, lever: str, value: float
 ) -> tuple[StressInputs, CompPlan, StressConfig]:
-    """Inputs, plan and config with one design lever set to ``value``."""
+    """Return inputs, plan and config with one design lever set to ``value``."""
     if lever == "over_assignment":
         scale = inputs.plan_revenue * (1.0 + value) / float(inputs.quota.sum())
         return replace(inputs, quota=inputs.quota * scale), plan, config

@@ -74,6 +74,7 @@ class StressConfig:
     histogram_log_width: float = 0.0005
 
     def __post_init__(self) -> None:
+        """Refuse settings that make no sense, naming each one."""
         problems = []
         for name in ("sigma_company", "sigma_segment", "sigma_effectiveness", "sigma_idio"):
             if not getattr(self, name) >= 0:
@@ -140,8 +141,9 @@ def fenton_wilkinson_sigma(
 
 
 def accelerator_slope_for_leverage(attainment_p90: float, leverage: float) -> float:
-    """Accelerator slope (TI multiples per 1.00 attainment above quota) that pays ``leverage``
-    x TI at the 90th-percentile attainment: (L - 1) / (A90 - 1).
+    """Size the accelerator slope that pays ``leverage`` x TI at the 90th-percentile attainment.
+
+    The slope is in TI multiples per 1.00 attainment above quota: (L - 1) / (A90 - 1).
 
     Assumes a single accelerator tier from quota up to at least A90.
     """

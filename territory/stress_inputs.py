@@ -47,6 +47,7 @@ class StressInputs:
     plan_revenue: float
 
     def __post_init__(self) -> None:
+        """Refuse arrays of different lengths or with impossible values."""
         n = self.rep_ids.shape[0]
         for name in (
             "roles",
@@ -213,7 +214,7 @@ class StressInputs:
         )
 
     def take(self, order: IntArray) -> StressInputs:
-        """The same inputs with reps reordered."""
+        """Return the same inputs with reps reordered."""
         kw = {
             name: getattr(self, name)[order]
             for name in self.__dataclass_fields__

@@ -65,7 +65,7 @@ class _Acc:
 
 
 def _log_noise(rng: np.random.Generator, n: int, sigma: FloatArray) -> FloatArray:
-    """sigma * Z - sigma^2 / 2 per column: mean-one lognormal factors, in log form."""
+    """Sigma * Z - sigma^2 / 2 per column: mean-one lognormal factors, in log form."""
     z = rng.standard_normal((n, sigma.size))
     z *= sigma[None, :]
     z -= (0.5 * sigma**2)[None, :]
@@ -293,7 +293,7 @@ def _hist_quantile(hist: npt.NDArray[np.int64], q: float, width: float) -> float
 
 
 def _resolve_seed(seed: SeedLike) -> tuple[np.random.Generator, int | None]:
-    """A generator and the integer seed to record (fresh entropy when none is given)."""
+    """Return a generator and the integer seed to record (fresh entropy when none is given)."""
     if isinstance(seed, np.random.Generator):
         return seed, None
     if seed is None:

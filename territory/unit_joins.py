@@ -207,8 +207,10 @@ def join_accounts_by_location(
 def _layer_looks_swapped(
     units: gpd.GeoDataFrame, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
 ) -> bool:
-    """Whether most accounts would lie within a geographic layer's extent if its x and y were
-    swapped (a layer stored latitude first; its y still within ±90, so it passed validation)."""
+    """Tell whether most accounts would lie within a geographic layer if its x and y were swapped.
+
+    A layer stored latitude first; its y still within ±90, so it passed validation.
+    """
     if units.crs is None or not CRS(units.crs).is_geographic or len(x) == 0:
         return False
     minx, miny, maxx, maxy = (float(v) for v in units.total_bounds)

@@ -40,8 +40,10 @@ class DisconnectedUnitsWarning(UserWarning):
 
 
 class OverlappingUnitsWarning(UserWarning):
-    """Units of a layer overlap (their interiors share area); the message says how many pairs
-    and how much area, naming the largest overlaps."""
+    """Units of a layer overlap (their interiors share area).
+
+    The message says how many pairs and how much area, naming the largest overlaps.
+    """
 
 
 OVERLAP_MIN_M2 = 1.0
@@ -381,8 +383,10 @@ def check_same_crs(
 
 
 def _metric_crs(units: gpd.GeoDataFrame) -> tuple[CRS, float]:
-    """A CRS measuring in metres-like units for the layer, and how many of its units make one
-    metre. Geographic layers get a local azimuthal equidistant projection centred on them."""
+    """Return a CRS measuring in metres-like units for the layer, and its units per metre.
+
+    Geographic layers get a local azimuthal equidistant projection centred on them.
+    """
     crs = CRS(units.crs)
     if crs.is_geographic:
         minx, miny, maxx, maxy = units.total_bounds
