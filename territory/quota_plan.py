@@ -44,8 +44,9 @@ from territory.quota_bases import (
     untapped_weights,
     yearly_bounds,
 )
-from territory.quota_config import _HISTORY_METHODS, _MONTHS, QuotaConfig, YearlyCaps, _check_config
+from territory.quota_config import _HISTORY_METHODS, _MONTHS, QuotaConfig, YearlyCaps
 from territory.quota_inputs import _Inputs, _read_inputs, _row_problems
+from territory.quota_rules import check_config
 
 # --------------------------------------------------------------------------------------------
 # The pipeline
@@ -277,7 +278,7 @@ def plan_quotas(
     InfeasibleError
         The yearly caps cannot hold while the quotas add up to the street total.
     """
-    _check_config(config)
+    check_config(config)
     inp = _read_inputs(territories, config)
     street = config.street_total
     basis = _basis(inp, config, street)
