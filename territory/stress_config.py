@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from territory.errors import ScenarioError
 
@@ -74,27 +76,12 @@ class StressConfig:
     histogram_log_width: float = 0.0005
 
     def __post_init__(self) -> None:
-        """Refuse settings that make no sense, naming each one."""
-        problems = []
-        for name in ("sigma_company", "sigma_segment", "sigma_effectiveness", "sigma_idio"):
-            if not getattr(self, name) >= 0:
-                problems.append(f"{name} = {getattr(self, name)} must be >= 0")
-        if self.n_sims < 1:
-            problems.append(f"n_sims = {self.n_sims} must be >= 1")
-        if not 0 <= self.coverage_factor <= 1:
-            problems.append(f"coverage_factor = {self.coverage_factor} must lie in [0, 1]")
-        if not self.ramp_schedule or min(self.ramp_schedule) < 0:
-            problems.append("ramp_schedule needs at least one month and no negative values")
-        if not self.company_attainments or min(self.company_attainments) <= 0:
-            problems.append("company_attainments must be positive")
-        if self.plan_attainment <= 0:
-            problems.append(f"plan_attainment = {self.plan_attainment} must be > 0")
-        if list(self.attainment_bands) != sorted(self.attainment_bands):
-            problems.append("attainment_bands must be increasing")
-        if self.max_cells < 1 or self.histogram_log_width <= 0:
-            problems.append("max_cells and histogram_log_width must be positive")
-        if problems:
-            raise ScenarioError("invalid stress configuration: " + "; ".join(problems))
+        """Refuse settings that make no sense, naming each one (see :class:`_StressRules`)."""
+        try:
+            _StressRules.model_validate(self)
+        except ValidationError as exc:
+            problems = dict.fromkeys(_problem(self, error["loc"]) for error in exc.errors())
+            raise ScenarioError("invalid stress configuration: " + "; ".join(problems)) from None
 
     @property
     def sigma_rep(self) -> float:
@@ -154,3 +141,50 @@ def accelerator_slope_for_leverage(attainment_p90: float, leverage: float) -> fl
             "or the leverage target"
         )
     return (leverage - 1.0) / (attainment_p90 - 1.0)
+
+
+def _increasing(values: tuple[float, ...]) -> tuple[float, ...]:
+    if list(values) != sorted(values):
+        raise ValueError("not increasing")
+    return values
+
+
+_Sigma = Annotated[float, Field(ge=0)]
+
+
+class _StressRules(BaseModel):
+    """What a :class:`StressConfig` may hold; fields in the order problems are listed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    sigma_company: _Sigma
+    sigma_segment: _Sigma
+    sigma_effectiveness: _Sigma
+    sigma_idio: _Sigma
+    n_sims: Annotated[float, Field(ge=1)]
+    coverage_factor: Annotated[float, Field(ge=0, le=1)]
+    ramp_schedule: Annotated[tuple[Annotated[float, Field(ge=0)], ...], Field(min_length=1)]
+    company_attainments: Annotated[tuple[Annotated[float, Field(gt=0)], ...], Field(min_length=1)]
+    plan_attainment: Annotated[float, Field(gt=0)]
+    attainment_bands: Annotated[tuple[float, ...], AfterValidator(_increasing)]
+    max_cells: Annotated[float, Field(ge=1)]
+    histogram_log_width: Annotated[float, Field(gt=0)]
+
+
+# How each broken rule is worded; ``{v}`` is the setting's value.
+_WORDING = {
+    "n_sims": "n_sims = {v} must be >= 1",
+    "coverage_factor": "coverage_factor = {v} must lie in [0, 1]",
+    "ramp_schedule": "ramp_schedule needs at least one month and no negative values",
+    "company_attainments": "company_attainments must be positive",
+    "plan_attainment": "plan_attainment = {v} must be > 0",
+    "attainment_bands": "attainment_bands must be increasing",
+    "max_cells": "max_cells and histogram_log_width must be positive",
+    "histogram_log_width": "max_cells and histogram_log_width must be positive",
+}
+
+
+def _problem(config: StressConfig, loc: tuple[int | str, ...]) -> str:
+    name = str(loc[0])
+    wording = _WORDING.get(name, f"{name} = {{v}} must be >= 0")
+    return wording.format(v=getattr(config, name))
