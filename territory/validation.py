@@ -380,166 +380,155 @@ def _rules(col: pa.Column) -> list[str]:
     return rules + [str(check.name) for check in col.checks]
 
 
+# What each rule says about a cell: message, fix and the summary of the rows past
+# MAX_ROWS_PER_PROBLEM. Keys are ``kind.rule`` or just ``rule``; the fields are filled per cell
+# (see _Fields): name, meaning, noun, low, high, value (the number), cell (the cell as read,
+# quoted), text (the cell as text), row, first_row (of a repeated id) and range_fix.
+_WORDS: dict[str, tuple[str, str, str]] = {
+    "number.not_a_number": (
+        "{name} {cell!r} is not a number",
+        "enter {name} as a plain number such as 1234.5, without currency symbols, units, "
+        "thousands separators or a decimal comma ({name} is {meaning})",
+        "{name} is not a number",
+    ),
+    "number.not_nullable": (
+        "{name} is blank but required for every {noun}",
+        "fill in {name} ({meaning}) or delete the row",
+        "{name} is blank",
+    ),
+    "id.not_nullable": (
+        "{name} is blank",
+        "give every {noun} a unique {name}, or delete the row",
+        "{name} is blank",
+    ),
+    "id.field_uniqueness": (
+        "duplicate {name} {text!r}: it appears in row {first_row} and again in row {row}",
+        "give each {noun} a unique {name}, or delete the repeated row if it is a copy",
+        "{name} repeats an earlier row",
+    ),
+    "finite": (
+        "{name} is infinite ({cell})",
+        "enter a finite number ({name} is {meaning})",
+        "{name} is infinite",
+    ),
+    "magnitude": (
+        "{name} {value} is beyond the largest magnitude supported (" + _MAX_TEXT + ")",
+        "enter {meaning}, at most " + _MAX_TEXT + "; check for a stray exponent or a unit mix-up "
+        "(cents for currency, minutes for hours)",
+        "{name} is beyond " + _MAX_TEXT,
+    ),
+    "passthrough_magnitude": (
+        "{name} {value} is beyond the largest magnitude supported (" + _MAX_TEXT + ")",
+        "enter a finite amount in currency per year, at most " + _MAX_TEXT,
+        "{name} is beyond " + _MAX_TEXT,
+    ),
+    "in_range": (
+        "{name} {value} is outside {low}..{high}",
+        "{range_fix}",
+        "{name} is outside {low}..{high}",
+    ),
+    "greater_than": (
+        "{name} is {value} but must be greater than {low}",
+        "enter {meaning}; remove the {noun} from the table if it has no capacity",
+        "{name} is not greater than {low}",
+    ),
+    "greater_than_or_equal_to": (
+        "{name} is negative ({value})",
+        "correct the value: {name} is {meaning}",
+        "{name} is negative",
+    ),
+    "tier.isin": (
+        "tier {text!r} is not A, B or C",
+        "use A, B or C (case does not matter), or leave it blank for B",
+        "tier is not A, B or C",
+    ),
+}
+
+
 class _Wording:
-    """The message, fix and summary of each rule, for one column of one table."""
+    """The texts of each rule for one column of one table, filled in per cell."""
 
     def __init__(self, name: str, col: pa.Column, noun: str, cells: _Cells, rows: IntArray):
-        self.name, self.col, self.noun, self.cells, self.rows = name, col, noun, cells, rows
-        self.meaning = str(col.description)
-        self.raw = cells.raw.get(name)
-        if name in cells.frame.columns and kind_of(col) == "number":
-            self.numbers: FloatArray = cells.frame[name].to_numpy(dtype=np.float64)
-        elif kind_of(col) == "passthrough":
-            self.numbers = parse_numbers(cells.frame[name])[0]
+        self.name, self.col, self.rows = name, col, rows
+        self.frame, self.raw = cells.frame, cells.raw.get(name)
+        self.kind = kind_of(col)
+        self.fixed: dict[str, object] = {"name": name, "meaning": col.description, "noun": noun}
+        for check in col.checks:
+            for key, bound in (check.statistics or {}).items():
+                if key in ("min_value", "max_value") and isinstance(bound, int | float):
+                    self.fixed["low" if key == "min_value" else "high"] = fmt_number(bound)
+        self.numbers: FloatArray | None = None
+        if self.kind == "number" and name in self.frame.columns:
+            self.numbers = self.frame[name].to_numpy(dtype=np.float64)
+        elif self.kind == "passthrough":
+            self.numbers = parse_numbers(self.frame[name])[0]
+        self._first: dict[object, int] | None = None
 
     def texts(self, rule: str) -> _Texts:
-        handler = getattr(self, f"_{kind_of(self.col)}_{rule}", None)
-        if handler is None:
-            handler = getattr(self, f"_{rule}", None)
-        if handler is None:  # a rule without wording would be a bug in the contract
-            return (lambda p: f"{self.name} breaks the rule {rule}", self._correct, rule)
-        texts: _Texts = handler()
-        return texts
-
-    def _correct(self, p: int) -> str:
-        return f"correct the value: {self.name} is {self.meaning}"
-
-    def _value(self, p: int) -> str:
-        return fmt_number(self.numbers[p])
-
-    def _number_not_a_number(self) -> _Texts:
-        name = self.name
+        words = _WORDS.get(f"{self.kind}.{rule}") or _WORDS.get(rule)
+        if words is None:  # a rule without wording would be a bug in the contract
+            words = (
+                f"{{name}} breaks the rule {rule}",
+                "correct the value: {name} is {meaning}",
+                rule,
+            )
+        message, fix, summary = words
         return (
-            lambda p: f"{name} {shown(self._cell(p))!r} is not a number",
-            lambda p: (
-                f"enter {name} as a plain number such as 1234.5, without currency symbols, units, "
-                f"thousands separators or a decimal comma ({name} is {self.meaning})"
-            ),
-            f"{name} is not a number",
+            lambda p: message.format_map(_Fields(self, p)),
+            lambda p: fix.format_map(_Fields(self, p)),
+            summary.format_map(_Fields(self, -1)),
         )
+
+    def field(self, key: str, p: int) -> object:
+        if key == "value":
+            assert self.numbers is not None
+            return fmt_number(self.numbers[p])
+        if key == "cell":
+            return shown(self._cell(p))
+        if key == "text":
+            return text(self._cell(p))
+        if key == "row":
+            return int(self.rows[p])
+        if key == "first_row":
+            return int(self.rows[self._first_of()[self.frame[self.name].iat[p]]])
+        if key == "range_fix":
+            return self._range_fix(p)
+        raise KeyError(key)
 
     def _cell(self, p: int) -> object:
         assert self.raw is not None
         return self.raw[p]
 
-    def _number_not_nullable(self) -> _Texts:
-        name = self.name
-        return (
-            lambda p: f"{name} is blank but required for every {self.noun}",
-            lambda p: f"fill in {name} ({self.meaning}) or delete the row",
-            f"{name} is blank",
-        )
+    def _first_of(self) -> dict[object, int]:
+        """Position of the first row of every repeated id."""
+        if self._first is None:
+            ids = pd.Series(self.frame[self.name], dtype=object)
+            missing = ids.isna().to_numpy()
+            first = (ids.duplicated(keep=False) & ~ids.duplicated(keep="first")).to_numpy()
+            self._first = {ids.iat[int(i)]: int(i) for i in np.flatnonzero(first & ~missing)}
+        return self._first
 
-    def _id_not_nullable(self) -> _Texts:
-        name = self.name
-        return (
-            lambda p: f"{name} is blank",
-            lambda p: f"give every {self.noun} a unique {name}, or delete the row",
-            f"{name} is blank",
-        )
-
-    def _id_field_uniqueness(self) -> _Texts:
-        name, rows = self.name, self.rows
-        ids = pd.Series(self.cells.frame[name], dtype=object)
-        texts = ids.tolist()
-        missing = ids.isna().to_numpy()
-        later = (ids.duplicated(keep="first") & ~missing).to_numpy()
-        first_pos: dict[object, int] = {}
-        for pos in np.flatnonzero((ids.duplicated(keep=False) & ~missing).to_numpy() & ~later):
-            first_pos[texts[int(pos)]] = int(pos)
-        return (
-            lambda p: (
-                f"duplicate {name} {texts[p]!r}: it appears in row "
-                f"{int(rows[first_pos[texts[p]]])} and again in row {int(rows[p])}"
-            ),
-            lambda p: (
-                f"give each {self.noun} a unique {name}, or delete the repeated row if it is a copy"
-            ),
-            f"{name} repeats an earlier row",
-        )
-
-    def _finite(self) -> _Texts:
-        name = self.name
-        return (
-            lambda p: f"{name} is infinite ({shown(self._cell(p))})",
-            lambda p: f"enter a finite number ({name} is {self.meaning})",
-            f"{name} is infinite",
-        )
-
-    def _beyond(self, p: int) -> str:
-        return (
-            f"{self.name} {self._value(p)} is beyond the largest magnitude supported ({_MAX_TEXT})"
-        )
-
-    def _magnitude(self) -> _Texts:
-        return (
-            self._beyond,
-            lambda p: (
-                f"enter {self.meaning}, at most {_MAX_TEXT}; check for a stray exponent "
-                "or a unit mix-up (cents for currency, minutes for hours)"
-            ),
-            f"{self.name} is beyond {_MAX_TEXT}",
-        )
-
-    def _passthrough_magnitude(self) -> _Texts:
-        return (
-            self._beyond,
-            lambda p: f"enter a finite amount in currency per year, at most {_MAX_TEXT}",
-            f"{self.name} is beyond {_MAX_TEXT}",
-        )
-
-    def _bound(self, key: str) -> str:
-        return fmt_number(self._check("statistics")[key])
-
-    def _check(self, attribute: str) -> dict[str, float]:
-        kinds = ("in_range", "greater_than", "greater_than_or_equal_to")
-        check = next(c for c in self.col.checks if c.name in kinds)
-        return dict(getattr(check, attribute))
-
-    def _in_range(self) -> _Texts:
-        name, low, high = self.name, self._bound("min_value"), self._bound("max_value")
-        frame = self.cells.frame
-        lon = frame["lon"].to_numpy() if name == "lat" and "lon" in frame.columns else None
-
-        def fix(p: int) -> str:
-            # A latitude beyond 90 next to a longitude within 90 is almost always a swapped pair.
-            if lon is not None and abs(self.numbers[p]) <= 180 and abs(lon[p]) <= 90:
+    def _range_fix(self, p: int) -> str:
+        # A latitude beyond 90 next to a longitude within 90 is almost always a swapped pair.
+        if self.name == "lat" and "lon" in self.frame.columns and self.numbers is not None:
+            lon = float(self.frame["lon"].to_numpy(dtype=np.float64)[p])
+            if abs(self.numbers[p]) <= 180 and abs(lon) <= 90:
                 return (
-                    f"lat and lon look swapped (lon is {fmt_number(lon[p])}); swap the two values "
+                    f"lat and lon look swapped (lon is {fmt_number(lon)}); swap the two values "
                     "or columns (lat is north-south, -90..90)"
                 )
-            return self._correct(p)
+        return f"correct the value: {self.name} is {self.fixed['meaning']}"
 
-        return (
-            lambda p: f"{name} {self._value(p)} is outside {low}..{high}",
-            fix,
-            f"{name} is outside {low}..{high}",
-        )
 
-    def _greater_than(self) -> _Texts:
-        name, low = self.name, self._bound("min_value")
-        return (
-            lambda p: f"{name} is {self._value(p)} but must be greater than {low}",
-            lambda p: (
-                f"enter {self.meaning}; remove the {self.noun} from the table if it has no capacity"
-            ),
-            f"{name} is not greater than {low}",
-        )
+class _Fields(dict[str, object]):
+    """The fields of one cell's texts, each computed when a template asks for it."""
 
-    def _greater_than_or_equal_to(self) -> _Texts:
-        name = self.name
-        return (
-            lambda p: f"{name} is negative ({self._value(p)})",
-            self._correct,
-            f"{name} is negative",
-        )
+    def __init__(self, wording: _Wording, p: int) -> None:
+        super().__init__(wording.fixed)
+        self.wording, self.p = wording, p
 
-    def _tier_isin(self) -> _Texts:
-        return (
-            lambda p: f"tier {text(self._cell(p))!r} is not A, B or C",
-            lambda p: "use A, B or C (case does not matter), or leave it blank for B",
-            "tier is not A, B or C",
-        )
+    def __missing__(self, key: str) -> object:
+        return self.wording.field(key, self.p)
 
 
 def _cell_problems(
