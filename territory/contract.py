@@ -93,17 +93,9 @@ _EXACT_INT_LIMIT = 2.0**53
 
 
 def is_missing(value: object) -> bool:
-    """Whether a cell holds no value at all (``None``, NaN, ``pd.NA`` or ``NaT``).
+    """Tell whether a cell holds no value at all (``None``, NaN, ``pd.NA`` or ``NaT``).
 
-    Parameters
-    ----------
-    value
-        One cell as read.
-
-    Returns
-    -------
-    bool
-        True for a missing cell; blank text is not missing here (see :func:`text`).
+    Blank text is not missing here (see :func:`text`).
     """
     if value is None or value is pd.NA or value is pd.NaT:
         return True
@@ -310,18 +302,7 @@ def fmt_number(value: float) -> str:
 
 
 def shown(value: object) -> str:
-    """Quote a cell as messages do, cut to 40 characters.
-
-    Parameters
-    ----------
-    value
-        One cell as read.
-
-    Returns
-    -------
-    str
-        Stripped text, or the ``repr`` of anything else.
-    """
+    """Quote a cell as messages do: stripped text or the ``repr`` of anything else, cut to 40."""
     out = value.strip() if isinstance(value, str) else repr(value)
     return out if len(out) <= 40 else out[:37] + "..."
 

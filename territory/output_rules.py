@@ -240,8 +240,21 @@ def _refuse(option: str, path: Path, problem: str, fix: str) -> OutputFolderErro
     return OutputFolderError(f"{option} {path}: {problem}. {fix}")
 
 
+def _existing_folder(path: Path, shown: Path, option: str) -> Path:
+    """Return the nearest existing folder at or above ``path``; refuse when it is a file."""
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        raise _refuse(
+            option,
+            shown,
+            f"cannot be created because {existing} is a file",
+            "Choose a path whose parent folders are folders",
+        )
+    return existing
+
+
 def _check_location(final: Path, shown: Path, option: str) -> None:
-    """Return a file, a symbolic link or an unwritable folder cannot be written: refuse early."""
+    """Refuse early a file, a symbolic link or an unwritable folder: none can be written."""
     if os.path.islink(final):
         raise _refuse(
             option,
@@ -253,14 +266,7 @@ def _check_location(final: Path, shown: Path, option: str) -> None:
         raise _refuse(
             option, shown, "is a file, not a folder", "Choose a folder path (absent or empty)"
         )
-    existing = _nearest_existing(final if os.path.lexists(final) else final.parent)
-    if not existing.is_dir():
-        raise _refuse(
-            option,
-            shown,
-            f"cannot be created because {existing} is a file",
-            "Choose a path whose parent folders are folders",
-        )
+    existing = _existing_folder(final if os.path.lexists(final) else final.parent, shown, option)
     if not _writable(existing):
         raise _refuse(
             option,
@@ -406,14 +412,7 @@ def check_report_file(path: str | Path, *, option: str = "--out") -> Path:
             "exists and is not a page territory wrote, so it is not overwritten",
             "Choose another file name, or move that file away",
         )
-    existing = _nearest_existing(final.parent)
-    if not existing.is_dir():
-        raise _refuse(
-            option,
-            shown,
-            f"cannot be created because {existing} is a file",
-            "Choose a path whose parent folders are folders",
-        )
+    existing = _existing_folder(final.parent, shown, option)
     if not _writable(existing) or (final.exists() and not os.access(final, os.W_OK)):
         raise _refuse(
             option,

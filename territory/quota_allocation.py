@@ -55,6 +55,25 @@ def _bounds_in_cents(
     return lo, hi
 
 
+def _sum_reason(
+    kind: str, bounds: FloatArray, excess_c: float, total_c: int, labels: Sequence[str] | None
+) -> InfeasibilityReason:
+    """Explain floors adding up to more, or ceilings to less, than the total (all in cents)."""
+    floors = kind == "floors"
+    top = np.argsort(-bounds if floors else bounds, kind="stable")[:3].tolist()
+    named = ", ".join(f"{_label(labels, i)} {bounds[i] / 100:,.2f}" for i in top)
+    return InfeasibilityReason(
+        constraint=f"quota_{kind}",
+        subject="all territories",
+        message=(
+            f"the {kind} add up to {float(bounds.sum()) / 100:,.2f}, which is "
+            f"{excess_c / 100:,.2f} {'more' if floors else 'less'} than the {total_c / 100:,.2f} "
+            f"to allocate ({'largest' if floors else 'smallest'} {kind}: {named})"
+        ),
+        excess=excess_c / 100,
+    )
+
+
 def _check_feasible(
     total_c: int, lo: FloatArray, hi: FloatArray, labels: Sequence[str] | None
 ) -> None:
@@ -73,36 +92,10 @@ def _check_feasible(
         )
     floor_sum = float(lo.sum())
     if floor_sum > total_c:
-        top = np.argsort(-lo, kind="stable")[:3].tolist()
-        biggest = ", ".join(f"{_label(labels, i)} {lo[i] / 100:,.2f}" for i in top)
-        reasons.append(
-            InfeasibilityReason(
-                constraint="quota_floors",
-                subject="all territories",
-                message=(
-                    f"the floors add up to {floor_sum / 100:,.2f}, which is "
-                    f"{(floor_sum - total_c) / 100:,.2f} more than the {total_c / 100:,.2f} to "
-                    f"allocate (largest floors: {biggest})"
-                ),
-                excess=(floor_sum - total_c) / 100,
-            )
-        )
+        reasons.append(_sum_reason("floors", lo, floor_sum - total_c, total_c, labels))
     ceiling_sum = float(hi.sum())
     if ceiling_sum < total_c:
-        top = np.argsort(hi, kind="stable")[:3].tolist()
-        smallest = ", ".join(f"{_label(labels, i)} {hi[i] / 100:,.2f}" for i in top)
-        reasons.append(
-            InfeasibilityReason(
-                constraint="quota_ceilings",
-                subject="all territories",
-                message=(
-                    f"the ceilings add up to {ceiling_sum / 100:,.2f}, which is "
-                    f"{(total_c - ceiling_sum) / 100:,.2f} less than the {total_c / 100:,.2f} "
-                    f"to allocate (smallest ceilings: {smallest})"
-                ),
-                excess=(total_c - ceiling_sum) / 100,
-            )
-        )
+        reasons.append(_sum_reason("ceilings", hi, total_c - ceiling_sum, total_c, labels))
     if reasons:
         raise InfeasibleError(
             reasons, hint="Lower the floors, raise the ceilings or change the total."

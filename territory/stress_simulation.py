@@ -65,7 +65,7 @@ class _Acc:
 
 
 def _log_noise(rng: np.random.Generator, n: int, sigma: FloatArray) -> FloatArray:
-    """Sigma * Z - sigma^2 / 2 per column: mean-one lognormal factors, in log form."""
+    """Draw sigma * Z - sigma^2 / 2 per column: mean-one lognormal factors, in log form."""
     z = rng.standard_normal((n, sigma.size))
     z *= sigma[None, :]
     z -= (0.5 * sigma**2)[None, :]

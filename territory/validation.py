@@ -565,9 +565,28 @@ def _cell_problems(
                 report.rows_with(name, positions, wording.texts(rule))
 
 
-def _validate_table(
+def validate_table(
     raw: pd.DataFrame, source: str, first_row: int, schema: pa.DataFrameSchema
 ) -> Checked:
+    """Normalise one table and list every problem in it against its schema (nothing is raised).
+
+    Parameters
+    ----------
+    raw
+        The table as read (``read_table``) or built in memory.
+    source
+        How problems name the table: the file path, or e.g. ``"accounts (DataFrame)"``.
+    first_row
+        User-visible row number of the first record: 2 for CSV/XLSX (header is row 1), 1 for
+        Parquet and DataFrames.
+    schema
+        :data:`~territory.contract.ACCOUNTS_SCHEMA` or :data:`~territory.contract.REPS_SCHEMA`.
+
+    Returns
+    -------
+    Checked
+        The normalised frame, the problems, the row numbers and the columns found.
+    """
     table, noun = str(schema.name), str(schema.metadata["noun"])
     if not isinstance(raw, pd.DataFrame):
         raise TypeError(f"{table} must be a pandas DataFrame, got {type(raw).__name__}")
@@ -621,31 +640,6 @@ def _complete(frame: pd.DataFrame, columns: dict[str, pa.Column]) -> pd.DataFram
     return pd.DataFrame(data, index=pd.RangeIndex(n))
 
 
-def validate_table(
-    raw: pd.DataFrame, source: str, first_row: int, schema: pa.DataFrameSchema
-) -> Checked:
-    """Normalise one table and list every problem in it against its schema (nothing is raised).
-
-    Parameters
-    ----------
-    raw
-        The table as read (``read_table``) or built in memory.
-    source
-        How problems name the table: the file path, or e.g. ``"accounts (DataFrame)"``.
-    first_row
-        User-visible row number of the first record: 2 for CSV/XLSX (header is row 1), 1 for
-        Parquet and DataFrames.
-    schema
-        :data:`~territory.contract.ACCOUNTS_SCHEMA` or :data:`~territory.contract.REPS_SCHEMA`.
-
-    Returns
-    -------
-    Checked
-        The normalised frame, the problems, the row numbers and the columns found.
-    """
-    return _validate_table(raw, source, first_row, schema)
-
-
 def validate_accounts(
     raw: pd.DataFrame, source: str, first_row: int = 2
 ) -> tuple[pd.DataFrame, list[InputProblem]]:
@@ -653,13 +647,8 @@ def validate_accounts(
 
     Parameters
     ----------
-    raw
-        The table as read (``read_table``) or built in memory.
-    source
-        How problems name the table: the file path, or e.g. ``"accounts (DataFrame)"``.
-    first_row
-        User-visible row number of the first record: 2 for CSV/XLSX (header is row 1), 1 for
-        Parquet and DataFrames.
+    raw, source, first_row
+        As for :func:`validate_table`.
 
     Returns
     -------
@@ -670,7 +659,7 @@ def validate_accounts(
     problems : list of InputProblem
         The problems found.
     """
-    checked = _validate_table(raw, source, first_row, ACCOUNTS_SCHEMA)
+    checked = validate_table(raw, source, first_row, ACCOUNTS_SCHEMA)
     return checked.frame, checked.problems
 
 
@@ -684,21 +673,17 @@ def validate_reps(
 
     Parameters
     ----------
-    raw
-        The table as read or built in memory.
-    source
-        How problems name the table.
-    first_row
-        User-visible row number of the first record.
+    raw, source, first_row
+        As for :func:`validate_table`.
 
     Returns
     -------
     frame : pandas.DataFrame
-        The normalised frame.
+        The normalised reps.
     problems : list of InputProblem
         The problems found.
     """
-    checked = _validate_table(raw, source, first_row, REPS_SCHEMA)
+    checked = validate_table(raw, source, first_row, REPS_SCHEMA)
     return checked.frame, checked.problems
 
 
@@ -772,8 +757,8 @@ def validate_inputs(
     DataValidationError
         With every problem of both tables and of ``current_rep``/``locked_rep`` references.
     """
-    acc = _validate_table(accounts, accounts_source, accounts_first_row, ACCOUNTS_SCHEMA)
-    rep = _validate_table(reps, reps_source, reps_first_row, REPS_SCHEMA)
+    acc = validate_table(accounts, accounts_source, accounts_first_row, ACCOUNTS_SCHEMA)
+    rep = validate_table(reps, reps_source, reps_first_row, REPS_SCHEMA)
     problems = acc.problems + rep.problems + cross_check(acc, rep, accounts_source, reps_source)
     if problems:
         raise DataValidationError(problems)
