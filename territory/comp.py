@@ -291,7 +291,18 @@ class PayoutCurve(_Model):
 
 
 def check_curve(curve: PayoutCurve) -> None:
-    """Raise on the first broken rule; the key in the error points inside the curve."""
+    """Raise on the first broken rule; the key in the error points inside the curve.
+
+    Parameters
+    ----------
+    curve
+        The payout curve.
+
+    Raises
+    ------
+    pydantic_core.PydanticCustomError
+        The first broken rule, with the key it concerns.
+    """
     tiers = curve.tiers
     if not tiers:
         raise _rule("tiers", "at least one tier is needed")
@@ -622,7 +633,23 @@ PRESETS: Mapping[str, RolePlan] = {"hunter": HUNTER, "account_manager": ACCOUNT_
 
 
 def preset(name: str) -> RolePlan:
-    """Return a preset role plan by name; the error lists the presets."""
+    """Return a preset role plan by name; the error lists the presets.
+
+    Parameters
+    ----------
+    name
+        ``hunter`` or ``account_manager``.
+
+    Returns
+    -------
+    RolePlan
+        The preset.
+
+    Raises
+    ------
+    ScenarioError
+        No preset has that name.
+    """
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     if key not in PRESETS:
         raise ScenarioError(
@@ -688,7 +715,25 @@ def _scenario_error(source: str, exc: ValidationError) -> ScenarioError:
 
 
 def parse_comp(data: Mapping[str, Any], source: str = "<comp plan>") -> CompPlan:
-    """Validate a comp plan given as a mapping (already parsed TOML or JSON)."""
+    """Validate a comp plan given as a mapping (already parsed TOML or JSON).
+
+    Parameters
+    ----------
+    data
+        The plan's keys and values.
+    source
+        How messages name the plan (the file path).
+
+    Returns
+    -------
+    CompPlan
+        The validated plan.
+
+    Raises
+    ------
+    ScenarioError
+        Every problem, each naming the role and key.
+    """
     try:
         return CompPlan.model_validate(data)
     except ValidationError as exc:
@@ -696,7 +741,23 @@ def parse_comp(data: Mapping[str, Any], source: str = "<comp plan>") -> CompPlan
 
 
 def load_comp(path: str | Path) -> CompPlan:
-    """Read and validate a comp plan TOML file; every problem names the file, role and key."""
+    """Read and validate a comp plan TOML file; every problem names the file, role and key.
+
+    Parameters
+    ----------
+    path
+        The TOML file.
+
+    Returns
+    -------
+    CompPlan
+        The validated plan.
+
+    Raises
+    ------
+    ScenarioError
+        The file cannot be read, is not TOML, or breaks a rule of the plan.
+    """
     p = Path(path)
     return parse_comp(read_toml(p, "comp plan"), source=str(p))
 
@@ -724,6 +785,22 @@ def payout_for(
 
     ``ote`` overrides the role's OTE for this rep (the pay mix still applies); base and incentive
     are pro-rated by ``months_in_role`` / 12.
+
+    Parameters
+    ----------
+    role
+        The rep's role plan.
+    attainment
+        Attainment of quota (1.0 = 100%), scalar or array, or one per measure name.
+    ote
+        The rep's on-target earnings, currency/year.
+    months_in_role
+        Months of the year the rep holds the role.
+
+    Returns
+    -------
+    Earnings
+        Base, incentive and total, shaped like the attainment.
     """
     ote = role.ote if ote is None else float(ote)
     share = months_in_role / 12.0
@@ -746,7 +823,18 @@ def payout_for(
 
 
 def attainment_steps(start: float = 0.0, stop: float = 2.0, step: float = 0.05) -> FloatArray:
-    """Evenly spaced attainments for the payout table, rounded so 1.0 appears exactly."""
+    """Evenly spaced attainments for the payout table, rounded so 1.0 appears exactly.
+
+    Parameters
+    ----------
+    start, stop, step
+        First and last attainment (inclusive) and the step.
+
+    Returns
+    -------
+    numpy.ndarray
+        The attainments.
+    """
     n = int(math.floor((stop - start) / step + 1e-9)) + 1
     return np.round(start + step * np.arange(n, dtype=np.float64), 10)
 
@@ -770,6 +858,20 @@ def payout_table(
     ``payout_multiple_of_ti`` is the measure's curve value, ``payout_at_sample_ote`` that
     measure's incentive for a rep on the role's OTE (or ``sample_ote``), and ``marginal_rate``
     the curve's slope just above the step. ``plan_id`` is ``<plan>/<role>``.
+
+    Parameters
+    ----------
+    plan
+        The comp plan, or one role plan.
+    attainments
+        Attainment steps; 0 to 2 by 0.05 when None.
+    sample_ote
+        OTE used for the currency column instead of each role's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per role, measure and step.
     """
     a = attainment_steps() if attainments is None else np.asarray(attainments, dtype=np.float64)
     frames = []
@@ -818,6 +920,20 @@ def sample_calculations(
     """Worked examples in plain English, one per role and attainment, for the plan document.
 
     With several measures the example assumes the same attainment on each and says so.
+
+    Parameters
+    ----------
+    plan
+        The comp plan, or one role plan.
+    attainments
+        Attainments to work through.
+    currency
+        Currency code put before amounts.
+
+    Returns
+    -------
+    list of str
+        One paragraph per role and attainment.
     """
     cur = currency or (plan.currency if isinstance(plan, CompPlan) else "")
     unit = f" {cur}" if cur else ""

@@ -96,6 +96,16 @@ def is_missing(value: object) -> bool:
     """Tell whether a cell holds no value at all (``None``, NaN, ``pd.NA`` or ``NaT``).
 
     Blank text is not missing here (see :func:`text`).
+
+    Parameters
+    ----------
+    value
+        The cell to test.
+
+    Returns
+    -------
+    bool
+        True for a missing cell.
     """
     if value is None or value is pd.NA or value is pd.NaT:
         return True
@@ -302,7 +312,18 @@ def fmt_number(value: float) -> str:
 
 
 def shown(value: object) -> str:
-    """Quote a cell as messages do: stripped text or the ``repr`` of anything else, cut to 40."""
+    """Quote a cell as messages do: stripped text or the ``repr`` of anything else, cut to 40.
+
+    Parameters
+    ----------
+    value
+        The cell to quote.
+
+    Returns
+    -------
+    str
+        The quoted text.
+    """
     out = value.strip() if isinstance(value, str) else repr(value)
     return out if len(out) <= 40 else out[:37] + "..."
 

@@ -91,6 +91,18 @@ def graph_from_edges(
     """Build a :class:`DualGraph` from populations and an edge list (either direction, repeats ok).
 
     Self-loops are dropped; they never cut and never connect anything.
+
+    Parameters
+    ----------
+    population
+        Population per unit (node ``i`` is unit ``i``).
+    edges
+        Pairs of unit indices that touch.
+
+    Returns
+    -------
+    DualGraph
+        The graph, each undirected edge once.
     """
     pop = np.asarray(population, dtype=np.int64)
     arr = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
@@ -105,7 +117,20 @@ def graph_from_edges(
 
 
 def grid_graph(rows: int, cols: int, population: npt.ArrayLike | None = None) -> DualGraph:
-    """Rook-adjacency grid, nodes numbered row-major; population 1 per cell unless given."""
+    """Rook-adjacency grid, nodes numbered row-major; population 1 per cell unless given.
+
+    Parameters
+    ----------
+    rows, cols
+        Grid size.
+    population
+        Population per cell, row-major; 1 each when omitted.
+
+    Returns
+    -------
+    DualGraph
+        The grid graph.
+    """
     edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
     edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
     pop = np.ones(rows * cols, dtype=np.int64) if population is None else population
@@ -125,7 +150,18 @@ def _as_plan(plan: npt.ArrayLike, n: int) -> IntArray:
 
 
 def district_labels(plan: npt.ArrayLike) -> IntArray:
-    """Return the distinct district labels used by ``plan``, sorted."""
+    """Return the distinct district labels used by ``plan``, sorted.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+
+    Returns
+    -------
+    numpy.ndarray
+        The labels, ascending.
+    """
     return np.unique(np.asarray(plan, dtype=np.int64))
 
 
@@ -139,6 +175,20 @@ def balance_bounds(total_population: int, k: int, deviation: float = 0.01) -> tu
 
     ``deviation`` is the papers' total deviation tau (``0.01`` means ±0.5% around ``P/k``):
     ``L = ceil((1 - tau/2) P/k)`` and ``U = floor((1 + tau/2) P/k)``.
+
+    Parameters
+    ----------
+    total_population
+        Population of all units, ``P``.
+    k
+        Number of districts.
+    deviation
+        Total deviation tau.
+
+    Returns
+    -------
+    tuple of int
+        ``(L, U)``.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}.")
@@ -169,6 +219,22 @@ def population_balance(
 
     k is the number of distinct labels in ``plan``. ``bounds`` overrides the computed
     ``(L, U)``, for comparing with a published row whose bounds were rounded differently.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    population
+        Population per unit.
+    deviation
+        Total deviation tau for the bounds (see :func:`balance_bounds`).
+    bounds
+        ``(L, U)`` to use instead of the computed ones.
+
+    Returns
+    -------
+    PopulationBalance
+        Populations, deviation and whether every district lies within the bounds.
     """
     pop = np.asarray(population, dtype=np.int64)
     labels = _as_plan(plan, pop.shape[0])
@@ -189,7 +255,20 @@ def population_balance(
 
 
 def district_components(plan: npt.ArrayLike, graph: DualGraph) -> dict[int, int]:
-    """Count the connected pieces of each district's induced subgraph, keyed by district label."""
+    """Count the connected pieces of each district's induced subgraph, keyed by district label.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    graph
+        The units' dual graph.
+
+    Returns
+    -------
+    dict
+        Label to number of connected pieces (1 for a contiguous district).
+    """
     labels = _as_plan(plan, graph.n)
     u, v = graph.edges[:, 0], graph.edges[:, 1]
     internal = labels[u] == labels[v]
@@ -206,17 +285,56 @@ def district_components(plan: npt.ArrayLike, graph: DualGraph) -> dict[int, int]
 
 
 def noncontiguous_districts(plan: npt.ArrayLike, graph: DualGraph) -> list[int]:
-    """Labels of the districts that fall apart into more than one piece."""
+    """Labels of the districts that fall apart into more than one piece.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    graph
+        The units' dual graph.
+
+    Returns
+    -------
+    list of int
+        The labels, ascending.
+    """
     return [d for d, count in district_components(plan, graph).items() if count > 1]
 
 
 def is_contiguous(plan: npt.ArrayLike, graph: DualGraph) -> bool:
-    """Tell whether every district induces a connected subgraph."""
+    """Tell whether every district induces a connected subgraph.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    graph
+        The units' dual graph.
+
+    Returns
+    -------
+    bool
+        True when no district falls apart.
+    """
     return not noncontiguous_districts(plan, graph)
 
 
 def cut_edges(plan: npt.ArrayLike, graph: DualGraph) -> int:
-    """Count the undirected edges whose two units lie in different districts."""
+    """Count the undirected edges whose two units lie in different districts.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    graph
+        The units' dual graph.
+
+    Returns
+    -------
+    int
+        The number of cut edges.
+    """
     labels = _as_plan(plan, graph.n)
     return int(np.count_nonzero(labels[graph.edges[:, 0]] != labels[graph.edges[:, 1]]))
 
@@ -280,6 +398,24 @@ def moment_of_inertia(
     ``distance`` is an ``n x n`` matrix in any unit. Each district's centre is the unit inside it
     that minimises its cost, unless ``centres`` fixes it. With :func:`rounded_km_distances` and
     ``scale=1e-6`` this is the published Hess moment of inertia of Validi, Buchanan & Lykhovyd.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    population
+        Population per unit, ``p``.
+    distance
+        Distance matrix between units, ``d``.
+    centres
+        District label to its centre unit, where fixed.
+    scale
+        Factor applied to the sum.
+
+    Returns
+    -------
+    CentredObjective
+        The value and the centres used.
     """
     pop = np.asarray(population, dtype=np.float64)
     labels = _as_plan(plan, pop.shape[0])
@@ -304,6 +440,18 @@ def hop_distances(graph: DualGraph, sources: npt.ArrayLike | None = None) -> Flo
     """Unweighted shortest-path lengths (hops) from ``sources`` (all units if None) to every unit.
 
     Unreachable pairs are ``inf``.
+
+    Parameters
+    ----------
+    graph
+        The units' dual graph.
+    sources
+        Units to measure from; all units when None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(sources, units)``.
     """
     idx = None if sources is None else np.asarray(sources, dtype=np.int64)
     return np.asarray(
@@ -318,6 +466,20 @@ def hess_hop_objective(
 
     Each district's centre is the unit inside it that minimises its cost, unless ``centres``
     fixes it. The value is an integer whenever the populations are.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    graph
+        The units' dual graph (populations included).
+    centres
+        District label to its centre unit, where fixed.
+
+    Returns
+    -------
+    CentredObjective
+        The value and the centres used.
     """
     labels = _as_plan(plan, graph.n)
 
@@ -332,6 +494,16 @@ def rounded_km_distances(x_m: npt.ArrayLike, y_m: npt.ArrayLike) -> IntArray:
 
     This is the authors' ``D_ij = round(dist_metres / 1000)``; Python's round, like numpy's,
     rounds halves to even.
+
+    Parameters
+    ----------
+    x_m, y_m
+        Projected coordinates in metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n x n`` integer kilometres.
     """
     x = np.asarray(x_m, dtype=np.float64)
     y = np.asarray(y_m, dtype=np.float64)
@@ -345,6 +517,18 @@ def project_lonlat(
     """Project lon/lat degrees (EPSG:4326) to the projected CRS ``epsg``; returns metres.
 
     Needs ``pyproj`` (installed with geopandas).
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees in WGS 84.
+    epsg
+        The target CRS.
+
+    Returns
+    -------
+    x, y : numpy.ndarray
+        Projected coordinates in metres.
     """
     try:
         from pyproj import Transformer
@@ -361,7 +545,18 @@ def project_lonlat(
 
 
 def geodesic_miles(lon: npt.ArrayLike, lat: npt.ArrayLike) -> FloatArray:
-    """Matrix of WGS-84 geodesic distances in statute miles between lon/lat points (pyproj)."""
+    """Matrix of WGS-84 geodesic distances in statute miles between lon/lat points (pyproj).
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees in WGS 84.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n x n`` distances in statute miles.
+    """
     try:
         from pyproj import Geod
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -400,7 +595,22 @@ def evaluate_plan(
     deviation: float = 0.01,
     bounds: tuple[int, int] | None = None,
 ) -> PlanEvaluation:
-    """Evaluate the objective-free properties of ``plan`` on ``graph``."""
+    """Evaluate the objective-free properties of ``plan`` on ``graph``.
+
+    Parameters
+    ----------
+    plan
+        District label per unit.
+    graph
+        The units' dual graph.
+    deviation, bounds
+        As for :func:`population_balance`.
+
+    Returns
+    -------
+    PlanEvaluation
+        Balance, contiguity and cut edges.
+    """
     labels = _as_plan(plan, graph.n)
     components = district_components(labels, graph)
     return PlanEvaluation(
@@ -432,6 +642,23 @@ def load_dual_graph(path: str | Path, population_key: str | None = None) -> Dual
 
     The population field is ``population_key`` or else the first of :data:`POPULATION_KEYS`
     present. Node ids may be any hashable JSON value; units are numbered by position.
+
+    Parameters
+    ----------
+    path
+        The JSON file.
+    population_key
+        Node field holding the population.
+
+    Returns
+    -------
+    DualGraph
+        The graph, with lon/lat where the nodes carry them.
+
+    Raises
+    ------
+    DataValidationError
+        The file cannot be read or lacks what a dual graph needs.
     """
     path = Path(path)
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -473,7 +700,27 @@ class LoadedPlan:
 
 
 def plan_from_mapping(assignment: Mapping[int, int], n: int, source: str = "plan") -> IntArray:
-    """Turn ``{unit: district}`` into a plan array, checking every unit is assigned exactly once."""
+    """Turn ``{unit: district}`` into a plan array, checking every unit is assigned exactly once.
+
+    Parameters
+    ----------
+    assignment
+        Unit index to district label.
+    n
+        Number of units.
+    source
+        How messages name the plan.
+
+    Returns
+    -------
+    numpy.ndarray
+        District label per unit.
+
+    Raises
+    ------
+    DataValidationError
+        A unit is missing, repeated or out of range.
+    """
     plan = np.full(n, -1, dtype=np.int64)
     for unit, district in assignment.items():
         if not 0 <= int(unit) < n:
@@ -511,6 +758,18 @@ def load_plan(path: str | Path, n: int) -> LoadedPlan:
     Formats: ``{"nodes": [{"index": i, "district": d}, ...]}`` (cut-edge plans) and
     ``{"partitions": {"<centre>": [members, ...]}}`` (Hess plans, districts numbered in file
     order, centres kept).
+
+    Parameters
+    ----------
+    path
+        The JSON plan file.
+    n
+        Number of units in the graph.
+
+    Returns
+    -------
+    LoadedPlan
+        The plan and, for Hess plans, the centres.
     """
     path = Path(path)
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -537,6 +796,22 @@ def load_lykhovyd_solution(
     """Read a Lykhovyd ``.sol`` plan (``node district`` lines) and map it to DeFord node ids.
 
     ``id_mapping_csv`` is ``derived/lykhovyd_to_deford_county_ids.csv`` of the contiguity benchmark.
+
+    Parameters
+    ----------
+    path
+        The ``.sol`` file.
+    state
+        The state's code, as in the id mapping.
+    id_mapping_csv
+        The id mapping file.
+    n
+        Number of units in the graph.
+
+    Returns
+    -------
+    numpy.ndarray
+        District label per DeFord unit.
     """
     to_deford: dict[int, int] = {}
     with Path(id_mapping_csv).open(newline="", encoding="utf-8") as fh:
@@ -552,7 +827,20 @@ def load_lykhovyd_solution(
 
 
 def load_lonlat_csv(path: str | Path, n: int) -> FloatArray:
-    """Read ``id,...,C_X,C_Y`` rows (e.g. the derived MS centroids) into an ``n x 2`` lon/lat."""
+    """Read ``id,...,C_X,C_Y`` rows (e.g. the derived MS centroids) into an ``n x 2`` lon/lat.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    n
+        Number of units.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, 2)``: lon, lat.
+    """
     out = np.full((n, 2), np.nan)
     with Path(path).open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -561,6 +849,17 @@ def load_lonlat_csv(path: str | Path, n: int) -> FloatArray:
 
 
 def load_epsg_by_state(path: str | Path) -> dict[str, int]:
-    """Read ``derived/epsg_by_state.csv`` into ``{state: epsg}``."""
+    """Read ``derived/epsg_by_state.csv`` into ``{state: epsg}``.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+
+    Returns
+    -------
+    dict
+        State code to EPSG code.
+    """
     with Path(path).open(newline="", encoding="utf-8") as fh:
         return {row["state"]: int(row["epsg"]) for row in csv.DictReader(fh)}

@@ -84,7 +84,20 @@ def engine_version() -> str:
 
 
 def marker_document(command: str, files: Iterable[str] = ()) -> dict[str, Any]:
-    """Return the marker's content: no clock or host in it, so reruns stay byte-identical."""
+    """Return the marker's content: no clock or host in it, so reruns stay byte-identical.
+
+    Parameters
+    ----------
+    command
+        The command that wrote the folder.
+    files
+        The files it wrote.
+
+    Returns
+    -------
+    dict
+        The marker's JSON document.
+    """
     return {
         "engine": ENGINE,
         "command": command,
@@ -98,7 +111,18 @@ def _marker_text(document: Mapping[str, Any]) -> str:
 
 
 def read_marker(folder: str | Path) -> dict[str, Any] | None:
-    """Return the folder's marker when it is a real file naming this engine, else None."""
+    """Return the folder's marker when it is a real file naming this engine, else None.
+
+    Parameters
+    ----------
+    folder
+        The folder to look in.
+
+    Returns
+    -------
+    dict or None
+        The marker's document.
+    """
     path = Path(folder) / MARKER
     try:
         if path.is_symlink() or not path.is_file():
@@ -114,12 +138,34 @@ def read_marker(folder: str | Path) -> dict[str, Any] | None:
 
 
 def is_engine_folder(folder: str | Path) -> bool:
-    """Tell whether the folder carries this engine's marker."""
+    """Tell whether the folder carries this engine's marker.
+
+    Parameters
+    ----------
+    folder
+        The folder to look at.
+
+    Returns
+    -------
+    bool
+        True for a folder with this engine's marker.
+    """
     return read_marker(folder) is not None
 
 
 def is_legacy_run_folder(folder: str | Path) -> bool:
-    """Tell whether it is a run folder an older version wrote (no marker, but its run files)."""
+    """Tell whether it is a run folder an older version wrote (no marker, but its run files).
+
+    Parameters
+    ----------
+    folder
+        The folder to look at.
+
+    Returns
+    -------
+    bool
+        True for an older version's run folder.
+    """
     path = Path(folder)
     return path.is_dir() and all((path / name).is_file() for name in LEGACY_RUN_FILES)
 
@@ -158,6 +204,16 @@ def foreign_entries(folder: Path) -> list[str]:
     A marker folder's own files are those its marker lists; a sub-folder that is itself a
     clean engine folder (a sweep's runs) is the engine's too. In a legacy run folder only the
     names older versions wrote count as the engine's. Anything else belongs to the user.
+
+    Parameters
+    ----------
+    folder
+        The folder to list.
+
+    Returns
+    -------
+    list of str
+        The user's names in it.
     """
     marker = read_marker(folder)
     legacy = marker is None and is_legacy_run_folder(folder)
@@ -387,6 +443,18 @@ def check_output_folder(
 def check_report_file(path: str | Path, *, option: str = "--out") -> Path:
     """Check that an HTML page may be written at ``path``: absent, or a page the engine wrote.
 
+    Parameters
+    ----------
+    path
+        Where the page is to be written.
+    option
+        The command-line option that named it, for messages.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute path.
+
     Raises
     ------
     OutputFolderError
@@ -424,7 +492,18 @@ def check_report_file(path: str | Path, *, option: str = "--out") -> Path:
 
 
 def is_our_report(path: str | Path) -> bool:
-    """Tell whether the file is an HTML page this engine wrote (its generator tag or footer)."""
+    """Tell whether the file is an HTML page this engine wrote (its generator tag or footer).
+
+    Parameters
+    ----------
+    path
+        The file to look at.
+
+    Returns
+    -------
+    bool
+        True for a page this engine wrote.
+    """
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -437,6 +516,18 @@ def is_our_report(path: str | Path) -> bool:
 
 def child_folder(root: str | Path, name: str) -> Path:
     """``root / name``, refused unless it is a direct sub-folder of ``root``.
+
+    Parameters
+    ----------
+    root
+        The parent folder.
+    name
+        The sub-folder's name (from user text: a scenario name, a run id).
+
+    Returns
+    -------
+    pathlib.Path
+        ``root / name``.
 
     Raises
     ------
@@ -475,6 +566,16 @@ def staging_path(target: str | Path) -> Path:
 
     The name carries the PID and host, so what a killed run leaves is recognised and removed by
     :func:`clean_leftovers` on the next run.
+
+    Parameters
+    ----------
+    target
+        The file or folder to be written.
+
+    Returns
+    -------
+    pathlib.Path
+        A hidden sibling of ``target``.
     """
     final = Path(os.path.abspath(target))
     return final.parent / f".{final.name}.tmp-{_tag()}"
@@ -515,6 +616,11 @@ def clean_leftovers(target: str | Path) -> list[Path]:
     ``.NAME.tmp-<pid>-...`` of a dead process is removed. ``.NAME.old-<pid>-...`` is the
     previous folder moved aside by a swap: when ``NAME`` is missing the swap was cut before the
     new folder arrived, so the old one is put back; otherwise it is removed.
+
+    Parameters
+    ----------
+    target
+        The file or folder whose leftovers are looked for.
 
     Returns
     -------
@@ -563,7 +669,18 @@ def _clean_inside(folder: Path) -> None:
 
 
 def clean_scratch_leftovers(root: str | Path | None = None) -> list[Path]:
-    """Remove ``territory-run-<pid>-...`` scratch folders of dead processes (default: $TMPDIR)."""
+    """Remove ``territory-run-<pid>-...`` scratch folders of dead processes (default: $TMPDIR).
+
+    Parameters
+    ----------
+    root
+        Where the scratch folders are.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders removed.
+    """
     base = Path(root) if root is not None else Path(tempfile.gettempdir())
     removed: list[Path] = []
     with contextlib.suppress(OSError), os.scandir(base) as entries:

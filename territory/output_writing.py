@@ -130,6 +130,18 @@ def folder_lock(folder: str | Path, *, timeout_s: float | None = None) -> Iterat
     Re-entrant within a thread. A folder swapped away while waiting (a rerun of align) is
     noticed and the lock taken on the folder now at that path.
 
+    Parameters
+    ----------
+    folder
+        The run folder.
+    timeout_s
+        How long to wait for another holder; :data:`LOCK_TIMEOUT_S` when None.
+
+    Yields
+    ------
+    pathlib.Path
+        The folder held.
+
     Raises
     ------
     OutputFolderError
@@ -206,6 +218,31 @@ def replace_folder(
     The files are written into a hidden sibling, which takes the place of ``target`` by rename
     (atomic on one file system) once the rule (:func:`check_output_folder`) holds again at that
     moment. A failure or interruption removes the sibling and leaves ``target`` as it was.
+
+    Parameters
+    ----------
+    target
+        The folder to (re)create.
+    writers
+        File name to a function that writes that file at the path it is given.
+    command
+        Recorded in the marker.
+    inputs
+        Files and folders the outputs are made from: ``target`` may hold none of them.
+    force
+        Replace a non-empty folder the engine did not write (within the rule's limits).
+    option
+        The command-line option that named ``target``, for messages.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written.
+
+    Raises
+    ------
+    OutputFolderError
+        ``target`` may not be replaced.
     """
     inputs = list(inputs)
     final = check_output_folder(target, command=command, inputs=inputs, force=force, option=option)
@@ -296,6 +333,20 @@ def run_folder(folder: str | Path, *, command: str, option: str = "--plan") -> I
     The folder must have been written by the engine (its marker, or an older version's run
     files); its lock is held until the block ends, so concurrent steps run one after another.
 
+    Parameters
+    ----------
+    folder
+        The run folder.
+    command
+        The step, for messages.
+    option
+        The command-line option that named the folder, for messages.
+
+    Yields
+    ------
+    pathlib.Path
+        The folder held.
+
     Raises
     ------
     OutputFolderError
@@ -321,6 +372,22 @@ def add_files(
     The files are written into a hidden staging folder inside ``folder`` and renamed into place
     one by one; other files are untouched, so concurrent steps lose nothing. A file of the same
     name that the engine did not write (not listed by the marker) is not overwritten.
+
+    Parameters
+    ----------
+    folder
+        The run folder.
+    writers
+        File name to a function that writes that file at the path it is given.
+    command
+        Recorded in the marker.
+    option
+        The command-line option that named the folder, for messages.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
 
     Raises
     ------
@@ -378,6 +445,26 @@ def prepare_folder(
     Absent or empty: created with a marker. A marker folder, or one holding all of
     ``legacy_files``: used as it is. Anything else is refused, unless ``force`` (same limits as
     :func:`check_output_folder`), which puts a marker into it.
+
+    Parameters
+    ----------
+    path
+        The folder.
+    command
+        Recorded in the marker.
+    legacy_files
+        Files whose presence marks an older version's folder.
+    inputs
+        Files and folders the outputs are made from: the folder may hold none of them.
+    force
+        Use a non-empty folder the engine did not write (within the rule's limits).
+    option
+        The command-line option that named the folder, for messages.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute folder.
 
     Raises
     ------

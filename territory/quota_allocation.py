@@ -267,6 +267,18 @@ def split_periods(annual: npt.ArrayLike, shares: npt.ArrayLike) -> FloatArray:
 
     ``shares`` has one row per territory and one column per period; rows need not sum to 1
     and a row of zeros splits evenly.
+
+    Parameters
+    ----------
+    annual
+        Annual amount per territory.
+    shares
+        Share per territory and period.
+
+    Returns
+    -------
+    numpy.ndarray
+        Amount per territory and period; each row adds up to its annual amount.
     """
     annual_c = np.rint(np.asarray(annual, dtype=np.float64) * 100.0).astype(np.int64)
     return _split_rows_cents(annual_c, np.atleast_2d(np.asarray(shares, dtype=np.float64))) / 100

@@ -39,6 +39,18 @@ def history_baseline(history: npt.ArrayLike, year_weights: Sequence[float] = (1.
 
     ``history`` has one column per year, most recent first. A territory missing an older year
     averages over the years it has, so a young territory is not dragged down by zeros.
+
+    Parameters
+    ----------
+    history
+        Revenue per territory, one column per year, most recent first; NaN where unknown.
+    year_weights
+        Weight of each year, most recent first (``(2, 1, 1)`` for the 2-1-1 rule).
+
+    Returns
+    -------
+    numpy.ndarray
+        One baseline per territory.
     """
     h = np.asarray(history, dtype=np.float64)
     if h.ndim == 1:
@@ -54,12 +66,36 @@ def history_baseline(history: npt.ArrayLike, year_weights: Sequence[float] = (1.
 
 
 def historical_weights(baseline: npt.ArrayLike, growth: float = 0.0) -> FloatArray:
-    """History x (1 + growth) (spec §1.1); NaN marks a territory without history."""
+    """History x (1 + growth) (spec §1.1); NaN marks a territory without history.
+
+    Parameters
+    ----------
+    baseline
+        History baseline per territory (:func:`history_baseline`).
+    growth
+        Growth rate applied to every territory.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per territory.
+    """
     return np.asarray(baseline, dtype=np.float64) * (1.0 + growth)
 
 
 def potential_weights(potential: npt.ArrayLike) -> FloatArray:
-    """Territory potential itself: quotas become a share of potential (spec §1.2)."""
+    """Territory potential itself: quotas become a share of potential (spec §1.2).
+
+    Parameters
+    ----------
+    potential
+        Potential per territory, currency/year.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per territory.
+    """
     return np.asarray(potential, dtype=np.float64).copy()
 
 
@@ -75,6 +111,22 @@ def untapped_weights(
     the basis is ``max(P - H, 0)`` (headroom) or ``P``. When the total is below last year's
     revenue there is no increment to spread, and history is scaled down instead, so nobody
     goes negative. NaN history stays NaN (a new territory, sized by the caller).
+
+    Parameters
+    ----------
+    history
+        Last year's revenue per territory; NaN for a new territory.
+    potential
+        Potential per territory, currency/year.
+    total
+        The street total to allocate.
+    increment_basis
+        Spread the increment by ``headroom`` (potential above history) or by ``potential``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per territory.
     """
     h = np.asarray(history, dtype=np.float64)
     p = np.asarray(potential, dtype=np.float64)
@@ -100,6 +152,20 @@ def blended_weights(
 
     Territories without history take ``w = 0``, i.e. their potential share. With weights that
     differ by role the shares need not add up to 1; the kernel normalises them.
+
+    Parameters
+    ----------
+    history
+        Last year's revenue per territory; NaN for a new territory.
+    potential
+        Potential per territory, currency/year.
+    history_weight
+        Blend weight ``w`` on history, one per territory or one for all.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per territory.
     """
     h = np.asarray(history, dtype=np.float64)
     p = np.asarray(potential, dtype=np.float64)
@@ -117,7 +183,21 @@ def capacity_weights(
     availability: npt.ArrayLike = 1.0,
     ramp_factor: npt.ArrayLike = 1.0,
 ) -> FloatArray:
-    """Sales capacity in currency/year: productivity x FTE x availability x ramp (spec §1.5)."""
+    """Sales capacity in currency/year: productivity x FTE x availability x ramp (spec §1.5).
+
+    Parameters
+    ----------
+    full_productivity
+        A fully ramped rep's annual sales per territory.
+    fte, availability, ramp_factor
+        Full-time equivalent, share of the year available and ramp share, per territory or one
+        for all.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per territory.
+    """
     return np.asarray(
         np.asarray(full_productivity, dtype=np.float64)
         * np.asarray(fte, dtype=np.float64)
@@ -128,7 +208,18 @@ def capacity_weights(
 
 
 def even_weights(n: int) -> FloatArray:
-    """Return the same weight for every territory (Varicent's "even split")."""
+    """Return the same weight for every territory (Varicent's "even split").
+
+    Parameters
+    ----------
+    n
+        Number of territories.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` ones.
+    """
     return np.ones(n, dtype=np.float64)
 
 
@@ -143,7 +234,22 @@ def role_history_weights(
     weights: Mapping[str, float] = DEFAULT_ROLE_HISTORY_WEIGHTS,
     other: float = 0.5,
 ) -> FloatArray:
-    """Blend weight on history per territory from its role; unknown roles get ``other``."""
+    """Blend weight on history per territory from its role; unknown roles get ``other``.
+
+    Parameters
+    ----------
+    roles
+        Role per territory (case and spaces do not matter).
+    weights
+        Weight on history by role.
+    other
+        Weight for roles not in ``weights``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per territory, between 0 and 1.
+    """
     table = {_normalise_role(k): float(v) for k, v in weights.items()}
     return np.array([table.get(_normalise_role(r), other) for r in roles], dtype=np.float64)
 
@@ -167,6 +273,22 @@ def peer_weights(
     Peers share every key in ``peer_keys`` (e.g. segment, role) and, with ``use_decile``, the
     potential decile. Where nobody qualifies the last key is dropped, then the next, down to
     all territories with a weight.
+
+    Parameters
+    ----------
+    weights
+        Weight per territory, NaN where it is to be filled.
+    potential
+        Potential per territory, currency/year.
+    peer_keys
+        Columns that peers must share, most important first (one value per territory each).
+    use_decile
+        Peers must also share the potential decile.
+
+    Returns
+    -------
+    numpy.ndarray
+        The weights with NaN filled where a peer group exists.
     """
     w = np.asarray(weights, dtype=np.float64).copy()
     p = np.asarray(potential, dtype=np.float64)
@@ -209,6 +331,20 @@ def ramp_months(
     ``tenure_months`` counts months the rep had already worked when the plan year starts;
     ``hire_month`` (1-12) is the plan month a new rep starts in, before which nothing is sold.
     Both NaN means a fully ramped rep (all ones).
+
+    Parameters
+    ----------
+    tenure_months
+        Months worked before the plan year starts, per territory; NaN for a new hire.
+    hire_month
+        Plan month (1-12) a new rep starts in; NaN for a rep already on board.
+    schedule
+        The ramp schedule.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(territories, 12)``, shares between 0 and 1.
     """
     tenure = np.atleast_1d(np.asarray(tenure_months, dtype=np.float64))
     hire = np.broadcast_to(np.asarray(hire_month, dtype=np.float64), tenure.shape)
@@ -236,6 +372,24 @@ def yearly_bounds(
 
     Uncapped territories (no reference, or exempt because the realignment moved their
     potential by more than the exemption) get floor 0 and no ceiling.
+
+    Parameters
+    ----------
+    reference
+        Last year's quota or revenue per territory; NaN where unknown.
+    caps
+        The yearly caps.
+    potential, potential_before
+        Potential after and before the realignment, to find exempt territories.
+
+    Returns
+    -------
+    floors : numpy.ndarray
+        Lowest quota per territory.
+    ceilings : numpy.ndarray
+        Highest quota per territory (infinite when uncapped).
+    capped : numpy.ndarray
+        Which territories the caps apply to.
     """
     ref = np.asarray(reference, dtype=np.float64)
     capped = ~np.isnan(ref) & (ref >= 0)
@@ -259,6 +413,18 @@ def rebase_prior_quota(prior_total: float, history: npt.ArrayLike) -> FloatArray
     """Last year's total quota re-based to the new territories by history share (spec §1.7).
 
     The fallback when account-level quotas are not available; NaN where history is unknown.
+
+    Parameters
+    ----------
+    prior_total
+        Last year's total quota.
+    history
+        Last year's revenue per new territory.
+
+    Returns
+    -------
+    numpy.ndarray
+        Last year's quota per new territory.
     """
     h = np.asarray(history, dtype=np.float64)
     h_sum = float(np.nansum(h))
@@ -279,6 +445,24 @@ def seasonality_shares(
     ``sales``. Only the last ``years`` complete company years count. Returns the territory
     shares (NaN rows where a territory sold nothing) and the company profile, ``None`` when
     there is less than one complete year.
+
+    Parameters
+    ----------
+    period_sales
+        Sales per territory, year and period (long format).
+    keys
+        The territory ids, in the order of the returned rows.
+    n_periods
+        4 (quarters) or 12 (months).
+    years
+        How many complete company years count.
+
+    Returns
+    -------
+    shares : numpy.ndarray
+        Shape ``(len(keys), n_periods)``.
+    profile : numpy.ndarray or None
+        The company profile.
     """
     key_col = "territory_id" if "territory_id" in period_sales.columns else "rep_id"
     problems = [
@@ -350,6 +534,24 @@ def shrink_profile(
     Returns the blended shares and the weight on the level profile,
     ``shrink_deals / (shrink_deals + n_deals)``; 1 where the deal count or own history is
     missing.
+
+    Parameters
+    ----------
+    own
+        Each territory's own shares, shape ``(territories, periods)``; NaN rows where unknown.
+    level
+        The profile shrunk toward (the company's), one row or one per territory.
+    n_deals
+        Deals per territory behind its own profile.
+    shrink_deals
+        Deal count at which own and level profile weigh the same.
+
+    Returns
+    -------
+    shares : numpy.ndarray
+        The blended shares.
+    weight : numpy.ndarray
+        Weight on the level profile per territory.
     """
     own_arr = np.atleast_2d(np.asarray(own, dtype=np.float64))
     level_arr = np.asarray(level, dtype=np.float64)
@@ -372,11 +574,34 @@ def share_at_quota(over_assignment_factor: float, sigma: float) -> float:
 
     Attainment is lognormal with log-sd ``sigma`` and mean ``1 / factor``, which gives
     ``Phi((-ln factor - sigma^2 / 2) / sigma)``.
+
+    Parameters
+    ----------
+    over_assignment_factor
+        Compounded over-assignment factor (1.1 for 10%).
+    sigma
+        Log-sd of rep attainment.
+
+    Returns
+    -------
+    float
+        Share of reps at quota, between 0 and 1.
     """
     z = (-math.log(over_assignment_factor) - sigma * sigma / 2.0) / sigma
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def half_at_quota_bound(sigma: float) -> float:
-    """Largest over-assignment at which half the reps still reach quota on plan: e^(-s^2/2)-1."""
+    """Largest over-assignment at which half the reps still reach quota on plan: e^(-s^2/2)-1.
+
+    Parameters
+    ----------
+    sigma
+        Log-sd of rep attainment.
+
+    Returns
+    -------
+    float
+        The over-assignment rate (0.03 for 3%).
+    """
     return math.exp(-sigma * sigma / 2.0) - 1.0

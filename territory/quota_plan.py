@@ -340,6 +340,20 @@ def set_quotas(
     One row per territory and measure for the plan year, with the period quotas as columns
     (``q1``..``q4`` or ``m01``..``m12``); :func:`quotas_long` turns it into one row per
     territory and period. See :func:`plan_quotas` for the expected columns.
+
+    Parameters
+    ----------
+    territories
+        One row per territory (see :func:`plan_quotas`).
+    config
+        The quota configuration.
+    period_sales
+        Past sales per territory and period, for the seasonality profile.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The quotas table.
     """
     return plan_quotas(territories, config, period_sales=period_sales).table
 
@@ -473,7 +487,18 @@ def _summary(
 
 
 def quotas_long(quotas: pd.DataFrame) -> pd.DataFrame:
-    """One row per territory and period: plan_year, territory_id, rep_id, measure, period, quota."""
+    """One row per territory and period: plan_year, territory_id, rep_id, measure, period, quota.
+
+    Parameters
+    ----------
+    quotas
+        The quotas table (:func:`set_quotas`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long table.
+    """
     periods = [c for c in quotas.columns if c[:1] in ("q", "m") and c[1:].isdigit()]
     keys = ["plan_year", "territory_id", "rep_id", "measure"]
     long = quotas[keys + periods].melt(

@@ -139,6 +139,22 @@ def backtest(
     present, the potential of the time. Prior quotas, realignment and ramp columns describe
     the coming year, so they are left out. ``plan_target`` is the plan G of year t (default
     ``config.company_target``). Territories without actuals are not scored.
+
+    Parameters
+    ----------
+    territories
+        One row per territory with ``history`` and ``history_prev``.
+    config
+        The quota configuration to test.
+    plan_target
+        The plan of year t.
+    rule
+        The accuracy bands; the defaults when None.
+
+    Returns
+    -------
+    BacktestResult
+        Scores per territory and for the company.
     """
     rule = rule or AccuracyRule()
     frame = territories.reset_index(drop=True)

@@ -69,6 +69,18 @@ def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
     validators skip them). XLSX reads ``sheet`` (default: the first worksheet); id and text
     columns known to the data contract are turned into text. Parquet keeps its stored types.
 
+    Parameters
+    ----------
+    path
+        The table file.
+    sheet
+        The worksheet of an .xlsx file (default: the first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The cells as read, one column per header name.
+
     Raises
     ------
     DataValidationError
@@ -469,6 +481,18 @@ def sheet_choice(
     """Which worksheet to read for the accounts and the reps, from ``--sheet`` values.
 
     Each value is ``NAME`` (every .xlsx input) or ``accounts=NAME`` / ``reps=NAME``.
+
+    Parameters
+    ----------
+    values
+        The ``--sheet`` values, in order.
+    accounts_path, reps_path
+        The two input files (None when not given).
+
+    Returns
+    -------
+    tuple
+        The sheet for the accounts and for the reps (None: the first sheet).
 
     Raises
     ------

@@ -97,6 +97,27 @@ def run_stress(
     Returns the per-simulation totals (org summary, cost distribution, histogram), the rep
     impact file at ``config.plan_attainment`` and the verdict numbers. The seed actually used
     is recorded in the result (a fresh one is drawn and recorded when ``seed`` is None).
+
+    Parameters
+    ----------
+    inputs
+        Per-rep inputs (quotas, expected sales, roles, ramp).
+    plan
+        The comp plan; every role in ``inputs`` must be in it.
+    config
+        Simulation settings; the engine defaults when None.
+    seed
+        Seed or generator; a fresh seed is drawn when None.
+
+    Returns
+    -------
+    StressResult
+        Outcomes per scenario, rep impact and verdicts.
+
+    Raises
+    ------
+    ScenarioError
+        There are no reps, or a role is not in the plan.
     """
     config = config or StressConfig()
     if inputs.n_reps == 0:
@@ -311,6 +332,31 @@ def sensitivity_grid(
     ``accelerator_slope`` (slope of the tier starting at quota, every role), and
     ``sigma_idio`` / ``sigma_effectiveness`` / ``sigma_company``. Every lever value reuses the
     same seed, so cells differ by the lever, not by sampling noise.
+
+    Parameters
+    ----------
+    inputs
+        Per-rep inputs.
+    plan
+        The comp plan.
+    lever
+        The lever to vary.
+    values
+        Its values; the config's ``sensitivity_levers`` entry when None.
+    config
+        Simulation settings; the engine defaults when None.
+    seed
+        Seed or generator shared by every lever value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lever value and company attainment.
+
+    Raises
+    ------
+    ScenarioError
+        The lever is unknown or cannot be applied to the plan.
     """
     config = config or StressConfig()
     if lever not in config.sensitivity_levers and values is None:
@@ -357,6 +403,18 @@ def p_at_quota(over_assignment: float, sigma: float) -> float:
     """Share of reps at or above quota when the company lands on plan (lognormal attainment).
 
     Phi((-ln(1 + OA) - sigma^2 / 2) / sigma); shown next to the over-assignment input.
+
+    Parameters
+    ----------
+    over_assignment
+        Over-assignment rate (0.10 for 10%).
+    sigma
+        Log-sd of rep attainment.
+
+    Returns
+    -------
+    float
+        Share of reps at quota.
     """
     if sigma <= 0:
         return 1.0 if over_assignment <= 0 else 0.0

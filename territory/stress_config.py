@@ -99,6 +99,18 @@ def sigma_from_deals(deals_per_year: npt.ArrayLike, deal_size_cv: npt.ArrayLike)
 
     The CV of annual sales is sqrt((1 + CV_d^2) / deals); the lognormal with that CV has
     sigma = sqrt(ln(1 + CV^2)). 12 deals a year with CV_d = 1 gives about 0.39.
+
+    Parameters
+    ----------
+    deals_per_year
+        Deals each rep closes a year.
+    deal_size_cv
+        Coefficient of variation of deal size.
+
+    Returns
+    -------
+    numpy.ndarray
+        Rep-level log-sd.
     """
     deals = np.asarray(deals_per_year, dtype=np.float64)
     cv_d = np.asarray(deal_size_cv, dtype=np.float64)
@@ -117,6 +129,22 @@ def fenton_wilkinson_sigma(
     Matches the mean and variance of the sum (Fenton-Wilkinson): with account means ``m_a`` and
     log-sds ``s_a``, Var = sum m_a^2 (exp(s_a^2) - 1) and sigma_rep^2 = ln(1 + Var / mean^2).
     Reps without accounts get 0.
+
+    Parameters
+    ----------
+    expected_sales
+        Expected sales per account.
+    sigma_account
+        Log-sd per account.
+    rep_index
+        The rep (0..n_reps-1) each account belongs to.
+    n_reps
+        Number of reps.
+
+    Returns
+    -------
+    numpy.ndarray
+        Log-sd per rep.
     """
     m = np.asarray(expected_sales, dtype=np.float64)
     s = np.broadcast_to(np.asarray(sigma_account, dtype=np.float64), m.shape)
@@ -133,6 +161,23 @@ def accelerator_slope_for_leverage(attainment_p90: float, leverage: float) -> fl
     The slope is in TI multiples per 1.00 attainment above quota: (L - 1) / (A90 - 1).
 
     Assumes a single accelerator tier from quota up to at least A90.
+
+    Parameters
+    ----------
+    attainment_p90
+        90th-percentile attainment, above 1.
+    leverage
+        Payout at that attainment, in multiples of TI.
+
+    Returns
+    -------
+    float
+        The slope.
+
+    Raises
+    ------
+    ScenarioError
+        ``attainment_p90`` is not above quota.
     """
     if attainment_p90 <= 1.0:
         raise ScenarioError(

@@ -230,6 +230,20 @@ def held_share(
 
     The rep holds the last ``months_in_role`` months of the year; month ``j`` of that stretch is
     the rep's month ``tenure + j`` since start. A fractional month counts pro rata.
+
+    Parameters
+    ----------
+    months_in_role
+        Months of the plan year each rep holds the role.
+    tenure_months
+        Months since each rep started, at the start of that stretch.
+    ramp
+        Productivity in months 1, 2, ... since start; the last value holds after.
+
+    Returns
+    -------
+    numpy.ndarray
+        Share of a full year per rep, between 0 and 1.
     """
     schedule = np.asarray(ramp, dtype=np.float64)
     j = np.arange(1, 13, dtype=np.float64)

@@ -80,7 +80,18 @@ class Connectivity:
 
 
 def connectivity(graph: DualGraph) -> Connectivity:
-    """Islands and connected parts of a unit graph (names are its ``names`` or positions)."""
+    """Islands and connected parts of a unit graph (names are its ``names`` or positions).
+
+    Parameters
+    ----------
+    graph
+        The unit graph.
+
+    Returns
+    -------
+    Connectivity
+        Its islands and parts.
+    """
     names = graph.names if graph.names else tuple(str(i) for i in range(graph.n))
     n_parts, labels = csgraph.connected_components(graph.adjacency(), directed=False)
     degree = np.bincount(graph.edges.ravel(), minlength=graph.n) if graph.m else np.zeros(graph.n)
@@ -239,6 +250,18 @@ def read_adjacency(path: str | Path, population_key: str | None = None) -> DualG
     """Read a ready NetworkX adjacency JSON graph (as in ``../shared/benchmarks/``).
 
     Delegates to :func:`territory.districting.load_dual_graph`.
+
+    Parameters
+    ----------
+    path
+        The JSON file.
+    population_key
+        Node field holding the population.
+
+    Returns
+    -------
+    DualGraph
+        The graph.
     """
     return load_dual_graph(path, population_key=population_key)
 

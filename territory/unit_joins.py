@@ -41,6 +41,31 @@ def join_accounts(
     the unit that comes first in the layer). Accounts that match no unit are listed in a
     :class:`DataValidationError`, or with ``outside="drop"`` get ``None`` (and a warning);
     ``snap_km`` lets a location join take the nearest unit for points just outside every unit.
+
+    Parameters
+    ----------
+    accounts
+        The validated accounts.
+    units
+        The validated unit layer.
+    by
+        Join on the accounts' ``unit_id`` column or on their location.
+    outside
+        Refuse accounts that match no unit, or drop them.
+    source
+        How problems name the accounts (their file path).
+    snap_km
+        Largest distance to the nearest unit for a location outside every unit.
+
+    Returns
+    -------
+    pandas.Series
+        The unit id per account (``None`` where dropped).
+
+    Raises
+    ------
+    DataValidationError
+        Accounts match no unit (with ``outside="raise"``), or lack the columns to join on.
     """
     if by == "unit_id":
         return join_accounts_by_id(accounts, units, outside=outside, source=source)
@@ -79,7 +104,18 @@ def join_accounts_by_id(
     outside: Literal["raise", "drop"] = "raise",
     source: str = "accounts",
 ) -> pd.Series:
-    """Match accounts to units through their ``unit_id`` column (compared as text)."""
+    """Match accounts to units through their ``unit_id`` column (compared as text).
+
+    Parameters
+    ----------
+    accounts, units, outside, source
+        As for :func:`join_accounts`.
+
+    Returns
+    -------
+    pandas.Series
+        The unit id per account.
+    """
     if "unit_id" not in accounts.columns:
         raise DataValidationError(
             [
@@ -129,6 +165,18 @@ def join_accounts_by_location(
 
     ``snap_km`` gives an account that falls outside every unit (in a bay, across a simplified
     coastline) to the nearest unit within that distance.
+
+    Parameters
+    ----------
+    accounts, units, outside, source, snap_km
+        As for :func:`join_accounts`.
+    lat, lon
+        The accounts' coordinate columns.
+
+    Returns
+    -------
+    pandas.Series
+        The unit id per account.
     """
     if units.crs is None:
         raise DataValidationError(
@@ -230,6 +278,20 @@ def aggregate_accounts(
     revenue column. With ``unit_ids`` (for example ``units["unit_id"]``) the result has one row
     per unit in that order, zeros for units without accounts, so that row ``i`` matches node
     ``i`` of the unit graph; otherwise it lists the units that have accounts, sorted by id.
+
+    Parameters
+    ----------
+    accounts
+        The validated accounts.
+    unit_of_account
+        The unit id per account.
+    unit_ids
+        The units to report, in order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit.
     """
     unit = pd.Series(np.asarray(unit_of_account, dtype=object), name="unit_id")
     if len(unit) != len(accounts):

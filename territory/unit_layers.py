@@ -142,6 +142,27 @@ def validate_units(
     Every problem is collected before raising: the id column missing, ids missing or repeated,
     no CRS, empty or non-polygon geometries, and invalid polygons (each named with its id and
     GEOS's reason). With ``repair=True`` invalid polygons are fixed with ``make_valid`` instead.
+
+    Parameters
+    ----------
+    units
+        The layer, one row per unit.
+    id_column
+        The column holding the unit ids.
+    source
+        How problems name the layer (its file path).
+    repair
+        Fix invalid polygons instead of reporting them.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The checked copy.
+
+    Raises
+    ------
+    DataValidationError
+        With every problem found.
     """
     problems: list[InputProblem] = []
     if id_column not in units.columns:
@@ -298,6 +319,16 @@ def unit_overlaps(units: gpd.GeoDataFrame) -> list[tuple[str, str, float]]:
 
     Units that only share a border do not count, nor slivers below :data:`OVERLAP_MIN_M2`. The
     pairs are found in the layer's own CRS; only the shared pieces are projected to measure them.
+
+    Parameters
+    ----------
+    units
+        The layer, with a ``unit_id`` column.
+
+    Returns
+    -------
+    list of tuple
+        ``(unit_id, unit_id, km²)`` per overlapping pair.
     """
     if units.crs is None or len(units) < 2:
         return []
@@ -358,6 +389,15 @@ def check_same_crs(
 
     Overlaying layers in different CRS silently matches nothing, so this is an error, and the
     fix is to reproject one of them with ``to_crs()``.
+
+    Parameters
+    ----------
+    units
+        The unit layer.
+    other
+        The layer to overlay on it.
+    other_name
+        How the message names ``other``.
     """
     problems = []
     for name, frame in (("the unit layer", units), (other_name, other)):

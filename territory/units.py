@@ -97,6 +97,23 @@ def dissolve_territories(
 
     Every unit must have a rep and every mapped unit must exist; otherwise the error lists
     the ids. Rows are sorted by ``rep_id``; the CRS is the unit layer's.
+
+    Parameters
+    ----------
+    units
+        The validated unit layer.
+    unit_to_rep
+        The rep of every unit, by unit id.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per rep.
+
+    Raises
+    ------
+    DataValidationError
+        A unit has no rep, or a mapped unit is not in the layer.
     """
     mapping = {str(k): v for k, v in dict(unit_to_rep).items()}
     ids = [str(u) for u in units["unit_id"]]
@@ -161,6 +178,22 @@ def write_geojson(
     Features are sorted by ``sort_by`` (default ``rep_id`` or ``unit_id`` when present),
     geometries normalised with exterior rings counter-clockwise, coordinates rounded to
     ``precision`` decimals (6 is about 0.1 m) and properties written in column order.
+
+    Parameters
+    ----------
+    gdf
+        The layer to write (reprojected to WGS84).
+    path
+        The file to write.
+    sort_by
+        Column to order the features by.
+    precision
+        Decimals kept in coordinates.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
     """
     if gdf.crs is None:
         raise DataValidationError(
@@ -209,6 +242,18 @@ def coverage_gaps(units: gpd.GeoDataFrame, min_area_m2: float = 0.0) -> gpd.GeoD
 
     Returns one polygon per gap larger than ``min_area_m2`` with its ``area_m2`` and the ids
     of the units around it (``neighbours``), so a gap can be checked before building the graph.
+
+    Parameters
+    ----------
+    units
+        The validated unit layer.
+    min_area_m2
+        Smallest gap reported, in m².
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``geometry``, ``area_m2`` and ``neighbours`` per gap.
     """
     geoms, per_m, metric_crs = _metric_geometry(units)
     union = shapely.union_all(geoms)

@@ -87,6 +87,16 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     characters, a spreadsheet may trim the rest). Numeric columns, and numbers inside object
     columns, are never touched, so negative numbers stay numbers. Text columns come back as
     object dtype with ``None`` for missing cells.
+
+    Parameters
+    ----------
+    frame
+        The table to write.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The formula-safe copy.
     """
     columns: dict[Any, pd.Series] = {}
     labels = [_neutralise(label) for label in frame.columns]
@@ -117,6 +127,15 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     rest of the cell into a new row's first cell). ``parquet``: the frame as it is (pyarrow, no
     index). ``xlsx``: formula-safe, first sheet named after the file
     stem, header row frozen, fixed timestamps.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    path
+        The file to write.
+    fmt
+        ``csv``, ``parquet`` or ``xlsx``.
     """
     fmt = fmt.lower()
     path = Path(path)
@@ -266,6 +285,15 @@ def write_workbook(
 
     With ``formatted`` numbers get formats from their column names (money with thousands
     separators, fractions as percentages) and columns a readable width.
+
+    Parameters
+    ----------
+    path
+        The .xlsx file to write.
+    sheets
+        Sheet name (cut to Excel's 31 characters) to table, in order.
+    formatted
+        Number formats and column widths from the column names.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
