@@ -1323,9 +1323,10 @@ def payout(
     ] = False,
 ) -> None:
     """What a rep earns at an attainment, and the payout table finance and reps read."""
-    from territory.comp import load_comp, payout_for, payout_table
+    from territory.comp import load_comp
     from territory.io import write_outputs
     from territory.outputs import check_output_folder, is_engine_folder, is_legacy_run_folder
+    from territory.payouts import payout_for, payout_table
 
     try:
         if out is not None and not (is_engine_folder(out) or is_legacy_run_folder(out)):
@@ -1348,7 +1349,7 @@ def payout(
                 f"{incentive / target_incentive:.2f}" if target_incentive else "n/a",
             )
         console.print(table)
-        from territory.comp import sample_calculations
+        from territory.payouts import sample_calculations
 
         for line in sample_calculations(plan if role is None else roles[0], (attainment,)):
             console.print(f"- {line}")

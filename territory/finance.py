@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from territory.comp import CompPlan, payout_table, sample_calculations
+from territory.comp import CompPlan
+from territory.payouts import payout_table, sample_calculations
 from territory.quotas import (
     BacktestResult,
     QuotaConfig,

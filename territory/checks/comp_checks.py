@@ -22,8 +22,9 @@ from territory.checks.evidence import CheckEvidence, as_dict, balance
 from territory.checks.formats import listing, num, pct
 from territory.checks.helpers import given, norm_role, numbers, spearman
 from territory.checks.model import Finding, Part, Rule, Status
-from territory.comp import RolePlan, payout_for
+from territory.comp import RolePlan
 from territory.errors import TerritoryError
+from territory.payouts import payout_for
 
 
 def _roles_of_rep(role: RolePlan) -> list[str]:

@@ -35,15 +35,12 @@ from territory.comp import (
     RolePlan,
     Threshold,
     Tier,
-    attainment_steps,
     load_comp,
     parse_comp,
-    payout_for,
-    payout_table,
     preset,
-    sample_calculations,
 )
 from territory.errors import ScenarioError
+from territory.payouts import attainment_steps, payout_for, payout_table, sample_calculations
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP_DIR = ROOT / "data" / "comp"

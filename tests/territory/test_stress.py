@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayoutCurve, Tier, payout_for
+from territory.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayoutCurve, Tier
 from territory.errors import DataValidationError, ScenarioError
+from territory.payouts import payout_for
 from territory.stress import (
     REP_IMPACT_COLUMNS,
     SCENARIO_COLUMNS,
