@@ -749,7 +749,7 @@ def load_comp(path: str | Path) -> CompPlan:
     Returns
     -------
     CompPlan
-        The validated plan.
+        The plan, every role checked (see :func:`parse_comp`).
 
     Raises
     ------

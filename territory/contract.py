@@ -118,7 +118,7 @@ def none_for_missing(values: pd.Series) -> pd.Series:
     Parameters
     ----------
     values
-        One column as read.
+        A column as a reader returned it.
 
     Returns
     -------
@@ -166,7 +166,7 @@ def text_values(values: pd.Series) -> list[str | None]:
     Parameters
     ----------
     values
-        One column as read.
+        An id or text column as read.
 
     Returns
     -------

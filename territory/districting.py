@@ -289,10 +289,8 @@ def noncontiguous_districts(plan: npt.ArrayLike, graph: DualGraph) -> list[int]:
 
     Parameters
     ----------
-    plan
-        District label per unit.
-    graph
-        The units' dual graph.
+    plan, graph
+        A plan and the graph it lives on, as for :func:`district_components`.
 
     Returns
     -------
@@ -307,10 +305,8 @@ def is_contiguous(plan: npt.ArrayLike, graph: DualGraph) -> bool:
 
     Parameters
     ----------
-    plan
-        District label per unit.
-    graph
-        The units' dual graph.
+    plan, graph
+        The plan to test, and which units touch.
 
     Returns
     -------
@@ -325,10 +321,8 @@ def cut_edges(plan: npt.ArrayLike, graph: DualGraph) -> int:
 
     Parameters
     ----------
-    plan
-        District label per unit.
-    graph
-        The units' dual graph.
+    plan, graph
+        The plan (label per unit) and the graph whose edges are counted.
 
     Returns
     -------
@@ -599,10 +593,8 @@ def evaluate_plan(
 
     Parameters
     ----------
-    plan
-        District label per unit.
-    graph
-        The units' dual graph.
+    plan, graph
+        The plan and the dual graph it is drawn on.
     deviation, bounds
         As for :func:`population_balance`.
 

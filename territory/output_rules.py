@@ -143,12 +143,12 @@ def is_engine_folder(folder: str | Path) -> bool:
     Parameters
     ----------
     folder
-        The folder to look at.
+        Any path; a missing folder is not the engine's.
 
     Returns
     -------
     bool
-        True for a folder with this engine's marker.
+        True when its marker (:data:`MARKER`) names this engine.
     """
     return read_marker(folder) is not None
 
@@ -159,12 +159,12 @@ def is_legacy_run_folder(folder: str | Path) -> bool:
     Parameters
     ----------
     folder
-        The folder to look at.
+        Any path.
 
     Returns
     -------
     bool
-        True for an older version's run folder.
+        True when it is a folder holding every file of :data:`LEGACY_RUN_FILES`.
     """
     path = Path(folder)
     return path.is_dir() and all((path / name).is_file() for name in LEGACY_RUN_FILES)
@@ -497,12 +497,12 @@ def is_our_report(path: str | Path) -> bool:
     Parameters
     ----------
     path
-        The file to look at.
+        An HTML file, which need not exist.
 
     Returns
     -------
     bool
-        True for a page this engine wrote.
+        True for a page with this engine's generator tag or footer.
     """
     try:
         with open(path, "rb") as handle:

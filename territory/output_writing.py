@@ -345,7 +345,7 @@ def run_folder(folder: str | Path, *, command: str, option: str = "--plan") -> I
     Yields
     ------
     pathlib.Path
-        The folder held.
+        The run folder, locked until the block ends.
 
     Raises
     ------

@@ -78,7 +78,7 @@ def historical_weights(baseline: npt.ArrayLike, growth: float = 0.0) -> FloatArr
     Returns
     -------
     numpy.ndarray
-        One weight per territory.
+        History x (1 + growth); NaN where history is unknown.
     """
     return np.asarray(baseline, dtype=np.float64) * (1.0 + growth)
 
@@ -94,7 +94,7 @@ def potential_weights(potential: npt.ArrayLike) -> FloatArray:
     Returns
     -------
     numpy.ndarray
-        One weight per territory.
+        The potential as floats.
     """
     return np.asarray(potential, dtype=np.float64).copy()
 
@@ -117,7 +117,7 @@ def untapped_weights(
     history
         Last year's revenue per territory; NaN for a new territory.
     potential
-        Potential per territory, currency/year.
+        Potential per territory (the increment's basis), currency/year.
     total
         The street total to allocate.
     increment_basis
@@ -126,7 +126,7 @@ def untapped_weights(
     Returns
     -------
     numpy.ndarray
-        One weight per territory.
+        The quotas before caps; NaN for a territory without history.
     """
     h = np.asarray(history, dtype=np.float64)
     p = np.asarray(potential, dtype=np.float64)
@@ -165,7 +165,7 @@ def blended_weights(
     Returns
     -------
     numpy.ndarray
-        One weight per territory.
+        The blended share per territory.
     """
     h = np.asarray(history, dtype=np.float64)
     p = np.asarray(potential, dtype=np.float64)
@@ -196,7 +196,7 @@ def capacity_weights(
     Returns
     -------
     numpy.ndarray
-        One weight per territory.
+        Sales capacity per territory, currency/year.
     """
     return np.asarray(
         np.asarray(full_productivity, dtype=np.float64)

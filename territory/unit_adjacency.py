@@ -253,15 +253,13 @@ def read_adjacency(path: str | Path, population_key: str | None = None) -> DualG
 
     Parameters
     ----------
-    path
-        The JSON file.
-    population_key
-        Node field holding the population.
+    path, population_key
+        As for :func:`territory.districting.load_dual_graph`.
 
     Returns
     -------
     DualGraph
-        The graph.
+        Node ``i`` is the file's ``i``-th node.
     """
     return load_dual_graph(path, population_key=population_key)
 

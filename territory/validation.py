@@ -674,14 +674,15 @@ def validate_reps(
     Parameters
     ----------
     raw, source, first_row
-        As for :func:`validate_table`.
+        The reps as read, how problems name them and the number of their first row (see
+        :func:`validate_table`).
 
     Returns
     -------
     frame : pandas.DataFrame
-        The normalised reps.
+        The normalised reps, ``rep_id`` first.
     problems : list of InputProblem
-        The problems found.
+        Everything wrong with the table.
     """
     checked = validate_table(raw, source, first_row, REPS_SCHEMA)
     return checked.frame, checked.problems
