@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 import territory.writers as writers
+from territory.contract import ACCOUNT_REQUIRED_COLUMNS, ACCOUNTS_SCHEMA
 from territory.errors import DataValidationError
 from territory.io import (
     SUPPORTED_FORMATS,
@@ -468,6 +469,21 @@ class TestErrorsValidate:
         reps = _file(tmp_path, "reps.csv", REPS_CSV)
         with pytest.raises(DataValidationError, match=_problem(path, 4, "workload", "negative")):
             load_inputs(path, reps)
+
+
+class TestContract:
+    def test_column_lists_come_from_the_schemas(self) -> None:
+        required = tuple(n for n, c in ACCOUNTS_SCHEMA.columns.items() if c.required)
+        assert required == ACCOUNT_REQUIRED_COLUMNS
+        assert ACCOUNT_REQUIRED_COLUMNS == ("account_id", "lat", "lon", "potential", "workload")
+
+    def test_a_cell_breaking_several_rules_gets_one_problem(self) -> None:
+        accounts = _accounts_frame()
+        accounts["lat"] = accounts["lat"].astype(float)
+        accounts.loc[0, "lat"] = np.inf  # infinite, and so also outside -90..90
+        problems = validate_accounts(accounts, "acc", first_row=1)[1]
+        assert [(p.row, p.column) for p in problems] == [(1, "lat")]
+        assert "lat is infinite" in problems[0].message
 
 
 class TestErrorsWrite:

@@ -744,6 +744,20 @@ class TestErrorsQuotas:
         with pytest.raises(ScenarioError, match="possible options are.*historical"):
             set_quotas(four, config("guess"))
 
+    def test_every_broken_key_is_named_in_key_order(self, four: pd.DataFrame) -> None:
+        bad = config(
+            "guess",
+            seasonality=Seasonality(profile=(1.0, 2.0)),
+            attainment_sigma=0.0,
+            over_assignment=(0.1, -2.0),
+        )
+        with pytest.raises(ScenarioError) as caught:
+            set_quotas(four, bad)
+        parts = str(caught.value).split("; quota config key ")
+        keys = [part.split("'")[1] for part in parts]
+        assert keys == ["over_assignment", "method.name", "seasonality.profile", "attainment_sigma"]
+        assert "is (1.0, 2.0); give 4 non-negative shares with a positive sum" in parts[2]
+
     def test_bad_profile(self, four: pd.DataFrame) -> None:
         with pytest.raises(ScenarioError, match=r"seasonality\.profile"):
             set_quotas(four, config(seasonality=Seasonality(profile=(1.0, 2.0))))

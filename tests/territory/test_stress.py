@@ -472,6 +472,14 @@ class TestErrorsStress:
         with pytest.raises(DataValidationError, match=r"not positive for reps \['R001'\]"):
             StressInputs.from_frame(frame, PLAN)
 
+    def test_every_broken_setting_is_named_once_in_field_order(self) -> None:
+        with pytest.raises(ScenarioError) as caught:
+            StressConfig(n_sims=0, sigma_idio=-0.1, max_cells=0, histogram_log_width=0.0)
+        assert str(caught.value) == (
+            "invalid stress configuration: sigma_idio = -0.1 must be >= 0; n_sims = 0 must be "
+            ">= 1; max_cells and histogram_log_width must be positive"
+        )
+
     def test_bad_config(self) -> None:
         with pytest.raises(ScenarioError, match=r"sigma_idio = -0\.1 must be >= 0"):
             StressConfig(sigma_idio=-0.1)
