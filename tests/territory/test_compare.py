@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import territory.compare as compare_module
+import territory.compare.maps as compare_maps
 from cli import app
 from territory.compare import (
     ComparisonResult,
@@ -265,7 +265,7 @@ class TestSyntheticCompare:
             drawn.append((data, box))
             return b""
 
-        monkeypatch.setattr(compare_module, "_map_panel", record)
+        monkeypatch.setattr(compare_maps, "_map_panel", record)
         comparison_maps(runs)
         colours = shared_rep_colours(runs)
         assert set(colours) == set(runs[0].reps["rep_id"].astype(str))
