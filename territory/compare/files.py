@@ -18,7 +18,23 @@ from territory.runs import PlanFolder, load_plan
 
 
 def load_runs(folders: Iterable[str | Path]) -> list[PlanFolder]:
-    """Read run folders; the problems of every folder are raised together in one error."""
+    """Read run folders; the problems of every folder are raised together in one error.
+
+    Parameters
+    ----------
+    folders
+        Run folders written by ``territory align`` (or a scenario run).
+
+    Returns
+    -------
+    list of PlanFolder
+        The loaded runs, in the order given.
+
+    Raises
+    ------
+    DataValidationError
+        Some folder is missing or damaged; every problem of every folder is listed.
+    """
     runs: list[PlanFolder] = []
     problems: list[InputProblem] = []
     for folder in folders:
@@ -39,6 +55,22 @@ def write_comparison(
     The folder is replaced as a whole (:func:`territory.io.write_outputs`), so it may not be
     one of the compared run folders or hold one, and, unless ``force``, only a folder the
     engine wrote is replaced.
+
+    Parameters
+    ----------
+    out_dir
+        The output folder.
+    result
+        The comparison (:func:`territory.compare.compare_runs`).
+    html
+        The page (:func:`territory.compare.comparison_html`).
+    force
+        Replace ``out_dir`` even if it holds files the engine did not write.
+
+    Returns
+    -------
+    Path
+        The folder written.
 
     Raises
     ------

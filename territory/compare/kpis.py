@@ -83,7 +83,7 @@ _OTHER_KPIS: tuple[Kpi, ...] = (
 
 
 def kpi_specs() -> tuple[Kpi, ...]:
-    """The comparison's rows: every metric of :data:`METRICS` in its order, then the others."""
+    """List the comparison's rows: every metric of :data:`METRICS` in its order, then the others."""
     plan = tuple(
         _METRIC_KPIS.get(name, Kpi(name, name.replace("_", " ").capitalize(), "ratio"))
         for name in METRICS
@@ -112,7 +112,7 @@ class ComparisonResult:
     assignment_diff: pd.DataFrame
 
     def value(self, kpi: str, run: str) -> Any:
-        """The value of one key figure for one run (None when blank)."""
+        """Return the value of one key figure for one run (None when blank)."""
         row = self.kpis.loc[self.kpis["kpi"] == kpi]
         if row.empty:
             raise KeyError(f"no key figure {kpi!r}; known: {', '.join(self.kpis['kpi'])}")
@@ -131,7 +131,18 @@ class ComparisonResult:
 
 
 def run_names(runs: Sequence[PlanFolder]) -> tuple[str, ...]:
-    """A column name per run: its folder's name, made unique with " (2)", " (3)", ..."""
+    """Name a column per run: its folder's name, made unique with " (2)", " (3)", ...
+
+    Parameters
+    ----------
+    runs
+        The compared run folders.
+
+    Returns
+    -------
+    tuple of str
+        One name per run, none equal to another or to a fixed column of the tables.
+    """
     names: list[str] = []
     for run in runs:
         base = run.path.name or run.path.as_posix()
@@ -144,7 +155,17 @@ def run_names(runs: Sequence[PlanFolder]) -> tuple[str, ...]:
 
 
 def compare_runs(runs: Sequence[PlanFolder]) -> ComparisonResult:
-    """Key figures of each run side by side, and the accounts assigned differently.
+    """Set the key figures of each run side by side, with the accounts assigned differently.
+
+    Parameters
+    ----------
+    runs
+        The run folders (:func:`territory.compare.load_runs`), in column order.
+
+    Returns
+    -------
+    ComparisonResult
+        The key figures, why blank cells are blank, and the assignment differences.
 
     Raises
     ------
@@ -192,7 +213,23 @@ def compare_runs(runs: Sequence[PlanFolder]) -> ComparisonResult:
 
 
 def plan_array(run: PlanFolder) -> ObjectArray:
-    """The rep of every account of ``run.accounts``, in its row order (joined by account id)."""
+    """Give the rep of every account of ``run.accounts``, in its row order.
+
+    Parameters
+    ----------
+    run
+        A loaded run folder; its plan is joined to its accounts by account id.
+
+    Returns
+    -------
+    numpy.ndarray
+        Rep ids (object array), one per row of ``run.accounts``.
+
+    Raises
+    ------
+    DataValidationError
+        The plan names no rep for some account.
+    """
     ids = run.accounts["account_id"].astype(str).to_numpy(dtype=object)
     plan_ids = run.plan["account_id"].astype(str).to_numpy(dtype=object)
     reps = run.plan["rep_id"].astype(str).to_numpy(dtype=object)
@@ -217,7 +254,19 @@ def plan_array(run: PlanFolder) -> ObjectArray:
 
 
 def run_kpis(run: PlanFolder) -> dict[str, tuple[Any, str | None]]:
-    """``key -> (value, reason)`` for one run; the reason says why a value is None."""
+    """Compute every key figure of one run.
+
+    Parameters
+    ----------
+    run
+        A loaded run folder; quotas, stress test and checks are read when present.
+
+    Returns
+    -------
+    dict
+        ``key -> (value, reason)``: the reason says why a value is None (and which command
+        adds it), else it is None.
+    """
     path = run.path.as_posix()
     parameters = run.solve.get("parameters") or {}
     factors = parameters.get("tier_factors") or None
@@ -250,7 +299,7 @@ def run_kpis(run: PlanFolder) -> dict[str, tuple[Any, str | None]]:
 
 
 def _quota_spread(run: PlanFolder) -> tuple[float | None, str | None]:
-    """Population coefficient of variation of final annual quota / potential over territories."""
+    """Compute the population CV of final annual quota / potential over territories."""
     path = run.path.as_posix()
     if not (run.path / QUOTAS).exists():
         return None, f"no quotas yet: run `territory quota --plan {path} --target ...`"
@@ -346,12 +395,26 @@ def assignment_diff(
     *,
     only_changed: bool = True,
 ) -> pd.DataFrame:
-    """The rep of each account in each run, for the accounts whose rep is not the same in all.
+    """Tabulate the rep of each account in each run, for the accounts whose rep differs.
 
     ``changed`` is True when the reps differ, or when the account is missing from some runs
     (its cell is blank there). Rows follow the first run's accounts, then accounts only later
     runs hold. ``name``, ``potential`` and ``current_rep`` come from the first run holding the
-    account. ``only_changed=False`` lists every account.
+    account.
+
+    Parameters
+    ----------
+    runs
+        The compared run folders.
+    names
+        A column name per run; :func:`run_names` by default.
+    only_changed
+        False lists every account, not only those assigned differently.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``account_id``, ``name``, ``potential``, ``current_rep``, one column per run, ``changed``.
     """
     labels = list(names) if names is not None else list(run_names(runs))
     index = pd.Index([], dtype=object)
@@ -433,7 +496,21 @@ def _number(value: object) -> float | None:
 
 
 def format_kpi(value: object, unit: str) -> str:
-    """A key figure as plain text: shares in %, money and hour-km with separators; "–" if blank."""
+    """Format a key figure as plain text: shares in %, money and hour-km with separators.
+
+    Parameters
+    ----------
+    value
+        The figure; None or NaN is blank.
+    unit
+        The :class:`Kpi` unit (``share``, ``ratio``, ``hour_km``, ``km``, ``count``,
+        ``currency``, ``seconds`` or ``text``).
+
+    Returns
+    -------
+    str
+        The text shown on the page and in the CLI table; "\u2013" when blank.
+    """
     if _missing(value):
         return "\u2013"
     if unit == "text" or isinstance(value, str):

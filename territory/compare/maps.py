@@ -85,11 +85,21 @@ def _frame(points: Sequence[_RunPoints]) -> tuple[FloatArray, FloatArray, float,
 
 
 def shared_rep_colours(runs: Sequence[PlanFolder]) -> dict[str, str]:
-    """One map colour per rep id over all runs (:func:`territory.report.rep_colours`).
+    """Choose one map colour per rep id over all runs (:func:`territory.report.rep_colours`).
 
     Colours are chosen once from the accounts of every run together, so a rep id has the same
     colour on every map and territories that touch in any run get different colours. Above
     :data:`MAX_COLOURING_POINTS` accounts an even seeded sample decides.
+
+    Parameters
+    ----------
+    runs
+        The compared run folders.
+
+    Returns
+    -------
+    dict
+        Rep id -> colour (``#rrggbb``), for every rep id of any run.
     """
     union = _union_reps(runs)
     points = [_points(run, union) for run in runs]
@@ -113,12 +123,24 @@ def _colours(
 
 
 def comparison_maps(runs: Sequence[PlanFolder], names: Sequence[str] | None = None) -> list[bytes]:
-    """One PNG map per run on the same extent, each rep id in the same colour on every map.
+    """Draw one PNG map per run on the same extent, each rep id in one colour on every map.
 
     Colours come from :func:`shared_rep_colours`. Accounts that move from their current rep
     have a black ring; stars are home bases, labelled up to :data:`MAX_LABELLED_REPS` reps.
     Above :data:`MAX_MAP_ACCOUNTS` accounts a run's map draws an even seeded sample. A run
     with a ``territories.geojson`` (``align --units``) also shows its territory polygons.
+
+    Parameters
+    ----------
+    runs
+        The compared run folders.
+    names
+        The title of each map; :func:`territory.compare.run_names` by default.
+
+    Returns
+    -------
+    list of bytes
+        PNG images, one per run, in order. Same runs, same bytes.
     """
     labels = list(names) if names is not None else list(run_names(runs))
     union = _union_reps(runs)

@@ -164,7 +164,7 @@ def _best(values: list[float | None], better: str | None) -> set[int]:
 
 
 def _kpi_rows(result: ComparisonResult) -> tuple[list[_KpiRow], list[str]]:
-    """The key-figure rows, best values marked, and the numbered reasons of blank cells."""
+    """Build the key-figure rows (best values marked) and number the reasons of blank cells."""
     specs = {k.key: k for k in kpi_specs()}
     notes: list[str] = []
     rows = []
@@ -222,7 +222,7 @@ def _diff_matrix(result: ComparisonResult) -> list[_MatrixRow]:
 
 
 def _diff_table(result: ComparisonResult) -> Table:
-    """The first :data:`MAX_DIFF_ROWS` accounts assigned differently, with their rep per run."""
+    """List the first :data:`MAX_DIFF_ROWS` accounts assigned differently, with each rep."""
     names = result.names
     headers = tuple((c, False) for c in ("Account", "Name", "Current rep", *names))
     rows = []
