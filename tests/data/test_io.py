@@ -361,13 +361,6 @@ class TestErrorsValidate:
         with pytest.raises(DataValidationError, match="probably uses ';'"):
             self._load(tmp_path, accounts=text)
 
-    def test_non_numeric_text(self, tmp_path: Path) -> None:
-        text = ACCOUNTS_CSV.replace("2500", '"$2,500"')
-        path = tmp_path / "accounts.csv"
-        pattern = _problem(path, 3, "potential", r"'\$2,500' is not a number.*thousands")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, accounts=text)
-
     def test_reported_rows_are_capped_per_column(self, tmp_path: Path) -> None:
         rows = "".join(f"X{i},40,-74,lots,1\n" for i in range(15))
         path = _file(tmp_path, "accounts.csv", "account_id,lat,lon,potential,workload\n" + rows)
@@ -378,74 +371,67 @@ class TestErrorsValidate:
         assert len(problems) == 11
         assert frame["potential"].isna().all()
 
-    def test_blank_required_number(self, tmp_path: Path) -> None:
-        text = ACCOUNTS_CSV.replace("A-3,40.75,-73.98,0,0", "A-3,40.75,-73.98,,0")
-        path = tmp_path / "accounts.csv"
-        pattern = _problem(path, 4, "potential", "potential is blank but required")
+    @pytest.mark.parametrize(
+        ("table", "old", "new", "row", "column", "message"),
+        [
+            pytest.param(
+                "accounts", "2500", '"$2,500"', 3, "potential",
+                r"'\$2,500' is not a number.*thousands", id="non_numeric_text",
+            ),
+            pytest.param(
+                "accounts", "A-3,40.75,-73.98,0,0", "A-3,40.75,-73.98,,0", 4, "potential",
+                "potential is blank but required", id="blank_required_number",
+            ),
+            pytest.param(
+                "accounts", "12.5", "-12.5", 3, "workload", r"workload is negative \(-12\.5\)",
+                id="negative_number",
+            ),
+            pytest.param(
+                "accounts", ",900,", ",inf,", 2, "revenue_last_year",
+                "revenue_last_year is infinite", id="infinite_number",
+            ),
+            pytest.param(
+                "accounts", "A-3,", "00123,", 4, "account_id", "'00123'.*row 2 and again in row 4",
+                id="duplicate_ids_name_both_rows",
+            ),
+            pytest.param("accounts", "A-3,", " ,", 4, "account_id", "blank", id="blank_id"),
+            pytest.param(
+                "accounts", "40.73,-73.99", "-103.99,40.73", 3, "lat",
+                "outside -90..90.*look swapped", id="latitude_out_of_range_suggests_swap",
+            ),
+            pytest.param(
+                "reps", "-73.97", "-273.97", 3, "lon", r"lon -273\.97 is outside -180\.\.180",
+                id="longitude_out_of_range",
+            ),
+            pytest.param(
+                "reps", "1200", "0", 3, "capacity", "capacity is 0 but must be greater than 0",
+                id="capacity_must_be_positive",
+            ),
+            pytest.param(
+                "reps", "0.8", "80", 2, "rating", r"rating 80 is outside 0\.\.1",
+                id="rating_outside_unit_interval",
+            ),
+            pytest.param(
+                "reps", ",a,", ",Gold,", 2, "tier", "'Gold' is not A, B or C", id="unknown_tier"
+            ),
+        ],
+    )  # fmt: skip
+    def test_bad_cell_names_file_row_and_column(
+        self,
+        tmp_path: Path,
+        table: str,
+        old: str,
+        new: str,
+        row: int,
+        column: str,
+        message: str,
+    ) -> None:
+        texts = {"accounts": ACCOUNTS_CSV, "reps": REPS_CSV}
+        assert old in texts[table]
+        texts[table] = texts[table].replace(old, new)
+        pattern = _problem(tmp_path / f"{table}.csv", row, column, message)
         with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, accounts=text)
-
-    def test_negative_number(self, tmp_path: Path) -> None:
-        text = ACCOUNTS_CSV.replace("12.5", "-12.5")
-        path = tmp_path / "accounts.csv"
-        pattern = _problem(path, 3, "workload", r"workload is negative \(-12\.5\)")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, accounts=text)
-
-    def test_infinite_number(self, tmp_path: Path) -> None:
-        text = ACCOUNTS_CSV.replace(",900,", ",inf,")
-        path = tmp_path / "accounts.csv"
-        pattern = _problem(path, 2, "revenue_last_year", "revenue_last_year is infinite")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, accounts=text)
-
-    def test_duplicate_ids_name_both_rows(self, tmp_path: Path) -> None:
-        text = ACCOUNTS_CSV.replace("A-3,", "00123,")
-        path = tmp_path / "accounts.csv"
-        pattern = _problem(path, 4, "account_id", "'00123'.*row 2 and again in row 4")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, accounts=text)
-
-    def test_blank_id(self, tmp_path: Path) -> None:
-        text = ACCOUNTS_CSV.replace("A-3,", " ,")
-        path = tmp_path / "accounts.csv"
-        with pytest.raises(DataValidationError, match=_problem(path, 4, "account_id", "blank")):
-            self._load(tmp_path, accounts=text)
-
-    def test_latitude_out_of_range_suggests_swap(self, tmp_path: Path) -> None:
-        text = ACCOUNTS_CSV.replace("40.73,-73.99", "-103.99,40.73")
-        path = tmp_path / "accounts.csv"
-        pattern = _problem(path, 3, "lat", "outside -90..90.*look swapped")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, accounts=text)
-
-    def test_longitude_out_of_range(self, tmp_path: Path) -> None:
-        text = REPS_CSV.replace("-73.97", "-273.97")
-        path = tmp_path / "reps.csv"
-        pattern = _problem(path, 3, "lon", r"lon -273\.97 is outside -180\.\.180")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, reps=text)
-
-    def test_capacity_must_be_positive(self, tmp_path: Path) -> None:
-        text = REPS_CSV.replace("1200", "0")
-        path = tmp_path / "reps.csv"
-        pattern = _problem(path, 3, "capacity", "capacity is 0 but must be greater than 0")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, reps=text)
-
-    def test_rating_outside_unit_interval(self, tmp_path: Path) -> None:
-        text = REPS_CSV.replace("0.8", "80")
-        path = tmp_path / "reps.csv"
-        pattern = _problem(path, 2, "rating", r"rating 80 is outside 0\.\.1")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, reps=text)
-
-    def test_unknown_tier(self, tmp_path: Path) -> None:
-        text = REPS_CSV.replace(",a,", ",Gold,")
-        path = tmp_path / "reps.csv"
-        pattern = _problem(path, 2, "tier", "'Gold' is not A, B or C")
-        with pytest.raises(DataValidationError, match=pattern):
-            self._load(tmp_path, reps=text)
+            self._load(tmp_path, **texts)
 
     @pytest.mark.parametrize("column", ["current_rep", "locked_rep"])
     def test_unknown_rep_reference(self, tmp_path: Path, column: str) -> None:
