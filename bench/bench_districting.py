@@ -31,6 +31,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.published import (  # noqa: E402
+    BENCH,
+    CUT,
+    CUT_EDGES_COUNTY,
+    CUT_EDGES_OPEN_TRACT,
+    FIPS,
+    HOP,
+    HOP_HESS_2020,
+    MOI,
+    MOI_COUNTY,
+    MOI_INFEASIBLE,
+    county_graph_path,
+)
 from solvers.base import SolveStatus  # noqa: E402
 from solvers.districting import DistrictingSolution, solve_districting  # noqa: E402
 from territory.districting import (  # noqa: E402
@@ -49,58 +62,7 @@ from territory.districting import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT.parent / "shared" / "benchmarks"
-CUT = BENCH / "validi-buchanan-2022-cut-edges"
-MOI = BENCH / "validi-buchanan-lykhovyd-2022-contiguity"
-HOP = BENCH / "zhang-validi-buchanan-hicks-2024-counties2020"
 OUT = ROOT / "out" / "bench"
-
-FIPS = {
-    "AL": 1, "AR": 5, "CO": 8, "IA": 19, "ID": 16, "KS": 20, "LA": 22, "ME": 23, "MS": 28,
-    "NE": 31, "NH": 33, "NM": 35, "NV": 32, "OK": 40, "OR": 41, "SC": 45, "UT": 49, "WV": 54,
-}  # fmt: skip
-
-# Set A (Validi & Buchanan 2022): (k, L, U, cut edges with contiguity [Table 13],
-# without contiguity [Tables 7/8]), as transcribed in the folder README.
-CUT_EDGES_COUNTY = {
-    "ME": (2, 660860, 667501, 16, 8), "NM": (3, 682962, 689824, 17, 17),
-    "ID": (2, 779873, 787709, 10, 10), "WV": (3, 614577, 620752, 23, 20),
-    "LA": (6, 751785, 759339, 49, 44), "AL": (7, 679406, 686233, 55, 51),
-    "AR": (4, 725335, 732624, 33, 32), "OK": (5, 746519, 754021, 40, 39),
-    "MS": (4, 738116, 745533, 34, 32), "NE": (3, 605737, 611824, 19, 19),
-    "IA": (4, 757781, 765396, 33, 33), "KS": (4, 709714, 716845, 32, 31),
-}  # fmt: skip
-# Open tract instances: (k, L, U, best known LB, best known UB).
-CUT_EDGES_OPEN_TRACT = {
-    "UT": (4, 687517, 694426, 66, 79), "MS": (4, 738116, 745533, 48, 62),
-    "AR": (4, 725335, 732624, 44, 69), "NV": (4, 671763, 678513, 57, 75),
-}  # fmt: skip
-
-# Set B (Validi, Buchanan & Lykhovyd 2022, districting_counties.csv): (k, L, U as printed there,
-# MOI without contiguity [hess], with contiguity [lcut]).
-MOI_COUNTY = {
-    "ME": (2, 660860, 667501, 10789.07, 19093.26), "OK": (5, 746519, 754021, 21527.57, 21756.50),
-    "AL": (7, 679406, 686233, 15519.54, 16627.25), "MS": (4, 738116, 745533, 16142.04, 16142.04),
-    "AR": (4, 725335, 732624, 16525.07, 16543.15), "IA": (4, 757781, 765396, 17748.05, 17748.05),
-    "ID": (2, 779873, 787709, 61232.58, 61232.58), "KS": (4, 709714, 716845, 23736.89, 23736.89),
-    "LA": (6, 751785, 759339, 17239.16, 17272.65), "NE": (3, 605737, 611824, 22112.00, 22193.01),
-    "NM": (3, 682962, 689824, 32847.05, 32944.25), "WV": (3, 614577, 620753, 11844.76, 12000.62),
-}  # fmt: skip
-# Infeasible with contiguity, feasible without (county-level-outputs_feasibility.csv).
-MOI_INFEASIBLE = {
-    "CO": (7, 714865, 722048), "NH": (2, 654944, 661526),
-    "OR": (5, 762384, 770045), "SC": (7, 657463, 664070),
-}  # fmt: skip
-
-# Set C (Zhang et al. 2024, results_config_table1, Hess rows): (hop-Hess with contiguity, k, L, U).
-HOP_HESS_2020 = {
-    "ME": (1200838, 2, 677774, 684585), "NM": (1743350, 3, 702312, 709369),
-    "ID": (3237073, 2, 914956, 924150), "WV": (3900450, 2, 892374, 901342),
-    "MT": (1750471, 2, 539402, 544823), "AL": (4844289, 7, 714166, 721342),
-    "AR": (3930146, 4, 749117, 756645), "MS": (4721804, 4, 736619, 744021),
-    "NE": (2525974, 3, 650566, 657103), "IA": (5286772, 4, 793605, 801580),
-    "KS": (4007553, 4, 730798, 738142),
-}  # fmt: skip
 
 QUICK = ("ME", "NM", "OK")
 COLUMNS = [
@@ -127,15 +89,15 @@ class Instance:
 
 def _instances() -> Iterator[Instance]:
     for st, (k, lo, hi, with_c, without_c) in CUT_EDGES_COUNTY.items():
-        path = CUT / "county" / f"county{FIPS[st]:02d}.json"
+        path = county_graph_path(st)
         yield Instance(f"{st}-county", st, "cut_edges", True, k, lo, hi, str(with_c), path)
         yield Instance(f"{st}-county", st, "cut_edges", False, k, lo, hi, str(without_c), path)
     for st, (k, lo, hi, moi_free, moi_contig) in MOI_COUNTY.items():
-        path = CUT / "county" / f"county{FIPS[st]:02d}.json"
+        path = county_graph_path(st)
         yield Instance(f"{st}-county", st, "moi", True, k, lo, hi, f"{moi_contig:.2f}", path, 0.005)
         yield Instance(f"{st}-county", st, "moi", False, k, lo, hi, f"{moi_free:.2f}", path, 0.005)
     for st, (k, lo, hi) in MOI_INFEASIBLE.items():
-        path = CUT / "county" / f"county{FIPS[st]:02d}.json"
+        path = county_graph_path(st)
         yield Instance(f"{st}-county", st, "moi", True, k, lo, hi, "infeasible", path)
     for st, (value, k, lo, hi) in HOP_HESS_2020.items():
         path = HOP / "dual_graphs" / f"{st}_counties.json"

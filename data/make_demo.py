@@ -37,34 +37,23 @@ import zipcodes
 from scipy.spatial import cKDTree
 
 try:
-    from territory.synthetic import (
-        ACCOUNT_COLUMNS,
-        REP_COLUMNS,
-        company_names,
-        fit_to_targets,
-        historical_alignment,
-        home_bases,
-        person_names,
-        potential_targets,
-        segment_for,
-        witness_groups,
-        workload_targets,
-    )
+    import territory.synthetic  # noqa: F401 - the installed engine, when there is one
 except ModuleNotFoundError:  # run as `python data/make_demo.py` from a source checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from territory.synthetic import (
-        ACCOUNT_COLUMNS,
-        REP_COLUMNS,
-        company_names,
-        fit_to_targets,
-        historical_alignment,
-        home_bases,
-        person_names,
-        potential_targets,
-        segment_for,
-        witness_groups,
-        workload_targets,
-    )
+
+from territory.synthetic import (
+    ACCOUNT_COLUMNS,
+    REP_COLUMNS,
+    company_names,
+    fit_to_targets,
+    historical_alignment,
+    home_bases,
+    person_names,
+    potential_targets,
+    segment_for,
+    witness_groups,
+    workload_targets,
+)
 
 DEMO_SEED: Final = 20_240_611
 STATES: Final = ("NY", "NJ", "PA", "CT", "MA")

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli import EXIT_BAD_INPUT, EXIT_INFEASIBLE, app
+from cli import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, app
+from solvers.base import Solution, SolveStatus
+from solvers.heuristic import HeuristicSolver
+from territory.model import AlignmentProblem
 from territory.synthetic import make_instance
+from tests.commands import ROOT, run_territory
 
-ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
@@ -91,11 +90,21 @@ class TestSyntheticCli:
     def test_same_seed_gives_byte_identical_tables(
         self, inputs: tuple[Path, Path], tmp_path: Path
     ) -> None:
+        """Two separate processes (each its own hash seed and caches) write the same bytes."""
+        accounts, reps = inputs
         first, second = tmp_path / "a", tmp_path / "b"
         for out in (first, second):
-            assert _align(inputs, out, "--quiet").exit_code == 0  # type: ignore[attr-defined]
-        for name in ("assignments.csv", "territories.csv"):
-            assert (first / name).read_bytes() == (second / name).read_bytes()
+            done = run_territory(
+                "align", "--accounts", accounts, "--reps", reps, "--out", out, "--quiet",
+                "--seed", "7",
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        names = sorted(p.name for p in first.iterdir())
+        assert names == sorted(p.name for p in second.iterdir())
+        assert {"assignments.csv", "territories.csv", "plan.parquet"} <= set(names)
+        for name in names:
+            if name != "solve.json":
+                assert (first / name).read_bytes() == (second / name).read_bytes(), name
         doc_a = json.loads((first / "solve.json").read_text())
         doc_b = json.loads((second / "solve.json").read_text())
         for doc in (doc_a, doc_b):
@@ -154,6 +163,33 @@ class TestErrorsCli:
         soft = _align((bad, reps), tmp_path / "soft", "--soft", "--quiet")
         assert soft.exit_code == 0  # type: ignore[attr-defined]
 
+    def test_solver_failure_exits_4(
+        self, inputs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The backend runs out of time before it finds a plan the LP relaxation allows.
+
+        Nothing proves the rules infeasible (that would be 3), so the solver failed: exit 4,
+        with what to do, no traceback, and nothing written.
+        """
+
+        def out_of_time(
+            self: HeuristicSolver, problem: AlignmentProblem, **_options: object
+        ) -> Solution:
+            crowded = np.zeros(problem.n_accounts, dtype=np.int64)  # all on the first rep
+            return Solution(
+                crowded, SolveStatus.TIME_LIMIT, problem.objective(crowded), None, "none",
+                self.name, 0.0,
+            )  # fmt: skip
+
+        monkeypatch.setattr(HeuristicSolver, "solve", out_of_time)
+        out = tmp_path / "out"
+        result = _align(inputs, out, "--solver", "heuristic")
+        text = " ".join(result.output.split())  # type: ignore[attr-defined]
+        assert result.exit_code == EXIT_SOLVER, text  # type: ignore[attr-defined]
+        assert "SolveError" in text and "LP relaxation did not rule one out" in text
+        assert "Raise --time-limit" in text and "Traceback" not in text
+        assert not out.exists()
+
     def test_previous_output_survives_a_failed_run(
         self, inputs: tuple[Path, Path], tmp_path: Path
     ) -> None:
@@ -174,29 +210,12 @@ class TestErrorsCli:
 class TestRealWorldCli:
     def test_installed_command_on_demo_data(self, tmp_path: Path) -> None:
         """The console script as `make demo` runs it, on the shipped demo data."""
-        exe = shutil.which("territory", path=str(Path(sys.executable).parent))
-        command = [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
         out = tmp_path / "demo"
-        done = subprocess.run(
-            [
-                *command,
-                "align",
-                "--accounts",
-                str(ROOT / "data/demo/accounts.csv"),
-                "--reps",
-                str(ROOT / "data/demo/reps.csv"),
-                "--out",
-                str(out),
-                "--quiet",
-                "--solver",
-                "heuristic",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        done = run_territory(
+            "align", "--accounts", ROOT / "data/demo/accounts.csv",
+            "--reps", ROOT / "data/demo/reps.csv", "--out", out, "--quiet", "--solver", "heuristic",
             timeout=300,
-            check=False,
-        )
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout == ""
         territories = pd.read_csv(out / "territories.csv")

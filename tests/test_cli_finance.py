@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
 from territory.synthetic import make_instance
+from tests.commands import ROOT, run_territory
 
-ROOT = Path(__file__).resolve().parents[1]
 COMP = ROOT / "data/demo/comp.toml"
 runner = CliRunner()
 
@@ -89,15 +89,17 @@ class TestSyntheticFinanceCli:
         assert sheet["A1"].font.bold
         assert json.loads((plan / "stress.json").read_text())["seed"] == 3
 
-    def test_stress_is_reproducible_with_a_seed(self, plan: Path, tmp_path: Path) -> None:
+    def test_stress_is_reproducible_with_a_seed(self, plan: Path) -> None:
+        """Two separate processes, the default seed: the same tables and workbook, byte for byte."""
         runner.invoke(app, ["quota", "--plan", str(plan), "--target", "10000000", "--quiet"])
         args = ["stress", "--plan", str(plan), "--comp", str(COMP), "--sims", "300", "--quiet"]
-        assert runner.invoke(app, args).exit_code == 0
-        first = (plan / "stress_scenarios.csv").read_bytes()
-        first_xlsx = (plan / "finance.xlsx").read_bytes()
-        assert runner.invoke(app, args).exit_code == 0
-        assert (plan / "stress_scenarios.csv").read_bytes() == first
-        assert (plan / "finance.xlsx").read_bytes() == first_xlsx
+        names = ("stress_scenarios.csv", "sensitivity.csv", "rep_impact.csv", "finance.xlsx")
+        runs = []
+        for _ in range(2):
+            done = run_territory(*args)
+            assert done.returncode == 0, done.stderr
+            runs.append({name: (plan / name).read_bytes() for name in names})
+        assert runs[0] == runs[1]
 
     def test_payout_prints_earnings(self, tmp_path: Path) -> None:
         done = runner.invoke(
@@ -136,7 +138,9 @@ class TestErrorsFinanceCli:
 
 
 class TestChecksCli:
-    def test_check_writes_every_statement_and_gates_on_fail(self, plan: Path) -> None:
+    def test_check_writes_every_statement_and_gates_on_fail(
+        self, plan: Path, tmp_path: Path
+    ) -> None:
         runner.invoke(app, ["quota", "--plan", str(plan), "--target", "10000000", "--quiet"])
         stressed = runner.invoke(
             app, ["stress", "--plan", str(plan), "--comp", str(COMP), "--sims", "300", "--quiet"]
@@ -154,6 +158,15 @@ class TestChecksCli:
         # PASS only where a value was measured.
         passed = checks[checks["status"] == "PASS"]
         assert passed["value"].notna().all()
+        # A utilisation cap no rep can meet fails T1 on any plan: exit 1, or 0 with --no-fail.
+        strict = tmp_path / "strict.toml"
+        strict.write_text("[checks.T1]\nutilisation_max = 0.01\n")
+        gate = ["check", "--plan", str(plan), "--quiet", "--thresholds", str(strict)]
+        gated = runner.invoke(app, gate)
+        assert gated.exit_code == 1, gated.output
+        statuses = pd.read_csv(plan / "checks.csv").set_index("check_id")["status"]
+        assert statuses["T1"] == "FAIL"
+        assert runner.invoke(app, [*gate, "--no-fail"]).exit_code == 0
         report_only = runner.invoke(app, ["check", "--plan", str(plan), "--quiet", "--no-fail"])
         assert report_only.exit_code == 0
         records = json.loads((plan / "checks.json").read_text())

@@ -59,9 +59,7 @@ from territory.report.maps import _padded_box as _padded_box
 from territory.report.maps import map_chart, map_charts, rep_colours
 from territory.report.maps import territory_shapes as territory_shapes
 from territory.report.page import _CSS as _CSS
-from territory.report.page import _PAGE as _PAGE
 from territory.report.page import SECTION_IDS, render_report
-from territory.report.page import _img as _img
 from territory.report.scorecard import CHECKS_COMMAND as CHECKS_COMMAND
 from territory.report.scorecard import FRAMEWORKS as FRAMEWORKS
 from territory.report.scorecard import STATUS_ORDER

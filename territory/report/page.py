@@ -29,7 +29,6 @@ from territory.report.sections import (
 )
 from territory.report.stress_section import stress_view
 from territory.report.text import currency
-from territory.report.views import image
 from territory.runs import PlanFolder
 
 SECTION_IDS = ("map", "balance", "solve-summary", "quotas", "stress", "scorecard")
@@ -75,24 +74,7 @@ ENVIRONMENT.filters["thousands"] = _thousands
 _CSS = "\n" + resources.files("territory.report").joinpath("templates/report.css").read_text(
     encoding="utf-8"
 )
-"""The style sheet (``templates/report.css``), as :mod:`territory.compare` inlines it too."""
-
-_PAGE = ENVIRONMENT.get_template("page.html.j2").render(
-    title=Markup("{title}"), css=Markup("{css}"), body=Markup("{body}")
-)
-"""``page.html.j2`` as a ``str.format`` pattern (``title``, ``css``, ``body``, all HTML).
-
-For :mod:`territory.compare`, which still builds its page as strings; same frame, one source.
-"""
-
-
-def _img(png: bytes, alt: str, caption: str = "", *, img_id: str = "") -> str:
-    """Render a figure: the PNG inline as a data URI, its pixel size and a caption (HTML).
-
-    For :mod:`territory.compare`: ``caption`` is already-escaped HTML there, ``alt`` is text.
-    """
-    macros = ENVIRONMENT.get_template("macros.html.j2").module
-    return str(macros.figure(image(png, alt, Markup(caption), ident=img_id)))  # type: ignore[attr-defined]
+"""The style sheet (``templates/report.css``), inlined into the report and the comparison page."""
 
 
 def render_report(

@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from cli import app, run_command
 from territory.errors import Terminated
 from territory.interrupt import STOP_GRACE_S, call_interruptible, run_highs, solve_cpsat
 from territory.synthetic import make_instance
+from tests.commands import territory_command, territory_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUND_S = 2.0
@@ -44,11 +44,6 @@ START_TIMEOUT_S = 90.0
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/task").is_dir(), reason="reads threads and child processes from /proc"
 )
-
-
-def _command() -> list[str]:
-    exe = shutil.which("territory", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
 
 
 @dataclass
@@ -82,10 +77,10 @@ class _Run:
 
 
 def _start(args: list[str], scratch: Path) -> _Run:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(scratch)}
+    env = territory_env(TMPDIR=str(scratch))
     env.pop(cli.DEBUG_VARIABLE, None)
     process = subprocess.Popen(
-        [*_command(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        [*territory_command(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
     )
     run = _Run(process)
     threading.Thread(target=run.read, daemon=True).start()

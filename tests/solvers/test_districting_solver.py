@@ -8,11 +8,18 @@ is computed by enumerating all plans, not typed in. The county tests read
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.published import (
+    BENCH,
+    BENCH_PRESENT,
+    CUT_EDGES_COUNTY,
+    MOI,
+    MOI_COUNTY,
+    county_graph_path,
+)
 from solvers.base import SolveStatus
 from solvers.districting import Backend, DistrictingSolution, Objective, solve_districting
 from territory.districting import (
@@ -29,11 +36,8 @@ from territory.districting import (
     rounded_km_distances,
 )
 
-BENCH = Path(__file__).resolve().parents[3] / "shared" / "benchmarks"
-CUT = BENCH / "validi-buchanan-2022-cut-edges"
-MOI = BENCH / "validi-buchanan-lykhovyd-2022-contiguity"
 needs_bench = pytest.mark.skipif(
-    not BENCH.is_dir(), reason=f"benchmark folder {BENCH} is absent (it sits beside the project)"
+    not BENCH_PRESENT, reason=f"benchmark folder {BENCH} is absent (it sits beside the project)"
 )
 BACKENDS: list[Backend] = ["mip", "cpsat"]
 OBJECTIVES: tuple[Objective, ...] = ("cut_edges", "centred")
@@ -238,8 +242,8 @@ def test_bad_arguments() -> None:
         solve_districting(graph, 2, lower=[2, 1], upper=[2], objective="cut_edges")
 
 
-def _county(fips: int) -> DualGraph:
-    return load_dual_graph(CUT / "county" / f"county{fips:02d}.json")
+def _county(state: str) -> DualGraph:
+    return load_dual_graph(county_graph_path(state))
 
 
 def _moi_cost(graph: DualGraph, state: str) -> tuple[np.ndarray, np.ndarray]:
@@ -251,14 +255,16 @@ def _moi_cost(graph: DualGraph, state: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @needs_bench
-@pytest.mark.parametrize(("contiguity", "published"), [(True, 19093.26), (False, 10789.07)])
-def test_maine_moment_of_inertia(contiguity: bool, published: float) -> None:
+@pytest.mark.parametrize("contiguity", [True, False])
+def test_maine_moment_of_inertia(contiguity: bool) -> None:
     # CP-SAT: on this instance (k = 2, contiguity raises the optimum by 77%) it needs about
     # 16 s on 2 cores against about 30 s for HiGHS, which keeps the file under a minute.
-    graph = _county(23)
+    k, lower, upper, without_c, with_c = MOI_COUNTY["ME"]
+    published = with_c if contiguity else without_c
+    graph = _county("ME")
     cost, dist = _moi_cost(graph, "ME")
     sol = solve_districting(
-        graph, 2, lower=[660860], upper=[667501], objective="centred", cost=cost,
+        graph, k, lower=[lower], upper=[upper], objective="centred", cost=cost,
         contiguity=contiguity, backend="cpsat", time_limit_s=120,
     )  # fmt: skip
     assert sol.status == SolveStatus.OPTIMAL
@@ -270,12 +276,10 @@ def test_maine_moment_of_inertia(contiguity: bool, published: float) -> None:
 
 
 @needs_bench
-@pytest.mark.parametrize(
-    ("fips", "k", "lo", "hi", "with_c", "without_c"),
-    [(23, 2, 660860, 667501, 16, 8), (35, 3, 682962, 689824, 17, 17)],
-)
-def test_county_cut_edges(fips: int, k: int, lo: int, hi: int, with_c: int, without_c: int) -> None:
-    graph = _county(fips)
+@pytest.mark.parametrize("state", ["ME", "NM"])
+def test_county_cut_edges(state: str) -> None:
+    k, lo, hi, with_c, without_c = CUT_EDGES_COUNTY[state]
+    graph = _county(state)
     for contiguity, published in ((True, with_c), (False, without_c)):
         sol = solve_districting(
             graph, k, lower=[lo], upper=[hi], objective="cut_edges", contiguity=contiguity,
@@ -290,7 +294,7 @@ def test_county_cut_edges(fips: int, k: int, lo: int, hi: int, with_c: int, with
 
 @needs_bench
 def test_new_hampshire_infeasible_with_contiguity() -> None:
-    graph = _county(33)
+    graph = _county("NH")
     cost, _ = _moi_cost(graph, "NH")
     sol = solve_districting(
         graph, 2, lower=[654944], upper=[661526], objective="centred", cost=cost, time_limit_s=60

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 from typer.testing import CliRunner
 
-from cli import app
+from cli import EXIT_BAD_INPUT, app
 from solvers.contiguity import separator_cuts
 from territory.api import align
 from territory.districting import DualGraph, grid_graph, is_contiguous
@@ -312,8 +312,8 @@ class TestCli:
                 "--out", str(tmp_path / "out"), "--quiet", "--contiguity",
             ],
         )  # fmt: skip
-        assert done.exit_code != 0
-        assert "--units" in done.output
+        assert done.exit_code == EXIT_BAD_INPUT, done.output
+        assert "--units" in done.output and "Traceback" not in done.output
         assert not (tmp_path / "out").exists()
 
 

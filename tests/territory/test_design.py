@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from shapely.geometry import box
 from typer.testing import CliRunner
 
-from cli import app
+from cli import EXIT_BAD_INPUT, app
 from territory.design import (
     UnitLoads,
     best_centres,
@@ -23,6 +24,7 @@ from territory.design import (
     territory_table,
 )
 from territory.districting import DualGraph, grid_graph, is_contiguous
+from tests.commands import run_territory
 
 runner = CliRunner()
 
@@ -184,11 +186,15 @@ class TestDesignCli:
         assert len(assignments) == n and assignments["territory_id"].notna().all()
         shapes = gpd.read_file(out / "territories.geojson")
         assert len(shapes) == 3 and (shapes.geometry.geom_type == "Polygon").all()
-        # Same inputs, same seed: the same bytes (only timings.json holds wall-clock time).
+        # Same inputs, same seed, another process: the same bytes (only timings.json holds
+        # wall-clock time).
         again = tmp_path / "again"
         args = [a if a != str(out) else str(again) for a in done_args(tmp_path, out)]
-        assert runner.invoke(app, args).exit_code == 0
-        for name in sorted(p.name for p in out.iterdir() if p.name != "timings.json"):
+        rerun = run_territory(*args)
+        assert rerun.returncode == 0, rerun.stderr
+        names = sorted(p.name for p in out.iterdir() if p.name != "timings.json")
+        assert names == sorted(p.name for p in again.iterdir() if p.name != "timings.json")
+        for name in names:
             assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
     def test_bad_k_is_explained(self, tmp_path: Path) -> None:
@@ -204,8 +210,8 @@ class TestDesignCli:
             ["design", "--units", str(tmp_path / "u.geojson"), "--k", "5", "--out",
              str(tmp_path / "out"), "--quiet"],
         )  # fmt: skip
-        assert done.exit_code != 0
-        assert "--k" in done.output
+        assert done.exit_code == EXIT_BAD_INPUT, done.output
+        assert "--k" in done.output and "Traceback" not in done.output
         assert not (tmp_path / "out").exists()
 
 
@@ -224,14 +230,41 @@ class TestInfeasibleDesign:
         assert "at most 2 territories" in reason.message
         assert reason.min_balance == pytest.approx(0.5 / (1 / 3) - 1)
 
-    def test_soft_returns_the_most_balanced_design(self) -> None:
+    def test_soft_returns_the_most_balanced_design(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Unit 4 holds half the potential, so no design meets ±5%: soft mode keeps the most
+        balanced plan of its allocation rounds, and reports that plan's own deviations."""
+        import territory.api
+
         loads, graph = grid_loads(3, 3)
         table = loads.table.copy()
         table.loc[4, "potential"] = table["potential"].sum()
+        reached: list[float] = []
+        align = territory.api.align
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            result = align(*args, **kwargs)
+            report = result.report
+            reached.append(max(report.max_potential_deviation, report.max_workload_deviation))
+            return result
+
+        monkeypatch.setattr(territory.api, "align", recording)
         design = design_territories(
             UnitLoads(table), graph, 3, balance=0.05, method="heuristic", soft=True
         )
         assert is_contiguous(design.plan, graph)
+        # The deviations it reports are those of its plan, recomputed here from the unit loads.
+        totals = table[["potential", "workload"]]
+        per = totals.groupby(design.plan).sum().reindex(range(3), fill_value=0.0)
+        by_hand = (per / (totals.sum() / 3) - 1).abs().max()
+        reported = design.detail
+        assert reported["balance_potential_reached"] == pytest.approx(by_hand["potential"])
+        assert reported["balance_workload_reached"] == pytest.approx(by_hand["workload"])
+        # Unit 4 alone is 50% above an equal share: nothing reaches less on potential.
+        assert by_hand["potential"] >= 0.5 - 1e-9
+        # The most balanced of the rounds, and beyond the ±5% asked for.
+        assert len(reached) >= 1, reached
+        assert max(by_hand) == pytest.approx(min(reached), abs=1e-6)
+        assert max(by_hand) > 0.05
 
 
 class TestExactDesign:

@@ -15,6 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.published import (
+    BENCH,
+    BENCH_PRESENT,
+    CUT,
+    CUT_EDGES_COUNTY,
+    CUT_EDGES_TRACT,
+    HOP,
+    HOP_HESS_2020,
+    MOI,
+    MOI_COUNTY,
+    TRACT_FIPS,
+    TRACT_K,
+    county_graph_path,
+)
 from territory.districting import (
     DualGraph,
     balance_bounds,
@@ -41,19 +55,9 @@ from territory.districting import (
 )
 from territory.errors import DataValidationError
 
-BENCH = Path(__file__).resolve().parents[3] / "shared" / "benchmarks"
-CUT = BENCH / "validi-buchanan-2022-cut-edges"
-MOI = BENCH / "validi-buchanan-lykhovyd-2022-contiguity"
-HOP = BENCH / "zhang-validi-buchanan-hicks-2024-counties2020"
-
 needs_bench = pytest.mark.skipif(
-    not BENCH.is_dir(), reason=f"benchmark folder {BENCH} is absent (it sits beside the project)"
+    not BENCH_PRESENT, reason=f"benchmark folder {BENCH} is absent (it sits beside the project)"
 )
-
-FIPS = {
-    "AL": 1, "AR": 5, "IA": 19, "ID": 16, "KS": 20, "LA": 22,
-    "ME": 23, "MS": 28, "NE": 31, "NM": 35, "OK": 40, "WV": 54,
-}  # fmt: skip
 
 ROWS = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
 
@@ -181,50 +185,15 @@ class TestErrorsDistricting:
             load_plan(bad, 1)
 
 
-# Published values: cut edges with contiguity (Validi & Buchanan 2022, Table 13) for the
-# Label-LCUT plans in results/optimal_plans_table13, with the paper's L and U.
-CUT_EDGES_COUNTY = {
-    "ME": (16, 660860, 667501), "NM": (17, 682962, 689824), "ID": (10, 779873, 787709),
-    "WV": (23, 614577, 620752), "LA": (49, 751785, 759339), "AL": (55, 679406, 686233),
-    "AR": (33, 725335, 732624), "OK": (40, 746519, 754021), "MS": (34, 738116, 745533),
-    "NE": (19, 605737, 611824), "IA": (33, 757781, 765396), "KS": (32, 709714, 716845),
-}  # fmt: skip
-TRACT_FIPS = {"NH": 33, "ID": 16, "ME": 23, "WV": 54, "NM": 35, "NE": 31, "NV": 32}
-CUT_EDGES_TRACT = {"NH": 26, "ID": 17, "ME": 20, "WV": 43, "NM": 43, "NE": 44, "NV": 75}
-TRACT_K = {"NH": 2, "ID": 2, "ME": 2, "WV": 3, "NM": 3, "NE": 3, "NV": 4}
-
-# Moment of inertia (Validi, Buchanan & Lykhovyd 2022, districting_counties.csv): (hess without
-# contiguity, lcut with contiguity, L, U), with the L and U printed in that CSV.
-MOI_COUNTY = {
-    "ME": (10789.07, 19093.26, 660860, 667501), "OK": (21527.57, 21756.50, 746519, 754021),
-    "AL": (15519.54, 16627.25, 679406, 686233), "MS": (16142.04, 16142.04, 738116, 745533),
-    "AR": (16525.07, 16543.15, 725335, 732624), "IA": (17748.05, 17748.05, 757781, 765396),
-    "ID": (61232.58, 61232.58, 779873, 787709), "KS": (23736.89, 23736.89, 709714, 716845),
-    "LA": (17239.16, 17272.65, 751785, 759339), "NE": (22112.00, 22193.01, 605737, 611824),
-    "NM": (32847.05, 32944.25, 682962, 689824), "WV": (11844.76, 12000.62, 614577, 620753),
-}  # fmt: skip
-
-# Hop-distance Hess with contiguity (Zhang et al. 2024, results_config_table1):
-# (objective, k, L, U).
-HOP_HESS_2020 = {
-    "ME": (1200838, 2, 677774, 684585), "NM": (1743350, 3, 702312, 709369),
-    "ID": (3237073, 2, 914956, 924150), "WV": (3900450, 2, 892374, 901342),
-    "MT": (1750471, 2, 539402, 544823), "AL": (4844289, 7, 714166, 721342),
-    "AR": (3930146, 4, 749117, 756645), "MS": (4721804, 4, 736619, 744021),
-    "NE": (2525974, 3, 650566, 657103), "IA": (5286772, 4, 793605, 801580),
-    "KS": (4007553, 4, 730798, 738142),
-}  # fmt: skip
-
-
 def _county_graph(state: str) -> DualGraph:
-    return load_dual_graph(CUT / "county" / f"county{FIPS[state]:02d}.json")
+    return load_dual_graph(county_graph_path(state))
 
 
 @needs_bench
 class TestRealWorldDistricting:
     @pytest.mark.parametrize("state", sorted(CUT_EDGES_COUNTY))
     def test_cut_edges_county(self, state: str) -> None:
-        published, lower, upper = CUT_EDGES_COUNTY[state]
+        _, lower, upper, published, _ = CUT_EDGES_COUNTY[state]
         graph = _county_graph(state)
         n = graph.n
         plan = load_plan(
@@ -251,7 +220,7 @@ class TestRealWorldDistricting:
 
     @pytest.mark.parametrize("state", sorted(MOI_COUNTY))
     def test_moment_of_inertia_county(self, state: str) -> None:
-        hess_value, lcut_value, lower, upper = MOI_COUNTY[state]
+        _, lower, upper, hess_value, lcut_value = MOI_COUNTY[state]
         graph = _county_graph(state)
         if graph.centroid_lonlat is not None:
             lonlat = graph.centroid_lonlat

@@ -15,7 +15,7 @@ from matplotlib.path import Path as MplPath
 from shapely.geometry import box
 from typer.testing import CliRunner
 
-import territory.compare as compare_module
+import territory.compare.maps as compare_maps
 from cli import app
 from territory.report import (
     NO_REP_COLOUR,
@@ -165,9 +165,9 @@ def test_comparison_maps_shade_territories_too(
         seen.append(len(data.territories))
         return b""
 
-    monkeypatch.setattr(compare_module, "_map_panel", fake_panel)
+    monkeypatch.setattr(compare_maps, "_map_panel", fake_panel)
     run = load_plan(grid_run)
-    compare_module.comparison_maps([run, run], ["a", "b"])
+    compare_maps.comparison_maps([run, run], ["a", "b"])
     assert seen == [len(_map_data(run).territories)] * 2 and seen[0] > 0
 
 

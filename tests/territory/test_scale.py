@@ -23,6 +23,7 @@ from territory.scale import (
     write_assignments_parquet,
 )
 from territory.synthetic import make_instance
+from tests.commands import run_territory
 
 DECOMPOSITION_MARGIN = 0.03
 """The decomposed plan may cost at most 3% more than the undecomposed solve of the same case."""
@@ -188,11 +189,30 @@ def test_memory_light_parquet_round_trip(tmp_path: Path) -> None:
 
 
 def test_decomposed_solve_reports_presolve_reasons() -> None:
+    """The decomposed path names the account, the rep it fits best and the tolerance it needs."""
     accounts, reps = make_instance(600, 5, 4)
     accounts = accounts.copy()
     accounts.loc[0, "potential"] = float(accounts["potential"].sum())  # one account outweighs all
-    with pytest.raises(InfeasibleError):
+    with pytest.raises(InfeasibleError) as caught:
         align(accounts, reps, time_limit_s=20, seed=1, decompose="on")
+    # By hand: targets split all potential by capacity x tier factor; the largest one fits best.
+    weight = reps["capacity"] * reps["tier"].map({"A": 1.15, "B": 1.0, "C": 0.85})
+    target = accounts["potential"].sum() * weight / weight.sum()
+    best = int(np.argmax(target.to_numpy()))
+    best_target = float(target.iloc[best])
+    big = float(accounts["potential"].iloc[0])
+    need = big / best_target - 1.0
+    (reason,) = caught.value.reasons
+    assert reason.constraint == "potential_upper"
+    assert reason.subject == f"account {accounts['account_id'].iloc[0]}"
+    assert reason.min_balance == pytest.approx(need, rel=1e-9)
+    assert reason.excess == pytest.approx(big - 1.05 * best_target, rel=1e-9)
+    assert f"rep {reps['rep_id'].iloc[best]} ({best_target:,.0f})" in reason.message
+    assert f"tolerance that fits it: \u00b1{100 * need:.0f}%" in reason.message
+    # The direct solve gives the same reasons.
+    with pytest.raises(InfeasibleError) as direct:
+        align(accounts, reps, time_limit_s=20, seed=1, decompose="off")
+    assert direct.value.reasons == caught.value.reasons
 
 
 def test_cli_align_decomposes_and_resumes(tmp_path: Path) -> None:
@@ -211,8 +231,9 @@ def test_cli_align_decomposes_and_resumes(tmp_path: Path) -> None:
     ]  # fmt: skip
     first = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
     assert first.exit_code == 0, first.output
-    again = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
-    assert again.exit_code == 0, again.output
+    # Resumed by another process, as after a crash: the same plan from the checkpoint.
+    again = run_territory(*args, "--out", tmp_path / "b")
+    assert again.returncode == 0, again.stderr
     plan_a = pd.read_parquet(tmp_path / "a" / "assignments.parquet")
     plan_b = pd.read_parquet(tmp_path / "b" / "assignments.parquet")
     pd.testing.assert_frame_equal(plan_a, plan_b)
