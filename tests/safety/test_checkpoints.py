@@ -125,10 +125,13 @@ class TestCheckpointFiles:
         with pytest.raises(OutputFolderError, match=r"clusters\.npz but no checkpoint\.json"):
             Checkpoint(tmp_path, KEY)
         assert (tmp_path / "clusters.npz").read_bytes() == b"someone else's"
-        # Unrelated files alone do not stop a new checkpoint, and are left alone.
+        # Unrelated files alone: a folder the engine did not write is refused (output-folder
+        # rule), and they are left alone.
         (tmp_path / "clusters.npz").unlink()
-        Checkpoint(tmp_path, KEY).save("clusters", {"plan": np.arange(4)})
+        with pytest.raises(OutputFolderError, match="not written by territory"):
+            Checkpoint(tmp_path, KEY)
         assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "unrelated"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
     def test_stage_names_are_checked_as_file_names(self, tmp_path: Path) -> None:
         with pytest.raises(UnsafeNameError):
@@ -152,7 +155,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path,
         app, [*args, "--checkpoint", str(folder / "ckpt"), "--out", str(folder / "out")]
     )
     assert done.exit_code == 0, done.output
-    assert sorted(p.name for p in (folder / "ckpt").iterdir()) == sorted(
+    assert sorted(p.name for p in (folder / "ckpt").iterdir() if p.name[0] != ".") == sorted(
         ["checkpoint.json", *(f"{s}.npz" for s in CHECKPOINT_STAGES)]
     )
     return args, folder / "ckpt", folder / "out"
