@@ -13,7 +13,7 @@ import difflib
 import numbers
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -21,9 +21,21 @@ from pydantic_core import PydanticCustomError
 from territory import arguments as rules
 from territory.budget import Budget
 from territory.errors import ScenarioError, TerritoryError, UnknownSolverError, UsageError
-from territory.model import DEFAULT_CANDIDATES, DEFAULT_TIER_FACTORS, AlignmentSettings, BalanceRule
 
-__all__ = ["AUTO_GAP", "EXACT_GAP", "FILE_LEVERS", "AlignmentSpec"]
+if TYPE_CHECKING:
+    from territory.model import AlignmentSettings, BalanceRule
+
+__all__ = [
+    "AUTO_GAP",
+    "DEFAULT_CANDIDATES",
+    "EXACT_GAP",
+    "FILE_LEVERS",
+    "AlignmentSpec",
+    "OptionalSeed",
+]
+
+DEFAULT_CANDIDATES = 8
+"""How many nearest reps each account considers; the optimum rarely lies further away."""
 
 AUTO_GAP = 0.01
 """``auto`` stops at 1% from the LP bound; the heuristic alone usually reaches it."""
@@ -95,6 +107,8 @@ def _tiers(value: object) -> object:
 Tolerance = Annotated[float, _ranged(rules.TOLERANCE)]
 OptionalTolerance = Annotated[float | None, _ranged(rules.TOLERANCE)]
 Seed = Annotated[int, _ranged(rules.SEED)]
+OptionalSeed = Annotated[int | None, _ranged(rules.SEED)]
+"""A seed, or None for "the default of whoever holds the spec" (a scenario's seed)."""
 OptionalPath = Annotated[Path | None, BeforeValidator(_path)]
 
 
@@ -215,6 +229,8 @@ class AlignmentSpec(BaseModel):
     @property
     def balance_rule(self) -> BalanceRule:
         """The balance windows as asked for (soft mode may widen them later)."""
+        from territory.model import BalanceRule
+
         return BalanceRule(
             potential=self.potential_tolerance,
             workload=self.workload_tolerance,
@@ -225,6 +241,8 @@ class AlignmentSpec(BaseModel):
     @property
     def tiers(self) -> dict[str, float]:
         """Potential-target multiplier per rep tier (the defaults unless given)."""
+        from territory.model import DEFAULT_TIER_FACTORS
+
         return dict(self.tier_factors or DEFAULT_TIER_FACTORS)
 
     @property
@@ -251,6 +269,8 @@ class AlignmentSpec(BaseModel):
 
     def settings(self) -> AlignmentSettings:
         """The model's settings for this spec (the windows as asked for)."""
+        from territory.model import AlignmentSettings
+
         return AlignmentSettings(
             balance=self.balance_rule,
             tier_factors=self.tiers,
