@@ -101,13 +101,13 @@ class Budget:
         return self.elapsed() > STAGE_SHARES[stage] * self.limit_s
 
     def used_share(self) -> float:
-        """The share of the limit used so far (above 1 once the deadline has passed)."""
+        """Return the share of the limit used so far (above 1 once the deadline has passed)."""
         return self.elapsed() / max(self.limit_s, 1e-9)
 
     def stage(self, stage: str, floor: float = 0.0) -> Budget:
-        """A budget of its own for ``stage``, starting now, of :meth:`share` seconds."""
+        """Make a budget of its own for ``stage``, starting now, of :meth:`share` seconds."""
         return Budget(self.share(stage, floor))
 
     def rest(self) -> Budget:
-        """A budget of its own, starting now, for everything that remains."""
+        """Make a budget of its own, starting now, for everything that remains."""
         return Budget(self.remaining())

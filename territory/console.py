@@ -31,7 +31,7 @@ console = Console(stderr=True)
 
 @contextmanager
 def progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
-    """A live status line on stderr for long solves; nothing in quiet mode.
+    """Show a live status line on stderr for long solves; nothing in quiet mode.
 
     When stderr is not a terminal (a batch job's log), each stage is one plain line instead.
     """
@@ -55,7 +55,7 @@ def say(kind: str, message: str) -> None:
 
 
 def alignment_summary(report: SolveReport, out: Path) -> None:
-    """The solve's headline numbers and its notes."""
+    """Print the solve's headline numbers and its notes."""
     table = Table(title="Alignment", show_header=False)
     gap = "n/a" if report.gap is None else f"{100 * report.gap:.3f}%"
     bound = "n/a" if report.bound is None else f"{report.bound:,.1f} ({report.bound_source})"
@@ -87,7 +87,7 @@ def alignment_summary(report: SolveReport, out: Path) -> None:
 
 
 def design_summary(run: DesignRun, k: int, out: Path) -> None:
-    """The design's objective, balance and contiguity, and the reps matched to it."""
+    """Print the design's objective, balance and contiguity, and the reps matched to it."""
     summary = run.summary
     gap = summary["gap"]
     console.print(
@@ -109,7 +109,7 @@ def design_summary(run: DesignRun, k: int, out: Path) -> None:
 
 
 def quota_summary(step: QuotaStep, plan: Path, *, last_year_target: float | None) -> None:
-    """The street total, the sum of quotas and the backtest."""
+    """Print the street total, the sum of quotas and the backtest."""
     summary = step.plan.summary
     console.print(
         f"quotas for {len(step.plan.table)} territories: street total "
@@ -215,7 +215,7 @@ def check_counts(counts: dict[str, int], plan: Path) -> None:
 
 
 def comparison(result: ComparisonResult) -> None:
-    """The runs' key figures side by side, why cells are blank, and how many accounts differ."""
+    """Print the runs' key figures side by side, why cells are blank, and what differs."""
     from territory.compare import format_kpi
 
     table = Table(title="Runs side by side")
@@ -242,7 +242,7 @@ def comparison(result: ComparisonResult) -> None:
 
 
 def kpi_text(value: object) -> str:
-    """A headline number as the scenario table shows it."""
+    """Format a headline number as the scenario table shows it."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -251,7 +251,7 @@ def kpi_text(value: object) -> str:
 
 
 def scenario_run(name: str, steps: dict[str, str], kpis: dict[str, Any], folder: Path) -> None:
-    """What a scenario ran and its headline numbers."""
+    """Print what a scenario ran and its headline numbers."""
     table = Table(title=f"Scenario {name}", show_header=False)
     for step, what in steps.items():
         table.add_row(step, what)
@@ -306,7 +306,7 @@ def sweep_table(summary: pd.DataFrame, failed: int, files: Sequence[Path]) -> No
 def payout_table(
     plan: CompPlan, roles: Sequence[RolePlan], attainment: float, *, one_role: bool
 ) -> None:
-    """What each role earns at an attainment, and the sample calculations behind it.
+    """Print what each role earns at an attainment, and the sample calculations behind it.
 
     ``one_role``: the user named the role (its calculations only), else every role's.
     """

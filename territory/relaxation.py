@@ -50,7 +50,7 @@ VIOLATION_TOL = 1e-7
 
 
 def lp_infeasible(lp: LpResult) -> bool:
-    """The relaxation proves the windows impossible (directly, or by leftover elastic slack)."""
+    """Tell whether the relaxation proves the windows impossible (directly or by elastic slack)."""
     return lp.infeasible or (lp.optimal and lp.violation > VIOLATION_TOL)
 
 
@@ -61,7 +61,7 @@ def relaxation(
     log: SolveLog,
     say: Progress,
 ) -> tuple[AlignmentProblem, LpResult, str]:
-    """The LP relaxation that gives the bound and the heuristic's start, with its scope.
+    """Solve the LP relaxation that gives the bound and the heuristic's start, with its scope.
 
     Where every account-rep pair can be priced, the pruned model is solved elastically and the
     pairs its duals ask for are added until none is missing; otherwise the candidate set widens
@@ -166,7 +166,7 @@ def priced_relaxation(
 
 
 def widen(settings: AlignmentSettings, potential: float, workload: float) -> AlignmentSettings:
-    """The settings with windows at least this wide (soft mode)."""
+    """Return the settings with windows at least this wide (soft mode)."""
     return replace(settings, balance=settings.balance.widened(potential, workload))
 
 

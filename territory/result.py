@@ -93,7 +93,7 @@ class AlignmentResult:
         )
 
     def solve_document(self) -> dict[str, Any]:
-        """The content of ``solve.json``."""
+        """Return the content of ``solve.json``."""
         doc: dict[str, Any] = {
             "version": __version__,
             "inputs": self.input_hashes,
@@ -206,7 +206,7 @@ def solve_result(
     input_hashes: Mapping[str, str] | None,
     bound_scope: str,
 ) -> AlignmentResult:
-    """The result of a solve: tables, report and parameters (the plan checked first).
+    """Build the result of a solve: tables, report and parameters (the plan checked first).
 
     ``time_limit_s`` is the budget this solve had (the report's; the parameters keep the
     spec's), ``t_start`` when it started.

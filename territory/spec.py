@@ -50,7 +50,7 @@ CAP_LEVERS = ("max_moved_accounts", "max_moved_revenue_share")
 
 
 def _ranged(rule: rules.Range, kind: str = "range") -> BeforeValidator:
-    """A check of a number (or None) against one of :mod:`territory.arguments`' ranges."""
+    """Check a number (or None) against one of :mod:`territory.arguments`' ranges."""
 
     def check(value: object) -> object:
         if value is None:
@@ -210,7 +210,7 @@ class AlignmentSpec(BaseModel):
             raise spec_error(exc) from None
 
     def with_levers(self, **levers: Any) -> AlignmentSpec:
-        """A copy with ``levers`` changed, validated again (see :meth:`build`)."""
+        """Return a copy with ``levers`` changed, validated again (see :meth:`build`)."""
         return type(self).build(self, **levers)
 
     # ----------------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class AlignmentSpec(BaseModel):
         return self.max_moved_accounts is not None or self.max_moved_revenue_share is not None
 
     def settings(self) -> AlignmentSettings:
-        """The model's settings for this spec (the windows as asked for)."""
+        """Return the model's settings for this spec (the windows as asked for)."""
         from territory.model import AlignmentSettings
 
         return AlignmentSettings(
@@ -282,7 +282,7 @@ class AlignmentSpec(BaseModel):
         )
 
     def budget(self) -> Budget:
-        """The solve's time budget, starting now."""
+        """Start the solve's time budget now."""
         return Budget(self.time_limit_s)
 
     def key_parameters(self) -> dict[str, Any]:
@@ -307,7 +307,7 @@ class AlignmentSpec(BaseModel):
 
 
 def spec_error(exc: ValidationError) -> TerritoryError | TypeError:
-    """The engine's error for the first problem pydantic found in a spec's levers.
+    """Turn the first problem pydantic found in a spec's levers into the engine's error.
 
     The messages are those of :mod:`territory.arguments` (``balance is 1.0, out of range;
     allowed: ...``); an unknown solver is an :class:`~territory.errors.UnknownSolverError`,

@@ -133,7 +133,7 @@ def join_units(accounts: pd.DataFrame, unit_layer: gpd.GeoDataFrame) -> np.ndarr
 
 
 def unit_graph(unit_layer: gpd.GeoDataFrame, kind: str, links: Path | None) -> DualGraph:
-    """The units' neighbour graph (``rook`` or ``queen``), with the manual links of ``links``.
+    """Build the units' neighbour graph (``rook`` or ``queen``) with the links of ``links``.
 
     ``links`` is JSON (a list of ``[unit_a, unit_b]`` pairs, or ``{"manual_links": [...]}``) or
     a table whose first two columns are unit ids.

@@ -69,7 +69,7 @@ class PlanTables:
     unit_plan: pd.Series | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """assignments, territories and, when today's reps are known, transitions."""
+        """Return assignments, territories and, when today's reps are known, transitions."""
         from territory.transitions import transition_plan
 
         before = self.accounts if self.accounts_before is None else self.accounts_before
@@ -83,7 +83,7 @@ class PlanTables:
         return tables
 
     def files(self) -> dict[str, Callable[[Path], None]]:
-        """The run's inputs as the solver saw them, the plan, and the territories' shapes."""
+        """Return writers of the run's inputs as solved, the plan and the territories' shapes."""
         files = {
             runs.INPUT_ACCOUNTS: runs.parquet_writer(self.accounts),
             runs.INPUT_REPS: runs.parquet_writer(self.reps),
@@ -138,7 +138,7 @@ def quota_config(
     caps: bool = True,
     year: int | None = None,
 ) -> QuotaConfig:
-    """The quota settings from the command line's or a scenario's values (method aliases too)."""
+    """Build the quota settings from the command line's or a scenario's values."""
     over = (
         tuple(over_assignment) if not isinstance(over_assignment, float | int) else over_assignment
     )
@@ -222,7 +222,7 @@ def stress_step(
 def write_stress_step(
     folder: Path, step: StressStep, comp: CompPlan, comp_path: Path, *, seed: int, n_sims: int
 ) -> None:
-    """The stress tables, stress.json, finance.xlsx, the three charts and the comp plan used."""
+    """Write the stress tables, stress.json, finance.xlsx, three charts and the comp plan used."""
     tables = {
         "stress_scenarios": step.scenarios,
         "sensitivity": step.sensitivity,
@@ -269,7 +269,7 @@ def write_stress_step(
 
 
 def check_thresholds(source: str | Path | Mapping[str, Any] | None, where: str) -> CheckThresholds:
-    """The check thresholds: from a TOML file, an inline ``[checks]`` table, or the defaults.
+    """Read the check thresholds: a TOML file, an inline ``[checks]`` table, or the defaults.
 
     ``where`` names an inline table in messages (``scenario.toml [checks]``).
     """
@@ -310,7 +310,7 @@ def check_step(
 
 
 def report_html(folder: Path, shown_as: Path | None = None) -> str:
-    """The report page of the run in ``folder``.
+    """Render the report page of the run in ``folder``.
 
     ``shown_as`` is the folder the page names (its title and hints) when ``folder`` is a
     workspace that becomes it later.

@@ -76,7 +76,7 @@ class TestSpecRules:
     def test_units_and_family_column_are_one_grouping(self) -> None:
         with pytest.raises(ScenarioError, match="either units"):
             AlignmentSpec.build(units="u.geojson", family_column="parent_id")
-        assert AlignmentSpec(units="u.geojson").families == "unit_id"
+        assert AlignmentSpec(units=Path("u.geojson")).families == "unit_id"
         assert AlignmentSpec(family_column="parent_id").families == "parent_id"
 
     def test_an_unknown_lever_is_a_type_error(self) -> None:
