@@ -1,9 +1,11 @@
 """Scenarios: what-if runs of the whole pipeline from one TOML file, and sweeps over many.
 
 ``load_scenario(path)`` reads a scenario file (with ``extends`` inheritance) into a typed
-:class:`Scenario`; ``run_scenario(scenario, out_root)`` runs align (or evaluate) -> quota ->
-stress -> checks -> report into ``out_root/<name>/`` with a manifest; ``plan_sweep`` and
-``run_sweep`` run many scenarios on a process pool or a Dask cluster. The example scenarios
+:class:`Scenario` (:mod:`scenarios.model`); the levers change the tables
+(:mod:`scenarios.levers`); ``run_scenario(scenario, out_root)`` runs align (or evaluate) ->
+quota -> stress -> checks -> report into ``out_root/<name>/`` with a manifest
+(:mod:`scenarios.runner`); ``plan_sweep`` and ``run_sweep`` run many scenarios on a process pool
+or a Dask cluster (:mod:`scenarios.sweep`). The example scenarios
 (``base.toml`` and the files extending it) live in this folder.
 """
 
@@ -11,18 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scenarios.levers import apply_levers
 from scenarios.model import Scenario, ScenarioSpec, load_scenario, parse_grid
-from scenarios.runner import (
-    SUMMARY_COLUMNS,
-    RunResult,
-    SweepResult,
-    SweepTask,
-    apply_levers,
-    plan_sweep,
-    run_kpis,
-    run_scenario,
-    run_sweep,
-)
+from scenarios.runner import RunResult, run_kpis, run_scenario
+from scenarios.sweep import SUMMARY_COLUMNS, SweepResult, SweepTask, plan_sweep, run_sweep
 
 EXAMPLES = Path(__file__).resolve().parent
 """Folder of the example scenario files."""

@@ -22,7 +22,7 @@ Layout (every section and key is optional except the inputs)::
     comp = "../data/demo/comp.toml"     # comp plan; without it the stress test is skipped
     period_sales = "sales.csv"          # optional, seasonality history for the quotas
 
-    [align]
+    [align]                             # any lever of `territory align` (AlignmentSpec)
     balance = 0.05                      # potential_balance, workload_balance override it
     tier_factors = { A = 1.15, B = 1.0, C = 0.85 }
     disruption_weight = 0.0
@@ -31,6 +31,9 @@ Layout (every section and key is optional except the inputs)::
     candidates = 8
     soft = false
     allow_overtime = false
+    units = "zips.geojson"              # align whole units; unit_id_column, contiguity,
+    contiguity = true                   # adjacency, links, compactness, cut_edge_weight,
+    compactness = "moi"                 # decompose, checkpoint (a folder) as on the command line
 
     [levers]
     remove_reps = ["R0007"]
@@ -85,12 +88,14 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from territory.errors import ScenarioError
+from territory.arguments import QUOTA_METHOD_ALIASES, quota_method
+from territory.errors import ScenarioError, TerritoryError
 from territory.names import validate_name
+from territory.spec import AlignmentSpec, OptionalSeed
 from territory.tomlfile import read_toml
 
 __all__ = [
-    "AlignParameters",
+    "AlignTable",
     "ForbiddenPair",
     "Inputs",
     "Levers",
@@ -123,21 +128,34 @@ class Inputs(_Strict):
     period_sales: str | None = None
 
 
-class AlignParameters(_Strict):
-    """Parameters of :func:`territory.api.align` (see its docstring for their meaning)."""
+class AlignTable(AlignmentSpec):
+    """The ``[align]`` table: an :class:`~territory.spec.AlignmentSpec` under the same names.
 
-    balance: float = Field(default=0.05, ge=0)
-    potential_balance: float | None = Field(default=None, ge=0)
-    workload_balance: float | None = Field(default=None, ge=0)
-    tier_factors: dict[str, float] | None = None
-    disruption_weight: float = Field(default=0.0, ge=0)
-    solver: str = "auto"
-    time_limit_s: float = Field(default=60.0, gt=0)
-    seed: int | None = None
-    candidates: int = Field(default=8, ge=1)
-    soft: bool = False
-    allow_overtime: bool = False
-    gap: float | None = Field(default=None, ge=0)
+    Every lever of ``territory align`` can be set here, with the same defaults and ranges;
+    ``seed`` defaults to the scenario's. Paths (``units``, ``links``, ``forbidden``,
+    ``checkpoint``) are relative to the file that writes them.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    seed: OptionalSeed = None  # type: ignore[assignment]
+
+
+MANIFEST_ALIGN_KEYS = (
+    "allow_overtime", "balance", "candidates", "disruption_weight", "gap", "potential_balance",
+    "seed", "soft", "solver", "tier_factors", "time_limit_s", "workload_balance",
+)  # fmt: skip
+"""``[align]`` keys the manifest always lists; the others are listed once set (so manifests
+of scenarios that leave them alone keep their bytes)."""
+
+LEVER_SPEC_KEYS = (
+    ("max_distance_km", "max_distance_km"),
+    ("families", "family_column"),
+    ("max_moved_accounts", "max_moved_accounts"),
+    ("max_moved_revenue_share", "max_moved_revenue_share"),
+    ("forbidden", "forbidden"),
+)
+"""Keys of ``[levers]`` that are levers of the alignment too: (levers key, [align] key)."""
 
 
 class NewRep(_Strict):
@@ -193,7 +211,7 @@ class Locks(_Strict):
 
 
 QUOTA_METHODS = ("historical", "potential", "untapped", "blended", "capacity", "even")
-METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}
+METHOD_ALIASES = QUOTA_METHOD_ALIASES
 
 
 class QuotaParameters(_Strict):
@@ -216,7 +234,7 @@ class QuotaParameters(_Strict):
     @property
     def method_name(self) -> str:
         """The method under its canonical name (``blend`` -> ``blended``)."""
-        return METHOD_ALIASES.get(self.method, self.method)
+        return quota_method(self.method)
 
 
 class StressParameters(_Strict):
@@ -235,7 +253,7 @@ class ScenarioSpec(_Strict):
     mode: Literal["align", "evaluate"] = "align"
     seed: int = 7
     inputs: Inputs
-    align: AlignParameters = Field(default_factory=AlignParameters)
+    align: AlignTable = Field(default_factory=AlignTable)
     levers: Levers = Field(default_factory=Levers)
     locks: Locks = Field(default_factory=Locks)
     quota: QuotaParameters = Field(default_factory=QuotaParameters)
@@ -252,6 +270,26 @@ class ScenarioSpec(_Strict):
         """Seed of the stress test: ``stress.seed``, else the scenario's ``seed``."""
         return self.seed if self.stress.seed is None else self.stress.seed
 
+    def alignment(self) -> AlignmentSpec:
+        """The alignment's spec: ``[align]``, the scenario's seed, and the levers of the solve.
+
+        ``levers.max_distance_km``, ``levers.families`` (as ``family_column``) and the caps on
+        moves are levers of the alignment as well; a forbidden-pairs file of ``levers`` stays
+        with the levers (they drop the pairs of removed reps).
+
+        Raises
+        ------
+        ScenarioError, UsageError
+            Levers that cannot go together (``units`` with ``families``).
+        """
+        values = {name: getattr(self.align, name) for name in self.align.model_fields_set}
+        values["seed"] = self.align_seed
+        for lever, key in LEVER_SPEC_KEYS:
+            value = getattr(self.levers, lever)
+            if value is not None and key != "forbidden":
+                values[key] = value
+        return AlignmentSpec.build(**values)
+
 
 FILE_ONLY_KEYS = ("extends", "description")
 """Keys that belong to one file and are not inherited."""
@@ -263,8 +301,15 @@ PATH_KEYS: tuple[Key, ...] = (
     ("inputs", "period_sales"),
     ("levers", "forbidden"),
     ("checks",),
+    ("align", "units"),
+    ("align", "links"),
+    ("align", "forbidden"),
+    ("align", "checkpoint"),
 )
 """Keys whose text values are paths, resolved against the directory of the file that sets them."""
+
+FOLDER_KEYS: tuple[Key, ...] = (("align", "checkpoint"),)
+"""Path keys that name a folder the run creates (not checked for existence)."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +339,10 @@ class Scenario:
     def resolved(self) -> dict[str, Any]:
         """All parameters after inheritance, paths relative to the scenario file (manifest)."""
         data = self.spec.model_dump(mode="json")
+        align = data["align"]
+        for name, default in AlignTable().model_dump(mode="json").items():
+            if name not in MANIFEST_ALIGN_KEYS and align.get(name) == default:
+                del align[name]
         for key in PATH_KEYS:
             node: Any = data
             for part in key[:-1]:
@@ -525,6 +574,7 @@ def resolve_key(name: str) -> Key:
 
 
 GRID_ALIASES: dict[str, Key] = {
+    **{lever: ("levers", lever) for lever, _ in LEVER_SPEC_KEYS},
     "add_reps": ("levers", "hire"),
     "hire": ("levers", "hire"),
     "head_count": ("levers", "head_count"),
@@ -636,8 +686,20 @@ def _semantic_problems(
             value: Any = spec
             for part in key:
                 value = getattr(value, str(part), None)
-            if isinstance(value, str) and not Path(value).is_file():
+            missing = isinstance(value, str | Path) and not Path(value).is_file()
+            if missing and key not in FOLDER_KEYS:
                 say(key, f"names {value}, which does not exist (paths are relative to the file)")
+    for lever, name in LEVER_SPEC_KEYS:
+        if getattr(spec.levers, lever) is not None and getattr(spec.align, name) is not None:
+            say(
+                ("align", name),
+                f"and levers.{lever} are both set; they are one lever: keep one of them",
+            )
+    if not out:
+        try:
+            spec.alignment()
+        except TerritoryError as exc:
+            say(("align",), f"does not go with the levers: {exc}")
     for name, number in spec.levers.capacity_factor.items():
         if not (math.isfinite(number) and number > 0):
             say(("levers", "capacity_factor", name), f"must be a factor above 0, got {number}")

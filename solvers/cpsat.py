@@ -15,6 +15,7 @@ from ortools.sat.python import cp_model
 from solvers.base import Solution, SolveStatus
 from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
+from territory.budget import Budget
 from territory.interrupt import solve_cpsat
 from territory.model import AlignmentProblem
 
@@ -114,7 +115,7 @@ class CpSatSolver:
             model.add_hint(x[p], value)
 
         solver = cp_model.CpSolver()
-        remaining = max(time_limit_s - (time.perf_counter() - t0), 0.5)
+        remaining = Budget(time_limit_s, started=t0).remaining()
         solver.parameters.max_time_in_seconds = remaining
         solver.parameters.num_workers = self.workers
         solver.parameters.random_seed = seed

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from solvers.base import Solution, SolveStatus
 from solvers.contiguity import contiguous_plan
 from solvers.lp import LpResult, solve_relaxation
+from territory.budget import Budget
 from territory.model import AlignmentProblem
 
 IntArray = npt.NDArray[np.int64]
@@ -349,12 +350,13 @@ class HeuristicSolver:
         relaxation: LpResult | None = None,
     ) -> Solution:
         """Find a feasible plan and polish it; the LP bound comes with it when computed."""
-        t0 = time.perf_counter()
-        deadline = t0 + time_limit_s
+        budget = Budget(time_limit_s)
+        t0 = budget.started
+        deadline = budget.deadline
         stages: list[tuple[str, float]] = []
         lp = relaxation
         if lp is None and self.use_lp and problem.n_pairs <= LP_PAIR_LIMIT:
-            lp = solve_relaxation(problem, time_limit_s=max(time_limit_s * 0.6, 1.0))
+            lp = solve_relaxation(problem, time_limit_s=budget.share("heuristic_lp", floor=1.0))
             stages.append(("lp_relaxation", lp.seconds))
         t = time.perf_counter()
         if warm_start is not None:
@@ -425,7 +427,8 @@ def start_for(
     """
     if warm_start is not None:
         return warm_start
-    return HeuristicSolver().solve(problem, time_limit_s=max(time_limit_s * 0.3, 1.0), seed=seed)
+    seconds = Budget(time_limit_s).share("exact_start", floor=1.0)
+    return HeuristicSolver().solve(problem, time_limit_s=seconds, seed=seed)
 
 
 def chosen_pairs(problem: AlignmentProblem, assignment: IntArray) -> list[bool]:

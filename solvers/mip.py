@@ -16,6 +16,7 @@ import pulp
 from solvers.base import IntArray, Solution, SolveStatus
 from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
+from territory.budget import Budget
 from territory.interrupt import run_highs
 from territory.model import AlignmentProblem
 
@@ -153,7 +154,7 @@ class MipSolver:
         for v, value in zip(x, chosen, strict=True):
             v.setInitialValue(1.0 if value else 0.0)
 
-        remaining = max(time_limit_s - (time.perf_counter() - t0), 0.5)
+        remaining = Budget(time_limit_s, started=t0).remaining()
         engine = self._engine()
         solver: Any
         if engine == "highs":

@@ -1,7 +1,8 @@
 """Territory design and quota optimisation engine.
 
-``territory.align(accounts, reps, balance=0.05, ...)`` is the notebook entry point; the modules
-hold the domain (model, metrics, feasibility), the table I/O and the workflow (api).
+``territory.align(accounts, reps, balance=0.05, ...)`` is the notebook entry point (or
+``territory.align(accounts, reps, AlignmentSpec(...))``); the modules hold the domain (model,
+metrics, feasibility), the table I/O and the workflow (api).
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from territory.errors import (  # noqa: E402
 
 if TYPE_CHECKING:
     from territory.api import AlignmentResult, SolveReport, align
+    from territory.budget import Budget
+    from territory.spec import AlignmentSpec
 
 _WORKFLOW = {"AlignmentResult", "SolveReport", "align"}
+_SPEC = {"AlignmentSpec": "territory.spec", "Budget": "territory.budget"}
 
 
 def __getattr__(name: str) -> Any:
@@ -34,11 +38,17 @@ def __getattr__(name: str) -> Any:
         from territory import api
 
         return getattr(api, name)
+    if name in _SPEC:
+        import importlib
+
+        return getattr(importlib.import_module(_SPEC[name]), name)
     raise AttributeError(f"module 'territory' has no attribute '{name}'")
 
 
 __all__ = [
     "AlignmentResult",
+    "AlignmentSpec",
+    "Budget",
     "DataValidationError",
     "InfeasibleError",
     "ScenarioError",

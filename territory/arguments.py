@@ -1,10 +1,11 @@
 """The allowed values of every numeric argument and every named choice, declared once per kind.
 
 The command line (``cli.py``) turns each :class:`Range` and choice tuple into a click parameter
-type, so a bad value stops the command with exit 2 before anything is read or solved; the Python
-API (:func:`territory.api.align`) checks the same rules through :func:`check_align_arguments`
-and raises :class:`~territory.errors.UsageError`. NaN and infinities are refused everywhere:
-``nan < 1`` is false, so a plain range test would let them through.
+type, so a bad value stops the command with exit 2 before anything is read or solved; the
+alignment's specification (:class:`territory.spec.AlignmentSpec`, built by the Python API and by
+scenario files) checks the same rules and raises :class:`~territory.errors.UsageError`. NaN and
+infinities are refused everywhere: ``nan < 1`` is false, so a plain range test would let them
+through.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numbers
 import re
 from dataclasses import dataclass
 
-from territory.errors import UnknownSolverError, UsageError
+from territory.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -133,59 +134,14 @@ QUOTA_METHODS = (
     "blend", "history", "growth",
 )  # fmt: skip
 PERIODS = ("quarter", "month")
+QUOTA_METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}
+"""Other names of quota methods, as the command line and scenario files accept them."""
 
 
-def check_choice(value: object, choices: tuple[str, ...], name: str) -> str:
-    """``value`` when it is one of ``choices``; else :class:`UsageError` listing them."""
-    if not isinstance(value, str) or value not in choices:
-        raise UsageError(f"{name} is {value!r}; possible options are: {', '.join(choices)}")
-    return value
-
-
-def check_align_arguments(
-    *,
-    balance: float,
-    potential_balance: float | None,
-    workload_balance: float | None,
-    solver: str,
-    time_limit_s: float,
-    disruption_weight: float,
-    candidates: int,
-    gap: float | None,
-    max_distance_km: float | None,
-    compactness: str,
-    cut_edge_weight: float,
-    decompose: str,
-) -> None:
-    """The argument rules of :func:`territory.api.align`, as the command line applies them.
-
-    The caps on moves are checked where they are built (``territory.api._MoveCaps``, as a
-    ``ScenarioError``), with the same ranges.
-
-    Raises
-    ------
-    UsageError
-        Naming the first argument out of range, the value and what is allowed.
-    """
-    TOLERANCE.check(balance, "balance")
-    if potential_balance is not None:
-        TOLERANCE.check(potential_balance, "potential_balance")
-    if workload_balance is not None:
-        TOLERANCE.check(workload_balance, "workload_balance")
-    if solver not in SOLVERS:
-        raise UnknownSolverError(
-            f"unknown solver {solver!r}. Possible options are: {', '.join(SOLVERS)}"
-        )
-    SECONDS.check(time_limit_s, "time_limit_s")
-    WEIGHT.check(disruption_weight, "disruption_weight")
-    COUNT.check(candidates, "candidates")
-    if gap is not None:
-        GAP.check(gap, "gap")
-    if max_distance_km is not None:
-        KILOMETRES.check(max_distance_km, "max_distance_km")
-    check_choice(compactness, COMPACTNESS, "compactness")
-    WEIGHT.check(cut_edge_weight, "cut_edge_weight")
-    check_choice(decompose, DECOMPOSE, "decompose")
+def quota_method(name: str) -> str:
+    """A quota method under its canonical name (``blend`` -> ``blended``; case ignored)."""
+    lowered = name.lower()
+    return QUOTA_METHOD_ALIASES.get(lowered, lowered)
 
 
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")

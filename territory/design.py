@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.budget import Budget
 from territory.districting import DualGraph, cut_edges, is_contiguous
 from territory.errors import (
     DataValidationError,
@@ -301,9 +302,10 @@ def _design(
     cost = centred_cost(loads, dist, compactness)
     chosen = method if method != "auto" else ("exact" if n <= EXACT_UNIT_LIMIT else "heuristic")
     say(f"designing {k} territories over {n} units ({chosen})")
-    share = 0.4 if chosen == "exact" else 1.0
+    budget = Budget(time_limit_s, started=t0)
+    seconds = budget.share("design_heuristic") if chosen == "exact" else budget.remaining()
     try:
-        heuristic = _location_allocation(loads, graph, rules, dist, cost, time_limit_s * share, say)
+        heuristic = _location_allocation(loads, graph, rules, dist, cost, seconds, say)
     except SolveError:
         if chosen == "heuristic":
             raise
@@ -318,7 +320,7 @@ def _design(
         graph, k,
         weights=loads.table[["potential", "workload"]].to_numpy(np.float64),
         lower=lower, upper=upper, objective="centred", cost=cost, contiguity=contiguity,
-        backend="auto", time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 1.0),
+        backend="auto", time_limit_s=budget.remaining(),
         warm_start=heuristic.plan if heuristic.plan.size else None, seed=seed,
     )  # fmt: skip
     # A plan under an INFEASIBLE or ERROR status is not one to write: fall back or fail.
@@ -382,7 +384,7 @@ def _location_allocation(
     from territory.api import align
 
     k, balance, contiguity, seed = rules.k, rules.balance, rules.contiguity, rules.seed
-    t0 = time.perf_counter()
+    budget = Budget(time_limit_s)
     table = loads.table
     accounts = pd.DataFrame(
         {
@@ -401,7 +403,7 @@ def _location_allocation(
     rounds = 0
     best_key = (np.inf, np.inf)
     for rounds in range(1, MAX_ROUNDS + 1):
-        left = time_limit_s - (time.perf_counter() - t0)
+        left = budget.remaining()
         if left <= 1.0 or tuple(sorted(seats.tolist())) in seen:
             break
         seen.add(tuple(sorted(seats.tolist())))
@@ -455,7 +457,7 @@ def _location_allocation(
         bound=None,
         status=best.status,
         method=best.method,
-        seconds=time.perf_counter() - t0,
+        seconds=budget.elapsed(),
         rounds=rounds,
         notes=("no lower bound: centres are re-chosen between allocations (use --method exact)",),
         detail=best.detail,

@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from territory.errors import DataValidationError, InputProblem
 from territory.geo import haversine_km, unit_vectors
+from territory.spec import DEFAULT_CANDIDATES
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -26,9 +27,6 @@ BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_TIER_FACTORS: Mapping[str, float] = MappingProxyType({"A": 1.15, "B": 1.0, "C": 0.85})
 """Potential-target multipliers by rep tier: the best reps carry the most potential."""
-
-DEFAULT_CANDIDATES = 8
-"""How many nearest reps each account considers; the optimum rarely lies further away."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ optional checkpoint directory:
 4. **refined**: account-level repair and local search from the expanded coarse plan, over each
    account's nearest reps, its coarse rep and the priced pairs.
 
-The result is an ordinary :class:`~territory.api.AlignmentResult`, so outputs and CLI work as for
+The result is an ordinary :class:`~territory.result.AlignmentResult`, so outputs and CLI work as for
 :func:`territory.api.align`.
 """
 
@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ from scipy.spatial import cKDTree
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
+from territory.budget import Budget
 from territory.errors import (
     CheckpointDamagedError,
     InfeasibleError,
@@ -53,19 +54,10 @@ from territory.errors import (
 )
 from territory.feasibility import presolve_reasons
 from territory.geo import unit_vectors
-from territory.model import (
-    DEFAULT_CANDIDATES,
-    DEFAULT_TIER_FACTORS,
-    AlignmentProblem,
-    AlignmentSettings,
-    BalanceRule,
-    build_problem,
-    window_violation,
-)
+from territory.model import AlignmentProblem, build_problem, window_violation
 from territory.names import join_inside
-
-if TYPE_CHECKING:
-    from territory.api import AlignmentResult
+from territory.result import AlignmentResult, SolveLog, deviations, frame_hash, solve_result
+from territory.spec import AlignmentSpec
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -96,9 +88,6 @@ COARSE_CANDIDATE_FACTOR = 2
 """Clusters consider this many times the account-level candidate reps: a cluster is a large
 chunk of a rep's window, so the coarse LP needs more reach to stay feasible (measured at
 100k/500: 8 candidates left the coarse LP 31% outside the windows, 16 none)."""
-
-DUAL_SHARE = 0.4
-"""Share of the time left after the coarse solve that the window prices may take."""
 
 FEASIBILITY_TOL = 1e-7
 """A rep's window counts as held up to this relative excess: local search accepts moves that
@@ -238,6 +227,8 @@ class Checkpoint:
 
         self.directory = Path(directory)
         self.key = key
+        self.manifest = self.directory / CHECKPOINT_MANIFEST
+        self._refuse_unlisted_stages()
         # Only a new, empty or engine-written folder (or an older checkpoint) holds checkpoints.
         prepare_folder(
             self.directory,
@@ -245,7 +236,6 @@ class Checkpoint:
             legacy_files=("checkpoint.json",),
             option="checkpoint",
         )
-        self.manifest = self.directory / CHECKPOINT_MANIFEST
         self.stages: list[str] = []
         self.damaged: list[str] = []
         """One message per stage found damaged (for the solve's notes)."""
@@ -274,10 +264,23 @@ class Checkpoint:
                 f"cannot create or read the checkpoint folder {self.directory}: "
                 f"{exc.strerror or exc}; choose a folder you can write to"
             ) from None
+        self._refuse_unlisted_stages(entries)
+
+    def _refuse_unlisted_stages(self, entries: list[str] | None = None) -> None:
+        """Stage files without a manifest were not listed by a run: not ours to replace.
+
+        Checked before anything else, so that the message names them (other files are never
+        touched).
+        """
+        if entries is None:
+            if not self.directory.is_dir():
+                return
+            try:
+                entries = sorted(p.name for p in self.directory.iterdir())
+            except OSError:
+                return  # reported when the folder is opened
         if CHECKPOINT_MANIFEST in entries:
             return
-        # No manifest: stage files here were not listed by a run, so they are not ours to
-        # replace (other files are never touched).
         clashes = [f"{s}.npz" for s in CHECKPOINT_STAGES if f"{s}.npz" in entries]
         if clashes:
             raise OutputFolderError(
@@ -384,93 +387,76 @@ class _Clock:
     """Progress messages with stage number, share of the budget used and elapsed time."""
 
     say: Progress
-    t_start: float
-    time_limit_s: float
+    budget: Budget
     n_stages: int = 5
 
     def __call__(self, stage: int, message: str) -> None:
-        elapsed = time.perf_counter() - self.t_start
-        used = min(100.0, 100.0 * elapsed / max(self.time_limit_s, 1e-9))
+        elapsed = self.budget.elapsed()
+        used = min(100.0, 100.0 * self.budget.used_share())
         self.say(
             f"[{stage}/{self.n_stages}] {message} ({elapsed:.0f} s elapsed, "
             f"{used:.0f}% of the time limit)"
         )
 
-    def left(self) -> float:
-        return max(self.time_limit_s - (time.perf_counter() - self.t_start), 0.5)
-
 
 def align_large(
     accounts: pd.DataFrame,
     reps: pd.DataFrame,
+    spec: AlignmentSpec,
+    budget: Budget | None = None,
     *,
-    balance: float = 0.05,
-    potential_balance: float | None = None,
-    workload_balance: float | None = None,
-    solver: str = "auto",
-    time_limit_s: float = 60.0,
-    seed: int = 7,
-    disruption_weight: float = 0.0,
-    tier_factors: Mapping[str, float] | None = None,
-    candidates: int = DEFAULT_CANDIDATES,
-    soft: bool = False,
-    allow_overtime: bool = False,
-    gap: float | None = None,
-    max_distance_km: float | None = None,
     forbidden: pd.DataFrame | None = None,
-    family_column: str | None = None,
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
-    checkpoint: str | Path | None = None,
-    compactness: str = "travel",
 ) -> AlignmentResult:
     """Decomposed :func:`territory.api.align` for very large instances (validated inputs).
 
-    Returns an ``AlignmentResult`` whose bound is the Lagrangian bound over all account-rep
-    pairs (``bound_source`` says so). ``checkpoint`` names a directory where each completed stage
-    is saved; a rerun with the same inputs and parameters resumes after the last one saved, and
-    a directory holding another run's stages raises :class:`CheckpointMismatchError`.
-    """
-    from territory.api import _result, frame_hash  # here: territory.api imports this module
+    Parameters
+    ----------
+    accounts, reps
+        Validated tables.
+    spec
+        The levers; ``spec.checkpoint`` names a directory where each completed stage is saved.
+        A rerun with the same inputs and levers resumes after the last stage saved.
+    budget
+        The time budget (default: ``spec.time_limit_s`` from now).
+    forbidden, input_hashes, progress
+        As for :func:`territory.api.align`.
 
-    t_start = time.perf_counter()
-    clock = _Clock(progress or (lambda _m: None), t_start, time_limit_s)
-    factors = dict(tier_factors or DEFAULT_TIER_FACTORS)
-    requested = BalanceRule(
-        potential=balance if potential_balance is None else potential_balance,
-        workload=balance if workload_balance is None else workload_balance,
-        soft=soft,
-        allow_overtime=allow_overtime,
-    )
-    settings = AlignmentSettings(
-        balance=requested,
-        tier_factors=factors,
-        disruption_weight=disruption_weight,
-        candidates=candidates,
-        max_distance_km=max_distance_km,
-        distance_power=2.0 if compactness == "moi" else 1.0,
-    )
+    Returns
+    -------
+    AlignmentResult
+        Its bound is the Lagrangian bound over all account-rep pairs (``bound_source`` says so).
+
+    Raises
+    ------
+    CheckpointMismatchError
+        The checkpoint directory holds another run's stages.
+    """
+    budget = budget or spec.budget()
+    t_start = budget.started
+    time_limit_s = budget.limit_s
+    clock = _Clock(progress or (lambda _m: None), budget)
+    soft, seed, candidates = spec.soft, spec.seed, spec.candidates
+    family_column = spec.families
+    requested = spec.balance_rule
+    settings = spec.settings()
     notes: list[str] = []
     stages: dict[str, float] = {}
-    if solver not in ("auto", "heuristic"):
-        notes.append(f"decomposed solve: the {solver} backend is not used at this size")
+    if spec.solver not in ("auto", "heuristic"):
+        notes.append(f"decomposed solve: the {spec.solver} backend is not used at this size")
     hashes = dict(input_hashes) if input_hashes else {}
     store: Checkpoint | None = None
-    if checkpoint is not None:
+    if spec.checkpoint is not None:
         if not hashes:
             hashes = {"accounts": frame_hash(accounts), "reps": frame_hash(reps)}
         if forbidden is not None and len(forbidden):
             hashes["forbidden"] = frame_hash(forbidden)
         parameters = {
-            "balance_potential": requested.potential, "balance_workload": requested.workload,
-            "soft": soft, "allow_overtime": allow_overtime, "seed": seed,
-            "disruption_weight": disruption_weight, "tier_factors": factors,
-            "candidates": candidates, "max_distance_km": max_distance_km,
-            "compactness": compactness,
-            "family_column": family_column, "cluster_leaf": CLUSTER_LEAF,
+            **spec.key_parameters(), "cluster_leaf": CLUSTER_LEAF,
             "cluster_mass_share": CLUSTER_MASS_SHARE, "cluster_spread": CLUSTER_SPREAD,
         }  # fmt: skip
-        store = Checkpoint(checkpoint, run_key(hashes, parameters))
+        store = Checkpoint(spec.checkpoint, run_key(hashes, parameters))
 
     def load(stage: str) -> dict[str, np.ndarray] | None:
         if store is None:
@@ -543,13 +529,13 @@ def align_large(
             forbidden=forbidden,
             family_column=COARSE_CLUSTER_COLUMN,
         )
-        lp = solve_relaxation(coarse, time_limit_s=clock.left() * 0.35, elastic=True)
+        lp = solve_relaxation(coarse, time_limit_s=budget.share("coarse_lp"), elastic=True)
         stages["coarse_lp"] = lp.seconds
         if not lp.optimal:
             notes.append(f"coarse LP not solved ({lp.status}): greedy start")
         solved = HeuristicSolver().solve(
             coarse,
-            time_limit_s=clock.left() * 0.3,
+            time_limit_s=budget.share("coarse_plan"),
             seed=seed,
             relaxation=lp if lp.optimal else None,
         )
@@ -579,7 +565,7 @@ def align_large(
     else:
         t = time.perf_counter()
         clock(3, f"Lagrangian bound over all {fine.n_accounts * fine.n_reps:,} pairs")
-        deadline = time.perf_counter() + DUAL_SHARE * clock.left()
+        deadline = time.perf_counter() + budget.share("window_prices")
         bound = -math.inf
         found_a: list[IntArray] = []
         found_r: list[IntArray] = []
@@ -629,10 +615,13 @@ def align_large(
             seconds=0.0,
         )
         refined = HeuristicSolver(use_lp=False).solve(
-            problem, time_limit_s=max(clock.left() - 0.03 * time_limit_s, 1.0), seed=seed,
+            problem, time_limit_s=budget.reserve("final_write", floor=1.0), seed=seed,
             warm_start=start,
         )  # fmt: skip
-        if _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL and clock.left() > 5:
+        if (
+            _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL
+            and budget.remaining() > 5
+        ):
             # Repair stalled: every move out of an overfull rep overfilled another. Give each
             # account twice the reach and repair again from where it stopped.
             notes.append("refinement repair stalled; retried with twice the candidate reps")
@@ -642,7 +631,7 @@ def align_large(
             )  # fmt: skip
             problem = wider.with_pairs(problem.pair_account, problem.pair_rep)
             refined = HeuristicSolver(use_lp=False).solve(
-                problem, time_limit_s=max(clock.left() - 0.03 * time_limit_s, 1.0), seed=seed,
+                problem, time_limit_s=budget.reserve("final_write", floor=1.0), seed=seed,
                 warm_start=refined,
             )  # fmt: skip
         assignment = refined.assignment
@@ -654,7 +643,7 @@ def align_large(
     feasible = _worst_violation(problem, assignment) <= FEASIBILITY_TOL
 
     if not feasible:
-        dev_p, dev_w = _deviations(problem, assignment)
+        dev_p, dev_w = deviations(problem, assignment)
         if not soft:
             raise SolveError(
                 f"the decomposed solve found no plan within ±{100 * requested.potential:.3g}% "
@@ -697,9 +686,10 @@ def align_large(
         backend="heuristic (decomposed)",
         seconds=time.perf_counter() - t_start,
     )
-    return _result(
-        accounts, reps, problem, solution, requested, seed, time_limit_s, t_start, stages,
-        notes, solver, gap, input_hashes, "all account-rep pairs",
+    return solve_result(
+        accounts, reps, problem, solution, spec, time_limit_s=time_limit_s, t_start=t_start,
+        log=SolveLog(stages, notes), gap=spec.gap, input_hashes=input_hashes,
+        bound_scope="all account-rep pairs",
     )  # fmt: skip
 
 
@@ -788,15 +778,6 @@ def _per_unit(problem: AlignmentProblem, per_account: IntArray) -> IntArray:
         return per_account.astype(np.int64)
     first = problem.members.index[problem.members.start[:-1]]
     return per_account[first].astype(np.int64)
-
-
-def _deviations(problem: AlignmentProblem, assignment: IntArray) -> tuple[float, float]:
-    pot, wl = problem.loads(assignment)
-    dev_p = np.abs(pot / np.maximum(problem.potential_target, 1e-12) - 1.0)
-    dev_w = np.abs(wl / np.maximum(problem.workload_target, 1e-12) - 1.0)
-    dev_p = np.where(problem.potential_target > 0, dev_p, 0.0)
-    dev_w = np.where(problem.workload_target > 0, dev_w, 0.0)
-    return float(dev_p.max(initial=0.0)), float(dev_w.max(initial=0.0))
 
 
 def should_decompose(mode: str, n_accounts: int, unsupported: str | None = None) -> bool:

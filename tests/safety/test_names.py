@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cli import EXIT_BAD_INPUT, app
 from scenarios import load_scenario, run_scenario
 from scenarios.model import variant_name
-from scenarios.runner import plan_sweep
+from scenarios.sweep import plan_sweep
 from territory.errors import UnsafeNameError, UsageError
 from territory.names import (
     MAX_NAME_CHARACTERS,

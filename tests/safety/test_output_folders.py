@@ -630,7 +630,6 @@ class TestLeftovers:
 
         monkeypatch.setattr("territory.runs.parquet_writer", lambda frame: interrupted)
         assert code(invoke(align_args(data, run))) == exit_code
-        monkeypatch.setattr("territory.steps.parquet_writer", lambda frame: interrupted)
         assert code(invoke(ADDERS["quota"](run))) == exit_code
         assert snapshot(run.parent) == before
 

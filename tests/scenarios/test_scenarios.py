@@ -15,6 +15,8 @@ So R2 is the most loaded rep (0.9), then R1 (0.4), then R3 (0.3).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +26,7 @@ from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
 from scenarios import EXAMPLES, load_scenario, run_scenario
-from scenarios.model import Locks, NewRep, parse_grid, resolve_key
-from scenarios.runner import (
+from scenarios.levers import (
     add_reps,
     apply_levers,
     change_capacity,
@@ -34,10 +35,10 @@ from scenarios.runner import (
     least_loaded_reps,
     lock_accounts,
     mark_vacant,
-    plan_scenario,
-    prepare_inputs,
     remove_reps,
 )
+from scenarios.model import Locks, NewRep, parse_grid, resolve_key
+from scenarios.runner import plan_scenario, prepare_inputs
 from territory.errors import ScenarioError
 from territory.synthetic import make_instance
 
@@ -426,6 +427,13 @@ def _data_scenario(data: Path, text: str) -> str:
     return text.replace('"data/', f'"{data.name}/')
 
 
+@pytest.fixture(scope="module")
+def control(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The small scenario solved without levers: the plan each lever test must change."""
+    assignments, _, before = _solve(data, "")
+    return assignments, before
+
+
 class TestSyntheticLeversInSolve:
     def test_removed_reps_lose_every_account_and_count_as_moves(self, data: Path) -> None:
         assignments, doc, before = _solve(
@@ -449,12 +457,18 @@ class TestSyntheticLeversInSolve:
         assert len(theirs) == int(mine.sum())
         assert set(theirs["reason"]) == {"vacancy"}
 
-    def test_top_accounts_keep_their_rep(self, data: Path) -> None:
+    def test_top_accounts_keep_their_rep(
+        self, data: Path, control: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
         assignments, _, before = _solve(data, _data_scenario(data, "[locks]\ntop_n = 10\n"))
         top = before["potential"].astype(float).nlargest(10).index
+        free, _ = control
+        assert (free.loc[top, "rep_id"] != before.loc[top, "current_rep"]).any()  # lever binds
         assert (assignments.loc[top, "rep_id"] == before.loc[top, "current_rep"]).all()
 
-    def test_forbidden_pairs_never_occur(self, data: Path) -> None:
+    def test_forbidden_pairs_never_occur(
+        self, data: Path, control: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
         accounts = pd.read_csv(data / "accounts.csv")
         pairs = accounts[["account_id", "current_rep"]].head(40)
         rows = "\n".join(
@@ -463,18 +477,25 @@ class TestSyntheticLeversInSolve:
         assignments, _, _ = _solve(
             data, _data_scenario(data, f"[levers]\nforbidden = [\n{rows}\n]\n")
         )
+        free = dict(zip(control[0]["account_id"], control[0]["rep_id"], strict=True))
+        assert any(free[a] == r for a, r in pairs.itertuples(index=False))  # lever binds
         got = dict(zip(assignments["account_id"], assignments["rep_id"], strict=True))
         assert all(got[a] != r for a, r in pairs.itertuples(index=False))
 
-    def test_moved_revenue_cap_holds(self, data: Path) -> None:
+    def test_moved_revenue_cap_holds(
+        self, data: Path, control: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
         assignments, _, before = _solve(
             data, _data_scenario(data, "[levers]\nmax_moved_revenue_share = 0.05\n")
         )
         revenue = before["revenue_last_year"].astype(float).to_numpy()
+        free_moved = control[0]["moved"].to_numpy(dtype=bool)
+        assert revenue[free_moved].sum() > 0.05 * revenue.sum()  # lever binds
         moved = assignments["moved"].to_numpy(dtype=bool)
         assert revenue[moved].sum() <= 0.05 * revenue.sum() + 1e-6
 
     def test_travel_limit_holds(self, data: Path) -> None:
+        """The control plan's longest trip is above the limit; the limited plan's is not."""
         from territory.geo import haversine_km
 
         accounts = pd.read_csv(data / "accounts.csv")
@@ -485,19 +506,38 @@ class TestSyntheticLeversInSolve:
             reps["lat"].to_numpy()[None, :],
             reps["lon"].to_numpy()[None, :],
         ).min(axis=1)
-        limit = float(np.ceil(nearest.max())) + 1.0  # every account keeps a rep in reach
-        assignments, doc, _ = _solve(data, f"[levers]\nmax_distance_km = {limit}\n")
+        # An account far from every rep fixes the longest trip whatever the plan (so no limit
+        # could bind): this test keeps the accounts with a rep within 800 km.
+        near = data.parent / "near"
+        near.mkdir(exist_ok=True)
+        accounts[nearest < 800].to_csv(near / "accounts.csv", index=False)
+        reps.to_csv(near / "reps.csv", index=False)
+        (near / "comp.toml").write_bytes((data / "comp.toml").read_bytes())
+
+        def trips(text: str) -> tuple[pd.DataFrame, dict[str, object]]:
+            assignments, doc, _ = _solve(near, text)
+            return assignments, doc
+
+        free, _ = trips("")
+        longest = np.sort(free["distance_km"].to_numpy())[-2:]
+        limit = float(np.floor(longest.mean()))  # between the control's two longest trips
+        assert free["distance_km"].max() > limit  # the lever binds
+        assignments, doc = trips(f"[levers]\nmax_distance_km = {limit}\n")
         assert assignments["distance_km"].max() <= limit
         parameters = doc["parameters"]
         assert isinstance(parameters, dict) and parameters["max_distance_km"] == limit
 
-    def test_families_stay_together(self, data: Path) -> None:
+    def test_families_stay_together(
+        self, data: Path, control: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> None:
         assignments, _, before = _solve(
             data, _data_scenario(data, '[levers]\nfamilies = "family_id"\n')
         )
         families = pd.DataFrame({"family": before["family_id"], "rep": assignments["rep_id"]})
         families = families[families["family"].notna() & (families["family"] != "")]
         assert families["family"].nunique() == 20
+        free = families.assign(rep=control[0]["rep_id"].to_numpy()[families.index])
+        assert (free.groupby("family")["rep"].nunique() > 1).any()  # lever binds
         assert (families.groupby("family")["rep"].nunique() == 1).all()
 
 
@@ -573,8 +613,14 @@ class TestRealWorldRun:
     def test_rerun_is_byte_identical(self, run_folder: tuple[Path, Path]) -> None:
         path, folder = run_folder
         first = {p.name: p.read_bytes() for p in folder.iterdir()}
-        done = runner.invoke(app, ["run", str(path), "--out", str(folder.parent), "--quiet"])
-        assert done.exit_code == 0, done.output
+        # The rerun is a process of its own: nothing carried over in memory can make it agree.
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "run", str(path), "--out", str(folder.parent), "--quiet"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
         second = {p.name: p.read_bytes() for p in folder.iterdir()}
         assert set(first) == set(second)
         changed = sorted(name for name in first if first[name] != second[name])

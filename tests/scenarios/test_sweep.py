@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from scenarios import SUMMARY_COLUMNS, plan_sweep, run_sweep
-from scenarios.runner import TIMING_COLUMNS, SweepResult
+from scenarios.sweep import TIMING_COLUMNS, SweepResult
 from territory.errors import ScenarioError
 from territory.synthetic import make_instance
 

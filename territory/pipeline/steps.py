@@ -1,0 +1,324 @@
+"""The steps of a run, each adding its files to one run folder: align, quota, stress, check, report.
+
+``territory align`` / ``quota`` / ``stress`` / ``check`` / ``report`` and the scenario runner
+(:func:`scenarios.runner.run_scenario`) call these same functions, so a run folder looks the
+same however it was made. Each step takes the folder's lock and adds its files atomically (see
+:func:`territory.io.write_outputs` and :func:`territory.outputs.add_files`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from territory import runs
+from territory.arguments import quota_method
+from territory.charts import attainment_distribution_chart, cost_band_chart, payout_curve_chart
+from territory.comp import CompPlan, load_comp
+from territory.finance import QuotaStep, StressStep, quota_rows, set_plan_quotas, stress_plan
+from territory.io import write_outputs, write_workbook
+from territory.outputs import run_folder
+from territory.pipeline.inputs import territory_polygons
+from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
+from territory.stress import StressConfig
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from territory.checks import CheckResult, CheckThresholds
+
+__all__ = [
+    "PlanTables",
+    "check_step",
+    "check_thresholds",
+    "quota_config",
+    "quota_step",
+    "report_html",
+    "stress_step",
+    "write_plan",
+    "write_quota_step",
+    "write_stress_step",
+]
+
+
+# ------------------------------------------------------------------------------------------
+# Align: the plan and the transitions
+
+
+@dataclass(frozen=True)
+class PlanTables:
+    """A plan and the tables it was made from, as the plan files need them.
+
+    ``accounts`` and ``reps`` are the tables the solver saw (written as the run's inputs, which
+    later steps read); ``accounts_before`` are the accounts as they really are today (a
+    scenario clears the current rep of a removed rep's accounts for the solver), from which the
+    transitions are counted. ``unit_layer`` and ``unit_plan`` draw ``territories.geojson``.
+    """
+
+    assignments: pd.DataFrame
+    territories: pd.DataFrame
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    accounts_before: pd.DataFrame | None = None
+    unit_layer: gpd.GeoDataFrame | None = None
+    unit_plan: pd.Series | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Return assignments, territories and, when today's reps are known, transitions."""
+        from territory.transitions import transition_plan
+
+        before = self.accounts if self.accounts_before is None else self.accounts_before
+        tables = {"assignments": self.assignments, "territories": self.territories}
+        if "current_rep" in before.columns:
+            # How to get from today's alignment to this one: moves, reasons, waves, revenue at
+            # risk (removed or vacant reps' accounts are vacancies).
+            tables["transitions"] = transition_plan(
+                before, None, self.assignments[["account_id", "rep_id"]], self.reps
+            )
+        return tables
+
+    def files(self) -> dict[str, Callable[[Path], None]]:
+        """Return writers of the run's inputs as solved, the plan and the territories' shapes."""
+        files = {
+            runs.INPUT_ACCOUNTS: runs.parquet_writer(self.accounts),
+            runs.INPUT_REPS: runs.parquet_writer(self.reps),
+            runs.PLAN: runs.parquet_writer(self.assignments[["account_id", "rep_id"]]),
+        }
+        if self.unit_layer is not None:
+            assert self.unit_plan is not None
+            files["territories.geojson"] = territory_polygons(self.unit_layer, self.unit_plan)
+        return files
+
+
+def write_plan(
+    folder: Path,
+    plan: PlanTables,
+    documents: Mapping[str, object],
+    output_format: str = "csv",
+    *,
+    command: str,
+    inputs: Iterable[str | Path | None] = (),
+    force: bool = False,
+) -> None:
+    """Write a plan's folder: its tables, ``documents`` (``solve.json`` ...) and files.
+
+    The folder is replaced as a whole (see :func:`territory.io.write_outputs`); ``inputs`` are
+    the files the run read, which it may never replace.
+    """
+    write_outputs(
+        folder,
+        plan.tables(),
+        documents,
+        output_format,
+        files=plan.files(),
+        command=command,
+        inputs=[p for p in inputs if p is not None],
+        force=force,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Quota
+
+
+def quota_config(
+    *,
+    target: float,
+    method: str = "blended",
+    history_weight: float | None = None,
+    over_assignment: float | Sequence[float] = 0.10,
+    non_quota_revenue: float = 0.0,
+    periods: str = "quarter",
+    profile: Sequence[float] | None = None,
+    caps: bool = True,
+    year: int | None = None,
+) -> QuotaConfig:
+    """Build the quota settings from the command line's or a scenario's values."""
+    over = (
+        tuple(over_assignment) if not isinstance(over_assignment, float | int) else over_assignment
+    )
+    return QuotaConfig(
+        company_target=target,
+        non_quota_revenue=non_quota_revenue,
+        over_assignment=over,
+        method=QuotaMethod(name=quota_method(method), history_weight=history_weight),  # type: ignore[arg-type]
+        caps=YearlyCaps() if caps else None,
+        seasonality=Seasonality(
+            periods=periods,  # type: ignore[arg-type]
+            profile=tuple(profile) if profile is not None else None,
+        ),
+        plan_year=year,
+    )
+
+
+def quota_step(
+    folder: Path,
+    config: QuotaConfig,
+    *,
+    period_sales: pd.DataFrame | None = None,
+    last_year_target: float | None = None,
+) -> QuotaStep:
+    """Set the quotas of the plan in ``folder`` and add the quota files to it."""
+    with run_folder(folder, command="quota"):
+        step = set_plan_quotas(
+            runs.load_plan(folder),
+            config,
+            period_sales=period_sales,
+            last_year_target=last_year_target,
+        )
+        write_quota_step(folder, step, config)
+    return step
+
+
+def write_quota_step(folder: Path, step: QuotaStep, config: QuotaConfig) -> None:
+    """quotas.csv (rep x period), quotas_annual.csv, quota_summary.json and the exact copy."""
+    table = step.plan.table
+    write_outputs(
+        folder,
+        {"quotas": quota_rows(table), "quotas_annual": table},
+        {"quota_summary.json": step.summary_document(config)},
+        "csv",
+        files={runs.QUOTAS: runs.parquet_writer(table)},
+        keep_existing=True,
+        command="quota",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Stress
+
+
+def stress_step(
+    folder: Path,
+    comp_path: str | Path,
+    *,
+    sims: int,
+    seed: int,
+    forecast: float | None = None,
+    lever: str = "over_assignment",
+    comp: CompPlan | None = None,
+) -> StressStep:
+    """Stress-test the quotas in ``folder`` under a comp plan and add the finance files.
+
+    ``comp`` is the plan read from ``comp_path`` when the caller has it already.
+    """
+    comp = comp if comp is not None else load_comp(comp_path)
+    config = replace(StressConfig(), n_sims=sims)
+    with run_folder(folder, command="stress"):
+        run = runs.load_plan(folder)
+        step = stress_plan(
+            run, comp, config=config, seed=seed, forecast=forecast, lever=lever,
+            quotas=run.quotas(),
+        )  # fmt: skip
+        write_stress_step(folder, step, comp, Path(comp_path), seed=seed, n_sims=sims)
+    return step
+
+
+def write_stress_step(
+    folder: Path, step: StressStep, comp: CompPlan, comp_path: Path, *, seed: int, n_sims: int
+) -> None:
+    """Write the stress tables, stress.json, finance.xlsx, three charts and the comp plan used."""
+    tables = {
+        "stress_scenarios": step.scenarios,
+        "sensitivity": step.sensitivity,
+        "rep_impact": step.rep_impact,
+        "payout_table": step.payout_table,
+    }
+    sheets = {**tables, "cost_distribution": step.cost_distribution}
+
+    def copy_comp(target: Path) -> None:
+        # The plan as run, so that checks and the report read the same file later.
+        shutil.copyfile(comp_path, target)
+
+    write_outputs(
+        folder,
+        tables,
+        {
+            "stress.json": {
+                "seed": seed,
+                "n_sims": n_sims,
+                "forecast": step.forecast,
+                "lever": step.lever,
+                "comp_plan": comp.plan_id,
+                "verdicts": step.result.verdicts,
+                "sample_calculations": step.samples,
+            }
+        },
+        "csv",
+        files={
+            "finance.xlsx": lambda path: write_workbook(path, sheets),
+            "attainment_distribution.png": lambda path: attainment_distribution_chart(
+                step.result, path
+            ),
+            "payout_curve.png": lambda path: payout_curve_chart(comp, path),
+            "cost_vs_attainment.png": lambda path: cost_band_chart(step.result, path),
+            runs.COMP_COPY: copy_comp,
+        },
+        keep_existing=True,
+        command="stress",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Checks and report
+
+
+def check_thresholds(source: str | Path | Mapping[str, Any] | None, where: str) -> CheckThresholds:
+    """Read the check thresholds: a TOML file, an inline ``[checks]`` table, or the defaults.
+
+    ``where`` names an inline table in messages (``scenario.toml [checks]``).
+    """
+    from territory.checks import CheckThresholds, load_thresholds, thresholds_from_mapping
+
+    if isinstance(source, str | Path):
+        return load_thresholds(source)
+    if isinstance(source, Mapping):
+        return thresholds_from_mapping({"checks": dict(source)}, source=where)
+    return CheckThresholds.default()
+
+
+def check_step(
+    folder: Path,
+    limits: CheckThresholds,
+    *,
+    run_id: str,
+    comp: Path | None = None,
+) -> list[CheckResult]:
+    """Run the checks on the run in ``folder`` and add checks.csv and checks.json to it.
+
+    ``comp`` overrides the comp plan the stress step kept; ``run_id`` names the run in the
+    tables.
+    """
+    from territory.checks import check_run, to_frame, to_records
+
+    with run_folder(folder, command="check"):
+        results = check_run(runs.load_plan(folder), limits, comp)
+        write_outputs(
+            folder,
+            {"checks": to_frame(results, run_id)},
+            {"checks.json": to_records(results, run_id)},
+            "csv",
+            keep_existing=True,
+            command="check",
+        )
+    return results
+
+
+def report_html(folder: Path, shown_as: Path | None = None) -> str:
+    """Render the report page of the run in ``folder``.
+
+    ``shown_as`` is the folder the page names (its title and hints) when ``folder`` is a
+    workspace that becomes it later.
+    """
+    from territory.report import collect_report_inputs, render_report
+
+    with run_folder(folder, command="report"):
+        inputs = collect_report_inputs(folder)
+        if shown_as is not None:
+            inputs["run"] = replace(inputs["run"], path=shown_as)
+        return render_report(**inputs)
