@@ -4,8 +4,8 @@ Exit codes: 0 success, 1 a check failed or a sweep had failures, 2 bad input, ar
 paths (and running out of memory), 3 infeasible rules, 4 solver failure or an unexpected error (a
 bug), 130 Ctrl-C, 143 SIGTERM. Nothing is written to ``--out`` unless the whole run succeeds, and
 only a folder the engine wrote (or an empty one) is replaced; ``--force`` widens that within
-limits (see :mod:`territory.outputs`). The work is done by :mod:`territory.pipeline`; what is
-shown is drawn by :mod:`territory.console`.
+limits (see :mod:`territory.io.outputs`). The work is done by :mod:`territory.pipeline`; what is
+shown is drawn by :mod:`territory.pipeline.console`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from typing import Annotated
 
 import typer
 
-from territory import arguments as rules
-from territory import console as show
-from territory.console import console
+from territory.domain import arguments as rules
+from territory.domain.spec import AlignmentSpec
 from territory.errors import (
     CheckpointDamagedError,
     DataValidationError,
@@ -33,7 +32,8 @@ from territory.errors import (
     TerritoryError,
     UsageError,
 )
-from territory.spec import AlignmentSpec
+from territory.pipeline import console as show
+from territory.pipeline.console import console
 
 app = typer.Typer(
     help="Territory design and quota optimisation engine.",
@@ -55,7 +55,8 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 DEFAULT = AlignmentSpec()
-"""The alignment's defaults, shown by ``--help``; they are declared in :mod:`territory.spec`."""
+"""The alignment's defaults, shown by ``--help``; they are declared in
+:mod:`territory.domain.spec`."""
 
 _reported: list[int] = []
 """Exit codes of interrupts already reported to the user (so the entry point does not repeat)."""
@@ -84,7 +85,7 @@ def _fail(exc: BaseException) -> typer.Exit:
 
 
 def _number(rule: rules.Range) -> Callable[[object], float]:
-    """An option parser checking a number against one of :mod:`territory.arguments`' ranges.
+    """An option parser checking a number against one of :mod:`territory.domain.arguments`' ranges.
 
     A refusal stops the command before it reads anything: exit 2 with the allowed range.
     """
@@ -99,7 +100,8 @@ def _number(rule: rules.Range) -> Callable[[object], float]:
 
 
 def _checked(check: Callable[[str], str]) -> Callable[[object], str]:
-    """An option parser from a check of :mod:`territory.arguments` (exit 2 with its message)."""
+    """An option parser from a check of :mod:`territory.domain.arguments` (exit 2 with its
+    message)."""
 
     def parse(value: object) -> str:
         try:
@@ -128,7 +130,7 @@ def _one_of(choices: tuple[str, ...], case_sensitive: bool = True) -> Callable[[
 def _parse_tier_factors(values: list[str]) -> dict[str, float] | None:
     if not values:
         return None
-    from territory.model import DEFAULT_TIER_FACTORS
+    from territory.domain.model import DEFAULT_TIER_FACTORS
 
     factors = dict(DEFAULT_TIER_FACTORS)
     for item in values:
@@ -537,7 +539,7 @@ def stress(
     quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
 ) -> None:
     """Stress-test quotas under a comp plan: cost and attainment at 80%..120% of plan."""
-    from territory.comp import load_comp
+    from territory.domain.comp import load_comp
     from territory.pipeline.steps import stress_step
 
     try:
@@ -566,7 +568,7 @@ def check(
     quiet: Annotated[bool, typer.Option(help="No table (for batch jobs).")] = False,
 ) -> None:
     """Check the plan against the framework's 20 statements; exit 1 when any check FAILs."""
-    from territory.checks import exit_code, status_counts
+    from territory.domain.checks import exit_code, status_counts
     from territory.pipeline.steps import check_step, check_thresholds
 
     try:
@@ -614,8 +616,8 @@ def compare(
     force: Force = False,
 ) -> None:
     """Compare runs side by side: key figures, assignment differences and maps side by side."""
-    from territory.compare import COMPARISON_FILE, DIFF_FILE, HTML_FILE
     from territory.pipeline.commands import compare_command
+    from territory.rendering.compare import COMPARISON_FILE, DIFF_FILE, HTML_FILE
 
     if len(runs) < 2:
         raise typer.BadParameter(
@@ -730,10 +732,10 @@ def payout(
     force: Force = False,
 ) -> None:
     """What a rep earns at an attainment, and the payout table finance and reps read."""
-    from territory.comp import load_comp
+    from territory.domain.comp import load_comp
+    from territory.domain.payouts import payout_table
     from territory.io import write_outputs
-    from territory.outputs import check_output_folder, is_engine_folder, is_legacy_run_folder
-    from territory.payouts import payout_table
+    from territory.io.outputs import check_output_folder, is_engine_folder, is_legacy_run_folder
 
     try:
         if out is not None and not (is_engine_folder(out) or is_legacy_run_folder(out)):
@@ -764,7 +766,7 @@ def main(argv: list[str] | None = None) -> None:
     message and an exit code. After an interrupt the process ends with ``os._exit``: a solver
     thread still stopping must neither delay the exit nor crash interpreter shutdown.
     """
-    from territory.interrupt import hard_exit, install_signal_handlers
+    from solvers.interrupt import hard_exit, install_signal_handlers
 
     install_signal_handlers()
     code = run_command(argv)
@@ -804,7 +806,7 @@ def _with_signal(code: int) -> int:
     """143 for SIGTERM even where a library turned the interrupt into a plain 130."""
     import signal
 
-    from territory.interrupt import first_signal
+    from solvers.interrupt import first_signal
 
     received = first_signal()
     if received is not None and code == 0:

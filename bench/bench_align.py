@@ -7,7 +7,8 @@ Run from the repository root::
 
 Each size runs in its own spawned child process, so the peak memory it reports (``ru_maxrss``)
 belongs to that size alone. Inside the child the instance is generated with
-:func:`territory.synthetic.make_instance` (timed separately), the peak-RSS counter is reset when the
+:func:`territory.domain.synthetic.make_instance` (timed separately), the peak-RSS counter is reset
+when the
 kernel allows it (``/proc/self/clear_refs``), and ``territory.align(..., balance=0.05)`` is timed.
 The figures are printed next to the targets and written as CSV (one row per size).
 
@@ -279,9 +280,9 @@ def measure_one(size: Size, solver: str, time_limit_s: float, seed: int) -> Benc
     """Generate one instance and align it in *this* process; fills every field it can."""
     _ensure_repo_importable()
     from territory import align
+    from territory.domain.model import AlignmentSettings, BalanceRule, build_problem
+    from territory.domain.synthetic import make_instance
     from territory.io import validate_inputs
-    from territory.model import AlignmentSettings, BalanceRule, build_problem
-    from territory.synthetic import make_instance
 
     target = target_for(size)
     row = BenchRow(

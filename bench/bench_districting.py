@@ -6,7 +6,7 @@ value, ours, our proven bound, gap, seconds and status. Also the four states tha
 with contiguity at ±0.5% (CO, NH, OR, SC), Oklahoma 2020 (a county above U) and the open tract
 instances (UT, MS, AR, NV; our bound and plan next to the best known [LB, UB]).
 
-Every plan is re-checked with ``territory.districting`` (balance with the published L/U,
+Every plan is re-checked with ``territory.domain.districting`` (balance with the published L/U,
 contiguity, objective) before it is written to ``out/bench/districting/``. Rows are merged into
 ``out/bench/districting.csv`` by (instance, objective, contiguity), so subsets can be run with
 different time limits.
@@ -46,7 +46,7 @@ from bench.published import (  # noqa: E402
 )
 from solvers.base import SolveStatus  # noqa: E402
 from solvers.districting import DistrictingSolution, solve_districting  # noqa: E402
-from territory.districting import (  # noqa: E402
+from territory.domain.districting import (  # noqa: E402
     DualGraph,
     balance_bounds,
     cut_edges,

@@ -8,7 +8,8 @@ Run from the repository root::
 Each size runs in a fresh child process (``python bench/bench_scale.py --child ...``), so the
 peak resident memory it reports (``ru_maxrss``, after the kernel's peak mark is reset once the
 instance is generated and written) belongs to that solve alone. The child generates the instance
-with :func:`territory.synthetic.make_instance`, writes it as Parquet, then times reading it back
+with :func:`territory.domain.synthetic.make_instance`, writes it as Parquet, then times reading it
+back
 (only the solve's columns), ``territory.align(..., balance=0.05)`` and writing the assignments as
 Parquet. The table is printed next to the targets and written as CSV.
 """
@@ -106,13 +107,13 @@ def child(n_accounts: int, n_reps: int, seed: int, time_limit_s: float, decompos
     """Generate, write, read back, solve and write one size in this process."""
     sys.path.insert(0, str(REPO_ROOT))
     from territory import align
-    from territory.scale import (
+    from territory.domain.synthetic import make_instance
+    from territory.workflow.scale import (
         DECOMPOSE_ACCOUNTS,
         SOLVE_ACCOUNT_COLUMNS,
         read_parquet_columns,
         write_assignments_parquet,
     )
-    from territory.synthetic import make_instance
 
     target = TARGETS.get((n_accounts, n_reps))
     row = Row(n_accounts, n_reps, time_limit_s=time_limit_s, seed=seed)

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from territory.comp import ACCOUNT_MANAGER, HUNTER, CompPlan
-from territory.stress import StressConfig, StressInputs, run_stress, sensitivity_grid
+from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, CompPlan
+from territory.domain.stress import StressConfig, StressInputs, run_stress, sensitivity_grid
 
 
 def roster(n_reps: int, seed: int) -> pd.DataFrame:

@@ -20,7 +20,7 @@ What the data set shows off, and the guarantees behind it:
 * 4 key accounts locked to their current rep (``locked_rep``);
 * a plan within ±5% of every rep's potential and workload target that respects the locks exists:
   the accounts are dealt into hidden groups (locked ones into their rep's group) and
-  :func:`territory.synthetic.fit_to_targets` makes each group hit its rep's targets exactly.
+  :func:`territory.domain.synthetic.fit_to_targets` makes each group hit its rep's targets exactly.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ import zipcodes
 from scipy.spatial import cKDTree
 
 try:
-    import territory.synthetic  # noqa: F401 - the installed engine, when there is one
+    import territory.domain.synthetic  # noqa: F401 - the installed engine, when there is one
 except ModuleNotFoundError:  # run as `python data/make_demo.py` from a source checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from territory.synthetic import (
+from territory.domain.synthetic import (
     ACCOUNT_COLUMNS,
     REP_COLUMNS,
     company_names,

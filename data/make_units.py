@@ -14,7 +14,7 @@ Writes (deterministic: the same inputs give the same bytes)
   ``name``, ``state``), a small real county set for design-mode examples.
 * ``<layer>.links.json`` for each: the manual links (islands served from the mainland) that
   make the layer's rook adjacency connected; pass them as ``manual_links`` to
-  :func:`territory.units.adjacency`. An empty list means none are needed.
+  :func:`territory.io.units.adjacency`. An empty list means none are needed.
 
 Boundaries come from the US Census Bureau's 2016 cartographic boundary shapefiles (1:500,000,
 public domain), which ship inside the ``plotly-geo`` wheel on PyPI. The script fetches that wheel
@@ -45,7 +45,7 @@ if str(REPO / "data") not in sys.path:
 
 from make_demo import STATES, zip_centroids  # noqa: E402
 
-from territory.units import adjacency, connectivity, write_geojson  # noqa: E402
+from territory.io.units import adjacency, connectivity, write_geojson  # noqa: E402
 
 DEFAULT_OUT: Final = REPO / "data" / "units"
 DEFAULT_CACHE: Final = Path.home() / ".cache" / "territory"
@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         path = write_geojson(layer, args.out / f"{name}.geojson", precision=5)
         links = island_links(layer)
         link_doc = {
-            "about": f"Manual links for territory.units.adjacency(units, 'rook', manual_links=...) "
+            "about": "Manual links for territory.io.units.adjacency(units, 'rook', "
+            f"manual_links=...) "
             f"on {name}.geojson: each joins an island or detached part to its nearest unit in the "
             "largest connected part, so the rook graph is connected.",
             "manual_links": [list(link) for link in links],

@@ -144,7 +144,7 @@ def _territories(accounts: pd.DataFrame, reps: pd.DataFrame) -> npt.NDArray[np.i
     """Rep position of each account today: its current rep, else the nearest home base."""
     from scipy.spatial import cKDTree
 
-    from territory.geo import unit_vectors
+    from territory.domain.geo import unit_vectors
 
     position = {rep_id: i for i, rep_id in enumerate(_ids(reps["rep_id"]))}
     if "current_rep" in accounts.columns:
@@ -198,7 +198,7 @@ def hire_reps(
     """
     if count <= 0:
         return reps.copy(), []
-    from territory.geo import haversine_km, unit_vectors
+    from territory.domain.geo import haversine_km, unit_vectors
 
     lat = accounts["lat"].to_numpy(dtype=np.float64)
     lon = accounts["lon"].to_numpy(dtype=np.float64)

@@ -88,11 +88,11 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from territory.arguments import QUOTA_METHOD_ALIASES, quota_method
+from territory.domain.arguments import QUOTA_METHOD_ALIASES, quota_method
+from territory.domain.spec import AlignmentSpec, OptionalSeed
+from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError, TerritoryError
-from territory.names import validate_name
-from territory.spec import AlignmentSpec, OptionalSeed
-from territory.tomlfile import read_toml
+from territory.io.names import validate_name
 
 __all__ = [
     "AlignTable",
@@ -129,7 +129,7 @@ class Inputs(_Strict):
 
 
 class AlignTable(AlignmentSpec):
-    """The ``[align]`` table: an :class:`~territory.spec.AlignmentSpec` under the same names.
+    """The ``[align]`` table: an :class:`~territory.domain.spec.AlignmentSpec` under the same names.
 
     Every lever of ``territory align`` can be set here, with the same defaults and ranges;
     ``seed`` defaults to the scenario's. Paths (``units``, ``links``, ``forbidden``,
@@ -615,7 +615,7 @@ def load_scenario(
         ``balance``); their values are validated like the file's.
     name
         The scenario's name (its output folder); default: the file name without ``.toml``.
-        Either must be a safe folder name (:func:`territory.names.validate_name`).
+        Either must be a safe folder name (:func:`territory.io.names.validate_name`).
     check_files
         Also check that every input file exists (names the key and the file that set it).
 
@@ -733,7 +733,7 @@ def _semantic_problems(
         if spec.locks.accounts or spec.locks.top_n or spec.locks.assign:
             say(("locks",), "has no effect in mode = 'evaluate'; use mode = 'align'")
     if isinstance(spec.checks, dict):
-        from territory.checks import thresholds_from_mapping
+        from territory.domain.checks import thresholds_from_mapping
 
         try:
             thresholds_from_mapping({"checks": spec.checks}, source="[checks]")

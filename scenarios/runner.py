@@ -28,11 +28,11 @@ import pandas as pd
 
 from scenarios.levers import LeverResult, apply_levers, with_former_reps
 from scenarios.model import Scenario, ScenarioSpec
+from territory.domain.spec import FILE_LEVERS, AlignmentSpec
 from territory.errors import ScenarioError
-from territory.names import join_inside
+from territory.io.names import join_inside
 from territory.pipeline.inputs import AlignmentInputs, alignment_inputs, file_hash
 from territory.pipeline.steps import PlanTables, write_plan
-from territory.spec import FILE_LEVERS, AlignmentSpec
 
 __all__ = [
     "RunResult",
@@ -91,7 +91,7 @@ def _align(
     spec: AlignmentSpec, prepared: LeverResult, read: AlignmentInputs
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], pd.Series | None]:
     """Solve: assignments, territories, the solve document (timings still inside), unit plan."""
-    from territory import api
+    from territory.workflow import align as api
 
     result = api.align(
         read.accounts, prepared.reps, spec, forbidden=read.forbidden, unit_graph=read.unit_graph,
@@ -105,8 +105,13 @@ def _evaluate(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The current alignment as the plan: the same files as a solve, status ``EVALUATED``."""
     from territory import __version__
-    from territory.metrics import assignment_table, plan_metrics, territory_table, travel_hour_km
-    from territory.result import SolveReport
+    from territory.domain.metrics import (
+        assignment_table,
+        plan_metrics,
+        territory_table,
+        travel_hour_km,
+    )
+    from territory.workflow.result import SolveReport
 
     accounts, reps = prepared.accounts, prepared.reps
     if "current_rep" not in accounts.columns:
@@ -186,7 +191,7 @@ def _count_removed_reps_moves(
     """
     if not len(prepared.orphans):
         return assignments, territories
-    from territory.metrics import METRICS, assignment_table
+    from territory.domain.metrics import METRICS, assignment_table
 
     plan = assignments["rep_id"].astype(str).to_numpy(dtype=object)
     before = prepared.accounts_before
@@ -327,7 +332,7 @@ def run_scenario(
     alignment), quota (when ``quota.target`` is set), stress (when quotas exist, a comp plan is
     given and ``stress.enabled``), checks (never failing the run), report. The folder appears
     complete or not at all, and replaces only a folder the engine wrote (or, with ``force``,
-    one within :func:`territory.outputs.check_output_folder`'s limits); that is checked first.
+    one within :func:`territory.io.outputs.check_output_folder`'s limits); that is checked first.
 
     Raises
     ------
@@ -339,7 +344,7 @@ def run_scenario(
         ``out_root/<scenario name>`` may not be replaced (checked before any work).
     """
     from territory.io import write_outputs
-    from territory.outputs import check_output_folder, clean_scratch_leftovers, scratch_prefix
+    from territory.io.outputs import check_output_folder, clean_scratch_leftovers, scratch_prefix
 
     say = progress or (lambda _message: None)
     spec = scenario.spec

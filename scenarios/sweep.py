@@ -23,10 +23,10 @@ import pandas as pd
 
 from scenarios.model import load_scenario, parse_grid, resolve_key, variant_name
 from scenarios.runner import run_scenario
-from territory.arguments import check_scheduler_address
+from solvers.interrupt import EXIT_CODES, hard_exit
+from territory.domain.arguments import check_scheduler_address
 from territory.errors import ScenarioError, Terminated
-from territory.interrupt import EXIT_CODES, hard_exit
-from territory.names import validate_name
+from territory.io.names import validate_name
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -402,7 +402,7 @@ def run_sweep(
         (default :data:`SCHEDULER_TIMEOUT_S`).
     force
         Write into an ``out_root`` and run folders the engine did not write (within the limits
-        of :func:`territory.outputs.check_output_folder`).
+        of :func:`territory.io.outputs.check_output_folder`).
 
     Raises
     ------
@@ -414,7 +414,7 @@ def run_sweep(
         No Dask scheduler answers at the address within the time allowed.
     """
     from territory.io import write_table
-    from territory.outputs import add_files, check_output_folder, child_folder, prepare_folder
+    from territory.io.outputs import add_files, check_output_folder, child_folder, prepare_folder
 
     timeout_s = SCHEDULER_TIMEOUT_S if connect_timeout_s is None else connect_timeout_s
     if scheduler:
@@ -466,7 +466,7 @@ def tradeoff_chart(summary: pd.DataFrame, path: str | Path) -> None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-    from territory.charts import DPI, PNG_METADATA
+    from territory.rendering.charts import DPI, PNG_METADATA
 
     ok = summary[summary["status"] == "OK"] if "status" in summary.columns else summary
     fig = Figure(figsize=(12.0, 5.5), dpi=DPI, layout="constrained")

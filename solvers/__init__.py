@@ -15,7 +15,7 @@ SOLVERS: dict[str, type[Any]] = {
     "mip": MipSolver,
     "heuristic": HeuristicSolver,
 }
-"""Backends by name; ``auto`` (see :func:`territory.api.align`) chooses among them."""
+"""Backends by name; ``auto`` (see :func:`territory.workflow.align.align`) chooses among them."""
 
 
 def get_solver(name: str, **options: Any) -> Solver:

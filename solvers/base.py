@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from territory.model import AlignmentProblem
+from territory.domain.model import AlignmentProblem
 
 IntArray = npt.NDArray[np.int64]
 

@@ -1,7 +1,8 @@
 """Connected territories on a graph of basic units: repair, boundary moves and separator cuts.
 
 A territory is contiguous when the units its rep holds form one connected piece of the unit
-graph (:attr:`territory.model.AlignmentProblem.adjacency`). The heuristic keeps that property by
+graph (:attr:`territory.domain.model.AlignmentProblem.adjacency`). The heuristic keeps that
+property by
 moving only boundary units whose removal leaves the donor connected (the receiver stays
 connected because the unit touches it). Exact backends add the separator inequalities of
 :func:`separator_cuts` lazily: solve, find the pieces that fell apart, cut them off, solve again.
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from territory.model import AlignmentProblem, territory_pieces
+from territory.domain.model import AlignmentProblem, territory_pieces
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

@@ -15,9 +15,9 @@ from ortools.sat.python import cp_model
 from solvers.base import Solution, SolveStatus
 from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
-from territory.budget import Budget
-from territory.interrupt import solve_cpsat
-from territory.model import AlignmentProblem
+from solvers.interrupt import solve_cpsat
+from territory.domain.budget import Budget
+from territory.domain.model import AlignmentProblem
 
 
 def _scale_for(values: np.ndarray, preferred: float, limit: float = 2.0**52) -> float:

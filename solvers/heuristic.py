@@ -17,8 +17,8 @@ import numpy.typing as npt
 from solvers.base import Solution, SolveStatus
 from solvers.contiguity import contiguous_plan
 from solvers.lp import LpResult, solve_relaxation
-from territory.budget import Budget
-from territory.model import AlignmentProblem
+from territory.domain.budget import Budget
+from territory.domain.model import AlignmentProblem
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

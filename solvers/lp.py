@@ -19,9 +19,9 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from territory.geo import EARTH_RADIUS_KM, unit_vectors
-from territory.interrupt import run_highs
-from territory.model import AlignmentProblem
+from solvers.interrupt import run_highs
+from territory.domain.geo import EARTH_RADIUS_KM, unit_vectors
+from territory.domain.model import AlignmentProblem
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -16,9 +16,9 @@ import pulp
 from solvers.base import IntArray, Solution, SolveStatus
 from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
 from solvers.heuristic import chosen_pairs, start_for
-from territory.budget import Budget
-from territory.interrupt import run_highs
-from territory.model import AlignmentProblem
+from solvers.interrupt import run_highs
+from territory.domain.budget import Budget
+from territory.domain.model import AlignmentProblem
 
 
 def _highs_available() -> bool:

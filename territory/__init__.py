@@ -21,12 +21,12 @@ from territory.errors import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
-    from territory.api import AlignmentResult, SolveReport, align
-    from territory.budget import Budget
-    from territory.spec import AlignmentSpec
+    from territory.domain.budget import Budget
+    from territory.domain.spec import AlignmentSpec
+    from territory.workflow.align import AlignmentResult, SolveReport, align
 
 _WORKFLOW = {"AlignmentResult", "SolveReport", "align"}
-_SPEC = {"AlignmentSpec": "territory.spec", "Budget": "territory.budget"}
+_SPEC = {"AlignmentSpec": "territory.domain.spec", "Budget": "territory.domain.budget"}
 
 
 def __getattr__(name: str) -> Any:
@@ -35,7 +35,7 @@ def __getattr__(name: str) -> Any:
     Importing it eagerly here would make ``import solvers`` on its own circular.
     """
     if name in _WORKFLOW:
-        from territory import api
+        from territory.workflow import align as api
 
         return getattr(api, name)
     if name in _SPEC:

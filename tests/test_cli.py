@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from cli import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, app
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from territory.model import AlignmentProblem
-from territory.synthetic import make_instance
+from territory.domain.model import AlignmentProblem
+from territory.domain.synthetic import make_instance
 from tests.commands import ROOT, run_territory
 
 runner = CliRunner()

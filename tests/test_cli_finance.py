@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
-from territory.synthetic import make_instance
+from territory.domain.synthetic import make_instance
 from tests.commands import ROOT, run_territory
 
 COMP = ROOT / "data/demo/comp.toml"

@@ -14,7 +14,7 @@ import numpy as np
 from solvers.base import SolveStatus
 from solvers.districting.milp import Milp, RoundBackend, RoundResult, Row
 from solvers.districting.solution import FloatArray
-from territory.interrupt import solve_cpsat
+from solvers.interrupt import solve_cpsat
 
 
 def integer_scale(values: FloatArray) -> int:

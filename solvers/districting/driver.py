@@ -30,7 +30,7 @@ from solvers.districting.solution import (
     Method,
     Objective,
 )
-from territory.districting import DualGraph, hop_distances
+from territory.domain.districting import DualGraph, hop_distances
 
 _AUTO_FLOW: dict[str, bool] = {"centred": False, "cut_edges": False}
 """Contiguity by flow (one solve) rather than rounds of separator cuts, per objective. Measured
@@ -101,7 +101,7 @@ def solve_districting(
     Parameters
     ----------
     graph
-        The units and their adjacency (:class:`territory.districting.DualGraph`).
+        The units and their adjacency (:class:`territory.domain.districting.DualGraph`).
     k
         The number of districts.
     weights

@@ -10,7 +10,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from solvers.districting.solution import FloatArray, IntArray
-from territory.districting import DualGraph
+from territory.domain.districting import DualGraph
 
 
 def neighbours(graph: DualGraph) -> list[list[int]]:

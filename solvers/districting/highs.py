@@ -15,7 +15,7 @@ import numpy as np
 from solvers.base import SolveStatus
 from solvers.districting.milp import Milp, RoundBackend, RoundResult, Row
 from solvers.districting.solution import FloatArray
-from territory.interrupt import run_highs
+from solvers.interrupt import run_highs
 
 
 class HighsBackend(RoundBackend):
@@ -80,7 +80,7 @@ class HighsBackend(RoundBackend):
         self._h.addRows(len(rows), lo, hi, idx.size, starts, idx, val)
 
     def solve(self, time_limit: float, start: FloatArray | None) -> RoundResult:
-        """Solve one round on a fresh HiGHS thread pool (:func:`territory.interrupt.run_highs`)."""
+        """Solve one round on a fresh HiGHS thread pool (:func:`solvers.interrupt.run_highs`)."""
         h, hs = self._h, self._hs
         h.setOptionValue("time_limit", max(float(time_limit), 0.01))
         if start is not None:

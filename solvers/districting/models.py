@@ -19,7 +19,7 @@ import numpy as np
 from solvers.districting.graph import lightest_path_weight, separations
 from solvers.districting.milp import Milp, Row
 from solvers.districting.solution import FloatArray, IntArray
-from territory.districting import DualGraph
+from territory.domain.districting import DualGraph
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.sparse import csgraph
 
 from solvers.districting.solution import FloatArray
-from territory.districting import DualGraph
+from territory.domain.districting import DualGraph
 
 
 def fmt(value: float) -> str:

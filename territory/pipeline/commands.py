@@ -3,7 +3,7 @@
 Each function checks the output folder before any work, reads the inputs, runs its steps of the
 pipeline (:mod:`territory.pipeline.steps`) and writes; it prints nothing. ``cli.py`` parses the
 arguments into these functions' parameters (an alignment's into one
-:class:`~territory.spec.AlignmentSpec`) and renders what they return.
+:class:`~territory.domain.spec.AlignmentSpec`) and renders what they return.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from territory.domain.spec import AlignmentSpec
 from territory.pipeline.inputs import alignment_inputs, file_hash, territory_polygons, unit_graph
 from territory.pipeline.steps import PlanTables, write_plan
-from territory.spec import AlignmentSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from territory.compare import ComparisonResult
-    from territory.design import Design
-    from territory.result import AlignmentResult
+    from territory.rendering.compare import ComparisonResult
+    from territory.workflow.design import Design
+    from territory.workflow.result import AlignmentResult
 
 __all__ = ["DesignRun", "align_command", "compare_command", "design_command", "report_command"]
 
@@ -49,9 +49,9 @@ def align_command(
     TerritoryError
         From the step that failed; nothing is written then.
     """
-    from territory import api
     from territory.io import load_inputs, sheet_choice
-    from territory.outputs import check_output_folder, prepare_folder
+    from territory.io.outputs import check_output_folder, prepare_folder
+    from territory.workflow import align as api
 
     files = [spec.units, spec.links, spec.forbidden]
     inputs = [accounts, reps, *files, spec.checkpoint]
@@ -114,23 +114,24 @@ def design_command(
 ) -> DesignRun:
     """``territory design``: design ``k`` territories from units, match reps, write ``out``.
 
-    ``design`` holds :func:`territory.design.design_territories`' keywords (balance,
+    ``design`` holds :func:`territory.workflow.design.design_territories`' keywords (balance,
     compactness, contiguity, method, time_limit_s, seed, soft) and ``matching``
-    :func:`territory.design.match_designed`'s (max_travel_km, travel_measure, allow_vacant).
+    :func:`territory.workflow.design.match_designed`'s (max_travel_km, travel_measure,
+    allow_vacant).
     """
     import pandas as pd
 
-    from territory.design import (
+    from territory.io import load_inputs, load_table, read_table, sheet_choice, write_outputs
+    from territory.io.outputs import check_output_folder
+    from territory.io.units import read_units
+    from territory.pipeline.inputs import join_units
+    from territory.workflow.design import (
         design_summary,
         design_territories,
         territory_name,
         territory_table,
         unit_loads,
     )
-    from territory.io import load_inputs, load_table, read_table, sheet_choice, write_outputs
-    from territory.outputs import check_output_folder
-    from territory.pipeline.inputs import join_units
-    from territory.units import read_units
 
     inputs = [units, accounts, reps, links]
     check_output_folder(out, command="design", inputs=inputs, force=force)
@@ -189,7 +190,7 @@ def _match(
     options: dict[str, Any],
 ) -> pd.DataFrame:
     """Match reps to the designed territories; fills ``rep_id`` and the summary's matching."""
-    from territory.design import match_designed
+    from territory.workflow.design import match_designed
 
     matching = match_designed(
         loads, result, territories, reps, accounts=accounts, unit_of_account=unit_of, **options
@@ -241,9 +242,9 @@ def report_command(plan: Path, out: Path | None = None, *, shown_as: Path | None
     anywhere else it may only replace a page the engine wrote. ``shown_as`` is the folder the
     page names when ``plan`` is a workspace that becomes it (a scenario run).
     """
-    from territory.outputs import add_files, check_report_file, is_engine_folder, run_folder
+    from territory.io.outputs import add_files, check_report_file, is_engine_folder, run_folder
     from territory.pipeline.steps import report_html
-    from territory.report import REPORT_FILE, report_writer, write_report
+    from territory.rendering.report import REPORT_FILE, report_writer, write_report
 
     target = out if out is not None else plan / REPORT_FILE
     into = target.parent if is_engine_folder(target.parent) or out is None else None
@@ -260,8 +261,13 @@ def report_command(plan: Path, out: Path | None = None, *, shown_as: Path | None
 
 def compare_command(runs: Sequence[Path], out: Path, *, force: bool = False) -> ComparisonResult:
     """``territory compare``: the runs side by side, written to ``out`` (checked first)."""
-    from territory.compare import compare_runs, comparison_html, load_runs, write_comparison
-    from territory.outputs import check_output_folder
+    from territory.io.outputs import check_output_folder
+    from territory.rendering.compare import (
+        compare_runs,
+        comparison_html,
+        load_runs,
+        write_comparison,
+    )
 
     check_output_folder(out, command="compare", inputs=runs, force=force)
     folders = load_runs(runs)

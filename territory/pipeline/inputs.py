@@ -1,9 +1,10 @@
 """The files an alignment reads besides its two tables, read the same way for every caller.
 
-A spec's file levers (:data:`territory.spec.FILE_LEVERS`) name a unit layer, extra unit links and
+A spec's file levers (:data:`territory.domain.spec.FILE_LEVERS`) name a unit layer, extra unit
+links and
 forbidden pairs; :func:`alignment_inputs` reads them, joins the accounts to their units and
 records each file's hash, so that ``territory align`` and a scenario with the same levers hand
-:func:`territory.api.align` the same tables.
+:func:`territory.workflow.align.align` the same tables.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from territory.domain.spec import AlignmentSpec
 from territory.errors import ScenarioError
-from territory.spec import AlignmentSpec
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from territory.districting import DualGraph
+    from territory.domain.districting import DualGraph
 
 __all__ = [
     "SNAP_KM",
@@ -51,7 +52,7 @@ def file_hash(path: str | Path) -> str:
 
 @dataclass(frozen=True)
 class AlignmentInputs:
-    """What :func:`territory.api.align` takes besides the reps and the spec.
+    """What :func:`territory.workflow.align.align` takes besides the reps and the spec.
 
     ``accounts`` carry a ``unit_id`` column when the spec names units; ``hashes`` hold the
     tables' hashes given and those of every file read here.
@@ -99,7 +100,7 @@ def alignment_inputs(
     layer = None
     if spec.units is not None:
         # Unit-level alignment: every account of a unit goes with the unit (a family).
-        from territory.units import read_units
+        from territory.io.units import read_units
 
         layer = read_units(spec.units, spec.unit_id_column)
         accounts = accounts.assign(unit_id=join_units(accounts, layer))
@@ -123,7 +124,7 @@ def join_units(accounts: pd.DataFrame, unit_layer: gpd.GeoDataFrame) -> np.ndarr
     By ``unit_id`` when every account has one that the layer knows, else by location (point in
     polygon, snapping up to :data:`SNAP_KM`).
     """
-    from territory.units import join_accounts
+    from territory.io.units import join_accounts
 
     known = set(unit_layer["unit_id"].astype(str))
     by_id = "unit_id" in accounts.columns and accounts["unit_id"].astype(str).isin(known).all()
@@ -144,7 +145,7 @@ def unit_graph(unit_layer: gpd.GeoDataFrame, kind: str, links: Path | None) -> D
         The links file is not of either shape.
     """
     from territory.io import read_table
-    from territory.units import adjacency as build_adjacency
+    from territory.io.units import adjacency as build_adjacency
 
     pairs: list[tuple[str, str]] = []
     if links is not None and links.suffix.lower() == ".json":
@@ -167,7 +168,7 @@ def territory_polygons(
     unit_layer: gpd.GeoDataFrame, rep_of_unit: pd.Series
 ) -> Callable[[Path], None]:
     """Writer of territories.geojson: the units each rep holds, dissolved into one shape."""
-    from territory.units import dissolve_territories, write_geojson
+    from territory.io.units import dissolve_territories, write_geojson
 
     held = pd.Series(rep_of_unit.to_numpy(), index=rep_of_unit.index.astype(str))
     held = held[~held.index.duplicated()]

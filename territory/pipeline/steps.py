@@ -3,7 +3,7 @@
 ``territory align`` / ``quota`` / ``stress`` / ``check`` / ``report`` and the scenario runner
 (:func:`scenarios.runner.run_scenario`) call these same functions, so a run folder looks the
 same however it was made. Each step takes the folder's lock and adds its files atomically (see
-:func:`territory.io.write_outputs` and :func:`territory.outputs.add_files`).
+:func:`territory.io.write_outputs` and :func:`territory.io.outputs.add_files`).
 """
 
 from __future__ import annotations
@@ -16,21 +16,30 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from territory import runs
-from territory.arguments import quota_method
-from territory.charts import attainment_distribution_chart, cost_band_chart, payout_curve_chart
-from territory.comp import CompPlan, load_comp
-from territory.finance import QuotaStep, StressStep, quota_rows, set_plan_quotas, stress_plan
-from territory.io import write_outputs, write_workbook
-from territory.outputs import run_folder
+from territory.domain.arguments import quota_method
+from territory.domain.comp import CompPlan, load_comp
+from territory.domain.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
+from territory.domain.stress import StressConfig
+from territory.io import runs, write_outputs, write_workbook
+from territory.io.outputs import run_folder
 from territory.pipeline.inputs import territory_polygons
-from territory.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
-from territory.stress import StressConfig
+from territory.rendering.charts import (
+    attainment_distribution_chart,
+    cost_band_chart,
+    payout_curve_chart,
+)
+from territory.workflow.finance import (
+    QuotaStep,
+    StressStep,
+    quota_rows,
+    set_plan_quotas,
+    stress_plan,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from territory.checks import CheckResult, CheckThresholds
+    from territory.domain.checks import CheckResult, CheckThresholds
 
 __all__ = [
     "PlanTables",
@@ -70,7 +79,7 @@ class PlanTables:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return assignments, territories and, when today's reps are known, transitions."""
-        from territory.transitions import transition_plan
+        from territory.domain.transitions import transition_plan
 
         before = self.accounts if self.accounts_before is None else self.accounts_before
         tables = {"assignments": self.assignments, "territories": self.territories}
@@ -273,7 +282,7 @@ def check_thresholds(source: str | Path | Mapping[str, Any] | None, where: str) 
 
     ``where`` names an inline table in messages (``scenario.toml [checks]``).
     """
-    from territory.checks import CheckThresholds, load_thresholds, thresholds_from_mapping
+    from territory.domain.checks import CheckThresholds, load_thresholds, thresholds_from_mapping
 
     if isinstance(source, str | Path):
         return load_thresholds(source)
@@ -294,7 +303,7 @@ def check_step(
     ``comp`` overrides the comp plan the stress step kept; ``run_id`` names the run in the
     tables.
     """
-    from territory.checks import check_run, to_frame, to_records
+    from territory.domain.checks import check_run, to_frame, to_records
 
     with run_folder(folder, command="check"):
         results = check_run(runs.load_plan(folder), limits, comp)
@@ -315,7 +324,7 @@ def report_html(folder: Path, shown_as: Path | None = None) -> str:
     ``shown_as`` is the folder the page names (its title and hints) when ``folder`` is a
     workspace that becomes it later.
     """
-    from territory.report import collect_report_inputs, render_report
+    from territory.rendering.report import collect_report_inputs, render_report
 
     with run_folder(folder, command="report"):
         inputs = collect_report_inputs(folder)

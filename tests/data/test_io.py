@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import territory.writers as writers
-from territory.contract import ACCOUNT_REQUIRED_COLUMNS, ACCOUNTS_SCHEMA
+import territory.io.writers as writers
+from territory.domain.contract import ACCOUNT_REQUIRED_COLUMNS, ACCOUNTS_SCHEMA
 from territory.errors import DataValidationError
 from territory.io import (
     SUPPORTED_FORMATS,

@@ -1,4 +1,5 @@
-"""The shipped unit layers (data/units, built by data/make_units.py) work with territory.units."""
+"""The shipped unit layers (data/units, built by data/make_units.py) work with
+territory.io.units."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from territory.units import (
+from territory.io.units import (
     DisconnectedUnitsWarning,
     adjacency,
     connectivity,

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 import territory
 from cli import EXIT_BAD_INPUT, _number, _one_of, app
 from solvers import SOLVERS, get_solver
-from territory import arguments as rules
+from territory.domain import arguments as rules
+from territory.domain.synthetic import make_instance
 from territory.errors import (
     ScenarioError,
     SolverUnavailableError,
@@ -27,7 +28,6 @@ from territory.errors import (
     UsageError,
 )
 from territory.io import SUPPORTED_FORMATS
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 

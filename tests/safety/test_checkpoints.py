@@ -19,15 +19,15 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
+from territory.domain.model import AlignmentSettings, build_problem
+from territory.domain.synthetic import make_instance
 from territory.errors import CheckpointDamagedError, OutputFolderError, UnsafeNameError
-from territory.model import AlignmentSettings, build_problem
-from territory.scale import (
+from territory.workflow.scale import (
     CHECKPOINT_STAGES,
     Checkpoint,
     CheckpointDamagedWarning,
     _stage_problem,
 )
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 KEY = "sha256:test"

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from cli import EXIT_BAD_INPUT, app
 from scenarios import sweep as sweep_runner
 from scenarios.sweep import SweepTask, run_sweep
-from territory.arguments import check_scheduler_address
+from territory.domain.arguments import check_scheduler_address
 from territory.errors import ScenarioError, UsageError
 
 runner = CliRunner()

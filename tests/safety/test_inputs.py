@@ -22,9 +22,9 @@ from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
+from territory.domain.synthetic import make_instance
 from territory.errors import DataValidationError, TerritoryError, UsageError
 from territory.io import load_inputs, read_table, sheet_choice
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 

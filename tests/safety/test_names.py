@@ -20,15 +20,15 @@ from cli import EXIT_BAD_INPUT, app
 from scenarios import load_scenario, run_scenario
 from scenarios.model import variant_name
 from scenarios.sweep import plan_sweep
+from territory.domain.synthetic import make_instance
 from territory.errors import UnsafeNameError, UsageError
-from territory.names import (
+from territory.io.names import (
     MAX_NAME_CHARACTERS,
     RULE,
     is_safe_name,
     join_inside,
     validate_name,
 )
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 

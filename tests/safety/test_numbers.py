@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from typer.testing import CliRunner
 
-import territory.api as api
+import territory.workflow.align as api
 from cli import EXIT_BAD_INPUT, app
 from solvers.base import Solution, SolveStatus
-from territory.comp import parse_comp
+from territory.domain.comp import parse_comp
+from territory.domain.quotas import QuotaConfig, plan_quotas, seasonality_shares
+from territory.domain.synthetic import make_instance
 from territory.errors import DataValidationError, ScenarioError, SolveError
 from territory.io import MAX_MAGNITUDE, MAX_TOTAL_MAGNITUDE, load_inputs, validate_inputs
-from territory.quotas import QuotaConfig, plan_quotas, seasonality_shares
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -249,7 +249,7 @@ class TestPlanStatus:
     def test_last_guard_refuses_an_unchecked_plan(
         self, tables: tuple[pd.DataFrame, pd.DataFrame], status: SolveStatus
     ) -> None:
-        from territory.model import build_problem
+        from territory.domain.model import build_problem
 
         accounts, reps = validate_inputs(*tables)
         problem = build_problem(accounts, reps)
@@ -265,7 +265,7 @@ class TestPlanStatus:
     def test_decomposed_soft_plan_over_capacity_is_refused(
         self, tables: tuple[pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        import territory.scale as scale
+        import territory.workflow.scale as scale
 
         class Piled:
             """A refinement that piles every account on the first rep and calls it infeasible."""

@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOLVER, EXIT_TERMINATED, app
-from territory import output_rules, output_writing, outputs
+from territory.domain.synthetic import make_instance
 from territory.errors import OutputFolderError, SolveError, Terminated, UnsafeNameError
-from territory.io import write_outputs
-from territory.outputs import (
+from territory.io import output_rules, output_writing, outputs, write_outputs
+from territory.io.outputs import (
     MARKER,
     check_output_folder,
     child_folder,
@@ -38,8 +38,7 @@ from territory.outputs import (
     is_our_report,
     prepare_folder,
 )
-from territory.scale import Checkpoint
-from territory.synthetic import make_instance
+from territory.workflow.scale import Checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP = ROOT / "data" / "demo" / "comp.toml"
@@ -138,7 +137,7 @@ def no_solve(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*_args: object, **_kwargs: object) -> object:
         raise AssertionError("the solve was reached")
 
-    monkeypatch.setattr("territory.api.align", fail)
+    monkeypatch.setattr("territory.workflow.align.align", fail)
 
 
 def code(result: object) -> int:
@@ -482,7 +481,7 @@ class TestAdders:
         holder = subprocess.Popen(
             [
                 sys.executable, "-c",
-                "import sys\nfrom territory.outputs import folder_lock\n"
+                "import sys\nfrom territory.io.outputs import folder_lock\n"
                 f"with folder_lock({str(run)!r}):\n"
                 "    print('locked', flush=True)\n    sys.stdin.read()\n",
             ],
@@ -569,7 +568,7 @@ class TestReport:
 
 _KILLED_WRITER = """
 import os, signal, sys
-from territory import output_writing as outputs
+from territory.io import output_writing as outputs
 from territory.io import write_outputs
 
 target, stage = sys.argv[1], sys.argv[2]
@@ -628,7 +627,7 @@ class TestLeftovers:
         def interrupted(*_args: object, **_kwargs: object) -> None:
             raise error
 
-        monkeypatch.setattr("territory.runs.parquet_writer", lambda frame: interrupted)
+        monkeypatch.setattr("territory.io.runs.parquet_writer", lambda frame: interrupted)
         assert code(invoke(align_args(data, run))) == exit_code
         assert code(invoke(ADDERS["quota"](run))) == exit_code
         assert snapshot(run.parent) == before
@@ -868,7 +867,7 @@ def test_a_refused_or_failed_invocation_changes_nothing(
     def solver_fails(*_args: object, **_kwargs: object) -> object:
         raise SolveError("simulated solver failure")
 
-    monkeypatch.setattr("territory.api.align", solver_fails)
+    monkeypatch.setattr("territory.workflow.align.align", solver_fails)
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
         inputs = Path(shutil.copytree(data, base / "inputs"))

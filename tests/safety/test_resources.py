@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import territory
-import territory.api as api
+import territory.workflow.align as api
 from cli import EXIT_BAD_INPUT, app
-from territory import resources
-from territory.api import pair_memory
+from territory.domain.synthetic import make_instance
 from territory.errors import ResourceLimitError, UsageError
-from territory.resources import (
+from territory.workflow import resources
+from territory.workflow.align import pair_memory
+from territory.workflow.resources import (
     DECOMPOSED_BYTES_PER_PAIR,
     DIRECT_BYTES_PER_PAIR,
     PRICED_PAIR_BYTES,
@@ -29,7 +30,6 @@ from territory.resources import (
     check_pair_memory,
     estimate_pair_memory,
 )
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 MIB = 1024**2

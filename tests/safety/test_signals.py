@@ -29,9 +29,9 @@ from typer.testing import CliRunner
 
 import cli
 from cli import app, run_command
+from solvers.interrupt import STOP_GRACE_S, call_interruptible, run_highs, solve_cpsat
+from territory.domain.synthetic import make_instance
 from territory.errors import Terminated
-from territory.interrupt import STOP_GRACE_S, call_interruptible, run_highs, solve_cpsat
-from territory.synthetic import make_instance
 from tests.commands import territory_command, territory_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -385,7 +385,7 @@ class TestCommitStepIsNotCut:
     """A signal during the swap of a finished run waits for the swap: no backup is left over."""
 
     def test_signal_inside_the_block_is_recorded_not_raised(self) -> None:
-        from territory import interrupt
+        from solvers import interrupt
 
         previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
         interrupt.install_signal_handlers()
@@ -402,7 +402,7 @@ class TestCommitStepIsNotCut:
             interrupt._received.clear()
 
     def test_swap_completes_under_a_signal(self, tmp_path: Path) -> None:
-        from territory import interrupt
+        from solvers import interrupt
         from territory.io import write_outputs
 
         out = tmp_path / "run"
@@ -510,7 +510,7 @@ def _failing_payout(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None
     def load_comp(_path: object) -> None:
         raise exc
 
-    monkeypatch.setattr("territory.comp.load_comp", load_comp)
+    monkeypatch.setattr("territory.domain.comp.load_comp", load_comp)
 
 
 class TestEntryPoint:

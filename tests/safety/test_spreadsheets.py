@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from cli import app
+from territory.domain.synthetic import make_instance
 from territory.io import excel_safe, write_outputs, write_table, write_workbook
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 

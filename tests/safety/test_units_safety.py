@@ -15,10 +15,10 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import box
 from typer.testing import CliRunner
 
-import territory.unit_layers as units_module
+import territory.io.unit_layers as units_module
 from cli import EXIT_BAD_INPUT, app
 from territory.errors import DataValidationError
-from territory.units import (
+from territory.io.units import (
     OverlappingUnitsWarning,
     adjacency,
     read_units,

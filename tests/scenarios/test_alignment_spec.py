@@ -21,10 +21,10 @@ from typer.main import get_command
 from cli import app
 from scenarios import load_scenario, run_scenario
 from scenarios.model import AlignTable
-from territory.budget import STAGE_SHARES, Budget
+from territory.domain.budget import STAGE_SHARES, Budget
+from territory.domain.spec import AlignmentSpec
+from territory.domain.synthetic import make_instance
 from territory.errors import ScenarioError, UnknownSolverError, UsageError
-from territory.spec import AlignmentSpec
-from territory.synthetic import make_instance
 
 CLI_ONLY = {"accounts", "reps", "out", "output_format", "quiet", "force", "sheet"}
 """Options of `territory align` that say where to read and write, not how to align."""

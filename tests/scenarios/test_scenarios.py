@@ -39,8 +39,8 @@ from scenarios.levers import (
 )
 from scenarios.model import Locks, NewRep, parse_grid, resolve_key
 from scenarios.runner import plan_scenario, prepare_inputs
+from territory.domain.synthetic import make_instance
 from territory.errors import ScenarioError
-from territory.synthetic import make_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP = ROOT / "data" / "demo" / "comp.toml"
@@ -450,7 +450,7 @@ class TestSyntheticLeversInSolve:
         assert isinstance(metrics, dict)
         assert metrics["accounts_moved"] == float(assignments["moved"].sum())
         # The transition plan gives the departure as the reason for every one of those moves.
-        from territory.transitions import transition_plan
+        from territory.domain.transitions import transition_plan
 
         moves = transition_plan(before, None, assignments[["account_id", "rep_id"]], _reps(data))
         theirs = moves[moves["from_rep"] == "R0002"]
@@ -496,7 +496,7 @@ class TestSyntheticLeversInSolve:
 
     def test_travel_limit_holds(self, data: Path) -> None:
         """The control plan's longest trip is above the limit; the limited plan's is not."""
-        from territory.geo import haversine_km
+        from territory.domain.geo import haversine_km
 
         accounts = pd.read_csv(data / "accounts.csv")
         reps = pd.read_csv(data / "reps.csv")

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from cli import app
 from scenarios import SUMMARY_COLUMNS, plan_sweep, run_sweep
 from scenarios.sweep import TIMING_COLUMNS, SweepResult
+from territory.domain.synthetic import make_instance
 from territory.errors import ScenarioError
-from territory.synthetic import make_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP = ROOT / "data" / "demo" / "comp.toml"

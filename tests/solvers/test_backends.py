@@ -36,9 +36,9 @@ from solvers.cpsat import CpSatSolver
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import solve_min_deviation, solve_relaxation
 from solvers.mip import MipSolver
+from territory.domain.model import AlignmentProblem, AlignmentSettings, BalanceRule, build_problem
+from territory.domain.synthetic import make_instance
 from territory.errors import SolverUnavailableError
-from territory.model import AlignmentProblem, AlignmentSettings, BalanceRule, build_problem
-from territory.synthetic import make_instance
 from tests.instances import proportional
 
 TIME_LIMIT_S = 20.0

@@ -22,7 +22,7 @@ from bench.published import (
 )
 from solvers.base import SolveStatus
 from solvers.districting import Backend, DistrictingSolution, Objective, solve_districting
-from territory.districting import (
+from territory.domain.districting import (
     DualGraph,
     cut_edges,
     evaluate_plan,

@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from territory.checks import CheckEvidence
-from territory.comp import ACCOUNT_MANAGER, HUNTER, CompPlan
+from territory.domain.checks import CheckEvidence
+from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, CompPlan
 
 REPS = ["R1", "R2", "R3", "R4"]
 CAPACITY = [800.0, 1000.0, 1200.0, 1400.0]

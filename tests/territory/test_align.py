@@ -24,7 +24,7 @@ import pytest
 
 import territory
 from territory import AlignmentResult, InfeasibleError, SolveError
-from territory.synthetic import make_instance
+from territory.domain.synthetic import make_instance
 from tests.instances import BIG_MIN_BALANCE, PROPORTIONAL_MIN_BALANCE, big_account, proportional
 
 TIME_LIMIT_S = 20.0

@@ -1,4 +1,5 @@
-"""Tests for territory.charts: PNG output, size, determinism and the plan shapes it must draw.
+"""Tests for territory.rendering.charts: PNG output, size, determinism and the plan shapes it must
+draw.
 
 Stress results come from the real :func:`run_stress` on small instances (20 reps, 500
 simulations, seed 1), so the charts see exactly the data the CLI would give them.
@@ -19,15 +20,8 @@ from matplotlib import image  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-import territory.charts as charts_module  # noqa: E402
-from territory.charts import (  # noqa: E402
-    _kinks,
-    _quota_position,
-    attainment_distribution_chart,
-    cost_band_chart,
-    payout_curve_chart,
-)
-from territory.comp import (  # noqa: E402
+import territory.rendering.charts as charts_module  # noqa: E402
+from territory.domain.comp import (  # noqa: E402
     ACCOUNT_MANAGER,
     HUNTER,
     Cap,
@@ -37,8 +31,15 @@ from territory.comp import (  # noqa: E402
     Threshold,
     Tier,
 )
+from territory.domain.stress import StressConfig, StressInputs, StressResult, run_stress  # noqa: E402
 from territory.errors import ScenarioError  # noqa: E402
-from territory.stress import StressConfig, StressInputs, StressResult, run_stress  # noqa: E402
+from territory.rendering.charts import (  # noqa: E402
+    _kinks,
+    _quota_position,
+    attainment_distribution_chart,
+    cost_band_chart,
+    payout_curve_chart,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIZE = (600, 1000)  # rows, columns: 10 x 6 inches at 100 dpi

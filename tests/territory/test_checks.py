@@ -1,4 +1,4 @@
-"""Tests for territory.checks: the 20 thought-starter checks, thresholds and exit codes.
+"""Tests for territory.domain.checks: the 20 thought-starter checks, thresholds and exit codes.
 
 Most tests share the hand-built plan of four reps in :mod:`tests.territory.four_reps`; its
 docstring works out the numbers the assertions below rely on.
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from territory.checks import (
+from territory.domain.checks import (
     CHECK_COLUMNS,
     CHECK_IDS,
     CHECKS,
@@ -35,7 +35,7 @@ from territory.checks import (
     to_frame,
     to_records,
 )
-from territory.comp import (
+from territory.domain.comp import (
     ACCOUNT_MANAGER,
     HUNTER,
     CompPlan,
@@ -716,12 +716,12 @@ class TestErrorsThresholds:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> CheckEvidence:
-    from territory.api import align
-    from territory.finance import set_plan_quotas, stress_plan
-    from territory.quotas import QuotaConfig
-    from territory.runs import QUOTAS, PlanFolder
-    from territory.stress import StressConfig
-    from territory.synthetic import make_instance
+    from territory.domain.quotas import QuotaConfig
+    from territory.domain.stress import StressConfig
+    from territory.domain.synthetic import make_instance
+    from territory.io.runs import QUOTAS, PlanFolder
+    from territory.workflow.align import align
+    from territory.workflow.finance import set_plan_quotas, stress_plan
 
     accounts, reps = make_instance(240, 6, seed=11)
     result = align(accounts, reps, solver="heuristic", time_limit_s=20.0, seed=3)
@@ -784,8 +784,8 @@ class TestRealWorldChecks:
         folder = ROOT / "out" / "demo"
         if not (folder / "stress.json").exists() or not (folder / "quota_summary.json").exists():
             pytest.skip("out/demo has not been built (make demo)")
-        from territory.comp import load_comp
-        from territory.runs import load_plan
+        from territory.domain.comp import load_comp
+        from territory.io.runs import load_plan
 
         run = load_plan(folder)
         ev = evidence_from_folder(

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-import territory.checks as checks
-from territory.checks import (
+import territory.domain.checks as checks
+from territory.domain.checks import (
     CHECK_IDS,
     CHECKS,
     DEFAULT_PARAMS,
@@ -25,13 +25,13 @@ from territory.checks import (
     run_checks,
     thresholds_from_mapping,
 )
-from territory.checks import thresholds as schema
-from territory.checks.catalogue import SPECS
-from territory.checks.inputs import REALIGNMENT_UPLIFT, REP_IMPACT, ROUTES, Input, routed
-from territory.checks.model import CheckSpec, Finding, Limit, Rule
-from territory.checks.territory_checks import t1_coverage
+from territory.domain.checks import thresholds as schema
+from territory.domain.checks.catalogue import SPECS
+from territory.domain.checks.inputs import REALIGNMENT_UPLIFT, REP_IMPACT, ROUTES, Input, routed
+from territory.domain.checks.model import CheckSpec, Finding, Limit, Rule
+from territory.domain.checks.territory_checks import t1_coverage
 from territory.errors import ScenarioError
-from territory.runs import PlanFolder
+from territory.io.runs import PlanFolder
 from tests.territory import four_reps as fr
 
 TH = CheckThresholds()

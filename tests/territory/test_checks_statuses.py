@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.checks import CHECK_IDS, CHECKS, CheckEvidence, CheckThresholds, Status
-from territory.checks import thresholds_from_mapping as limits
-from territory.checks.catalogue import SPECS
-from territory.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayMix, RolePlan
+from territory.domain.checks import CHECK_IDS, CHECKS, CheckEvidence, CheckThresholds, Status
+from territory.domain.checks import thresholds_from_mapping as limits
+from territory.domain.checks.catalogue import SPECS
+from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayMix, RolePlan
 from tests.territory import four_reps as fr
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_ASSESSABLE

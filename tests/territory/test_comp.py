@@ -1,4 +1,4 @@
-"""Tests for territory.comp: payout curves, plan files, presets and the payout calculator.
+"""Tests for territory.domain.comp: payout curves, plan files, presets and the payout calculator.
 
 The two presets draw the curves most tests use (payout as a multiple of TI)::
 
@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from territory.comp import (
+from territory.domain.comp import (
     ACCOUNT_MANAGER,
     HUNTER,
     Cap,
@@ -39,8 +39,8 @@ from territory.comp import (
     parse_comp,
     preset,
 )
+from territory.domain.payouts import attainment_steps, payout_for, payout_table, sample_calculations
 from territory.errors import ScenarioError
-from territory.payouts import attainment_steps, payout_for, payout_table, sample_calculations
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP_DIR = ROOT / "data" / "comp"

@@ -1,4 +1,5 @@
-"""Tests for territory.compare: key figures side by side, the assignment diff and the page.
+"""Tests for territory.rendering.compare: key figures side by side, the assignment diff and the
+page.
 
 Runs come from the real CLI on :func:`make_instance` data, so the comparison reads exactly the
 files users have: ``base`` went through align, quota, stress and check; ``loose`` and the
@@ -19,9 +20,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import territory.compare.maps as compare_maps
+import territory.rendering.compare.maps as compare_maps
 from cli import app
-from territory.compare import (
+from territory.domain.metrics import METRICS
+from territory.domain.synthetic import make_instance
+from territory.errors import DataValidationError, ScenarioError
+from territory.io.runs import PlanFolder
+from territory.rendering.compare import (
     ComparisonResult,
     assignment_diff,
     compare_runs,
@@ -34,11 +39,7 @@ from territory.compare import (
     shared_rep_colours,
     write_comparison,
 )
-from territory.errors import DataValidationError, ScenarioError
-from territory.metrics import METRICS
-from territory.report import MAP_PALETTE
-from territory.runs import PlanFolder
-from territory.synthetic import make_instance
+from territory.rendering.report import MAP_PALETTE
 from tests.browser import find_chromium, inspect_page
 from tests.commands import run_territory
 
@@ -110,7 +111,7 @@ def _solve(folder: Path) -> dict[str, Any]:
 
 
 def _figures_by_hand(folder: Path, tier_factors: dict[str, float]) -> dict[str, float]:
-    """The plan figures of a run from its raw inputs, without territory.metrics."""
+    """The plan figures of a run from its raw inputs, without territory.domain.metrics."""
     accounts = pd.read_csv(folder.parent / "accounts.csv", dtype={"account_id": str})
     reps = pd.read_csv(folder.parent / "reps.csv", dtype={"rep_id": str}).set_index("rep_id")
     rep_of = pd.read_parquet(folder / "plan.parquet").set_index("account_id")["rep_id"]

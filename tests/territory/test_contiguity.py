@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
 from solvers.contiguity import separator_cuts
-from territory.api import align
-from territory.districting import DualGraph, grid_graph, is_contiguous
+from territory.domain.districting import DualGraph, grid_graph, is_contiguous
+from territory.domain.model import disconnected_reps, territory_pieces
 from territory.errors import InfeasibleError
-from territory.model import disconnected_reps, territory_pieces
+from territory.workflow.align import align
 
 runner = CliRunner()
 BACKENDS = ["heuristic", "mip", "cpsat"]
@@ -338,7 +338,7 @@ class TestCompactness:
             contiguity=True, balance=0.0, cut_edge_weight=1e5, time_limit_s=30,
         )  # fmt: skip
         labels = unit_labels(result.unit_plan, graph)  # type: ignore[arg-type]
-        from territory.districting import cut_edges
+        from territory.domain.districting import cut_edges
 
         assert cut_edges(labels, grid_graph(4, 4)) == 4
         assert result.problem.cut_edges(result.problem.expand(np.asarray(labels))) == 4
@@ -356,7 +356,7 @@ class TestCompactness:
             accounts, self.reps(), solver="mip", family_column="unit_id", balance=0.0,
             compactness="moi", time_limit_s=10,
         )  # fmt: skip
-        from territory.geo import haversine_km
+        from territory.domain.geo import haversine_km
 
         reps = self.reps().set_index("rep_id")
         home = reps.loc[moi.plan.reindex(accounts["account_id"]).to_numpy()]

@@ -14,7 +14,8 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
-from territory.design import (
+from territory.domain.districting import DualGraph, grid_graph, is_contiguous
+from territory.workflow.design import (
     UnitLoads,
     best_centres,
     centred_cost,
@@ -23,7 +24,6 @@ from territory.design import (
     match_designed,
     territory_table,
 )
-from territory.districting import DualGraph, grid_graph, is_contiguous
 from tests.commands import run_territory
 
 runner = CliRunner()
@@ -233,13 +233,13 @@ class TestInfeasibleDesign:
     def test_soft_returns_the_most_balanced_design(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Unit 4 holds half the potential, so no design meets ±5%: soft mode keeps the most
         balanced plan of its allocation rounds, and reports that plan's own deviations."""
-        import territory.api
+        import territory.workflow.align
 
         loads, graph = grid_loads(3, 3)
         table = loads.table.copy()
         table.loc[4, "potential"] = table["potential"].sum()
         reached: list[float] = []
-        align = territory.api.align
+        align = territory.workflow.align.align
 
         def recording(*args: Any, **kwargs: Any) -> Any:
             result = align(*args, **kwargs)
@@ -247,7 +247,7 @@ class TestInfeasibleDesign:
             reached.append(max(report.max_potential_deviation, report.max_workload_deviation))
             return result
 
-        monkeypatch.setattr(territory.api, "align", recording)
+        monkeypatch.setattr(territory.workflow.align, "align", recording)
         design = design_territories(
             UnitLoads(table), graph, 3, balance=0.05, method="heuristic", soft=True
         )

@@ -29,7 +29,7 @@ from bench.published import (
     TRACT_K,
     county_graph_path,
 )
-from territory.districting import (
+from territory.domain.districting import (
     DualGraph,
     balance_bounds,
     cut_edges,

@@ -1,4 +1,4 @@
-"""Tests for territory.feasibility: each presolve reason, with the numbers it must report.
+"""Tests for territory.domain.feasibility: each presolve reason, with the numbers it must report.
 
 Two tiny fixtures on the equator (reps ten degrees apart, all candidates considered).
 
@@ -23,14 +23,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from territory.feasibility import (
+from territory.domain.feasibility import (
     overloaded_locks,
     oversized_accounts,
     presolve_reasons,
     total_capacity,
 )
-from territory.model import AlignmentSettings, BalanceRule, build_problem
-from territory.synthetic import make_instance
+from territory.domain.model import AlignmentSettings, BalanceRule, build_problem
+from territory.domain.synthetic import make_instance
 from tests.instances import BIG_MIN_BALANCE, big_account
 
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import territory
+from territory.domain.geo import haversine_km
+from territory.domain.synthetic import make_instance
 from territory.errors import DataValidationError, InfeasibleError, ScenarioError
-from territory.geo import haversine_km
-from territory.synthetic import make_instance
 
 
 @pytest.fixture(scope="module")

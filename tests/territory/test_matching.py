@@ -1,4 +1,5 @@
-"""Tests for territory.matching: reps onto designed territories as an exact assignment problem.
+"""Tests for territory.domain.matching: reps onto designed territories as an exact assignment
+problem.
 
 Everything sits on the equator, where one degree of longitude is ``DEG`` km, so distances can be
 worked out by hand in degrees.
@@ -31,9 +32,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from territory.domain.geo import haversine_km
+from territory.domain.matching import MatchWeights, RepMatching, TravelLimitError, match_reps
 from territory.errors import DataValidationError, InfeasibleError
-from territory.geo import haversine_km
-from territory.matching import MatchWeights, RepMatching, TravelLimitError, match_reps
 
 DEG = float(haversine_km(0.0, 0.0, 0.0, 1.0))
 """km per degree of longitude on the equator."""

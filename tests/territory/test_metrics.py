@@ -1,4 +1,4 @@
-"""Tests for territory.metrics on a plan small enough to compute by hand.
+"""Tests for territory.domain.metrics on a plan small enough to compute by hand.
 
 Every point lies on the equator, where one degree of longitude is 2 * pi * R / 360 = 111.195 km
 (R = 6371.0088 km), so every distance is a whole number of those degrees::
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.metrics import (
+from territory.domain.metrics import (
     METRICS,
     accounts_moved,
     assignment_table,

@@ -1,4 +1,5 @@
-"""Tests for territory.model (targets, windows, candidate pairs, costs) and territory.geo.
+"""Tests for territory.domain.model (targets, windows, candidate pairs, costs) and
+territory.domain.geo.
 
 Most tests use six accounts on the equator between three reps ten degrees apart, so that every
 distance is a whole number of degrees (1 degree = 111.195 km)::
@@ -19,9 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.errors import DataValidationError
-from territory.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
-from territory.model import (
+from territory.domain.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
+from territory.domain.model import (
     DEFAULT_TIER_FACTORS,
     AlignmentProblem,
     AlignmentSettings,
@@ -29,6 +29,7 @@ from territory.model import (
     build_problem,
     targets,
 )
+from territory.errors import DataValidationError
 
 KM_PER_DEGREE = 2 * math.pi * EARTH_RADIUS_KM / 360
 BALANCED = np.array([0, 0, 1, 1, 2, 2])

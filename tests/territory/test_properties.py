@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import territory
 from territory import AlignmentResult
-from territory.metrics import plan_metrics, territory_table
+from territory.domain.metrics import plan_metrics, territory_table
 
 PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 

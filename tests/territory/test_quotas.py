@@ -1,4 +1,4 @@
-"""Tests for territory.quotas: the allocation kernel, the bases, caps, ramp, vacancy,
+"""Tests for territory.domain.quotas: the allocation kernel, the bases, caps, ramp, vacancy,
 seasonality, the quotas table and the backtest.
 
 Most examples share one company number: plan G = 1,000,000, non-quota revenue 100,000 and
@@ -17,9 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from territory.errors import DataValidationError, InfeasibleError, ScenarioError
-from territory.metrics import territory_table
-from territory.quotas import (
+from territory.domain.metrics import territory_table
+from territory.domain.quotas import (
     METHODS,
     QuotaConfig,
     QuotaMethod,
@@ -45,7 +44,8 @@ from territory.quotas import (
     untapped_weights,
     yearly_bounds,
 )
-from territory.synthetic import make_instance
+from territory.domain.synthetic import make_instance
+from territory.errors import DataValidationError, InfeasibleError, ScenarioError
 
 STREET = 990_000.0
 PROPERTY = settings(max_examples=50, deadline=None, derandomize=True)

@@ -1,4 +1,4 @@
-"""Tests for territory.report: one self-contained, escaped, byte-stable HTML page per run.
+"""Tests for territory.rendering.report: one self-contained, escaped, byte-stable HTML page per run.
 
 Runs come from the real CLI on :func:`make_instance` data (as ``make demo`` builds them), so the
 report sees exactly the files users have. The page tests need no browser; the browser tests
@@ -24,8 +24,10 @@ from markupsafe import Markup
 from typer.testing import CliRunner
 
 from cli import app
+from territory.domain.synthetic import make_instance
 from territory.errors import DataValidationError
-from territory.report import (
+from territory.io.runs import load_plan
+from territory.rendering.report import (
     CHECKS_FILE,
     SECTION_IDS,
     collect_report_inputs,
@@ -34,9 +36,7 @@ from territory.report import (
     rep_colours,
     write_report,
 )
-from territory.report.page import ENVIRONMENT
-from territory.runs import load_plan
-from territory.synthetic import make_instance
+from territory.rendering.report.page import ENVIRONMENT
 from tests.browser import find_chromium, inspect_page
 from tests.commands import run_territory
 

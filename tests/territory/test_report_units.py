@@ -15,9 +15,11 @@ from matplotlib.path import Path as MplPath
 from shapely.geometry import box
 from typer.testing import CliRunner
 
-import territory.compare.maps as compare_maps
+import territory.rendering.compare.maps as compare_maps
 from cli import app
-from territory.report import (
+from territory.domain.synthetic import make_instance
+from territory.io.runs import load_plan
+from territory.rendering.report import (
     NO_REP_COLOUR,
     TERRITORY_SHAPES,
     _map_data,
@@ -28,8 +30,6 @@ from territory.report import (
     render_report,
     territory_shapes,
 )
-from territory.runs import load_plan
-from territory.synthetic import make_instance
 
 runner = CliRunner()
 N_REPS = 4

@@ -1,4 +1,5 @@
-"""Decomposed solves (territory.scale): correctness, bound validity, resume, memory-light I/O."""
+"""Decomposed solves (territory.workflow.scale): correctness, bound validity, resume, memory-light
+I/O."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import pytest
 
 from solvers.lp import price_pairs
 from territory import align
-from territory.api import AlignmentResult
+from territory.domain.model import AlignmentSettings, build_problem
+from territory.domain.synthetic import make_instance
 from territory.errors import InfeasibleError, ScenarioError
-from territory.model import AlignmentSettings, build_problem
-from territory.scale import (
+from territory.workflow.align import AlignmentResult
+from territory.workflow.scale import (
     SOLVE_ACCOUNT_COLUMNS,
     SOLVE_REP_COLUMNS,
     CheckpointMismatchError,
@@ -22,7 +24,6 @@ from territory.scale import (
     should_decompose,
     write_assignments_parquet,
 )
-from territory.synthetic import make_instance
 from tests.commands import run_territory
 
 DECOMPOSITION_MARGIN = 0.03

@@ -1,4 +1,4 @@
-"""Tests for territory.stress: the Monte Carlo of attainment and incentive cost.
+"""Tests for territory.domain.stress: the Monte Carlo of attainment and incentive cost.
 
 Most tests use the reference setup of the quota spec (section 2.6): 50 identical reps, OTE
 200,000 at 50/50 (TI 100,000), quota 1,000,000, sigma_e 0.15 and sigma_idio 0.20 (so the rep
@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayoutCurve, Tier
-from territory.errors import DataValidationError, ScenarioError
-from territory.payouts import payout_for
-from territory.stress import (
+from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayoutCurve, Tier
+from territory.domain.payouts import payout_for
+from territory.domain.stress import (
     REP_IMPACT_COLUMNS,
     SCENARIO_COLUMNS,
     StressConfig,
@@ -37,6 +36,7 @@ from territory.stress import (
     sensitivity_grid,
     sigma_from_deals,
 )
+from territory.errors import DataValidationError, ScenarioError
 
 PLAN = CompPlan.of(HUNTER, ACCOUNT_MANAGER, plan_id="test")
 PTS = 0.015  # +-1.5 points, as a fraction

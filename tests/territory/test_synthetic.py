@@ -1,4 +1,4 @@
-"""Tests for territory.synthetic and the shipped demo data set (data/make_demo.py).
+"""Tests for territory.domain.synthetic and the shipped demo data set (data/make_demo.py).
 
 The generators promise a balanced plan exists; these tests hold them to it, so a solver that
 fails on generated data points at the solver, not at the data.
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.synthetic import (
+from territory.domain.synthetic import (
     ACCOUNT_COLUMNS,
     REP_COLUMNS,
     US_BOX,

@@ -1,4 +1,5 @@
-"""Tests for territory.transitions: one row per moved account, a reason, a wave, revenue at risk."""
+"""Tests for territory.domain.transitions: one row per moved account, a reason, a wave, revenue at
+risk."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.api import align
-from territory.errors import DataValidationError, ScenarioError
-from territory.metrics import distance_km, moved_mask, revenue_moved
-from territory.synthetic import make_instance
-from territory.transitions import (
+from territory.domain.metrics import distance_km, moved_mask, revenue_moved
+from territory.domain.synthetic import make_instance
+from territory.domain.transitions import (
     REASONS,
     TRANSITION_COLUMNS,
     WAVES,
@@ -20,6 +19,8 @@ from territory.transitions import (
     transition_plan,
     transition_summary,
 )
+from territory.errors import DataValidationError, ScenarioError
+from territory.workflow.align import align
 
 KM_PER_DEGREE = 111.195  # one degree of longitude on the equator
 

@@ -13,9 +13,9 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
-from territory.districting import DualGraph
+from territory.domain.districting import DualGraph
 from territory.errors import DataValidationError
-from territory.units import (
+from territory.io.units import (
     DisconnectedUnitsWarning,
     adjacency,
     aggregate_accounts,

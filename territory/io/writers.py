@@ -1,0 +1,485 @@
+"""Writing the engine's tables and documents: CSV, Parquet, XLSX and JSON, deterministically.
+
+Identical inputs give byte-identical files (fixed timestamps in workbooks and zip entries, sorted
+JSON, one line ending), so outputs can be diffed and cached. Text a spreadsheet would run as a
+formula is neutralised (:func:`excel_safe`). :func:`write_outputs` writes a whole output folder
+atomically (a crash never leaves a half-written folder behind).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+import re
+import shutil
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from territory.domain.contract import SUPPORTED_FORMATS, is_missing
+from territory.io.outputs import add_files, is_engine_folder, is_legacy_run_folder, replace_folder
+
+__all__ = ["excel_safe", "write_outputs", "write_table", "write_workbook"]
+
+# Characters that make Excel or LibreOffice read a cell as a formula (CSV/formula injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@")
+
+# Fixed timestamp for XLSX metadata and zip entries, so repeated writes are byte-identical.
+_FIXED_TIMESTAMP = dt.datetime(2000, 1, 1)
+_ZIP_TIMESTAMP = (2000, 1, 1, 0, 0, 0)
+
+# Characters that XML 1.0 (and so XLSX) cannot store at all.
+_ILLEGAL_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def _is_text_dtype(dtype: Any) -> bool:
+    return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+
+
+def _strippable(char: str) -> bool:
+    """Tell whether a spreadsheet or an XML writer may drop ``char`` from a cell's start.
+
+    Whitespace, control and format characters (zero-width space, byte-order mark) are.
+    """
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
+def _formula_risk(text: str) -> bool:
+    r"""Tell whether a spreadsheet could run ``text`` as a formula.
+
+    Now or once its leading whitespace and control characters are stripped
+    (``"\x01=HYPERLINK(...)"``).
+    """
+    first = text[:1]
+    if not first or first.isalnum():
+        return False  # the usual case, decided without a loop
+    if text.startswith(_FORMULA_PREFIXES):
+        return True
+    for char in text:
+        if not _strippable(char):
+            return char in _FORMULA_STARTS
+    return False
+
+
+def _neutralise(value: object) -> object:
+    if isinstance(value, str) and _formula_risk(value):
+        return "'" + value
+    return value
+
+
+def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy in which text that a spreadsheet would run as a formula starts with an apostrophe.
+
+    Text cells (and text column names) starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+    return get a leading ``'`` (OWASP CSV-injection advice), because account names and pass-through
+    columns come from outside and the outputs are opened in Excel. So do cells that would start so
+    once leading whitespace and control characters are stripped (an XLSX writer drops control
+    characters, a spreadsheet may trim the rest). Numeric columns, and numbers inside object
+    columns, are never touched, so negative numbers stay numbers. Text columns come back as
+    object dtype with ``None`` for missing cells.
+
+    Parameters
+    ----------
+    frame
+        The table to write.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The formula-safe copy.
+    """
+    columns: dict[Any, pd.Series] = {}
+    labels = [_neutralise(label) for label in frame.columns]
+    for i in range(len(labels)):
+        values = frame.iloc[:, i]
+        if _is_text_dtype(values.dtype):
+            obj = np.array(values.to_numpy(dtype=object), dtype=object)
+            risky = [isinstance(v, str) and _formula_risk(v) for v in obj]
+            for j in np.flatnonzero(risky):
+                obj[j] = "'" + obj[j]
+            obj[pd.isna(obj)] = None
+            values = pd.Series(obj, dtype=object, index=frame.index)
+        else:
+            values = values.copy()
+        columns[i] = values
+    out = pd.DataFrame(columns, index=frame.index)
+    out.columns = pd.Index(labels, dtype=object)
+    return out
+
+
+def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    r"""Write one table deterministically: same frame, same bytes.
+
+    ``csv``: formula-safe (``excel_safe``), UTF-8 without byte-order mark, ``\n`` line endings,
+    no index, floats in Python's shortest round-trip form, blank for missing; a carriage return
+    inside a text cell is written as ``\n`` (the csv module quotes cells holding the line
+    terminator only, and a spreadsheet would end the row at a bare carriage return, turning the
+    rest of the cell into a new row's first cell). ``parquet``: the frame as it is (pyarrow, no
+    index). ``xlsx``: formula-safe, first sheet named after the file
+    stem, header row frozen, fixed timestamps.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    path
+        The file to write.
+    fmt
+        ``csv``, ``parquet`` or ``xlsx``.
+    """
+    fmt = fmt.lower()
+    path = Path(path)
+    if fmt == "csv":
+        _one_line_breaks(excel_safe(frame)).to_csv(
+            path, index=False, encoding="utf-8", lineterminator="\n"
+        )
+    elif fmt == "parquet":
+        frame.to_parquet(path, index=False, engine="pyarrow")
+    elif fmt == "xlsx":
+        _write_xlsx(excel_safe(frame), path)
+    else:
+        raise ValueError(
+            f"unsupported output format {fmt!r}; possible options are {SUPPORTED_FORMATS}"
+        )
+
+
+def _one_line_breaks(frame: pd.DataFrame) -> pd.DataFrame:
+    r"""Copy with ``\r\n`` and ``\r`` as ``\n`` in text cells and labels (see ``write_table``)."""
+
+    def fixed(value: object) -> object:
+        if isinstance(value, str) and "\r" in value:
+            return value.replace("\r\n", "\n").replace("\r", "\n")
+        return value
+
+    labels = [fixed(label) for label in frame.columns]
+    risky = [
+        i
+        for i in range(frame.shape[1])
+        if _is_text_dtype(frame.iloc[:, i].dtype)
+        and any(isinstance(v, str) and "\r" in v for v in frame.iloc[:, i].to_numpy(dtype=object))
+    ]
+    if not risky and labels == list(frame.columns):
+        return frame
+    out = frame.copy()
+    for i in risky:
+        out.isetitem(i, np.array([fixed(v) for v in out.iloc[:, i]], dtype=object))
+    out.columns = pd.Index(labels, dtype=object)
+    return out
+
+
+class _StableZipFile(zipfile.ZipFile):
+    """Zip archive whose entries carry a fixed timestamp instead of the current time."""
+
+    def writestr(
+        self,
+        zinfo_or_arcname: str | zipfile.ZipInfo,
+        data: Any,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
+            info = zipfile.ZipInfo(zinfo_or_arcname, date_time=_ZIP_TIMESTAMP)
+            info.compress_type = self.compression
+            info.external_attr = 0o600 << 16
+            zinfo_or_arcname = info
+        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+
+    def write(
+        self,
+        filename: Any,
+        arcname: Any = None,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        # openpyxl's write-only sheets arrive as temporary files stamped with their mtime.
+        info = zipfile.ZipInfo.from_file(filename, arcname)
+        info.date_time = _ZIP_TIMESTAMP
+        info.compress_type = self.compression if compress_type is None else compress_type
+        info.external_attr = 0o600 << 16
+        with open(filename, "rb") as source, self.open(info, "w") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _xlsx_cell(value: object) -> object:
+    if is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)  # Excel has no time zones
+    if isinstance(value, bool | int | float | dt.datetime | dt.date | dt.time):
+        return value
+    # Neutralise the final text: stripping characters XML cannot hold may expose a formula.
+    return _neutralise(_ILLEGAL_XML_CHARS.sub("", str(value)))
+
+
+def _sheet_title(stem: str) -> str:
+    title = _BAD_SHEET_CHARS.sub("_", stem).strip("'")[:31]
+    return title or "Sheet1"
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    write_workbook(path, {path.stem: frame}, formatted=False)
+
+
+_MONEY_WORDS = (
+    "incentive",
+    "revenue",
+    "quota",
+    "potential",
+    "cost",
+    "comp",
+    "ote",
+    "base",
+    "earnings",
+    "payout",
+    "sales",
+    "budget",
+    "pay",
+    "history",
+    "target",
+)
+_FRACTION_WORDS = (
+    "ccos",
+    "share",
+    "ratio",
+    "_to_",
+    "_dev",
+    "attainment",
+    "utilization",
+    "p_",
+    "weight",
+    "factor",
+    "slope",
+)
+
+
+def _number_format(column: str) -> str | None:
+    """Excel number format for a column, read from its name (finance conventions)."""
+    name = column.lower()
+    if name.startswith("pct_") or name.endswith("_pct"):
+        return '0.0"%"'
+    if any(word in name for word in _FRACTION_WORDS):
+        return "0.0%"
+    if any(word in name for word in _MONEY_WORDS):
+        return "#,##0"
+    return None
+
+
+def write_workbook(
+    path: Path, sheets: Mapping[str, pd.DataFrame], *, formatted: bool = True
+) -> None:
+    """One sheet per table, header row frozen, text made Excel-safe, stable bytes.
+
+    With ``formatted`` numbers get formats from their column names (money with thousands
+    separators, fractions as percentages) and columns a readable width.
+
+    Parameters
+    ----------
+    path
+        The .xlsx file to write.
+    sheets
+        Sheet name (cut to Excel's 31 characters) to table, in order.
+    formatted
+        Number formats and column widths from the column names.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
+
+    workbook = Workbook(write_only=True)
+    for name, frame in sheets.items():
+        safe = excel_safe(frame)
+        sheet = workbook.create_sheet(_sheet_title(name))
+        sheet.freeze_panes = "A2"
+        formats = [_number_format(str(c)) if formatted else None for c in safe.columns]
+        if formatted:
+            for i, label in enumerate(safe.columns, start=1):
+                sheet.column_dimensions[get_column_letter(i)].width = max(12, len(str(label)) + 2)
+            header = []
+            for label in safe.columns:
+                cell = WriteOnlyCell(sheet, value=_xlsx_cell(label))
+                cell.font = Font(bold=True)
+                header.append(cell)
+            sheet.append(header)
+        else:
+            sheet.append([_xlsx_cell(label) for label in safe.columns])
+        for record in safe.itertuples(index=False, name=None):
+            if not formatted:
+                sheet.append([_xlsx_cell(v) for v in record])
+                continue
+            row = []
+            for value, number_format in zip(record, formats, strict=True):
+                cell = WriteOnlyCell(sheet, value=_xlsx_cell(value))
+                if number_format and isinstance(cell.value, int | float):
+                    cell.number_format = number_format
+                row.append(cell)
+            sheet.append(row)
+    # openpyxl stamps "now" into docProps/core.xml and every zip entry; fix both for stable bytes.
+    workbook.properties.created = _FIXED_TIMESTAMP
+    workbook.properties.modified = _FIXED_TIMESTAMP
+    with _StableZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(workbook, archive).save()
+
+
+def _jsonable(value: object, where: str) -> Any:
+    """Plain JSON value: numpy scalars unwrapped, NaN/inf as None, keys as text."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.generic):
+        return _jsonable(value.item(), where)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value, where)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return value.as_posix()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _jsonable(getattr(value, f.name), f"{where}.{f.name}")
+            for f in dataclasses.fields(value)
+        }
+    if isinstance(value, pd.DataFrame):
+        return _jsonable(value.to_dict(orient="records"), where)
+    if isinstance(value, pd.Series):
+        return _jsonable(value.to_dict(), where)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            text = str(_jsonable(key, where)) if not isinstance(key, str) else key
+            out[text] = _jsonable(item, f"{where}.{text}")
+        return out
+    if isinstance(value, set | frozenset):
+        items = [_jsonable(v, where) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))  # sets have no order
+    if isinstance(value, Sequence):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"cannot write {type(value).__name__} at {where} as JSON")
+
+
+def _json_text(document: object, name: str) -> str:
+    return json.dumps(_jsonable(document, name), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _check_file_name(name: str) -> None:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise ValueError(f"output name {name!r} must be a plain file name without folders")
+
+
+def write_outputs(
+    out_dir: str | Path,
+    tables: Mapping[str, pd.DataFrame],
+    documents: Mapping[str, object],
+    fmt: str = "csv",
+    *,
+    files: Mapping[str, Callable[[Path], None]] | None = None,
+    keep_existing: bool = False,
+    command: str = "write_outputs",
+    inputs: Iterable[str | Path | None] = (),
+    force: bool = False,
+) -> Path:
+    """Write tables and JSON documents into ``out_dir``, replacing it as a whole.
+
+    Everything is first written into a hidden sibling folder, which then takes the place of
+    ``out_dir`` by rename (atomic on one file system). If anything fails, or the user presses
+    Ctrl-C, the sibling is removed and any previous ``out_dir`` is left as it was, so a folder of
+    results is always complete. Only an absent or empty folder, or one this engine wrote (its
+    marker, :data:`territory.io.outputs.MARKER`), is replaced: see
+    :func:`territory.io.outputs.check_output_folder`, applied again at the moment of the swap.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to (re)create; parent folders are created.
+    tables
+        ``name -> frame``, written as ``<name>.<fmt>`` with ``write_table``.
+    documents
+        ``file name -> object`` (names include ``.json``), written as sorted, indented JSON;
+        numpy scalars are unwrapped and NaN/infinity become ``null``.
+    fmt
+        One of ``SUPPORTED_FORMATS``.
+    files
+        ``file name -> writer``: other files (charts, workbooks, Parquet copies of the inputs),
+        each writer called with the path to create inside the staging folder.
+    keep_existing
+        Add these files to an existing run folder instead (a later step: quota, stress, check):
+        each file is renamed into place under the folder's lock, the others stay
+        (:func:`territory.io.outputs.add_files`). An absent or empty folder is created.
+    command
+        Recorded in the folder's marker.
+    inputs
+        Files and folders the outputs are made from: ``out_dir`` may hold none of them.
+    force
+        Replace a non-empty folder the engine did not write (within the limits of
+        :func:`territory.io.outputs.check_output_folder`).
+
+    Returns
+    -------
+    The output folder.
+
+    Raises
+    ------
+    OutputFolderError
+        ``out_dir`` may not be written (it holds files the engine did not write, is a file, ...).
+    """
+    fmt = fmt.lower()
+    if fmt not in SUPPORTED_FORMATS:
+        raise ValueError(
+            f"unsupported output format {fmt!r}; possible options are {SUPPORTED_FORMATS}"
+        )
+    target = Path(out_dir)
+    extra = dict(files or {})
+    names = [f"{name}.{fmt}" for name in tables] + list(documents) + list(extra)
+    for file_name in names:
+        _check_file_name(file_name)
+    repeated = sorted({f for f in names if names.count(f) > 1})
+    if repeated:
+        raise ValueError(f"two outputs would be written to the same file: {repeated}")
+
+    writers: dict[str, Callable[[Path], None]] = dict(extra)
+    for name, frame in tables.items():
+        writers[f"{name}.{fmt}"] = _table_writer(frame, fmt)
+    for name, document in documents.items():
+        writers[name] = _document_writer(document, name)
+    addable = target.is_dir() and (is_engine_folder(target) or is_legacy_run_folder(target))
+    if keep_existing and addable:
+        add_files(target, writers, command=command, option="folder")
+        return target
+    replace_folder(target, writers, command=command, inputs=inputs, force=force)
+    return target
+
+
+def _table_writer(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        write_table(frame, path, fmt)
+
+    return write
+
+
+def _document_writer(document: object, name: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        path.write_text(_json_text(document, name), encoding="utf-8", newline="\n")
+
+    return write
