@@ -39,7 +39,8 @@ from territory.outputs import (
     prepare_folder,
 )
 from territory.scale import Checkpoint
-from territory.synthetic import make_instance
+from tests import commands
+from tests.commands import invoke, write_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP = ROOT / "data" / "demo" / "comp.toml"
@@ -97,21 +98,12 @@ def cwd(folder: Path) -> Iterator[None]:
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 accounts and 4 reps as CSV files, alone in their folder."""
     folder = tmp_path_factory.mktemp("inputs")
-    accounts, reps = make_instance(60, 4, seed=3)
-    accounts.to_csv(folder / "accounts.csv", index=False)
-    reps.to_csv(folder / "reps.csv", index=False)
+    write_instance(folder, 60, 4, seed=3)
     return folder
 
 
 def align_args(data: Path, out: Path | str, *extra: str) -> list[str]:
-    return [
-        "align", "--accounts", str(data / "accounts.csv"), "--reps", str(data / "reps.csv"),
-        "--out", str(out), "--quiet", "--time-limit", "10", *extra,
-    ]  # fmt: skip
-
-
-def invoke(args: list[str]) -> object:
-    return runner.invoke(app, args)
+    return commands.align_args(data, out, "--time-limit", "10", *extra)
 
 
 @pytest.fixture(scope="module")
