@@ -1,4 +1,4 @@
-"""Running the ``territory`` command as users do: a separate process, not the test's own.
+"""Running the ``territory`` command in tests: as users do (a separate process) or in-process.
 
 Determinism is only shown by two processes: one process can reuse caches, module state and a
 hash seed that a second one does not share. :func:`run_territory` starts the installed console
@@ -13,7 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+from typer.testing import CliRunner, Result
+
+from cli import app
+from territory.domain.synthetic import make_instance
+
 ROOT = Path(__file__).resolve().parents[1]
+_RUNNER = CliRunner()
 
 
 def territory_command() -> list[str]:
@@ -37,3 +44,29 @@ def run_territory(*args: str | Path, timeout: float = 600.0) -> subprocess.Compl
         timeout=timeout,
         check=False,
     )
+
+
+def write_tables(folder: Path, accounts: pd.DataFrame, reps: pd.DataFrame) -> tuple[Path, Path]:
+    """Write ``accounts.csv`` and ``reps.csv`` into ``folder`` as an analyst exports them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    accounts.to_csv(folder / "accounts.csv", index=False)
+    reps.to_csv(folder / "reps.csv", index=False)
+    return folder / "accounts.csv", folder / "reps.csv"
+
+
+def write_instance(folder: Path, n_accounts: int, n_reps: int, seed: int) -> tuple[Path, Path]:
+    """Write a synthetic instance (``make_instance``) as CSV files into ``folder``."""
+    return write_tables(folder, *make_instance(n_accounts, n_reps, seed=seed))
+
+
+def align_args(folder: Path, out: Path | str, *extra: str) -> list[str]:
+    """``territory align`` on the ``accounts.csv`` and ``reps.csv`` in ``folder``, quietly."""
+    return [
+        "align", "--accounts", str(folder / "accounts.csv"), "--reps", str(folder / "reps.csv"),
+        "--out", str(out), "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def invoke(args: list[str]) -> Result:
+    """Run the command line in this process (typer's runner), for the cases a test patches."""
+    return _RUNNER.invoke(app, args)

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry import box
+
+from territory.domain.synthetic import make_instance
+
+ASSIGNMENT_COLUMNS = [
+    "account_id",
+    "rep_id",
+    "previous_rep",
+    "moved",
+    "distance_km",
+    "potential",
+    "workload",
+]
+"""The columns of ``assignments.csv`` (and of :func:`territory.domain.metrics.assignment_table`)."""
 
 BIG_MIN_BALANCE = 600 * 3000 / (1000 * 1150) - 1  # 0.5652...
 """Smallest potential tolerance at which BIG fits the A rep of :func:`big_account`."""
@@ -64,4 +79,44 @@ def proportional() -> tuple[pd.DataFrame, pd.DataFrame]:
             "tier": ["A", "C"],
         }
     )
+    return accounts, reps
+
+
+def square_grid(
+    rows: int,
+    cols: int,
+    *,
+    size: float,
+    west: float,
+    south: float,
+    column: str = "unit_id",
+    prefix: str = "U",
+) -> gpd.GeoDataFrame:
+    """A rows x cols layer of ``size``-degree squares from (west, south), ids ``U{row}{col}``."""
+    cells = [
+        (
+            f"{prefix}{r}{c}",
+            box(west + size * c, south + size * r, west + size * (c + 1), south + size * (r + 1)),
+        )
+        for r in range(rows)
+        for c in range(cols)
+    ]
+    return gpd.GeoDataFrame(
+        {column: [name for name, _ in cells]}, geometry=[g for _, g in cells], crs="EPSG:4326"
+    )
+
+
+def four_quadrants(n_accounts: int, seed: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`make_instance` accounts spread over the 4 x 4 one-degree squares from (-100, 38).
+
+    Four reps, one in each quadrant of the grid (see :func:`square_grid` with ``size=1``,
+    ``west=-100``, ``south=38``); accounts find their square by location (no ``unit_id``).
+    """
+    accounts, reps = make_instance(n_accounts, 4, seed=seed)
+    rng = np.random.default_rng(0)
+    accounts["lat"] = rng.uniform(38.05, 41.95, len(accounts))
+    accounts["lon"] = rng.uniform(-99.95, -96.05, len(accounts))
+    accounts = accounts.drop(columns=["unit_id"], errors="ignore")
+    reps["lat"] = [38.5, 38.5, 41.5, 41.5]
+    reps["lon"] = [-99.5, -96.5, -99.5, -96.5]
     return accounts, reps

@@ -15,7 +15,8 @@ from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
 from territory.domain.model import AlignmentProblem
 from territory.domain.synthetic import make_instance
-from tests.commands import ROOT, run_territory
+from tests.commands import ROOT, align_args, invoke, run_territory, write_tables
+from tests.instances import ASSIGNMENT_COLUMNS, four_quadrants, square_grid
 
 runner = CliRunner()
 
@@ -60,15 +61,7 @@ class TestSyntheticCli:
         kept = pd.read_parquet(out / "plan.parquet")
         assert "=HYPERLINK(evil)" in set(kept["account_id"])
         assignments = pd.read_csv(out / "assignments.csv", dtype={"account_id": str})
-        assert list(assignments.columns) == [
-            "account_id",
-            "rep_id",
-            "previous_rep",
-            "moved",
-            "distance_km",
-            "potential",
-            "workload",
-        ]
+        assert list(assignments.columns) == ASSIGNMENT_COLUMNS
         assert assignments["account_id"].is_unique and len(assignments) == 400
         # The transition plan lists exactly the accounts that change rep.
         transitions = pd.read_csv(out / "transitions.csv", dtype={"account_id": str})
@@ -229,33 +222,16 @@ class TestUnitsCli:
     def test_units_stay_whole_and_territories_are_polygons(self, tmp_path: Path) -> None:
         """A 4 x 4 grid of 1-degree squares; accounts find their square by location."""
         import geopandas as gpd
-        from shapely.geometry import box
 
-        cells = [
-            (f"U{r}{c}", box(-100 + c, 38 + r, -99 + c, 39 + r)) for r in range(4) for c in range(4)
-        ]
-        layer = gpd.GeoDataFrame(
-            {"zip": [name for name, _ in cells]}, geometry=[g for _, g in cells], crs="EPSG:4326"
-        )
+        layer = square_grid(4, 4, size=1.0, west=-100.0, south=38.0, column="zip")
         layer.to_file(tmp_path / "units.geojson", driver="GeoJSON")
-        accounts, reps = make_instance(320, 4, seed=2)
-        rng = np.random.default_rng(0)
-        accounts["lat"] = rng.uniform(38.05, 41.95, len(accounts))
-        accounts["lon"] = rng.uniform(-99.95, -96.05, len(accounts))
-        accounts = accounts.drop(columns=["unit_id"], errors="ignore")
-        reps["lat"] = [38.5, 38.5, 41.5, 41.5]
-        reps["lon"] = [-99.5, -96.5, -99.5, -96.5]
-        accounts.to_csv(tmp_path / "accounts.csv", index=False)
-        reps.to_csv(tmp_path / "reps.csv", index=False)
+        write_tables(tmp_path, *four_quadrants(320))
         out = tmp_path / "out"
-        done = runner.invoke(
-            app,
-            [
-                "align", "--accounts", str(tmp_path / "accounts.csv"), "--reps",
-                str(tmp_path / "reps.csv"), "--out", str(out), "--quiet", "--soft",
-                "--solver", "heuristic", "--units", str(tmp_path / "units.geojson"),
-                "--unit-id-column", "zip",
-            ],
+        done = invoke(
+            align_args(
+                tmp_path, out, "--soft", "--solver", "heuristic",
+                "--units", str(tmp_path / "units.geojson"), "--unit-id-column", "zip",
+            )
         )  # fmt: skip
         assert done.exit_code == 0, done.output
         plan = pd.read_parquet(out / "input_accounts.parquet")[["account_id", "unit_id"]].merge(

@@ -11,8 +11,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
-from territory.domain.synthetic import make_instance
-from tests.commands import ROOT, run_territory
+from tests.commands import ROOT, align_args, invoke, run_territory, write_instance
 
 COMP = ROOT / "data/demo/comp.toml"
 runner = CliRunner()
@@ -22,17 +21,9 @@ runner = CliRunner()
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-account, 6-rep plan aligned by the CLI, as `make demo` does it."""
     folder = tmp_path_factory.mktemp("finance")
-    accounts, reps = make_instance(300, 6, seed=5)
-    accounts.to_csv(folder / "accounts.csv", index=False)
-    reps.to_csv(folder / "reps.csv", index=False)
+    write_instance(folder, 300, 6, seed=5)
     out = folder / "plan"
-    done = runner.invoke(
-        app,
-        [
-            "align", "--accounts", str(folder / "accounts.csv"), "--reps",
-            str(folder / "reps.csv"), "--out", str(out), "--quiet", "--solver", "heuristic",
-        ],
-    )  # fmt: skip
+    done = invoke(align_args(folder, out, "--solver", "heuristic"))
     assert done.exit_code == 0, done.output
     return out
 

@@ -20,7 +20,6 @@ from cli import EXIT_BAD_INPUT, app
 from scenarios import load_scenario, run_scenario
 from scenarios.model import variant_name
 from scenarios.sweep import plan_sweep
-from territory.domain.synthetic import make_instance
 from territory.errors import UnsafeNameError, UsageError
 from territory.io.names import (
     MAX_NAME_CHARACTERS,
@@ -29,6 +28,7 @@ from territory.io.names import (
     join_inside,
     validate_name,
 )
+from tests.commands import write_instance
 
 runner = CliRunner()
 
@@ -45,9 +45,7 @@ time_limit_s = 5.0
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("names")
-    accounts, reps = make_instance(60, 3, seed=2)
-    accounts.to_csv(folder / "accounts.csv", index=False)
-    reps.to_csv(folder / "reps.csv", index=False)
+    write_instance(folder, 60, 3, seed=2)
     return folder
 
 

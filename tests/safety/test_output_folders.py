@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOLVER, EXIT_TERMINATED, app
-from territory.domain.synthetic import make_instance
 from territory.errors import OutputFolderError, SolveError, Terminated, UnsafeNameError
 from territory.io import output_rules, output_writing, outputs, write_outputs
 from territory.io.outputs import (
@@ -39,6 +38,8 @@ from territory.io.outputs import (
     prepare_folder,
 )
 from territory.workflow.scale import Checkpoint
+from tests import commands
+from tests.commands import invoke, write_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP = ROOT / "data" / "demo" / "comp.toml"
@@ -96,21 +97,12 @@ def cwd(folder: Path) -> Iterator[None]:
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 accounts and 4 reps as CSV files, alone in their folder."""
     folder = tmp_path_factory.mktemp("inputs")
-    accounts, reps = make_instance(60, 4, seed=3)
-    accounts.to_csv(folder / "accounts.csv", index=False)
-    reps.to_csv(folder / "reps.csv", index=False)
+    write_instance(folder, 60, 4, seed=3)
     return folder
 
 
 def align_args(data: Path, out: Path | str, *extra: str) -> list[str]:
-    return [
-        "align", "--accounts", str(data / "accounts.csv"), "--reps", str(data / "reps.csv"),
-        "--out", str(out), "--quiet", "--time-limit", "10", *extra,
-    ]  # fmt: skip
-
-
-def invoke(args: list[str]) -> object:
-    return runner.invoke(app, args)
+    return commands.align_args(data, out, "--time-limit", "10", *extra)
 
 
 @pytest.fixture(scope="module")

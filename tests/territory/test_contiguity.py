@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import box
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
@@ -19,6 +18,8 @@ from territory.domain.districting import DualGraph, grid_graph, is_contiguous
 from territory.domain.model import disconnected_reps, territory_pieces
 from territory.errors import InfeasibleError
 from territory.workflow.align import align
+from tests.commands import align_args, invoke, write_tables
+from tests.instances import square_grid
 
 runner = CliRunner()
 BACKENDS = ["heuristic", "mip", "cpsat"]
@@ -256,14 +257,7 @@ def test_heuristic_plans_are_contiguous_and_complete(potentials: list[float], se
 class TestCli:
     def test_align_units_with_contiguity(self, tmp_path: Path) -> None:
         """A 4 x 4 grid of 0.5-degree squares, accounts inside, two reps far apart."""
-        cells = [
-            (f"U{r}{c}", box(10 + 0.5 * c, 50 + 0.5 * r, 10.5 + 0.5 * c, 50.5 + 0.5 * r))
-            for r in range(4)
-            for c in range(4)
-        ]
-        layer = gpd.GeoDataFrame(
-            {"zip": [name for name, _ in cells]}, geometry=[g for _, g in cells], crs="EPSG:4326"
-        )
+        layer = square_grid(4, 4, size=0.5, west=10.0, south=50.0, column="zip")
         layer.to_file(tmp_path / "units.geojson", driver="GeoJSON")
         rng = np.random.default_rng(5)
         n = 160
@@ -284,17 +278,14 @@ class TestCli:
                 "capacity": [2000, 2000],
             }
         )
-        accounts.to_csv(tmp_path / "accounts.csv", index=False)
-        reps.to_csv(tmp_path / "reps.csv", index=False)
+        write_tables(tmp_path, accounts, reps)
         out = tmp_path / "out"
-        done = runner.invoke(
-            app,
-            [
-                "align", "--accounts", str(tmp_path / "accounts.csv"), "--reps",
-                str(tmp_path / "reps.csv"), "--out", str(out), "--quiet", "--soft",
-                "--solver", "mip", "--units", str(tmp_path / "units.geojson"),
-                "--unit-id-column", "zip", "--contiguity", "--time-limit", "30",
-            ],
+        done = invoke(
+            align_args(
+                tmp_path, out, "--soft", "--solver", "mip",
+                "--units", str(tmp_path / "units.geojson"), "--unit-id-column", "zip",
+                "--contiguity", "--time-limit", "30",
+            )
         )  # fmt: skip
         assert done.exit_code == 0, done.output
         shapes = gpd.read_file(out / "territories.geojson")

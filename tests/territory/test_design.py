@@ -25,6 +25,7 @@ from territory.workflow.design import (
     territory_table,
 )
 from tests.commands import run_territory
+from tests.instances import square_grid
 
 runner = CliRunner()
 
@@ -147,14 +148,7 @@ def done_args(tmp_path: Path, out: Path) -> list[str]:
 class TestDesignCli:
     def test_design_writes_territories_matching_and_polygons(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(2)
-        cells = [
-            (f"Z{r}{c}", box(10 + 0.2 * c, 50 + 0.2 * r, 10.2 + 0.2 * c, 50.2 + 0.2 * r))
-            for r in range(6)
-            for c in range(6)
-        ]
-        layer = gpd.GeoDataFrame(
-            {"zip": [name for name, _ in cells]}, geometry=[g for _, g in cells], crs="EPSG:4326"
-        )
+        layer = square_grid(6, 6, size=0.2, west=10.0, south=50.0, column="zip", prefix="Z")
         layer.to_file(tmp_path / "units.geojson", driver="GeoJSON")
         n = 300
         accounts = pd.DataFrame(

@@ -41,6 +41,7 @@ from territory.domain.metrics import (
     territory_table,
     travel_hour_km,
 )
+from tests.instances import ASSIGNMENT_COLUMNS
 
 KM_PER_DEGREE = 2 * math.pi * 6371.0088 / 360  # 111.195 km along the equator
 WEIGHTS = np.array([1000 * 1.15, 1000 * 1.0, 2000 * 0.85])
@@ -244,15 +245,7 @@ class TestSyntheticMetrics:
         self, accounts: pd.DataFrame, reps: pd.DataFrame, plan: np.ndarray
     ) -> None:
         table = assignment_table(accounts, reps, plan)
-        assert list(table.columns) == [
-            "account_id",
-            "rep_id",
-            "previous_rep",
-            "moved",
-            "distance_km",
-            "potential",
-            "workload",
-        ]
+        assert list(table.columns) == ASSIGNMENT_COLUMNS
         assert table["account_id"].tolist() == ["a1", "a2", "a3", "a4", "a5", "a6"]
         assert table["rep_id"].tolist() == ["R1", "R1", "R2", "R2", "R3", "R3"]
         assert table["previous_rep"].tolist()[:5] == ["R1", "R1", "R1", "R3", "R3"]

@@ -8,16 +8,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pytest
 from matplotlib.path import Path as MplPath
-from shapely.geometry import box
 from typer.testing import CliRunner
 
 import territory.rendering.compare.maps as compare_maps
-from cli import app
-from territory.domain.synthetic import make_instance
 from territory.io.runs import load_plan
 from territory.rendering.report import (
     NO_REP_COLOUR,
@@ -30,6 +26,8 @@ from territory.rendering.report import (
     render_report,
     territory_shapes,
 )
+from tests.commands import align_args, invoke, write_tables
+from tests.instances import four_quadrants, square_grid
 
 runner = CliRunner()
 N_REPS = 4
@@ -37,30 +35,15 @@ N_REPS = 4
 
 def _grid_run(folder: Path, name: str = "plan") -> Path:
     """A 4 x 4 grid of 1-degree squares aligned by ``territory align --units`` to 4 reps."""
-    cells = [
-        (f"U{r}{c}", box(-100 + c, 38 + r, -99 + c, 39 + r)) for r in range(4) for c in range(4)
-    ]
-    layer = gpd.GeoDataFrame(
-        {"unit_id": [n for n, _ in cells]}, geometry=[g for _, g in cells], crs="EPSG:4326"
-    )
+    layer = square_grid(4, 4, size=1.0, west=-100.0, south=38.0)
     layer.to_file(folder / "units.geojson", driver="GeoJSON")
-    accounts, reps = make_instance(160, N_REPS, seed=2)
-    rng = np.random.default_rng(0)
-    accounts["lat"] = rng.uniform(38.05, 41.95, len(accounts))
-    accounts["lon"] = rng.uniform(-99.95, -96.05, len(accounts))
-    accounts = accounts.drop(columns=["unit_id"], errors="ignore")
-    reps["lat"] = [38.5, 38.5, 41.5, 41.5]
-    reps["lon"] = [-99.5, -96.5, -99.5, -96.5]
-    accounts.to_csv(folder / "accounts.csv", index=False)
-    reps.to_csv(folder / "reps.csv", index=False)
+    write_tables(folder, *four_quadrants(160))
     out = folder / name
-    done = runner.invoke(
-        app,
-        [
-            "align", "--accounts", str(folder / "accounts.csv"), "--reps",
-            str(folder / "reps.csv"), "--out", str(out), "--quiet", "--soft",
-            "--solver", "heuristic", "--units", str(folder / "units.geojson"),
-        ],
+    done = invoke(
+        align_args(
+            folder, out, "--soft", "--solver", "heuristic",
+            "--units", str(folder / "units.geojson"),
+        )
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     return out
