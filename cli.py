@@ -85,7 +85,7 @@ def _fail(exc: BaseException) -> typer.Exit:
 
 
 def _number(rule: rules.Range) -> Callable[[object], float]:
-    """An option parser checking a number against one of :mod:`territory.domain.arguments`' ranges.
+    """Make an option parser that checks a number against a :mod:`territory.domain.arguments` range.
 
     A refusal stops the command before it reads anything: exit 2 with the allowed range.
     """
@@ -100,8 +100,10 @@ def _number(rule: rules.Range) -> Callable[[object], float]:
 
 
 def _checked(check: Callable[[str], str]) -> Callable[[object], str]:
-    """An option parser from a check of :mod:`territory.domain.arguments` (exit 2 with its
-    message)."""
+    """Make an option parser from a check of :mod:`territory.domain.arguments`.
+
+    A refusal stops the command: exit 2 with the check's message.
+    """
 
     def parse(value: object) -> str:
         try:
@@ -113,7 +115,7 @@ def _checked(check: Callable[[str], str]) -> Callable[[object], str]:
 
 
 def _one_of(choices: tuple[str, ...], case_sensitive: bool = True) -> Callable[[object], str]:
-    """An option parser for a named choice; a wrong value is exit 2 listing every valid one."""
+    """Make an option parser for a named choice; a wrong value is exit 2 listing the valid ones."""
 
     def parse(value: object) -> str:
         text = str(value)
@@ -731,7 +733,7 @@ def payout(
     out: Annotated[Path | None, typer.Option(help="Also write payout_table.csv here.")] = None,
     force: Force = False,
 ) -> None:
-    """What a rep earns at an attainment, and the payout table finance and reps read."""
+    """Show what a rep earns at an attainment, and the payout table finance and reps read."""
     from territory.domain.comp import load_comp
     from territory.domain.payouts import payout_table
     from territory.io import write_outputs
@@ -825,8 +827,10 @@ def _with_signal(code: int) -> int:
 
 
 def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
-    """The KeyboardInterrupt behind ``exc`` (an import interrupted by Ctrl-C fails as an
-    ImportError caused by it), or None."""
+    """Find the KeyboardInterrupt behind ``exc``, or None.
+
+    An import interrupted by Ctrl-C fails as an ImportError caused by the interrupt.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -71,7 +71,7 @@ def change_capacity(
     hours: Mapping[str, float] | None = None,
     factors: Mapping[str, float] | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """New capacities: ``hours`` sets a rep's hours per year, ``factors`` multiplies them.
+    """Return new capacities: ``hours`` sets a rep's hours per year, ``factors`` multiplies them.
 
     A factor under the key ``"*"`` applies to every rep (after ``hours``; a rep's own factor
     replaces it). Returns the new reps table and one record per changed rep (before, after).
@@ -100,7 +100,7 @@ def change_capacity(
 
 
 def _rep_row(reps: pd.DataFrame, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A new row for ``reps``: its columns, missing values empty, new columns added."""
+    """Make a new row for ``reps``: its columns, missing values empty, new columns added."""
     return {column: values.get(column) for column in [*reps.columns, *values]}
 
 
@@ -174,7 +174,7 @@ def _loads(accounts: pd.DataFrame, reps: pd.DataFrame) -> FloatArray:
 
 
 def least_loaded_reps(accounts: pd.DataFrame, reps: pd.DataFrame, count: int) -> list[str]:
-    """The ``count`` reps with the least workload today per hour of capacity (ties by id).
+    """Return the ``count`` reps with the least workload today per hour of capacity (ties by id).
 
     Head-count cuts fall on them: their accounts are the fewest to move.
     """
@@ -404,7 +404,7 @@ def lock_accounts(
 def forbidden_pairs(
     value: Levers | None, removed: Iterable[str] = (), *, key: str = "levers.forbidden"
 ) -> pd.DataFrame | None:
-    """The forbidden account-rep pairs of ``levers.forbidden`` (a list or a CSV/XLSX/Parquet).
+    """Read the forbidden account-rep pairs of ``levers.forbidden`` (a list or CSV/XLSX/Parquet).
 
     Pairs naming a removed rep are dropped: that rep cannot be chosen anyway. ``key`` is the
     scenario key the pairs came from, for messages (``align.forbidden`` names a file too).
@@ -436,7 +436,7 @@ def forbidden_pairs(
 
 
 def with_former_reps(accounts: pd.DataFrame, orphans: pd.DataFrame) -> pd.DataFrame:
-    """The accounts with the ``current_rep`` that :func:`remove_reps` cleared put back."""
+    """Put back the ``current_rep`` that :func:`remove_reps` cleared, in a copy of the accounts."""
     if not len(orphans) or "current_rep" not in accounts.columns:
         return accounts.copy()
     out = accounts.copy()

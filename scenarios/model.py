@@ -271,7 +271,7 @@ class ScenarioSpec(_Strict):
         return self.seed if self.stress.seed is None else self.stress.seed
 
     def alignment(self) -> AlignmentSpec:
-        """The alignment's spec: ``[align]``, the scenario's seed, and the levers of the solve.
+        """Build the alignment's spec: ``[align]``, the scenario's seed and the solve's levers.
 
         ``levers.max_distance_km``, ``levers.families`` (as ``family_column``) and the caps on
         moves are levers of the alignment as well; a forbidden-pairs file of ``levers`` stays
@@ -333,7 +333,7 @@ class Scenario:
         return self.path.parent
 
     def relative(self, path: str | Path) -> str:
-        """A path as seen from the scenario file's directory, in POSIX form."""
+        """Express a path as seen from the scenario file's directory, in POSIX form."""
         return Path(os.path.relpath(Path(path), self.folder)).as_posix()
 
     def resolved(self) -> dict[str, Any]:
@@ -417,7 +417,7 @@ def _merge(base: dict[str, Any], child: Mapping[str, Any], origins: dict[Key, Pa
 def _load_chain(
     path: Path, stack: tuple[Path, ...], referrer: str | None
 ) -> tuple[dict[str, Any], dict[Key, Path], tuple[Path, ...]]:
-    """Merged raw data of ``path`` and everything it extends, with each key's file."""
+    """Merge the raw data of ``path`` and everything it extends, noting each key's file."""
     raw = _read_toml(path, referrer)
     _resolve_paths(raw, path.parent)
     parent = raw.get("extends")
@@ -458,7 +458,7 @@ def _load_chain(
 
 
 def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
-    """The model class that holds the keys at ``loc`` (None when it is not a model)."""
+    """Return the model class that holds the keys at ``loc`` (None when it is not a model)."""
     model: Any = ScenarioSpec
     for part in loc:
         if isinstance(part, int):
@@ -539,7 +539,7 @@ _UNION_TAGS = frozenset({"str", "float", "int", "bool"})
 
 
 def resolve_key(name: str) -> Key:
-    """The key path a sweep grid sets: a dotted path, an alias, or a unique field name.
+    """Resolve the key path a sweep grid sets: a dotted path, an alias, or a unique field name.
 
     ``add_reps`` and ``hire`` mean ``levers.hire`` (reps at generated home bases), ``balance``
     means ``align.balance``; any other bare name must be a field of exactly one section.

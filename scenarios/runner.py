@@ -103,7 +103,7 @@ def _align(
 def _evaluate(
     scenario: Scenario, spec: AlignmentSpec, prepared: LeverResult, hashes: Mapping[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The current alignment as the plan: the same files as a solve, status ``EVALUATED``."""
+    """Take the current alignment as the plan: the same files as a solve, status ``EVALUATED``."""
     from territory import __version__
     from territory.domain.metrics import (
         assignment_table,
@@ -252,7 +252,7 @@ def prepare_inputs(scenario: Scenario) -> tuple[LeverResult, dict[str, str]]:
 def plan_scenario(
     scenario: Scenario, prepared: LeverResult, hashes: Mapping[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The scenario's plan: ``assignments``, ``territories`` and the ``solve.json`` document.
+    """Make the scenario's plan: ``assignments``, ``territories`` and the ``solve.json`` document.
 
     Aligns (``mode = "align"``) or takes ``current_rep`` as the plan (``"evaluate"``);
     accounts of removed reps count as moved. The document still holds ``seconds`` and
@@ -265,7 +265,7 @@ def plan_scenario(
 def _plan(
     scenario: Scenario, prepared: LeverResult, hashes: Mapping[str, str]
 ) -> tuple[PlanTables, dict[str, Any]]:
-    """The plan with the tables it was made from (see :func:`plan_scenario`)."""
+    """Make the plan and keep the tables it was made from (see :func:`plan_scenario`)."""
     spec = scenario.spec.alignment()
     if scenario.spec.mode == "evaluate":
         assignments, territories, doc = _evaluate(scenario, spec, prepared, dict(hashes))
@@ -305,7 +305,7 @@ def scenario_inputs(scenario: Scenario) -> list[str]:
 
 
 def _input_files(spec: ScenarioSpec) -> tuple[tuple[str, str | Path | None], ...]:
-    """The manifest's named inputs (the [align] files only when set)."""
+    """List the manifest's named inputs (the [align] files only when set)."""
     forbidden = spec.levers.forbidden if isinstance(spec.levers.forbidden, str) else None
     return (
         ("accounts", spec.inputs.accounts),

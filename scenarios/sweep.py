@@ -76,7 +76,7 @@ class SweepTask:
 def plan_sweep(
     paths: Sequence[str | Path], out_root: str | Path, grid: str | None = None
 ) -> list[SweepTask]:
-    """The tasks of a sweep: every file, or every grid value of every file.
+    """List the tasks of a sweep: every file, or every grid value of every file.
 
     Raises
     ------

@@ -19,7 +19,7 @@ SOLVERS: dict[str, type[Any]] = {
 
 
 def get_solver(name: str, **options: Any) -> Solver:
-    """The backend called ``name``, built with ``options``; unknown names list the valid ones."""
+    """Build the backend called ``name`` with ``options``; unknown names list the valid ones."""
     try:
         cls = SOLVERS[name]
     except KeyError:

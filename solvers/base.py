@@ -58,7 +58,7 @@ class Solver(Protocol):
     name: str
 
     def available(self) -> bool:
-        """True when the libraries this backend needs can run here."""
+        """Return True when the libraries this backend needs can run here."""
         ...
 
     def solve(

@@ -83,16 +83,21 @@ class _Territories:
         return float(over_p / scale_p + over_w / scale_w)
 
     def rep_spread(self, rep: int, pot: float, wl: float) -> float:
-        """Squared relative distance from the targets: it pulls loads along chains of
-        territories, where the window violation alone sees no gain."""
+        """Return the squared relative distance of a rep's loads from its targets.
+
+        It pulls loads along chains of territories, where the window violation alone sees no
+        gain.
+        """
         p = self.problem
         dp = pot / max(p.potential_target[rep], 1e-12) - 1.0
         dw = wl / max(p.workload_target[rep], 1e-12) - 1.0
         return float(dp * dp + dw * dw)
 
     def shift_delta(self, moves: list[tuple[int, int, int]]) -> tuple[float, float, float] | None:
-        """(change in window violation, in spread, in cost) of moving each ``(unit, from, to)``,
-        or None when some unit may not go to its new rep."""
+        """Price moving each ``(unit, from, to)``: (change in window violation, spread, cost).
+
+        None when some unit may not go to its new rep.
+        """
         p = self.problem
         d_cost = 0.0
         change: dict[int, list[float]] = {}
@@ -166,7 +171,7 @@ class _Territories:
 
 
 def _main_pieces(problem: AlignmentProblem, assign: IntArray, pieces: IntArray) -> set[int]:
-    """The piece each rep keeps: the one with its locked units, else the one with most load."""
+    """Pick the piece each rep keeps: the one with its locked units, else the one with most load."""
     total_p = max(float(problem.potential.sum()), 1e-12)
     total_w = max(float(problem.workload.sum()), 1e-12)
     weight = problem.potential / total_p + problem.workload / total_w
@@ -410,7 +415,7 @@ class SeparatorCut:
 
 
 def separator_cuts(problem: AlignmentProblem, assign: IntArray) -> list[SeparatorCut]:
-    """The cuts that the plan violates: one per stray piece of a territory.
+    """Find the cuts that the plan violates: one per stray piece of a territory.
 
     The neighbours of a stray piece separate it from the rest of its territory and none of them
     belongs to the rep (otherwise the piece would be larger), so the cut is violated by 1.
@@ -451,7 +456,7 @@ def contiguous_plan(problem: AlignmentProblem, assign: IntArray, deadline: float
 
 
 def cut_rows(problem: AlignmentProblem, cut: SeparatorCut) -> list[tuple[list[int], list[int]]]:
-    """The cut as linear rows over pair positions: ``sum(lhs) - 1 <= sum(rhs)``, one per unit.
+    """Express the cut as rows over pair positions: ``sum(lhs) - 1 <= sum(rhs)``, one per unit.
 
     Separator units for which the rep is no candidate drop out (their variable is zero).
     """

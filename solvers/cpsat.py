@@ -21,7 +21,7 @@ from territory.domain.model import AlignmentProblem
 
 
 def _scale_for(values: np.ndarray, preferred: float, limit: float = 2.0**52) -> float:
-    """The preferred scale, reduced by powers of ten until the largest possible sum fits."""
+    """Return the preferred scale, reduced by powers of ten until the largest possible sum fits."""
     total = float(np.abs(values).sum()) or 1.0
     scale = preferred
     while total * scale > limit and scale > 1e-6:

@@ -420,7 +420,7 @@ def _fractional_accounts(problem: AlignmentProblem, lp: LpResult | None) -> int:
 def start_for(
     problem: AlignmentProblem, warm_start: Solution | None, time_limit_s: float, seed: int
 ) -> Solution:
-    """The plan an exact backend starts from: the one given, or a heuristic run on 30% of time.
+    """Find the plan an exact backend starts from: the one given, or a heuristic on 30% of time.
 
     Exact backends never search from scratch: on 10,000 accounts neither CP-SAT nor HiGHS finds
     a first feasible plan in minutes, while they improve a feasible one readily.

@@ -42,7 +42,7 @@ HighsEventHandler = Callable[[Any, str, Any, Any, Any], None]
 
 
 def on_main_thread() -> bool:
-    """True where signal handlers run, i.e. where an interrupt can arrive."""
+    """Return True where signal handlers run, i.e. where an interrupt can arrive."""
     return threading.current_thread() is threading.main_thread()
 
 
@@ -229,7 +229,7 @@ def signals_deferred() -> Iterator[None]:
 
 
 def first_signal() -> int | None:
-    """The signal that started the shutdown (``signal.SIGINT`` or ``signal.SIGTERM``), if any."""
+    """Return the signal that started the shutdown (``signal.SIGINT``/``SIGTERM``), if any."""
     return _received[0] if _received else None
 
 

@@ -99,7 +99,7 @@ def _highs(time_limit_s: float, threads: int = 1, solver: str = "") -> highspy.H
 def _warm_basis(
     problem: AlignmentProblem, warm: LpResult, n_extra: int
 ) -> highspy.HighsBasis | None:
-    """The previous optimal basis mapped onto this problem's columns; new pairs start at 0.
+    """Map the previous optimal basis onto this problem's columns; new pairs start at 0.
 
     Column generation only adds columns, so the old basic set stays a valid basis and the
     simplex resumes where it stopped instead of starting over.
@@ -331,7 +331,7 @@ class Pricing:
 
 
 def rep_prices(problem: AlignmentProblem, lp: LpResult) -> tuple[FloatArray, FloatArray]:
-    """The duals of the potential and workload rows of a solved relaxation."""
+    """Return the duals of the potential and workload rows of a solved relaxation."""
     assert lp.row_dual is not None
     n, r = problem.n_accounts, problem.n_reps
     y = lp.row_dual

@@ -65,7 +65,7 @@ class _WarmHiGHS(pulp.HiGHS):
 
 
 def _plan_of(problem: AlignmentProblem, values: npt.NDArray[np.bool_]) -> IntArray | None:
-    """The assignment the chosen pairs describe, or None unless each account has exactly one."""
+    """Read the assignment the chosen pairs describe; None unless each account has exactly one."""
     pa, pr = problem.pair_account, problem.pair_rep
     if not (np.bincount(pa[values], minlength=problem.n_accounts) == 1).all():
         return None
@@ -98,7 +98,7 @@ class MipSolver:
         self.threads = threads
 
     def available(self) -> bool:
-        """True when HiGHS or CBC can be called through PuLP."""
+        """Return True when HiGHS or CBC can be called through PuLP."""
         return _highs_available() or _cbc_available()
 
     def _engine(self) -> str:

@@ -29,6 +29,7 @@ class InputProblem:
     fix: str
 
     def __str__(self) -> str:
+        """Say where the problem is (file, row, column), what it is and how to fix it."""
         where = self.source
         if self.row is not None:
             where += f", row {self.row}"
@@ -61,13 +62,18 @@ class UsageError(TerritoryError):
 
 
 class OutputFolderError(UsageError):
-    """``--out`` (or another output path) may not be written: it holds files the engine did not
-    write, is a file, or cannot be written. Raised before any solve."""
+    """``--out`` (or another output path) may not be written; raised before any solve.
+
+    It holds files the engine did not write, is a file, or cannot be written.
+    """
 
 
 class UnsafeNameError(UsageError):
-    """User text that would become part of a path (a scenario stem, a label, an id) breaks the
-    naming rule, or a joined path would leave the folder it was meant for."""
+    """User text that would become part of a path is unsafe, or a path would leave its folder.
+
+    The text (a scenario stem, a label, an id) breaks the naming rule, or a joined path would
+    leave the folder it was meant for.
+    """
 
 
 class ResourceLimitError(UsageError):
@@ -105,6 +111,7 @@ class InfeasibilityReason:
     min_balance: float | None = None
 
     def __str__(self) -> str:
+        """Return the message alone: it is written for the user, in the business's terms."""
         return self.message
 
 

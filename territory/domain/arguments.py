@@ -60,7 +60,7 @@ class Range:
         )
 
     def problem(self, value: object) -> str | None:
-        """What is wrong with ``value`` ("not a finite number", "out of range"), or None."""
+        """Say what is wrong with ``value`` ("not a finite number", "out of range"), or None."""
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return "not a number"
         if self.integer and not isinstance(value, numbers.Integral):
@@ -94,7 +94,7 @@ class Range:
         return text
 
     def parse(self, text: object, name: str) -> float:
-        """A command-line value (text, or a default already a number) checked against the range."""
+        """Parse a command-line value (text, or a default already a number) and check its range."""
         return self.check(self.parse_number(text), name)
 
 
@@ -140,7 +140,7 @@ QUOTA_METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "
 
 
 def quota_method(name: str) -> str:
-    """A quota method under its canonical name (``blend`` -> ``blended``; case ignored)."""
+    """Return a quota method under its canonical name (``blend`` -> ``blended``; case ignored)."""
     lowered = name.lower()
     return QUOTA_METHOD_ALIASES.get(lowered, lowered)
 
@@ -152,8 +152,10 @@ _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)$")
 
 
 def check_scheduler_address(address: str) -> str:
-    """A Dask scheduler address as Dask reads it: ``tcp://host:port`` (or ``tls://``, ``ws://``,
-    ``wss://``, ``ucx://``; ``host:port`` alone means ``tcp://``) or ``inproc://...``.
+    """Check a Dask scheduler address and return it as Dask reads it.
+
+    That is ``tcp://host:port`` (or ``tls://``, ``ws://``, ``wss://``, ``ucx://``; ``host:port``
+    alone means ``tcp://``) or ``inproc://...``.
 
     Raises
     ------

@@ -16,7 +16,7 @@ from territory.errors import InfeasibilityReason
 
 
 def _pct(x: float) -> str:
-    """A fraction as a percentage with enough digits to tell small tolerances apart."""
+    """Format a fraction as a percentage with enough digits to tell small tolerances apart."""
     return f"{100.0 * x:.3g}%"
 
 
@@ -138,7 +138,7 @@ def overloaded_locks(problem: AlignmentProblem) -> list[InfeasibilityReason]:
 
 
 def total_capacity(problem: AlignmentProblem) -> list[InfeasibilityReason]:
-    """The whole workload must fit in the whole team's capacity unless overtime is allowed."""
+    """Check that the whole workload fits in the team's capacity, unless overtime is allowed."""
     if problem.settings.balance.allow_overtime:
         return []
     total_w, total_c = float(problem.workload.sum()), float(problem.capacity.sum())

@@ -82,6 +82,7 @@ class MatchWeights:
     travel_scale_km: float = 100.0
 
     def __post_init__(self) -> None:
+        """Refuse weights the score cannot use: negative, not finite, or a travel scale <= 0."""
         for name in ("talent", "continuity", "travel"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
@@ -387,7 +388,7 @@ def _explain(
 def _hall_violator(
     allowed: BoolArray, territories_side: bool
 ) -> tuple[list[int], list[int]] | None:
-    """A set S on the side that must be saturated with |N(S)| < |S| (Hall's theorem).
+    """Find a set S on the side that must be saturated with |N(S)| < |S| (Hall's theorem).
 
     From a maximum matching, S is everything reachable from the unsaturated vertices by
     alternating paths; N(S) is then exactly the opposite vertices met on the way, all matched

@@ -46,7 +46,7 @@ class BalanceRule:
     allow_overtime: bool = False
 
     def widened(self, potential: float, workload: float) -> BalanceRule:
-        """The same rule with (at least) the given tolerances; used by soft mode."""
+        """Return the same rule with (at least) the given tolerances; used by soft mode."""
         return BalanceRule(
             potential=max(self.potential, potential),
             workload=max(self.workload, workload),
@@ -78,7 +78,7 @@ class AlignmentSettings:
     graph): ragged borders cost more."""
 
     def travel(self, workload: FloatArray, distance_km: FloatArray) -> FloatArray:
-        """The compactness part of a pair's cost."""
+        """Return the compactness part of a pair's cost."""
         if self.distance_power == 1.0:
             return np.asarray(workload * distance_km)
         return np.asarray(workload * distance_km**self.distance_power)
@@ -313,7 +313,7 @@ class AlignmentProblem:
         return assignment[self.members.unit_of]
 
     def with_pairs(self, accounts: IntArray, reps: IntArray) -> AlignmentProblem:
-        """The same problem with these candidate pairs added (duplicates are merged)."""
+        """Return the same problem with these candidate pairs added (duplicates are merged)."""
         n_reps = self.n_reps
         keys = np.unique(
             np.concatenate([self.pair_account * n_reps + self.pair_rep, accounts * n_reps + reps])
@@ -360,8 +360,10 @@ class AlignmentProblem:
         return np.where(found, pos, -1).astype(np.int64)
 
     def objective(self, assignment: IntArray) -> float:
-        """Travel plus disruption cost of a full assignment, plus the price of cut unit edges
-        (the solvers' objective)."""
+        """Return the solvers' objective for a full assignment.
+
+        That is its travel plus disruption cost, plus the price of cut unit edges.
+        """
         pos = self.pair_index(assignment)
         if (pos < 0).any():
             raise ValueError("assignment uses a rep that is not a candidate for some account")
@@ -389,8 +391,11 @@ class AlignmentProblem:
         return float(window_violation(pot, wl, self).sum())
 
     def is_feasible(self, assignment: IntArray, rel_tol: float = 1e-9) -> bool:
-        """True when every account is on a candidate rep, every window holds and, under a
-        contiguity rule, every territory is connected."""
+        """Return True when the assignment meets every rule of the problem.
+
+        Every account is on a candidate rep, every window holds and, under a contiguity rule,
+        every territory is connected.
+        """
         if (self.pair_index(assignment) < 0).any():
             return False
         if self.violation(assignment) > rel_tol:
@@ -530,7 +535,7 @@ def _rep_index(values: pd.Series, rep_pos: Mapping[str, int]) -> IntArray:
 def _nearest_pairs(
     account_xyz: FloatArray, rep_xyz: FloatArray, k: int
 ) -> tuple[IntArray, IntArray]:
-    """The k nearest reps of every account, as (account, rep) pair arrays."""
+    """Find the k nearest reps of every account, as (account, rep) pair arrays."""
     k = min(k, rep_xyz.shape[0])
     _, idx = cKDTree(rep_xyz).query(account_xyz, k=k)
     idx = np.asarray(idx, dtype=np.int64).reshape(account_xyz.shape[0], k)
@@ -732,7 +737,7 @@ def _build_families(
     family_column: str,
     empty_families: pd.DataFrame | None = None,
 ) -> AlignmentProblem:
-    """The problem over families: each family is one unit that goes to one rep."""
+    """Build the problem over families: each family is one unit that goes to one rep."""
     units, unit_of = contract_families(accounts, family_column, empty_families=empty_families)
     unit_forbidden = None
     if forbidden is not None and len(forbidden):
@@ -809,7 +814,7 @@ def connector_units(
 def with_unit_graph(
     problem: AlignmentProblem, names: Sequence[str], edges: IntArray, source: str = "units"
 ) -> AlignmentProblem:
-    """The problem with a contiguity rule over its rows, which must be units of the graph.
+    """Return the problem with a contiguity rule over its rows, which must be units of the graph.
 
     ``names`` are the graph's unit ids and ``edges`` its (u, v) pairs by position.
     """

@@ -55,17 +55,17 @@ class RunData(Protocol):
         ...
 
     def quotas(self) -> pd.DataFrame:
-        """The quotas set on this plan (an error naming the step to run when there are none)."""
+        """Return this plan's quotas (an error naming the step to run when there are none)."""
         ...
 
     def document(self, name: str) -> dict[str, Any] | None:
-        """A JSON document a later step added (None when that step has not run)."""
+        """Return a JSON document a later step added (None when that step has not run)."""
         ...
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """A table a later step added (None when that step has not run)."""
+        """Return a table a later step added (None when that step has not run)."""
         ...
 
     def plan_revenue(self) -> float | None:
-        """The company number the quotas were set from, less non-quota revenue (None if unknown)."""
+        """Return the company number behind the quotas, less non-quota revenue (None if unknown)."""
         ...

@@ -231,7 +231,6 @@ class AlignmentSpec(BaseModel):
     @property
     def balance_rule(self) -> BalanceRule:
         """The balance windows as asked for (soft mode may widen them later)."""
-
         return BalanceRule(
             potential=self.potential_tolerance,
             workload=self.workload_tolerance,
@@ -242,7 +241,6 @@ class AlignmentSpec(BaseModel):
     @property
     def tiers(self) -> dict[str, float]:
         """Potential-target multiplier per rep tier (the defaults unless given)."""
-
         return dict(self.tier_factors or DEFAULT_TIER_FACTORS)
 
     @property
@@ -269,7 +267,6 @@ class AlignmentSpec(BaseModel):
 
     def settings(self) -> AlignmentSettings:
         """Return the model's settings for this spec (the windows as asked for)."""
-
         return AlignmentSettings(
             balance=self.balance_rule,
             tier_factors=self.tiers,

@@ -150,7 +150,7 @@ def segment_for(potential: ArrayLike) -> NDArray[np.object_]:
 
 
 def _draw_combinations(n: int, total: int, rng: np.random.Generator) -> IntArray:
-    """Indices into ``total`` word combinations, unique whenever there are enough of them.
+    """Draw indices into ``total`` word combinations, unique whenever there are enough of them.
 
     Unique names keep small demo tables readable; large benchmark tables repeat names, as real
     CRMs do.
@@ -460,7 +460,7 @@ def historical_alignment(
     noise_share: float = 0.03,
     k_nearest: int = 6,
 ) -> IntArray:
-    """An inherited, plausibly unbalanced alignment: nearest rep with room, drifted budgets.
+    """Draw an inherited, plausibly unbalanced alignment: nearest rep with room, drifted budgets.
 
     Real "current" plans were once drawn by proximity with an eye on balance, then drifted: some
     reps were handed extra ground, others lost some, and a few accounts stayed with a rep they met

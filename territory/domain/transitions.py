@@ -161,7 +161,7 @@ def transition_plan(
     travel_margin_share: float = 0.25,
     waves: WaveRule | None = None,
 ) -> pd.DataFrame:
-    """The moves from ``plan_before`` to ``plan_after``, one row per moved account.
+    """List the moves from ``plan_before`` to ``plan_after``, one row per moved account.
 
     Parameters
     ----------
@@ -361,7 +361,7 @@ def transition_summary(transitions: pd.DataFrame) -> dict[str, Any]:
 
 
 def transitions_for_run(run: PlanFolder, **options: Any) -> pd.DataFrame:
-    """The transition plan from the current reps (``current_rep``) to an alignment run's plan.
+    """Plan the transition from the current reps (``current_rep``) to an alignment run's plan.
 
     Reps that hold accounts today but are not in the run's reps table have left, so their
     accounts move for ``vacancy``; the run's territories decide who is over capacity after.
@@ -419,7 +419,7 @@ def _reps_of(values: Iterable[object]) -> ObjectArray:
 
 
 def _aligned(plan: Any, ids: ObjectArray, source: str) -> ObjectArray:
-    """The rep of every account, in the accounts' row order."""
+    """Return the rep of every account, in the accounts' row order."""
     if isinstance(plan, pd.DataFrame):
         _require(plan, ("account_id", "rep_id"), source)
         by_id = pd.Series(

@@ -233,7 +233,7 @@ def align(
 def _check_files_read(
     spec: AlignmentSpec, accounts: pd.DataFrame, forbidden: pd.DataFrame | None
 ) -> None:
-    """A spec naming files needs them read first: align takes tables, never paths."""
+    """Refuse a spec naming files that were not read first: align takes tables, never paths."""
     how = (
         "read the files a spec names with territory.pipeline.alignment_inputs(spec, accounts) "
         "and pass what it returns"
@@ -508,7 +508,7 @@ class _MoveCaps:
 
     @classmethod
     def of(cls, accounts: pd.DataFrame, spec: AlignmentSpec) -> _MoveCaps | None:
-        """The caps of ``spec`` over these accounts (None when moves are not capped)."""
+        """Return the caps of ``spec`` over these accounts (None when moves are not capped)."""
         if not spec.capped:
             return None
         weights = np.zeros(len(accounts))
@@ -676,7 +676,7 @@ def _align_with_caps(
 
 
 def _zero_cap_locks(accounts: pd.DataFrame, caps: _MoveCaps) -> pd.DataFrame | None:
-    """A cap of zero keeps the affected accounts where they are: lock them instead of pricing."""
+    """Lock the accounts a cap of zero keeps where they are, instead of pricing their moves."""
     if "current_rep" not in accounts.columns:
         return None
     current = accounts["current_rep"]

@@ -61,6 +61,7 @@ class UnitLoads:
 
     @property
     def ids(self) -> list[str]:
+        """Unit ids as text, in graph order (the rows of ``table``)."""
         return [str(u) for u in self.table["unit_id"]]
 
 
@@ -81,6 +82,7 @@ class Design:
 
     @property
     def gap(self) -> float | None:
+        """Relative gap of objective to bound (None without a bound); 0 means proven optimal."""
         if self.bound is None:
             return None
         return max(0.0, (self.objective - self.bound) / max(abs(self.objective), 1e-12))
@@ -257,7 +259,7 @@ def oversized_units(loads: UnitLoads, k: int, balance: float) -> list[Infeasibil
 
 
 def _most(values: FloatArray, i: int, balance: float) -> int:
-    """The most territories for which unit ``i`` still fits under the upper limit."""
+    """Return the most territories for which unit ``i`` still fits under the upper limit."""
     return max(int((1.0 + balance) * values.sum() / values[i] + 1e-9), 1)
 
 
@@ -381,7 +383,8 @@ def _location_allocation(
 ) -> Design:
     """Seats, balanced contiguous allocation, best centres; repeat while it gets better.
 
-    ``dist`` holds the km between units and ``cost`` the centred cost built from it."""
+    ``dist`` holds the km between units and ``cost`` the centred cost built from it.
+    """
     from territory.workflow.align import align
 
     k, balance, contiguity, seed = rules.k, rules.balance, rules.contiguity, rules.seed
@@ -495,7 +498,7 @@ def territory_table(loads: UnitLoads, design: Design, graph: DualGraph) -> pd.Da
 
 
 def design_summary(design: Design, graph: DualGraph, territories: pd.DataFrame) -> dict[str, Any]:
-    """The numbers a reviewer checks first: objective, bound, balance, contiguity, cut edges."""
+    """Sum up what a reviewer checks first: objective, bound, balance, contiguity, cut edges."""
     return {
         "method": design.method,
         "status": design.status,
@@ -524,8 +527,11 @@ def match_designed(
     travel_measure: Literal["centre", "farthest"] = "farthest",
     allow_vacant: bool = False,
 ) -> RepMatching:
-    """Put reps on the designed territories (A-players on the most potential, near home,
-    keeping customers with today's rep where it is cheap)."""
+    """Put reps on the designed territories.
+
+    A-players go on the most potential, near home, keeping customers with today's rep where it
+    is cheap.
+    """
     names = np.array([territory_name(t) for t in range(design.centres.shape[0])], dtype=object)
     units = pd.DataFrame(
         {
@@ -563,7 +569,7 @@ def match_designed(
 
 
 def _unit_numbers(units: pd.DataFrame, column: str, ids: list[str]) -> pd.Series:
-    """A unit layer's numeric column (blank is 0), refusing text and values that would overflow."""
+    """Read a unit layer's numeric column (blank is 0), refusing text and overflowing values."""
     from territory.io import MAX_TOTAL_MAGNITUDE
 
     raw = units[column]
@@ -600,7 +606,7 @@ def unit_loads(
     potential_column: str = "potential",
     workload_column: str = "workload",
 ) -> UnitLoads:
-    """What each unit weighs: its accounts summed, or the unit layer's own columns."""
+    """Weigh each unit: its accounts summed, or the unit layer's own columns."""
     ids = [str(u) for u in units["unit_id"]]
     if accounts is not None:
         from territory.io.units import aggregate_accounts

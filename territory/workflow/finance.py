@@ -73,7 +73,7 @@ class QuotaStep:
     last_year_target: float | None = None
 
     def summary_document(self, config: QuotaConfig) -> dict[str, Any]:
-        """What ``quota_summary.json`` holds: parameters, plan-level numbers, backtest."""
+        """Build what ``quota_summary.json`` holds: parameters, plan-level numbers, backtest."""
         doc: dict[str, Any] = {"config": asdict(config), "summary": asdict(self.plan.summary)}
         if self.backtest is not None:
             bt = asdict(self.backtest)
@@ -182,7 +182,7 @@ def stress_inputs(
 
 
 def scenario_bands(result: StressResult) -> pd.DataFrame:
-    """The scenario table with P10/P90 next to P50 for cost of sales and share at quota too.
+    """Return the scenario table with P10/P90 next to P50 for cost of sales and share at quota.
 
     Finance asks for the spread of every headline number at each company attainment, not only
     of incentive cost: the band says how much the outcome moves when the company total does not.

@@ -62,7 +62,7 @@ class MemoryEstimate:
     """Part of ``needed`` taken by the all-pairs pricing chunks (independent of candidates)."""
 
     def fitting_candidates(self, available: int) -> int:
-        """The most candidate reps per account that fit in ``available`` bytes (0: none)."""
+        """Return the most candidate reps per account that fit in ``available`` bytes (0: none)."""
         per_pair = DECOMPOSED_BYTES_PER_PAIR if self.decomposed else DIRECT_BYTES_PER_PAIR
         room = available - self.pricing
         if room <= 0 or self.n_accounts == 0:

@@ -326,7 +326,7 @@ class Checkpoint:
     def load(
         self, stage: str, check: Callable[[dict[str, np.ndarray]], str | None] | None = None
     ) -> dict[str, np.ndarray] | None:
-        """The arrays saved for a completed stage, or None (not saved, or damaged).
+        """Load the arrays saved for a completed stage, or None (not saved, or damaged).
 
         ``check`` returns what is wrong with the arrays (missing names, wrong lengths), if
         anything. A damaged stage is dropped with every stage listed after it: they were
@@ -416,8 +416,7 @@ def align_large(
     input_hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> AlignmentResult:
-    """Decomposed :func:`territory.workflow.align.align` for very large instances (validated
-    inputs).
+    """Run a decomposed :func:`territory.workflow.align.align` on very large, validated inputs.
 
     Parameters
     ----------
@@ -714,7 +713,7 @@ _STAGE_ARRAYS: dict[str, dict[str, str]] = {
 def _stage_problem(
     stage: str, arrays: Mapping[str, np.ndarray], problem: AlignmentProblem
 ) -> str | None:
-    """What is wrong with a checkpoint stage's arrays for this problem (None: nothing)."""
+    """Say what is wrong with a checkpoint stage's arrays for this problem (None: nothing)."""
     wanted = _STAGE_ARRAYS[stage]
     missing = sorted(set(wanted) - set(arrays))
     if missing:
@@ -781,7 +780,7 @@ def _worst_violation(problem: AlignmentProblem, assignment: IntArray) -> float:
 
 
 def _per_unit(problem: AlignmentProblem, per_account: IntArray) -> IntArray:
-    """A rep per account mapped to the problem's units (families' members agree by design)."""
+    """Map a rep per account to the problem's units (families' members agree by design)."""
     if problem.members is None:
         return per_account.astype(np.int64)
     first = problem.members.index[problem.members.start[:-1]]
