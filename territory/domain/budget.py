@@ -16,18 +16,17 @@ from types import MappingProxyType
 
 STAGE_SHARES: Mapping[str, float] = MappingProxyType(
     {
-        # territory.workflow.align, the direct pipeline. An LP relaxation (or a pricing re-solve)
-        # takes at
-        # most half of what remains; pricing stops once less than 40% of the whole limit is
-        # left for the plan search; a heuristic attempt of the move-cap search takes a quarter
-        # of what remains, and the bisection on the move price stops past 60% of the limit.
+        # territory.workflow.align, the direct pipeline. An LP relaxation (or a pricing
+        # re-solve) takes at most half of what remains; pricing stops once less than 40% of
+        # the whole limit is left for the plan search; a heuristic attempt of the move-cap
+        # search takes a quarter of what remains, and the bisection on the move price stops
+        # past 60% of the limit.
         "relaxation": 0.5,
         "plan_search": 0.4,
         "capped_attempt": 0.25,
         "cap_search": 0.6,
-        # territory.workflow.scale, the decomposed pipeline: the coarse LP, the coarse plan, the
-        # window
-        # prices; refinement leaves 3% of the whole limit for building the result.
+        # territory.workflow.scale, the decomposed pipeline: the coarse LP, the coarse plan,
+        # the window prices; refinement leaves 3% of the whole limit for building the result.
         "coarse_lp": 0.35,
         "coarse_plan": 0.3,
         "window_prices": 0.4,
