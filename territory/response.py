@@ -52,8 +52,8 @@ Uncertainty: a bootstrap that resamples reps (coverage varies by rep, so reps ar
 independent units), refitting each time with the prior's centres drawn from the prior
 (randomise-then-optimise), so the draws carry what the prior leaves open as well as the
 sampling error; on synthetic worlds of several curve shapes the P10-P90 interval of the
-uplift holds the truth about as often as it claims. Quality: R² and mean absolute percentage error of
-last year's revenue per rep, in sample and by k-fold cross-validation over reps.
+uplift holds the truth about as often as it claims. Quality: R² and mean absolute percentage
+error of last year's revenue per rep, in sample and by k-fold cross-validation over reps.
 
 The fit is refused (:class:`~territory.errors.DataValidationError`, saying why and what to do)
 when the data cannot identify the curve: no revenue, too few reps, or every rep loaded alike.
@@ -372,9 +372,7 @@ def rep_loading(
     with np.errstate(divide="ignore", invalid="ignore"):
         coverage = np.where(workload > 0, capacity / np.where(workload > 0, workload, 1.0), np.inf)
         utilisation = np.where(capacity > 0, workload / np.where(capacity > 0, capacity, 1.0), 0.0)
-    return Loading(
-        rep_ids, position, workload.astype(np.float64), capacity, coverage, utilisation
-    )
+    return Loading(rep_ids, position, workload.astype(np.float64), capacity, coverage, utilisation)
 
 
 # --------------------------------------------------------------------------- the model
@@ -503,7 +501,7 @@ class ResponseModel:
         return out
 
     def parameter_matrix(self, with_draws: bool) -> FloatArray:
-        """The point estimate as row 0, then the bootstrap rows when asked for."""
+        """Stack the point estimate (row 0) and, when asked for, the bootstrap rows."""
         rows = [self.estimate[None, :]]
         if with_draws and self.draws.shape[0]:
             rows.append(self.draws)
@@ -562,7 +560,7 @@ def _rep_response(names: Sequence[str], params: FloatArray, design: _Design) -> 
 
 
 def _account_sales(names: Sequence[str], params: FloatArray, design: _Design) -> FloatArray:
-    """Expected sales per (parameter row, account)."""
+    """Compute expected sales per (parameter row, account)."""
     per_rep = _rep_factors(names, params, design) * _rep_response(names, params, design)
     held = design.rep_of >= 0
     out = np.zeros((params.shape[0], design.rep_of.size))
@@ -591,9 +589,9 @@ def _design(
     tiers = _tiers(reps)
     tier_code = _code(tiers, tier_keys)
     if reference_tier is not None:
-        odd = sorted({t for t, c in zip(tiers, tier_code.tolist(), strict=True) if c < 0} - {
-            reference_tier
-        })
+        odd = sorted(
+            {t for t, c in zip(tiers, tier_code.tolist(), strict=True) if c < 0} - {reference_tier}
+        )
         if odd:
             notes.append(
                 f"tier(s) {', '.join(odd)} were not in the fitted data: their reps are "
@@ -608,9 +606,10 @@ def _design(
     if reference_segment is not None and "segment" in accounts.columns:
         segs = _segments(accounts)
         segment_code = _code(segs, seg_keys)
-        odd = sorted({s for s, c in zip(segs, segment_code.tolist(), strict=True) if c < 0} - {
-            reference_segment
-        })
+        odd = sorted(
+            {s for s, c in zip(segs, segment_code.tolist(), strict=True) if c < 0}
+            - {reference_segment}
+        )
         if odd:
             notes.append(
                 f"segment(s) {', '.join(odd)} were not in the fitted data: valued at the level "
@@ -639,7 +638,7 @@ def account_expected_sales(
     productivity: npt.ArrayLike | None = None,
     with_draws: bool = False,
 ) -> tuple[FloatArray, Loading, list[str]]:
-    """Expected sales of every account under a plan (currency/year, at last year's level).
+    """Compute every account's expected sales under a plan (currency/year, last year's level).
 
     Parameters
     ----------
@@ -722,7 +721,7 @@ def rep_expected_sales(
     productivity: npt.ArrayLike | None = None,
     with_draws: bool = False,
 ) -> RepSales:
-    """Expected sales of every rep under a plan (currency/year, at last year's level).
+    """Compute every rep's expected sales under a plan (currency/year, last year's level).
 
     The same model as :func:`account_expected_sales`, summed per rep through rep x segment
     totals, so memory grows with reps x draws, not accounts x draws.
@@ -763,9 +762,9 @@ def rep_expected_sales(
     seg_keys, seg_cols = _columns(model.names, "segment:")
     n_seg = len(seg_keys) + 1  # the last column is the reference level
     held = design.rep_of >= 0
-    cell = design.rep_of[held] * n_seg + np.where(design.segment < 0, n_seg - 1, design.segment)[
-        held
-    ]
+    cell = (
+        design.rep_of[held] * n_seg + np.where(design.segment < 0, n_seg - 1, design.segment)[held]
+    )
     pot = design.potential[held]
     mov = design.moved[held]
     stay = np.bincount(cell, weights=np.where(mov, 0.0, pot), minlength=n_reps * n_seg)
@@ -841,7 +840,7 @@ class _History:
     notes: list[str]
 
 
-class _CannotFit(Exception):
+class _CannotFitError(Exception):
     """The data cannot identify the curve (the caller may fall back to literature defaults)."""
 
     def __init__(self, problems: list[InputProblem]) -> None:
@@ -878,7 +877,7 @@ def _history(accounts: pd.DataFrame, reps: pd.DataFrame) -> _History:
             )
         )  # fmt: skip
     if cannot:
-        raise _CannotFit(cannot)
+        raise _CannotFitError(cannot)
 
     revenue = _revenue(accounts, "revenue_last_year")
     potential = _numbers(accounts, "potential", "accounts")
@@ -917,7 +916,7 @@ def _history(accounts: pd.DataFrame, reps: pd.DataFrame) -> _History:
         years.append((1, prior, prior_rev, no_moves))
 
     segments = _segments(accounts) if "segment" in accounts.columns else None
-    rows: list[dict[str, Any]] = []
+    rows: list[pd.DataFrame] = []
     for year, position, rev, moved in years:
         cov = coverage_of(position)
         ok = (position >= 0) & np.isfinite(rev) & (potential > 0)
@@ -933,23 +932,26 @@ def _history(accounts: pd.DataFrame, reps: pd.DataFrame) -> _History:
                 "potential": potential[ok],
             }
         )
-        grouped = frame.groupby(["rep", "segment"], sort=True).sum()
-        for (rep, seg_name), row in grouped.iterrows():  # type: ignore[misc]
-            rows.append(
+        grouped = frame.groupby(["rep", "segment"], sort=True).sum().reset_index()
+        reps_at = grouped["rep"].to_numpy(np.int64)
+        total = grouped["potential"].to_numpy(np.float64)
+        rows.append(
+            pd.DataFrame(
                 {
-                    "rep": int(rep),
+                    "rep": reps_at,
                     "year": year,
-                    "segment": str(seg_name),
-                    "stay": float(row["stay"]),
-                    "moved": float(row["moved"]),
-                    "revenue": float(row["revenue"]),
-                    "herfindahl": float(row["p2"]) / float(row["potential"]) ** 2,
-                    "coverage": float(cov[int(rep)]),
+                    "segment": grouped["segment"].astype(str).to_numpy(dtype=object),
+                    "stay": grouped["stay"].to_numpy(np.float64),
+                    "moved": grouped["moved"].to_numpy(np.float64),
+                    "revenue": grouped["revenue"].to_numpy(np.float64),
+                    "herfindahl": grouped["p2"].to_numpy(np.float64) / total**2,
+                    "coverage": cov[reps_at],
                 }
             )
-    cells = pd.DataFrame(rows)
+        )
+    cells = pd.concat(rows, ignore_index=True)
     if cells.empty or float(cells.loc[cells["year"] == 0, "revenue"].sum()) <= 0:
-        raise _CannotFit(
+        raise _CannotFitError(
             [
                 InputProblem(
                     "accounts", None, "revenue_last_year",
@@ -1059,7 +1061,7 @@ def _history(accounts: pd.DataFrame, reps: pd.DataFrame) -> _History:
             )
         )  # fmt: skip
     if problems:
-        raise _CannotFit(problems)
+        raise _CannotFitError(problems)
 
     rep_pos = {int(r): i for i, r in enumerate(fit_reps.tolist())}
     coded = _Cells(
@@ -1104,23 +1106,18 @@ class _Space:
         return [n for n in self.names if n not in self.fixed]
 
     def bounds(self) -> tuple[FloatArray, FloatArray]:
-        lo, hi = [], []
-        for name in self.free:
-            if name == "saturation":
-                lo.append(math.log(1e-5)), hi.append(math.log(20.0))
-            elif name == "base":
-                lo.append(0.0), hi.append(_MAX_BASE_SHARE)
-            elif name == "shape":
-                lo.append(math.log(_SHAPE_BOUNDS[0])), hi.append(math.log(_SHAPE_BOUNDS[1]))
-            elif name == "half":
-                lo.append(math.log(_HALF_BOUNDS[0])), hi.append(math.log(_HALF_BOUNDS[1]))
-            elif name == "rating":
-                lo.append(-6.0), hi.append(6.0)
-            elif name == "transition_loss":
-                lo.append(0.0), hi.append(0.9)
-            else:  # tier, segment and prior-year multipliers, on the log scale
-                lo.append(-4.0), hi.append(4.0)
-        return np.array(lo), np.array(hi)
+        """Lower and upper bounds of the optimiser's parameters."""
+        fixed_bounds = {
+            "saturation": (math.log(1e-5), math.log(20.0)),
+            "base": (0.0, _MAX_BASE_SHARE),
+            "shape": (math.log(_SHAPE_BOUNDS[0]), math.log(_SHAPE_BOUNDS[1])),
+            "half": (math.log(_HALF_BOUNDS[0]), math.log(_HALF_BOUNDS[1])),
+            "rating": (-6.0, 6.0),
+            "transition_loss": (0.0, 0.9),
+        }
+        # Tier, segment and prior-year multipliers live on the log scale.
+        pairs = [fixed_bounds.get(name, (-4.0, 4.0)) for name in self.free]
+        return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
     def natural(self, theta: FloatArray) -> FloatArray:
         """Rows of natural parameters from rows of optimiser parameters."""
@@ -1233,7 +1230,7 @@ class _Objective:
         return mu, d
 
     def penalty(self, theta: FloatArray) -> FloatArray:
-        """The prior's two pseudo-residuals: log shape and log half from their centres."""
+        """Return the prior's two pseudo-residuals: log shape and log half from their centres."""
         return np.array(
             [
                 (theta[self.i_shape] - self.prior[0]) / PRIOR_SHAPE_SD,
@@ -1304,7 +1301,7 @@ def _estimate(
     noise: tuple[float, float] | None = None,
     prior: tuple[float, float] | None = None,
 ) -> _Estimate:
-    """Iteratively reweighted least squares on the selected cells, best of several starts.
+    """Fit by iteratively reweighted least squares on the selected cells, best of the starts.
 
     Each pass fixes the weights ``1 / (mu x sqrt(v H + tau2))`` at the previous pass's mean,
     which solves the quasi-likelihood equations of the error model at convergence; ``v`` and
@@ -1344,7 +1341,7 @@ def _cell_mean(space: _Space, history: _History, theta: FloatArray, rows: IntArr
 
 
 def _starts(space: _Space, history: _History, rows: IntArray) -> list[FloatArray]:
-    """Starting points over the curve's shape: the cost can have local minima."""
+    """Return starting points over the curve's shape: the cost can have local minima."""
     cells = history.cells
     ratio = float(cells.revenue[rows].sum()) / float((cells.stay + cells.moved)[rows].sum())
     half = math.exp(history.log_prior_half)
@@ -1377,9 +1374,11 @@ def _rows_of_reps(history: _History, reps: IntArray) -> IntArray:
 
 
 def _rep_totals(history: _History, rows: IntArray, values: FloatArray) -> FloatArray:
-    keep = rows[history.cells.year[rows] == 0]
+    """Sum last year's cell values per fit rep."""
     pick = history.cells.year[rows] == 0
-    return np.bincount(history.cells.rep[keep], weights=values[pick], minlength=history.rep_ids.size)
+    reps = history.cells.rep[rows[pick]]
+    totals = np.bincount(reps, weights=values[pick], minlength=history.rep_ids.size)
+    return np.asarray(totals, dtype=np.float64)
 
 
 def _quality_scores(observed: FloatArray, predicted: FloatArray) -> tuple[float, float]:
@@ -1436,7 +1435,7 @@ def fit_response(
         raise ValueError(f"defaults = {defaults!r}: use None or 'literature'")
     try:
         history = _history(accounts, reps)
-    except _CannotFit as exc:
+    except _CannotFitError as exc:
         if defaults == "literature":
             reasons = "; ".join(p.message for p in exc.problems)
             return literature_model(
@@ -1511,8 +1510,14 @@ def fit_response(
         coverage_observed=(float(cov.min()), float(cov.max())),
         coverage_central=_central(fitted["coverage"].to_numpy(np.float64)),
         quality=FitQuality(
-            r2=r2, mape=mape, cv_r2=cv_r2, cv_mape=cv_mape, folds=n_folds,
-            n_reps=n_fit_reps, n_accounts=history.n_accounts, n_cells=int(cov.size),
+            r2=r2,
+            mape=mape,
+            cv_r2=cv_r2,
+            cv_mape=cv_mape,
+            folds=n_folds,
+            n_reps=n_fit_reps,
+            n_accounts=history.n_accounts,
+            n_cells=int(cov.size),
             n_boot=len(draws),
         ),  # fmt: skip
         fitted=fitted,
@@ -1540,7 +1545,7 @@ def _rep_coverage(history: _History) -> FloatArray:
 def literature_model(
     accounts: pd.DataFrame, reps: pd.DataFrame, *, reason: str = "asked for"
 ) -> ResponseModel:
-    """A model from published defaults, its level calibrated to last year's revenue if any.
+    """Build a model from published defaults, its level calibrated to last year's revenue.
 
     The curve is ``saturation x c / (half + c)`` (no base, shape 1) with ``half`` set so the
     elasticity at full coverage is :data:`LITERATURE_ELASTICITY`; tier multipliers are the
@@ -1637,8 +1642,10 @@ def _calibrate(
     scale = total / unit
     n_reps = loading.rep_ids.size
     pos = loading.position[known]
-    observed = np.bincount(pos, weights=revenue[known], minlength=n_reps)
-    predicted = np.bincount(pos, weights=sales[0][known] * scale, minlength=n_reps)
+    observed = np.asarray(np.bincount(pos, weights=revenue[known], minlength=n_reps), np.float64)
+    predicted = np.asarray(
+        np.bincount(pos, weights=sales[0][known] * scale, minlength=n_reps), np.float64
+    )
     pot = _numbers(accounts, "potential", "accounts")[known]
     p = np.bincount(pos, weights=pot, minlength=n_reps)
     p2 = np.bincount(pos, weights=pot**2, minlength=n_reps)
@@ -1663,7 +1670,7 @@ def _calibrate(
 
 
 def to_json(model: ResponseModel) -> dict[str, Any]:
-    """The fitted model as a JSON-ready dict (the content of ``response.json``).
+    """Write the fitted model as a JSON-ready dict (the content of ``response.json``).
 
     Parameters
     ----------
@@ -1692,9 +1699,15 @@ def to_json(model: ResponseModel) -> dict[str, Any]:
         "coverage_observed": [_float(c) for c in model.coverage_observed],
         "coverage_central": [_float(c) for c in model.coverage_central],
         "quality": {
-            "r2": _float(q.r2), "mape": _float(q.mape), "cv_r2": _float(q.cv_r2),
-            "cv_mape": _float(q.cv_mape), "folds": q.folds, "n_reps": q.n_reps,
-            "n_accounts": q.n_accounts, "n_cells": q.n_cells, "n_boot": q.n_boot,
+            "r2": _float(q.r2),
+            "mape": _float(q.mape),
+            "cv_r2": _float(q.cv_r2),
+            "cv_mape": _float(q.cv_mape),
+            "folds": q.folds,
+            "n_reps": q.n_reps,
+            "n_accounts": q.n_accounts,
+            "n_cells": q.n_cells,
+            "n_boot": q.n_boot,
         },  # fmt: skip
         "intervals": _intervals(model),
         "draws": [[_float(v) for v in row] for row in model.draws.tolist()],
@@ -1716,9 +1729,7 @@ def _intervals(model: ResponseModel) -> dict[str, list[float | None]]:
     if not model.draws.shape[0]:
         return {}
     lo, hi = np.quantile(model.draws, [0.1, 0.9], axis=0)
-    return {
-        n: [_float(a), _float(b)] for n, a, b in zip(model.names, lo, hi, strict=True)
-    }
+    return {n: [_float(a), _float(b)] for n, a, b in zip(model.names, lo, hi, strict=True)}
 
 
 def from_json(document: Mapping[str, Any], source: str = "response.json") -> ResponseModel:
@@ -1796,7 +1807,7 @@ def from_json(document: Mapping[str, Any], source: str = "response.json") -> Res
 
 
 def _float(value: Any) -> float | None:
-    """A JSON number; None for NaN and infinities (JSON has neither)."""
+    """Return a JSON number; None for NaN and infinities (JSON has neither)."""
     v = float(value)
     return v if math.isfinite(v) else None
 
@@ -1822,7 +1833,7 @@ def _blank(value: object) -> bool:
 
 
 def _numbers(frame: pd.DataFrame, column: str, source: str) -> FloatArray:
-    """A numeric column as float64; refuses missing, non-numeric or negative values."""
+    """Read a numeric column as float64; refuse missing, non-numeric or negative values."""
     if column not in frame.columns:
         raise _problem(source, column, "the column is missing", f"add a '{column}' column")
     values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
@@ -1889,7 +1900,7 @@ def _rep_positions(
 
 
 def _tiers(reps: pd.DataFrame) -> list[str]:
-    """Tier per rep, upper case; blank counts as tier B (as :func:`territory.model.tier_factors_of`)."""
+    """Tier per rep, upper case; blank is tier B (as :func:`territory.model.tier_factors_of`)."""
     if "tier" not in reps.columns:
         return ["B"] * len(reps)
     return [("B" if _blank(t) else str(t).strip().upper()) for t in reps["tier"].tolist()]

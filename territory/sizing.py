@@ -147,7 +147,7 @@ class Sizing:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def sales_at(self, headcount: float) -> float:
-        """Expected yearly sales at a (possibly fractional) headcount, interpolated linearly.
+        """Interpolate expected yearly sales linearly at a (possibly fractional) headcount.
 
         Outside the range evaluated the end segments are extended (never below 0).
         """
@@ -164,13 +164,14 @@ class Sizing:
         return float(np.interp(headcount, n, s))
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as a JSON-ready dict (``sizing.json``)."""
-        row = self.table.set_index("headcount").loc[self.best]
+        """Return the summary as a JSON-ready dict (``sizing.json``)."""
+        at_best = self.table["headcount"].to_numpy() == self.best
+        peak = float(self.table["contribution"].to_numpy(np.float64)[at_best][0])
         return {
             "target": self.target,
             "smallest_headcount_meeting_target": self.meets_target,
             "headcount_max_contribution": self.best,
-            "max_contribution": float(row["contribution"]),
+            "max_contribution": peak,
             "flat_range": list(self.flat_range),
             "flat_tolerance": FLAT_TOLERANCE,
             "headcount_max_contribution_interval": list(self.best_interval),
@@ -386,17 +387,14 @@ def _sizing_notes(
 
 
 def _ranges(values: list[int]) -> str:
-    """``[3, 4, 5, 9]`` as ``3-5, 9``."""
-    out: list[str] = []
-    start = prev = values[0]
-    for v in values[1:] + [None]:  # type: ignore[list-item]
-        if v is not None and v == prev + 1:
-            prev = v
-            continue
-        out.append(f"{start}" if start == prev else f"{start}-{prev}")
-        if v is not None:
-            start = prev = v
-    return ", ".join(out)
+    """Write ``[3, 4, 5, 9]`` as ``3-5, 9``."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][-1] + 1:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    return ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
 
 
 # --------------------------------------------------------------------------- hiring plan
@@ -477,7 +475,7 @@ class HiringPlan:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan's summary as a JSON-ready dict."""
+        """Return the plan's summary as a JSON-ready dict."""
         a = self.assumptions
         return {
             "headcount": self.headcount,
@@ -608,12 +606,12 @@ def _simulate_hiring(
     capacity_per_rep: float,
     a: HiringAssumptions,
 ) -> pd.DataFrame:
-    """The expected month-by-month course of one headcount to hold."""
+    """Simulate the expected month-by-month course of one headcount to hold."""
     hazard = a.monthly_attrition
     tenured = float(current)
     cohorts: list[list[float]] = []  # [start month, people still here]
     pipeline: list[list[int]] = []  # [month the hires start, people]
-    rows = []
+    rows: list[dict[str, Any]] = []
     cumulative = 0.0
     for month in range(1, a.months + 1):
         arriving = sum(p for m, p in pipeline if m == month)

@@ -158,7 +158,7 @@ class PlanValue:
     source: str = "fitted"
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan-level figures as a JSON-ready dict (``value.json``)."""
+        """Return the plan-level figures as a JSON-ready dict (``value.json``)."""
         return {
             "source": self.source,
             "total": {k: _json_number(v) for k, v in self.total.items()},
@@ -387,7 +387,7 @@ def _uplift(
     productivity: FloatArray,
     quantiles: Sequence[float],
 ) -> tuple[dict[str, float] | None, list[str]]:
-    """The plan against today's alignment, both valued under each parameter draw."""
+    """Compare the plan with today's alignment, both valued under each parameter draw."""
     today = current_reps if current_reps is not None else reps
     current = accounts["current_rep"]
     known = set(today["rep_id"].astype(str).tolist())

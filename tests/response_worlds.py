@@ -62,9 +62,7 @@ class Truth:
     """The hidden sales mechanism of a world."""
 
     curve: Curve
-    tier_level: dict[str, float] = field(
-        default_factory=lambda: {"A": 1.2, "B": 1.0, "C": 0.8}
-    )
+    tier_level: dict[str, float] = field(default_factory=lambda: {"A": 1.2, "B": 1.0, "C": 0.8})
     rating_slope: float = 0.6
     segment_level: dict[str, float] = field(
         default_factory=lambda: {"Enterprise": 0.85, "Mid-Market": 1.0, "SMB": 1.1}

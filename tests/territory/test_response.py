@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from territory.response import (
     LITERATURE_RAMP,
     RampCurve,
     ResponseCurve,
+    ResponseModel,
     fit_response,
     from_json,
     rep_expected_sales,
@@ -23,12 +25,12 @@ from territory.response import (
     to_json,
 )
 from territory.value import value_plan
-from tests.response_worlds import SHAPES, make_world, true_rep_sales
+from tests.response_worlds import SHAPES, World, make_world, true_rep_sales
 
 PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
 
 
-def _fit(world, **options):  # type: ignore[no-untyped-def]
+def _fit(world: World, **options: Any) -> ResponseModel:
     options.setdefault("n_boot", 0)
     options.setdefault("folds", 0)
     return fit_response(world.accounts, world.reps, **options)
@@ -112,7 +114,7 @@ def test_transition_loss_defaults_to_the_revenue_at_risk_rate() -> None:
     assert model.transition_loss == pytest.approx(0.15)
 
 
-def _equally_loaded(world) -> tuple[pd.DataFrame, pd.DataFrame]:  # type: ignore[no-untyped-def]
+def _equally_loaded(world: World) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The same accounts with capacities set so every rep is 85% loaded."""
     load = world.accounts.groupby("current_rep")["workload"].sum()
     reps = world.reps.copy()
@@ -133,7 +135,9 @@ def test_literature_defaults_only_when_asked() -> None:
     accounts, reps = _equally_loaded(make_world("adbudg", seed=0))
     model = fit_response(accounts, reps, defaults="literature")
     assert model.source == "literature"
-    assert any("literature defaults, not fitted" in w and "loaded alike" in w for w in model.warnings)
+    assert any(
+        "literature defaults, not fitted" in w and "loaded alike" in w for w in model.warnings
+    )
     # The level is calibrated: today's plan is predicted at last year's revenue.
     total = rep_expected_sales(model, accounts, reps, accounts["current_rep"]).sales[0].sum()
     assert total == pytest.approx(accounts["revenue_last_year"].sum(), rel=1e-9)
@@ -171,7 +175,9 @@ def test_json_round_trip_and_determinism() -> None:
     text = json.dumps(document, allow_nan=False)
     again = from_json(json.loads(text))
     assert to_json(again) == document
-    before = rep_expected_sales(model, world.accounts, world.reps, world.rebalanced, with_draws=True)
+    before = rep_expected_sales(
+        model, world.accounts, world.reps, world.rebalanced, with_draws=True
+    )
     after = rep_expected_sales(again, world.accounts, world.reps, world.rebalanced, with_draws=True)
     np.testing.assert_array_equal(before.sales, after.sales)
     assert to_json(_fit(world, n_boot=5, folds=3, seed=11)) == document
