@@ -62,7 +62,7 @@ def test_bootstrap_interval_holds_the_true_uplift_on_most_worlds() -> None:
     inside = []
     for shape in sorted(SHAPES):
         for seed in (1, 2):
-            world = make_world(shape, seed)
+            world = make_world(shape, seed, n_accounts=1500, n_reps=30)
             model = _fit(world, n_boot=30, seed=seed)
             assert model.quality.n_boot >= 25
             value = value_plan(model, world.accounts, world.reps, world.rebalanced, n_sims=30)

@@ -16,7 +16,7 @@ from territory.response import LITERATURE_RAMP, ResponseModel, fit_response
 from territory.value import VALUE_COLUMNS, Economics, new_hire_mask, value_plan
 from tests.response_worlds import World, make_world
 
-PROPERTY_SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
+PROPERTY_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
 
 
 @cache
@@ -84,7 +84,7 @@ def test_current_plan_has_no_uplift_and_no_loss() -> None:
     assert value.total["transition_loss"] == 0.0
 
 
-@PROPERTY_SETTINGS
+@settings(max_examples=8, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), shape=st.sampled_from(["adbudg", "power"]))
 def test_value_of_the_current_plan_equals_the_in_sample_fit(seed: int, shape: str) -> None:
     """Under the model, today's plan is worth exactly what the fit predicted for last year."""
