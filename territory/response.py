@@ -145,6 +145,7 @@ _SHAPE_BOUNDS = (0.25, 8.0)
 _HALF_BOUNDS = (0.02, 50.0)
 _MAX_BASE_SHARE = 0.95
 _FIT_ITERATIONS = 3
+_LSMR_CELLS = 1000
 _MIN_NOISE = 1e-6
 
 Defaults = Literal["literature"] | None
@@ -1254,9 +1255,12 @@ class _Objective:
             _, d = self.mean(t, jacobian=True)
             return np.vstack([-d / sd[:, None], prior_rows])
 
+        # An SVD per step is cheapest for a few hundred cells; beyond, the iterative solver
+        # avoids an SVD of a tall Jacobian, which multi-threaded BLAS makes slow.
+        solver = "lsmr" if self.y.size > _LSMR_CELLS else "exact"
         result = optimize.least_squares(
             residuals, np.clip(theta, lo, hi), jac=jacobian, bounds=(lo, hi), method="trf",
-            x_scale="jac", max_nfev=200,
+            x_scale="jac", max_nfev=200, tr_solver=solver,
         )  # fmt: skip
         return np.asarray(result.x, dtype=np.float64)
 
@@ -1439,7 +1443,7 @@ def fit_response(
         if defaults == "literature":
             reasons = "; ".join(p.message for p in exc.problems)
             return literature_model(
-                accounts, reps, reason=f"the data cannot support a fit ({reasons})"
+                accounts, reps, reason=f"the data cannot support a fit: {reasons}"
             )
         raise DataValidationError(exc.problems) from None
 

@@ -332,7 +332,9 @@ def value_plan(
         total["contribution_p90"] = t_hi * economics.margin - total["cost"]
     notes += _extrapolation(model, loading.coverage[has_load])
     uplift = None
-    if has_current:
+    if not has_current:
+        notes.append("no uplift: the accounts carry no current_rep column (today's alignment)")
+    else:
         uplift, more = _uplift(
             model, accounts, reps, current_reps, result, unmoved,
             productivity=productivity, quantiles=quantiles,
