@@ -33,10 +33,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from territory.metrics import moved_mask  # noqa: E402
-from territory.response import fit_response  # noqa: E402
-from territory.sizing import size_sales_force  # noqa: E402
-from territory.value import Economics, value_plan  # noqa: E402
+from territory.domain.metrics import moved_mask  # noqa: E402
+from territory.domain.response import fit_response  # noqa: E402
+from territory.domain.sizing import size_sales_force  # noqa: E402
+from territory.domain.value import Economics, value_plan  # noqa: E402
 from tests.response_worlds import (  # noqa: E402
     SHAPES,
     World,

@@ -1,6 +1,7 @@
 """Synthetic worlds whose sales history comes from a KNOWN response curve (tests and bench).
 
-A world is a real-shaped instance (:func:`territory.synthetic.make_instance`: accounts clustered
+A world is a real-shaped instance (:func:`territory.domain.synthetic.make_instance`: accounts
+clustered
 on lat/lon, lognormal potential, an unbalanced inherited alignment, so coverage differs between
 reps) whose ``revenue_last_year`` (and optionally ``revenue_prior_year`` with a ``prior_rep``)
 is drawn from a hidden truth:
@@ -25,7 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from territory.synthetic import make_instance
+from territory.domain.synthetic import make_instance
 
 FloatArray = npt.NDArray[np.float64]
 Curve = Callable[[FloatArray], FloatArray]

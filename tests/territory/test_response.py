@@ -1,4 +1,4 @@
-"""Tests for territory.response: a fitted sales-response curve on worlds with a known truth."""
+"""Tests for territory.domain.response: a fitted response curve on worlds with a known truth."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from territory.errors import DataValidationError
-from territory.metrics import moved_mask
-from territory.response import (
+from territory.domain.metrics import moved_mask
+from territory.domain.response import (
     LITERATURE_RAMP,
     RampCurve,
     ResponseCurve,
@@ -24,7 +23,8 @@ from territory.response import (
     rep_loading,
     to_json,
 )
-from territory.value import value_plan
+from territory.domain.value import value_plan
+from territory.errors import DataValidationError
 from tests.response_worlds import SHAPES, World, make_world, true_rep_sales
 
 PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)

@@ -1,4 +1,4 @@
-"""Tests for territory.sizing: headcount against contribution, and the monthly hiring plan."""
+"""Tests for territory.domain.sizing: headcount against contribution, and the hiring plan."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory.errors import ScenarioError
-from territory.response import LITERATURE_RAMP, RampCurve, ResponseModel, fit_response
-from territory.sizing import (
+from territory.domain.response import LITERATURE_RAMP, RampCurve, ResponseModel, fit_response
+from territory.domain.sizing import (
     HIRING_COLUMNS,
     SIZING_COLUMNS,
     HiringAssumptions,
@@ -19,7 +18,8 @@ from territory.sizing import (
     hiring_plan,
     size_sales_force,
 )
-from territory.value import Economics
+from territory.domain.value import Economics
+from territory.errors import ScenarioError
 from tests.response_worlds import World, balanced_team, make_world, true_rep_sales
 
 PlanFor = Callable[[int], tuple[pd.DataFrame, np.ndarray]]

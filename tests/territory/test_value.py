@@ -1,4 +1,4 @@
-"""Tests for territory.value: what a plan is worth under a fitted response model."""
+"""Tests for territory.domain.value: what a plan is worth under a fitted response model."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from territory.domain.metrics import moved_mask
+from territory.domain.response import LITERATURE_RAMP, ResponseModel, fit_response
+from territory.domain.value import VALUE_COLUMNS, Economics, new_hire_mask, value_plan
 from territory.errors import ScenarioError
-from territory.metrics import moved_mask
-from territory.response import LITERATURE_RAMP, ResponseModel, fit_response
-from territory.value import VALUE_COLUMNS, Economics, new_hire_mask, value_plan
 from tests.response_worlds import World, make_world
 
 PROPERTY_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)

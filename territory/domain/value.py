@@ -1,6 +1,6 @@
 """What a plan is worth: expected sales per rep with intervals, and the uplift over today.
 
-Given a fitted :class:`~territory.response.ResponseModel`, :func:`value_plan` values a plan
+Given a fitted :class:`~territory.domain.response.ResponseModel`, :func:`value_plan` values a plan
 (the rep of every account): per rep the expected sales (point estimate) and their P10/P50/P90,
 coverage, utilisation, effectiveness and ramp (the rows of ``value.csv``); for the plan, the
 total with its interval, the contribution when economics are given, and the uplift against the
@@ -17,7 +17,7 @@ Two sources of uncertainty, kept apart on purpose:
 
 Accounts that change hands lose the model's transition loss in the plan year; new-hire seats
 (``TBH`` ids, ``vacant`` or ``new_hire`` flags) and reps with a ``tenure_months`` column ramp
-by the :class:`~territory.response.RampCurve` given (none given: they count as fully
+by the :class:`~territory.domain.response.RampCurve` given (none given: they count as fully
 productive, with a warning). Expected sales are at last year's market level: scaling to a
 forecast is the caller's step.
 
@@ -35,9 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.errors import ScenarioError
-from territory.metrics import moved_mask
-from territory.response import (
+from territory.domain.metrics import moved_mask
+from territory.domain.response import (
     PlanLike,
     RampCurve,
     RepSales,
@@ -45,6 +44,7 @@ from territory.response import (
     plan_array,
     rep_expected_sales,
 )
+from territory.errors import ScenarioError
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -229,7 +229,7 @@ def value_plan(
     Parameters
     ----------
     model : ResponseModel
-        A fitted model (:func:`territory.response.fit_response`).
+        A fitted model (:func:`territory.domain.response.fit_response`).
     accounts : pandas.DataFrame
         ``account_id``, ``potential``, ``workload``; ``segment`` when the model uses it and
         ``current_rep`` for the transition loss and the uplift.
@@ -237,7 +237,7 @@ def value_plan(
         The plan's reps: ``rep_id``, ``capacity``; ``tier``, ``rating``, ``tenure_months``,
         ``vacant``, ``new_hire`` and ``cost`` are used when present.
     plan : array-like, pandas.Series or pandas.DataFrame
-        The rep of every account (see :func:`territory.response.plan_array`).
+        The rep of every account (see :func:`territory.domain.response.plan_array`).
     current_reps : pandas.DataFrame, optional
         The reps of today's alignment when they differ from ``reps`` (a scenario that adds or
         removes reps); defaults to ``reps``.

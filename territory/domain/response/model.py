@@ -4,7 +4,7 @@ Holds the format tag and the fit's thresholds and priors, the response curve
 (:class:`ResponseCurve`) and the new-hire ramp (:class:`RampCurve`), how a plan is read
 (:func:`plan_array`) and how loaded it leaves each rep (:func:`rep_loading`), the fitted
 model itself (:class:`ResponseModel`, :class:`FitQuality`), and the small input-reading
-helpers the other parts of :mod:`territory.response` share.
+helpers the other parts of :mod:`territory.domain.response` share.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ IntArray = npt.NDArray[np.int64]
 ObjectArray = npt.NDArray[np.object_]
 PlanLike = pd.DataFrame | pd.Series | npt.ArrayLike
 
-FORMAT = "territory.response/1"
+FORMAT = "territory.domain.response/1"
 """Format tag of the fitted-model document (``response.json``)."""
 
 MIN_REPS = 8
@@ -112,7 +112,7 @@ def _hill_response(c: Any, a: Any, b: Any, g: Any, half: Any) -> Any:
 class RampCurve:
     """Productivity of a new rep in months 1, 2, ... since starting; the last value holds after.
 
-    The convention of the stress test's ramp schedule (:func:`territory.stress.held_share`).
+    The convention of the stress test's ramp schedule (:func:`territory.domain.stress.held_share`).
     No default is assumed: pass a curve measured on your own hires, or ask for
     :data:`LITERATURE_RAMP` explicitly.
 
@@ -513,7 +513,7 @@ def _rep_positions(
 
 
 def _tiers(reps: pd.DataFrame) -> list[str]:
-    """Tier per rep, upper case; blank is tier B (as :func:`territory.model.tier_factors_of`)."""
+    """Return each rep's tier, upper case; blank is tier B (as the model's ``tier_factors_of``)."""
     if "tier" not in reps.columns:
         return ["B"] * len(reps)
     return [("B" if _blank(t) else str(t).strip().upper()) for t in reps["tier"].tolist()]

@@ -13,8 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.errors import InputProblem
-from territory.response.model import (
+from territory.domain.response.model import (
     MIN_COVERAGE_SPREAD,
     MIN_MOVED_ACCOUNTS,
     MIN_REPS,
@@ -28,8 +27,9 @@ from territory.response.model import (
     _segments,
     _tiers,
 )
-from territory.response.predict import _code
-from territory.transitions import DEFAULT_RISK_RATE
+from territory.domain.response.predict import _code
+from territory.domain.transitions import DEFAULT_RISK_RATE
+from territory.errors import InputProblem
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,10 +18,9 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize
 
-from territory.errors import DataValidationError
-from territory.model import DEFAULT_TIER_FACTORS
-from territory.response.history import _CannotFitError, _History, _history
-from territory.response.model import (
+from territory.domain.model import DEFAULT_TIER_FACTORS
+from territory.domain.response.history import _CannotFitError, _History, _history
+from territory.domain.response.model import (
     LITERATURE_ACCOUNT_VARIANCE,
     LITERATURE_ELASTICITY,
     PRIOR_HALF_SD,
@@ -33,8 +32,9 @@ from territory.response.model import (
     _numbers,
     _revenue,
 )
-from territory.response.predict import _columns, account_expected_sales
-from territory.transitions import DEFAULT_RISK_RATE
+from territory.domain.response.predict import _columns, account_expected_sales
+from territory.domain.transitions import DEFAULT_RISK_RATE
+from territory.errors import DataValidationError
 
 _SHAPE_BOUNDS = (0.25, 8.0)
 _HALF_BOUNDS = (0.02, 50.0)

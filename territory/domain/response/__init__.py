@@ -27,8 +27,8 @@ Expected sales of account ``i`` held by rep ``r`` in a year:
   productive year (:class:`RampCurve`).
 * **Segments** carry their own level (the largest segment by potential is 1).
 * **Transition loss**: an account that changes hands sells ``1 - loss`` of what it would. The
-  default is the share of revenue at risk in :mod:`territory.transitions`
-  (:data:`~territory.transitions.DEFAULT_RISK_RATE`); it is fitted instead when the accounts
+  default is the share of revenue at risk in :mod:`territory.domain.transitions`
+  (:data:`~territory.domain.transitions.DEFAULT_RISK_RATE`); it is fitted instead when the accounts
   carry a ``prior_rep`` column and enough accounts changed rep between the two years.
 
 Estimation
@@ -65,9 +65,9 @@ Everything here is pure: no file is read or written and the inputs are never mod
 
 from __future__ import annotations
 
-from territory.response.document import from_json, to_json
-from territory.response.estimate import fit_response, literature_model
-from territory.response.model import (
+from territory.domain.response.document import from_json, to_json
+from territory.domain.response.estimate import fit_response, literature_model
+from territory.domain.response.model import (
     FORMAT,
     LITERATURE_ELASTICITY,
     LITERATURE_RAMP,
@@ -83,8 +83,8 @@ from territory.response.model import (
     plan_array,
     rep_loading,
 )
-from territory.response.model import PlanLike as PlanLike  # not in __all__, as before
-from territory.response.predict import (
+from territory.domain.response.model import PlanLike as PlanLike  # not in __all__, as before
+from territory.domain.response.predict import (
     RepSales,
     account_expected_sales,
     rep_effectiveness,

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from territory.errors import DataValidationError
-from territory.response.model import (
+from territory.domain.response.model import (
     FORMAT,
     FitQuality,
     ResponseModel,
@@ -23,6 +22,7 @@ from territory.response.model import (
     _problem,
     _text,
 )
+from territory.errors import DataValidationError
 
 
 def to_json(model: ResponseModel) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 :func:`size_sales_force` evaluates a range of headcounts. For each ``n`` an injected
 ``plan_for(n) -> (reps, plan)`` places the territories (the alignment or design engine, with
 vacancies for seats to fill); the plan is valued in steady state (every rep ramped, no
-hand-over loss) under a fitted :class:`~territory.response.ResponseModel`. The table
+hand-over loss) under a fitted :class:`~territory.domain.response.ResponseModel`. The table
 (``sizing.csv``) gives per ``n`` expected sales with P10/P50/P90, cost, contribution (expected
 sales x margin - rep cost) and the expected share of reps at quota. The summary
 (``sizing.json``) names the smallest ``n`` whose P50 meets the target, the ``n`` with the
@@ -12,7 +12,7 @@ of sales-force sizes (Sinha and Zoltners 2001), so the range is the answer, not 
 
 The recommendation stays where the history speaks: a headcount is *supported* when its average
 coverage lies within the central 80% of the coverage reps had last year
-(:attr:`~territory.response.ResponseModel.coverage_central`). The best and the flat range are
+(:attr:`~territory.domain.response.ResponseModel.coverage_central`). The best and the flat range are
 chosen among supported headcounts; when the curve beyond the data would pick another, that
 headcount is reported too, with a warning, but not recommended. On synthetic worlds with a
 known curve, extrapolated optima missed the true best contribution by several percent where
@@ -38,9 +38,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.domain.response import (
+    LITERATURE_RAMP,
+    PlanLike,
+    RampCurve,
+    ResponseModel,
+    plan_array,
+)
+from territory.domain.value import Economics, value_plan
 from territory.errors import ScenarioError
-from territory.response import LITERATURE_RAMP, PlanLike, RampCurve, ResponseModel, plan_array
-from territory.value import Economics, value_plan
 
 __all__ = [
     "DEFAULT_ANNUAL_ATTRITION",
@@ -211,7 +217,7 @@ def size_sales_force(
     target : float
         Yearly sales target, currency/year, at the model's (last year's) level.
     economics : Economics, optional
-        Margin and rep cost (:class:`~territory.value.Economics` defaults when omitted).
+        Margin and rep cost (:class:`~territory.domain.value.Economics` defaults when omitted).
     quota_for : callable, optional
         ``quota_for(reps, plan) -> quota per rep``; by default the target split over reps by
         the potential they hold.

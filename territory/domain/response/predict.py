@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.response.model import (
+from territory.domain.response.model import (
     FloatArray,
     IntArray,
     Loading,
