@@ -10,7 +10,6 @@ shown is drawn by :mod:`territory.pipeline.console`.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from collections.abc import Callable
@@ -862,7 +861,7 @@ def _crash(exc: BaseException) -> int:
         )
         return EXIT_BAD_INPUT
     if isinstance(exc, OSError):
-        show.say("OSError", _os_error_text(exc))
+        show.say("OSError", show.os_error_text(exc))
         return EXIT_BAD_INPUT
     message = " ".join(str(exc).split())
     if len(message) > 300:
@@ -873,29 +872,6 @@ def _crash(exc: BaseException) -> int:
         f"{message or 'no message'}. This is a bug in the engine, please report it{hint}",
     )
     return EXIT_SOLVER
-
-
-_OS_ADVICE = {
-    errno.ENOSPC: "free some disk space or choose another --out",
-    errno.EDQUOT: "free some disk space or choose another --out",
-    errno.EACCES: "check the permissions, or choose another --out",
-    errno.EPERM: "check the permissions, or choose another --out",
-    errno.EROFS: "the file system is read-only: choose another --out",
-    errno.ENOENT: "check the path",
-    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
-    errno.EISDIR: "the path is a folder where a file was expected: check the path",
-    errno.ENAMETOOLONG: "use a shorter path",
-    errno.EMFILE: "too many open files: raise the limit (ulimit -n) or use fewer --workers",
-}
-
-
-def _os_error_text(exc: OSError) -> str:
-    """'could not use PATH: No space left on device; free some disk space ...'."""
-    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    where = f"could not use {' -> '.join(paths)}" if paths else "a file-system operation failed"
-    advice = _OS_ADVICE.get(exc.errno or -1, "check the path, free space and permissions")
-    return f"{where}: {reason}; {advice}"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ functions take what the pipeline returned and print it; they compute nothing of 
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -330,3 +331,26 @@ def payout_table(
     console.print(table)
     for line in sample_calculations(roles[0] if one_role else plan, (attainment,)):
         console.print(f"- {line}")
+
+
+_OS_ADVICE = {
+    errno.ENOSPC: "free some disk space or choose another --out",
+    errno.EDQUOT: "free some disk space or choose another --out",
+    errno.EACCES: "check the permissions, or choose another --out",
+    errno.EPERM: "check the permissions, or choose another --out",
+    errno.EROFS: "the file system is read-only: choose another --out",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "the path is a folder where a file was expected: check the path",
+    errno.ENAMETOOLONG: "use a shorter path",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n) or use fewer --workers",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """Say what a failed file-system call means for the user: where, why and what to do."""
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f"could not use {' -> '.join(paths)}" if paths else "a file-system operation failed"
+    advice = _OS_ADVICE.get(exc.errno or -1, "check the path, free space and permissions")
+    return f"{where}: {reason}; {advice}"
