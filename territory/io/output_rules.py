@@ -344,19 +344,28 @@ def _check_inputs(final: Path, shown: Path, inputs: Iterable[str | Path], option
         )
 
 
-def _check_force(final: Path, shown: Path, option: str) -> None:
+def _check_not_current(final: Path, shown: Path, option: str) -> None:
+    """Never the folder the user stands in, nor one of its parents, whoever wrote it.
+
+    Replacing it would swap the folder away under the user's shell (and, for a parent, take
+    everything beside the current folder with it).
+    """
     real = _real(final)
     try:
         cwd = _real(Path.cwd())
     except OSError:  # the current folder was deleted: nothing of it to protect
-        cwd = None
-    if cwd is not None and (cwd == real or cwd.is_relative_to(real)):
+        return
+    if cwd == real or cwd.is_relative_to(real):
         raise _refuse(
             option,
             shown,
-            "is the current folder or one of its parents, which --force never replaces",
+            "is the current folder or one of its parents, which is never replaced",
             "Choose a sub-folder, e.g. out/run",
         )
+
+
+def _check_force(final: Path, shown: Path, option: str) -> None:
+    _check_not_current(final, shown, option)
     if _is_home(final):
         raise _refuse(
             option,
@@ -430,6 +439,7 @@ def check_output_folder(
                 "Choose an empty or new folder, or pass --force to replace it as a whole",
             )
         _check_force(final, shown, option)
+    _check_not_current(final, shown, option)
     if not _writable(final.parent) or (any(final.iterdir()) and not _writable(final)):
         raise _refuse(
             option,

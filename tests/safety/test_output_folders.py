@@ -247,6 +247,22 @@ class TestRefused:
         assert "--out .:" in output(result) and "plan 2026.xlsx" in output(result)
         assert snapshot(folder) == before
 
+    def test_the_current_folder_is_never_replaced_even_when_the_engine_wrote_it(
+        self, data: Path, tmp_path: Path, no_solve: None
+    ) -> None:
+        run = tmp_path / "run"
+        write_outputs(run, {}, {"solve.json": {"v": 1}})  # an engine folder, marker and all
+        legacy = fill(tmp_path / "legacy", [])
+        for name in ("solve.json", "plan.parquet", "input_accounts.parquet"):
+            (legacy / name).write_bytes(b"")  # looks like an older version's run folder
+        for folder in (run, legacy):
+            before = snapshot(folder)
+            with cwd(folder):
+                result = invoke(align_args(data, "."))
+            assert code(result) == EXIT_BAD_INPUT
+            assert "current folder" in output(result)
+            assert snapshot(folder) == before
+
     def test_a_foreign_folder_is_named_with_a_few_entries_and_a_count(
         self, data: Path, tmp_path: Path, no_solve: None
     ) -> None:
