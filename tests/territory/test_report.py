@@ -379,7 +379,9 @@ class TestTemplates:
             template.render(title="t", css="", nav=())
 
     def test_the_style_sheet_is_inlined(self, bare_html: str) -> None:
-        sheet = (ROOT / "territory/report/templates/report.css").read_text(encoding="utf-8")
+        sheet = (ROOT / "territory/rendering/report/templates/report.css").read_text(
+            encoding="utf-8"
+        )
         assert f"<style>\n{sheet}</style>" in bare_html
 
 

@@ -1,6 +1,6 @@
 """The comparison page: run folders, key figures side by side, maps and assignment differences.
 
-The markup is the report's (``territory/report/templates/comparison.html.j2``, rendered by
+The markup is the report's (``territory/rendering/report/templates/comparison.html.j2``, rendered by
 :data:`territory.rendering.report.page.ENVIRONMENT`); this module turns a :class:`ComparisonResult`
 into
 the plain display text the template shows. The page is self-contained (inline CSS, maps as PNG
