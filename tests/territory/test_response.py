@@ -246,3 +246,12 @@ def test_literature_ramp_is_the_engine_default() -> None:
     assert float(LITERATURE_RAMP.year_share(0.0)[0]) == pytest.approx((1.5 + 8) / 12)
     with pytest.raises(ValueError, match="between 0 and 1"):
         RampCurve((0.5, 1.5))
+
+
+def test_elasticity_is_finite_where_the_curve_underflows() -> None:
+    """Found by hypothesis: a coverage so small that (c/half)^g underflows gave 0/0."""
+    curve = ResponseCurve(saturation=1.0, base=0.0, shape=4.0, half=1.0)
+    tiny = curve.elasticity(np.array([2.5e-98, 1e-300]))
+    assert np.all(np.isfinite(tiny)) and tiny == pytest.approx([4.0, 4.0])
+    with_base = ResponseCurve(saturation=1.0, base=0.2, shape=4.0, half=1.0)
+    assert with_base.elasticity(np.array([1e-300, 1e300])) == pytest.approx([0.0, 0.0])

@@ -94,10 +94,17 @@ class ResponseCurve:
     def elasticity(self, coverage: npt.ArrayLike) -> FloatArray:
         """Relative change in sales per relative change in coverage, ``dR/dc x c / R``."""
         c = np.asarray(coverage, dtype=np.float64)
-        x = np.power(np.maximum(c, 0.0) / self.half, self.shape)
-        slope = (self.saturation - self.base) * self.shape * x / (1.0 + x) ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(np.where(c > 0, slope / self(c), 0.0), dtype=np.float64)
+        a, b, g = self.saturation, self.base, self.shape
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            x = np.power(np.maximum(c, 0.0) / self.half, g)
+            # slope x c / R with x = (c/half)^g, written so that x cancels where it can: a
+            # coverage so small that x underflows still has elasticity g when there is no base.
+            num = (a - b) * g * x
+            den = (1.0 + x) * (b * (1.0 + x) + (a - b) * x)
+            small = g if b == 0 else 0.0
+            value = np.where(den > 0, num / np.where(den > 0, den, 1.0), small)
+            value = np.where(np.isinf(x), 0.0, value)  # saturated: no more response
+        return np.asarray(np.where(c > 0, value, 0.0), dtype=np.float64)
 
 
 def _hill_response(c: Any, a: Any, b: Any, g: Any, half: Any) -> Any:
