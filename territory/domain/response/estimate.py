@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -559,21 +559,12 @@ def literature_model(
         calibrated = (1.0, LITERATURE_ACCOUNT_VARIANCE, 0.0, model.fitted)
     saturation, v, tau2, fitted = calibrated
     estimate[0] = saturation
-    return ResponseModel(
-        names=names,
+    return replace(
+        model,
         estimate=estimate,
-        draws=np.empty((0, len(names))),
-        fixed=names,
-        reference_tier=reference_tier,
-        reference_segment=None,
-        rating_centre=None,
         account_variance=v,
         rep_variance=tau2,
-        coverage_observed=model.coverage_observed,
-        coverage_central=model.coverage_central,
-        quality=model.quality,
         fitted=fitted,
-        source="literature",
         warnings=tuple(warnings),
     )
 
