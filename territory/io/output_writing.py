@@ -316,6 +316,12 @@ def _require_addable(folder: Path, command: str, option: str) -> dict[str, Any] 
             f"{option} {folder}: is not a folder; run `territory align ... --out {folder}` first"
         )
     marker = read_marker(folder)
+    if marker is None and os.path.lexists(folder / MARKER):
+        raise OutputFolderError(
+            f"{option} {folder}: holds a {MARKER} that territory did not write, so "
+            f"`territory {command}` does not add files to it (it would replace that file); "
+            "move it away or point the command at a run folder the engine wrote"
+        )
     if marker is None and not is_legacy_run_folder(folder):
         raise OutputFolderError(
             f"{option} {folder}: was not written by territory (no {MARKER}, and not the "

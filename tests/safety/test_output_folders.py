@@ -686,6 +686,15 @@ class TestLeftovers:
         assert code(invoke(ADDERS["check"](run))) == 0
         assert leftovers(run) == []
 
+    def test_an_adder_never_replaces_a_marker_it_did_not_write(
+        self, tmp_path: Path, run: Path
+    ) -> None:
+        (run / MARKER).write_text("my own notes, not the engine's", encoding="utf-8")
+        before = snapshot(run)  # an older run folder (its run files) with a look-alike marker
+        result = invoke(ADDERS["check"](run))
+        assert code(result) == EXIT_BAD_INPUT and MARKER in output(result)
+        assert snapshot(run) == before
+
     def test_report_page_staging_of_a_dead_process_is_removed(
         self, tmp_path: Path, run: Path
     ) -> None:
