@@ -18,11 +18,12 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import norm
 
-from territory.domain.checks import inputs, thresholds
+from territory.domain.checks import inputs
 from territory.domain.checks.evidence import CheckEvidence, as_dict, balance
 from territory.domain.checks.formats import listing, num, pct
 from territory.domain.checks.helpers import given, norm_role, numbers, spearman
 from territory.domain.checks.model import Finding, Part, Rule, Status
+from territory.domain.checks.thresholds import C3, Params
 from territory.domain.comp import RolePlan
 from territory.domain.payouts import payout_for
 from territory.errors import TerritoryError
@@ -32,7 +33,7 @@ def _roles_of_rep(role: RolePlan) -> list[str]:
     return [norm_role(role.name), *(norm_role(r) for r in role.rep_roles)]
 
 
-def c1_objective_alignment(ev: CheckEvidence, p: thresholds.C1, rule: Rule) -> Finding:
+def c1_objective_alignment(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C1: every measure names an objective; every objective reaches its roles."""
     comp = given(ev.comp)
     measures = [(role, m) for role in comp.roles.values() for m in role.measures]
@@ -81,7 +82,7 @@ def _quota_by_rep(ev: CheckEvidence) -> pd.Series | None:
     return ev.quotas.groupby(ev.quotas["rep_id"].astype(str))["final_annual_quota"].sum()
 
 
-def c2_market_competitiveness(ev: CheckEvidence, p: thresholds.C2, rule: Rule) -> Finding:
+def c2_market_competitiveness(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C2: needs market pay data; reports OTE, mix and quota-to-OTE as evidence."""
     lo, hi = p.quota_to_ote_low, p.quota_to_ote_high
     evidence: list[str] = []
@@ -113,7 +114,7 @@ def c2_market_competitiveness(ev: CheckEvidence, p: thresholds.C2, rule: Rule) -
     )
 
 
-def c3_pay_mix(ev: CheckEvidence, p: thresholds.C3, rule: Rule) -> Finding:
+def c3_pay_mix(ev: CheckEvidence, p: C3, rule: Rule) -> Finding:
     """C3: each role's variable share of OTE inside its band; hunters above farmers."""
     comp = given(ev.comp)
     bands: Mapping[str, Sequence[float]] = p.bands
@@ -165,7 +166,7 @@ def _rank_correlation_of_curve(role: RolePlan, a10: float, a90: float) -> float 
     return spearman(attainment, role.incentive_multiple(attainment))
 
 
-def _curve_parts(ev: CheckEvidence, r: Mapping[str, Any], p: thresholds.C4) -> list[Part]:
+def _curve_parts(ev: CheckEvidence, r: Mapping[str, Any], p: Params) -> list[Part]:
     """Payout rises with attainment for the role's plan: rank correlation, never falling."""
     name = str(r.get("role"))
     plan_role = ev.comp.roles.get(name) if ev.comp is not None else None
@@ -195,7 +196,7 @@ def _curve_parts(ev: CheckEvidence, r: Mapping[str, Any], p: thresholds.C4) -> l
     ]
 
 
-def c4_pay_for_performance(ev: CheckEvidence, p: thresholds.C4, rule: Rule) -> Finding:
+def c4_pay_for_performance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C4: payout at the 90th and 10th percentile attainment, rank correlation, cap binding."""
     v = given(ev.stress)
     roles = [as_dict(r) for r in (v.get("roles") or [])]
@@ -249,7 +250,7 @@ def c4_pay_for_performance(ev: CheckEvidence, p: thresholds.C4, rule: Rule) -> F
     )
 
 
-def c5_measures(ev: CheckEvidence, p: thresholds.C5, rule: Rule) -> Finding:
+def c5_measures(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C5: at most three measures per plan, each weighing at least 20% of TI."""
     comp = given(ev.comp)
     n_max = int(p.max_measures)
@@ -270,7 +271,7 @@ def c5_measures(ev: CheckEvidence, p: thresholds.C5, rule: Rule) -> Finding:
     return Finding(parts, value=lightest, n=len(comp.roles))
 
 
-def c6_earnings_balance(ev: CheckEvidence, p: thresholds.C6, rule: Rule) -> Finding:
+def c6_earnings_balance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C6: opportunity balanced (potential) and earning chances equal for a standard rep."""
     parts: list[Part] = []
     table = ev.territory_table()
@@ -357,7 +358,7 @@ def _history_attainment(
     return s[keep] / q[keep], payout, int((~keep).sum())
 
 
-def _share_at_quota(share: float, label: str, p: thresholds.C7, rule: Rule) -> Part:
+def _share_at_quota(share: float, label: str, p: Params, rule: Rule) -> Part:
     """Enough reps at quota, but not so many that the quotas look too easy."""
     text = f"{label}: {pct(share)} of reps at or above quota (needs >= {pct(rule.threshold)})"
     if share > p.too_easy_above:
@@ -365,7 +366,7 @@ def _share_at_quota(share: float, label: str, p: thresholds.C7, rule: Rule) -> P
     return rule.part(share, text)
 
 
-def _share_paid(share: float, label: str, p: thresholds.C7, verb: str) -> Part:
+def _share_paid(share: float, label: str, p: Params, verb: str) -> Part:
     """Nearly every rep earns some incentive."""
     return Part.measured(
         share >= p.share_paid_min,
@@ -373,7 +374,7 @@ def _share_paid(share: float, label: str, p: thresholds.C7, verb: str) -> Part:
     )
 
 
-def c7_attainment_distribution(ev: CheckEvidence, p: thresholds.C7, rule: Rule) -> Finding:
+def c7_attainment_distribution(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C7: share of reps at quota and share paid; last year when known, else simulated."""
     history = _history_attainment(ev, float(p.history_min_tenure_months))
     forward: list[Part] = []
@@ -431,7 +432,7 @@ def c7_attainment_distribution(ev: CheckEvidence, p: thresholds.C7, rule: Rule) 
     )
 
 
-def c8_forecast_accuracy(ev: CheckEvidence, p: thresholds.C8, rule: Rule) -> Finding:
+def c8_forecast_accuracy(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C8: company forecast error and quota WMAPE from the backtest on last year's data."""
     forward = []
     if ev.stress is not None and ev.stress.get("p_company_within_band") is not None:
@@ -482,7 +483,7 @@ def c8_forecast_accuracy(ev: CheckEvidence, p: thresholds.C8, rule: Rule) -> Fin
     return Finding(parts, value=wmape, evidence=evidence)
 
 
-def c9_plan_understanding(ev: CheckEvidence, p: thresholds.C9, rule: Rule) -> Finding:
+def c9_plan_understanding(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C9: needs a survey; reports plan complexity and the calculator as evidence."""
     evidence = []
     if ev.comp is not None:
@@ -540,7 +541,7 @@ def _crediting_part(ev: CheckEvidence) -> Part:
     return Part.measured(True, f"every measure ({listing(names)}) matches a data field")
 
 
-def c10_administration(ev: CheckEvidence, p: thresholds.C10, rule: Rule) -> Finding:
+def c10_administration(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C10: every rep maps to one plan and a dry-run payout works; timeliness needs dates."""
     comp, reps = given(ev.comp), given(ev.reps)
     default_role = next(iter(comp.roles.values())).rep_roles[0]

@@ -16,16 +16,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.domain.checks import inputs, thresholds
+from territory.domain.checks import inputs
 from territory.domain.checks.evidence import CheckEvidence, balance
 from territory.domain.checks.formats import listing, num, pct
 from territory.domain.checks.helpers import blank, given, numbers, pearson, share_of, spearman
 from territory.domain.checks.model import Finding, Part, Rule, Status
+from territory.domain.checks.thresholds import Params
 from territory.domain.metrics import moved_mask, territory_table
 from territory.domain.model import DEFAULT_TIER_FACTORS
 
 
-def t1_coverage(ev: CheckEvidence, p: thresholds.T1, rule: Rule) -> Finding:
+def t1_coverage(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T1: potential held by active reps, top accounts covered, nobody over capacity."""
     acc, reps = given(ev.accounts), given(ev.reps)
     plan = ev.plan_ids()
@@ -79,7 +80,7 @@ def t1_coverage(ev: CheckEvidence, p: thresholds.T1, rule: Rule) -> Finding:
     return Finding(parts, value=covered, n=len(acc), excluded_n=int((~active_rows).sum()))
 
 
-def t2_realignment_opportunity(ev: CheckEvidence, p: thresholds.T2, rule: Rule) -> Finding:
+def t2_realignment_opportunity(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T2: net uplift of the proposed over the current alignment, net of transition loss."""
     acc, reps = given(ev.accounts), given(ev.reps)
     plan = ev.plan_ids()
@@ -181,7 +182,7 @@ def _reproducibility(ev: CheckEvidence) -> Part:
     )
 
 
-def _override_parts(acc: pd.DataFrame, p: thresholds.T3, rule: Rule) -> tuple[float, list[Part]]:
+def _override_parts(acc: pd.DataFrame, p: Params, rule: Rule) -> tuple[float, list[Part]]:
     """Share of accounts (and of potential) locked by hand, and whether each lock says why."""
     n = len(acc)
     locked = ~blank(acc["locked_rep"]) if "locked_rep" in acc.columns else np.zeros(n, np.bool_)
@@ -215,7 +216,7 @@ def _override_parts(acc: pd.DataFrame, p: thresholds.T3, rule: Rule) -> tuple[fl
     return value, parts
 
 
-def t3_objective_criteria(ev: CheckEvidence, p: thresholds.T3, rule: Rule) -> Finding:
+def t3_objective_criteria(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T3: balancing rules with tolerances, a reproducible run, few and explained overrides."""
     solve = given(ev.solve)
     params = solve.get("parameters") or {}
@@ -242,7 +243,7 @@ def t3_objective_criteria(ev: CheckEvidence, p: thresholds.T3, rule: Rule) -> Fi
     return Finding(parts + overrides, value=value, n=len(ev.accounts))
 
 
-def t4_workload_known(ev: CheckEvidence, p: thresholds.T4, rule: Rule) -> Finding:
+def t4_workload_known(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T4: every account (and territory) has a workload estimate."""
     acc = given(ev.accounts)
     workload = numbers(acc, "workload")
@@ -281,7 +282,7 @@ def t4_workload_known(ev: CheckEvidence, p: thresholds.T4, rule: Rule) -> Findin
     return Finding(parts, value=share, n=len(acc))
 
 
-def t5_rep_workload(ev: CheckEvidence, p: thresholds.T5, rule: Rule) -> Finding:
+def t5_rep_workload(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T5: every rep's utilisation (workload / capacity) inside the band."""
     lo, hi, wlo, whi = p.band_low, p.band_high, p.warn_low, p.warn_high
     table = given(ev.territory_table())
@@ -336,9 +337,7 @@ def _potential_usage(ev: CheckEvidence, w_min: float) -> Part:
     return Part.measured(ok, "(c) " + "; ".join(found) + f" (needs weight >= {w_min:g})")
 
 
-def _plausibility_parts(
-    acc: pd.DataFrame, has: npt.NDArray[np.bool_], p: thresholds.T6
-) -> list[Part]:
+def _plausibility_parts(acc: pd.DataFrame, has: npt.NDArray[np.bool_], p: Params) -> list[Part]:
     """Potential set against last year's revenue: present where sales are, and not below them."""
     potential = numbers(acc, "potential")
     revenue = numbers(acc, "revenue_last_year")
@@ -364,7 +363,7 @@ def _plausibility_parts(
     ]
 
 
-def t6_account_potential(ev: CheckEvidence, p: thresholds.T6, rule: Rule) -> Finding:
+def t6_account_potential(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T6: potential present for (nearly) all accounts, plausible against revenue, and used."""
     acc = given(ev.accounts)
     potential = numbers(acc, "potential")
@@ -392,7 +391,7 @@ def t6_account_potential(ev: CheckEvidence, p: thresholds.T6, rule: Rule) -> Fin
     return Finding(parts, value=share, n=len(acc), excluded_n=excluded)
 
 
-def t7_assignment_changes(ev: CheckEvidence, p: thresholds.T7, rule: Rule) -> Finding:
+def t7_assignment_changes(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T7: revenue and top accounts moved by the realignment; handover records."""
     acc = given(ev.accounts)
     moved = moved_mask(acc, ev.plan_ids())
@@ -460,7 +459,7 @@ def _valid_accounts(
     return valid, fields
 
 
-def t8_realignment_data(ev: CheckEvidence, p: thresholds.T8, rule: Rule) -> Finding:
+def t8_realignment_data(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T8: account data quality and a reproducible run; dates and usability need more data."""
     acc = given(ev.accounts)
     valid, fields = _valid_accounts(ev, acc)
@@ -499,7 +498,7 @@ def t8_realignment_data(ev: CheckEvidence, p: thresholds.T8, rule: Rule) -> Find
     return Finding(parts, value=share, n=len(acc))
 
 
-def _quota_part(ev: CheckEvidence, p: thresholds.T9) -> Part:
+def _quota_part(ev: CheckEvidence, p: Params) -> Part:
     """Quotas follow potential: rank correlation, or equal quotas for equal potential."""
     quotas = ev.quotas
     if quotas is None or not {"final_annual_quota", "potential"} <= set(quotas.columns):
@@ -523,7 +522,7 @@ def _quota_part(ev: CheckEvidence, p: thresholds.T9) -> Part:
     )
 
 
-def _difficulty_part(ev: CheckEvidence, p: thresholds.T9) -> Part:
+def _difficulty_part(ev: CheckEvidence, p: Params) -> Part:
     """Every territory equally hard: simulated expected attainment close to the median."""
     if inputs.REP_IMPACT.missing(ev):
         return Part.unmeasured("equal difficulty not simulated", inputs.REP_IMPACT.needs)
@@ -545,7 +544,7 @@ def _difficulty_part(ev: CheckEvidence, p: thresholds.T9) -> Part:
     )
 
 
-def t9_balance_and_quotas(ev: CheckEvidence, p: thresholds.T9, rule: Rule) -> Finding:
+def t9_balance_and_quotas(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T9: potential and workload within tolerance of target; quotas follow potential."""
     table = given(ev.territory_table())
     pot, wl = balance(table)
@@ -598,7 +597,7 @@ def _performance(reps: pd.DataFrame) -> tuple[npt.NDArray[np.float64], str] | No
     return None
 
 
-def t10_best_reps_best_territories(ev: CheckEvidence, p: thresholds.T10, rule: Rule) -> Finding:
+def t10_best_reps_best_territories(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """T10: rank correlation of rep performance with territory potential (ramped reps)."""
     reps = given(ev.reps)
     potential = given(ev.territory_table())["potential"].to_numpy(dtype=np.float64)

@@ -1,10 +1,12 @@
-"""Thresholds of the 20 checks, declared as pydantic models of ``data/checks.toml``.
+"""Thresholds of the 20 checks: one table of defaults, from which the pydantic models are built.
 
-Every threshold is a config key ``checks.<id>.<param>``; the model of each check holds the
-engine defaults (``data/checks.toml`` repeats them with the reason for each). The models are
-strict, so a problem is reported, not coerced: ``1`` is not ``true`` and ``2.5`` is not a whole
-number. :func:`thresholds_from_mapping` turns pydantic's findings into one message that names
-the source and the key, the first problem in the order the file lists them.
+Every threshold is a config key ``checks.<id>.<param>``. :data:`_DEFAULTS` declares each one
+once, with its engine default (``data/checks.toml`` repeats them with the reason for each); its
+type is that of the default: ``0.95`` a number, ``12`` a whole number, ``true`` a switch. C3's
+role bands are the one table that is not a scalar, so :class:`C3` is written out. The models
+are strict, so a problem is reported, not coerced: ``1`` is not ``true`` and ``2.5`` is not a
+whole number. :func:`thresholds_from_mapping` turns pydantic's findings into one message that
+names the source and the key, the first problem in the order the file lists them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
 )
 
@@ -41,130 +44,172 @@ CheckId = Literal[
 DEFAULT_BLOCKING: tuple[CheckId, ...] = ("C5", "T3")
 """Checks whose FAIL stops a batch job under ``blocking_only`` (quota spec §4.5)."""
 
+Default = int | float | bool
+
+_DEFAULTS: Mapping[str, tuple[str, Mapping[str, Default]]] = {
+    "T1": (
+        "how much potential must sit with active reps, and how loaded a rep may be.",
+        {
+            "potential_covered_min": 0.95,
+            "a_segment_top_share": 0.20,
+            "a_segment_covered_min": 1.0,
+            "utilisation_max": 1.15,
+        },
+    ),
+    "T2": (
+        "the net uplift that counts as an opportunity and the transition loss it pays.",
+        {
+            "uplift_min": 0.02,
+            "transition_loss_rate": 0.15,
+            "utilisation_flag": 1.15,
+            "potential_index_flag": 1.15,
+        },
+    ),
+    "T3": (
+        "how many manual overrides pass or warn, and whether each needs a reason code.",
+        {"overrides_pass_max": 0.10, "overrides_warn_max": 0.20, "require_reason_codes": True},
+    ),
+    "T4": (
+        "how complete the workload estimates must be.",
+        {
+            "accounts_with_workload_min": 0.98,
+            "potential_with_workload_min": 0.99,
+            "territories_with_workload_min": 1.0,
+        },
+    ),
+    "T5": (
+        "the utilisation band every rep should sit in, and the wider warning band.",
+        {"band_low": 0.85, "band_high": 1.15, "warn_low": 0.75, "warn_high": 1.25},
+    ),
+    "T6": (
+        "how complete and plausible potential must be, and how much it must weigh.",
+        {
+            "accounts_with_potential_min": 0.95,
+            "revenue_with_potential_min": 0.99,
+            "plausible_min": 0.95,
+            "potential_weight_min": 0.30,
+        },
+    ),
+    "T7": (
+        "how much revenue, and how many top accounts, a realignment may move.",
+        {"moved_revenue_max": 0.10, "top_accounts_share": 0.20, "top_accounts_moved_max": 0.05},
+    ),
+    "T8": (
+        "account data quality and how old data and reviews may be.",
+        {"data_quality_min": 0.98, "max_data_age_months": 12, "max_review_age_months": 12},
+    ),
+    "T9": (
+        "balance tolerances and how closely quotas and difficulty must follow potential.",
+        {
+            "balance_pass_max": 0.15,
+            "balance_warn_max": 0.25,
+            "strict": False,
+            "strict_max": 0.10,
+            "quota_spearman_min": 0.80,
+            "quota_spearman_min_potential_only": 0.90,
+            "difficulty_max": 0.10,
+            "backtest_size_corr_max": 0.30,
+        },
+    ),
+    "T10": (
+        "the rank correlation of rep performance with territory potential.",
+        {
+            "spearman_pass_min": 0.30,
+            "spearman_warn_min": 0.0,
+            "equal_cv_max": 0.05,
+            "max_missing_share": 0.50,
+            "ramped_after_months": 12,
+        },
+    ),
+    "C1": ("the share of measures that must name a company objective.", {"traceability_min": 1.0}),
+    "C2": (
+        "the quota-to-OTE band reported next to market pay.",
+        {"quota_to_ote_low": 4.0, "quota_to_ote_high": 6.0},
+    ),
+    "C4": (
+        "payout at the 90th and 10th percentile, rank correlation and cap binding.",
+        {
+            "payout_p90_pass_min": 2.0,
+            "payout_p90_warn_min": 1.5,
+            "payout_p10_max": 0.6,
+            "spearman_min": 0.95,
+            "cap_binding_max": 0.05,
+        },
+    ),
+    "C5": (
+        "how many measures a plan may have and how little each may weigh.",
+        {"max_measures": 3, "min_weight": 0.20, "strict_greater": False},
+    ),
+    "C6": (
+        "how far a territory's chances to earn and to sell may differ from the median.",
+        {"payout_spread_max": 0.15, "p_attain_spread_max": 0.15, "potential_balance_max": 0.15},
+    ),
+    "C7": (
+        "the share of reps at quota and paid, and when quotas look too easy.",
+        {
+            "share_at_quota_min": 0.50,
+            "share_paid_min": 0.90,
+            "too_easy_above": 0.80,
+            "history_min_tenure_months": 24,
+        },
+    ),
+    "C8": (
+        "forecast and quota accuracy against what was sold.",
+        {"company_error_max": 0.10, "wmape_pass_max": 0.10, "wmape_warn_max": 0.20},
+    ),
+    "C9": (
+        "the share of surveyed people who can work out their own pay.",
+        {"survey_agree_min": 0.80},
+    ),
+    "C10": (
+        "how fast and how accurately incentives must be paid.",
+        {"max_days_to_pay": 30, "max_correction_rate": 0.02},
+    ),
+}
+"""What each check's thresholds are about, and each threshold's default, by check id."""
+
+_BAND_OF_ROLES: Mapping[tuple[str, ...], tuple[float, float]] = {
+    ("hunter", "new_logo"): (0.40, 0.60),
+    ("field_rep",): (0.30, 0.50),
+    ("inside_sales",): (0.30, 0.40),
+    ("account_manager", "farmer"): (0.20, 0.40),
+    ("strategic_account_manager",): (0.20, 0.30),
+    ("customer_success", "renewals"): (0.10, 0.30),
+    ("sales_engineer", "presales"): (0.15, 0.30),
+    ("sales_manager",): (0.10, 0.30),
+}
+"""C3's default band of each role: its variable share of OTE, [low, high]. Roles named together
+are one role under other names (a new-logo rep is a hunter) and share the band."""
+
 _DEFAULT_BANDS: Mapping[str, Sequence[float]] = MappingProxyType(
-    {
-        "hunter": (0.40, 0.60),
-        "new_logo": (0.40, 0.60),
-        "field_rep": (0.30, 0.50),
-        "inside_sales": (0.30, 0.40),
-        "account_manager": (0.20, 0.40),
-        "farmer": (0.20, 0.40),
-        "strategic_account_manager": (0.20, 0.30),
-        "customer_success": (0.10, 0.30),
-        "renewals": (0.10, 0.30),
-        "sales_engineer": (0.15, 0.30),
-        "presales": (0.15, 0.30),
-        "sales_manager": (0.10, 0.30),
-    }
+    {role: band for roles, band in _BAND_OF_ROLES.items() for role in roles}
 )
 
 
-class _Params(BaseModel):
+class Params(BaseModel):
+    """The thresholds of one check, strict and frozen; each check's model extends it.
+
+    The models are built from :data:`_DEFAULTS` when the module loads, so a type checker
+    cannot know their fields: it reads every threshold as ``Any``.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
+    if TYPE_CHECKING:
 
-class T1(_Params):
-    """T1: how much potential must sit with active reps, and how loaded a rep may be."""
+        def __init__(self, **data: Any) -> None:
+            """Take any thresholds by name; pydantic checks them against the model."""
 
-    potential_covered_min: float = 0.95
-    a_segment_top_share: float = 0.20
-    a_segment_covered_min: float = 1.0
-    utilisation_max: float = 1.15
-
-
-class T2(_Params):
-    """T2: the net uplift that counts as an opportunity and the transition loss it pays."""
-
-    uplift_min: float = 0.02
-    transition_loss_rate: float = 0.15
-    utilisation_flag: float = 1.15
-    potential_index_flag: float = 1.15
+        def __getattr__(self, name: str) -> Any:
+            """Read a threshold the type checker cannot see."""
 
 
-class T3(_Params):
-    """T3: how many manual overrides pass or warn, and whether each needs a reason code."""
-
-    overrides_pass_max: float = 0.10
-    overrides_warn_max: float = 0.20
-    require_reason_codes: bool = True
-
-
-class T4(_Params):
-    """T4: how complete the workload estimates must be."""
-
-    accounts_with_workload_min: float = 0.98
-    potential_with_workload_min: float = 0.99
-    territories_with_workload_min: float = 1.0
-
-
-class T5(_Params):
-    """T5: the utilisation band every rep should sit in, and the wider warning band."""
-
-    band_low: float = 0.85
-    band_high: float = 1.15
-    warn_low: float = 0.75
-    warn_high: float = 1.25
-
-
-class T6(_Params):
-    """T6: how complete and plausible potential must be, and how much it must weigh."""
-
-    accounts_with_potential_min: float = 0.95
-    revenue_with_potential_min: float = 0.99
-    plausible_min: float = 0.95
-    potential_weight_min: float = 0.30
-
-
-class T7(_Params):
-    """T7: how much revenue, and how many top accounts, a realignment may move."""
-
-    moved_revenue_max: float = 0.10
-    top_accounts_share: float = 0.20
-    top_accounts_moved_max: float = 0.05
-
-
-class T8(_Params):
-    """T8: account data quality and how old data and reviews may be."""
-
-    data_quality_min: float = 0.98
-    max_data_age_months: int = 12
-    max_review_age_months: int = 12
-
-
-class T9(_Params):
-    """T9: balance tolerances and how closely quotas and difficulty must follow potential."""
-
-    balance_pass_max: float = 0.15
-    balance_warn_max: float = 0.25
-    strict: bool = False
-    strict_max: float = 0.10
-    quota_spearman_min: float = 0.80
-    quota_spearman_min_potential_only: float = 0.90
-    difficulty_max: float = 0.10
-    backtest_size_corr_max: float = 0.30
-
-
-class T10(_Params):
-    """T10: the rank correlation of rep performance with territory potential."""
-
-    spearman_pass_min: float = 0.30
-    spearman_warn_min: float = 0.0
-    equal_cv_max: float = 0.05
-    max_missing_share: float = 0.50
-    ramped_after_months: int = 12
-
-
-class C1(_Params):
-    """C1: the share of measures that must name a company objective."""
-
-    traceability_min: float = 1.0
-
-
-class C2(_Params):
-    """C2: the quota-to-OTE band reported next to market pay."""
-
-    quota_to_ote_low: float = 4.0
-    quota_to_ote_high: float = 6.0
+def _scalar_model(check_id: str, about: str, defaults: Mapping[str, Default]) -> type[Params]:
+    """Build the model of a check whose thresholds are all numbers or switches."""
+    fields: dict[str, Any] = {name: (type(value), value) for name, value in defaults.items()}
+    return create_model(
+        check_id, __base__=Params, __module__=__name__, __doc__=f"{check_id}: {about}", **fields
+    )
 
 
 def _ordered_band(band: list[float]) -> list[float]:
@@ -177,7 +222,7 @@ Band = Annotated[list[float], Field(min_length=2, max_length=2), AfterValidator(
 RolePair = Annotated[list[str], Field(min_length=2, max_length=2)]
 
 
-class C3(_Params):
+class C3(Params):
     """C3: the variable-pay band of each role and which roles must be more variable.
 
     A file's bands are added to the defaults (a role it names replaces that role's band), so a
@@ -203,60 +248,17 @@ class C3(_Params):
         return [[norm_role(high), norm_role(low)] for high, low in ordering]
 
 
-class C4(_Params):
-    """C4: payout at the 90th and 10th percentile, rank correlation and cap binding."""
-
-    payout_p90_pass_min: float = 2.0
-    payout_p90_warn_min: float = 1.5
-    payout_p10_max: float = 0.6
-    spearman_min: float = 0.95
-    cap_binding_max: float = 0.05
+THRESHOLD_MODELS: Mapping[str, type[Params]] = MappingProxyType(
+    {cid: C3 if cid == "C3" else _scalar_model(cid, *_DEFAULTS[cid]) for cid in CHECK_IDS}
+)
+"""The thresholds model of each check, by id."""
 
 
-class C5(_Params):
-    """C5: how many measures a plan may have and how little each may weigh."""
-
-    max_measures: int = 3
-    min_weight: float = 0.20
-    strict_greater: bool = False
-
-
-class C6(_Params):
-    """C6: how far a territory's chances to earn and to sell may differ from the median."""
-
-    payout_spread_max: float = 0.15
-    p_attain_spread_max: float = 0.15
-    potential_balance_max: float = 0.15
-
-
-class C7(_Params):
-    """C7: the share of reps at quota and paid, and when quotas look too easy."""
-
-    share_at_quota_min: float = 0.50
-    share_paid_min: float = 0.90
-    too_easy_above: float = 0.80
-    history_min_tenure_months: int = 24
-
-
-class C8(_Params):
-    """C8: forecast and quota accuracy against what was sold."""
-
-    company_error_max: float = 0.10
-    wmape_pass_max: float = 0.10
-    wmape_warn_max: float = 0.20
-
-
-class C9(_Params):
-    """C9: the share of surveyed people who can work out their own pay."""
-
-    survey_agree_min: float = 0.80
-
-
-class C10(_Params):
-    """C10: how fast and how accurately incentives must be paid."""
-
-    max_days_to_pay: int = 30
-    max_correction_rate: float = 0.02
+def __getattr__(name: str) -> type[Params]:
+    """Serve each check's model under its id (``thresholds.T1``), as the module always has."""
+    if name in THRESHOLD_MODELS:
+        return THRESHOLD_MODELS[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _upper_ids(value: object) -> object:
@@ -265,48 +267,36 @@ def _upper_ids(value: object) -> object:
     return value
 
 
-class CheckThresholds(BaseModel):
+class _CheckThresholds(BaseModel):
     """Every threshold the checks use, by check id and parameter, plus the blocking list.
 
     Build it with :meth:`default`, :func:`thresholds_from_mapping` or :func:`load_thresholds`;
-    values not given keep their defaults. A check reads its own model (``th.of("T1")``) with
-    typed attributes; :meth:`value`, :meth:`number` and :meth:`flag` read one key by name.
+    values not given keep their defaults. A check reads its own model (``th.of("T1")``);
+    :meth:`value`, :meth:`number` and :meth:`flag` read one key by name.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
     blocking: Annotated[tuple[CheckId, ...], BeforeValidator(_upper_ids)] = DEFAULT_BLOCKING
-    t1: T1 = Field(default_factory=T1, alias="T1")
-    t2: T2 = Field(default_factory=T2, alias="T2")
-    t3: T3 = Field(default_factory=T3, alias="T3")
-    t4: T4 = Field(default_factory=T4, alias="T4")
-    t5: T5 = Field(default_factory=T5, alias="T5")
-    t6: T6 = Field(default_factory=T6, alias="T6")
-    t7: T7 = Field(default_factory=T7, alias="T7")
-    t8: T8 = Field(default_factory=T8, alias="T8")
-    t9: T9 = Field(default_factory=T9, alias="T9")
-    t10: T10 = Field(default_factory=T10, alias="T10")
-    c1: C1 = Field(default_factory=C1, alias="C1")
-    c2: C2 = Field(default_factory=C2, alias="C2")
-    c3: C3 = Field(default_factory=C3, alias="C3")
-    c4: C4 = Field(default_factory=C4, alias="C4")
-    c5: C5 = Field(default_factory=C5, alias="C5")
-    c6: C6 = Field(default_factory=C6, alias="C6")
-    c7: C7 = Field(default_factory=C7, alias="C7")
-    c8: C8 = Field(default_factory=C8, alias="C8")
-    c9: C9 = Field(default_factory=C9, alias="C9")
-    c10: C10 = Field(default_factory=C10, alias="C10")
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Params:
+            """Read one check's model (``t1`` ... ``c10``), fields the type checker cannot see."""
+
+        def __setattr__(self, name: str, value: Params) -> None:
+            """Refuse to replace one (the model is frozen)."""
 
     @classmethod
     def default(cls) -> CheckThresholds:
         """Return the engine defaults."""
         return cls()
 
-    def of(self, check_id: str) -> BaseModel:
+    def of(self, check_id: str) -> Params:
         """Return the thresholds model of one check."""
         if check_id not in THRESHOLD_MODELS:
             raise KeyError(check_id)
-        model: BaseModel = getattr(self, check_id.lower())
+        model: Params = getattr(self, check_id.lower())
         return model
 
     @property
@@ -332,14 +322,20 @@ class CheckThresholds(BaseModel):
         return bool(self.value(check_id, param))
 
 
-THRESHOLD_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
-    {
-        str(info.alias): cast(type[BaseModel], info.annotation)
-        for info in CheckThresholds.model_fields.values()
-        if info.alias is not None
-    }
-)
-"""The thresholds model of each check, by id."""
+if TYPE_CHECKING:
+    CheckThresholds = _CheckThresholds
+else:
+    # One field per check, ``t1`` ... ``c10`` (written ``T1`` ... ``C10``), holding its model.
+    CheckThresholds = create_model(
+        "CheckThresholds",
+        __base__=_CheckThresholds,
+        __module__=__name__,
+        __doc__=_CheckThresholds.__doc__,
+        **{
+            cid.lower(): (model, Field(default_factory=model, alias=cid))
+            for cid, model in THRESHOLD_MODELS.items()
+        },
+    )
 
 DEFAULT_PARAMS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {check_id: model().model_dump() for check_id, model in THRESHOLD_MODELS.items()}
