@@ -12,7 +12,8 @@ it. Nothing unmeasured ever passes.
 
 The package, from the bottom up:
 
-* :mod:`~territory.domain.checks.thresholds` - the thresholds as pydantic models, and their loader;
+* :mod:`~territory.domain.checks.thresholds` - the thresholds: a table of defaults, the pydantic
+  models built from it, and their loader;
 * :mod:`~territory.domain.checks.evidence` - what a check reads, and views of it checks share;
 * :mod:`~territory.domain.checks.inputs` - the inputs a check can declare, and routes from a run
 folder;
@@ -29,8 +30,9 @@ inputs
 the
   exit code.
 
-A new check is a measure function, an entry in the catalogue, a thresholds model in
-:mod:`~territory.domain.checks.thresholds` and its defaults in ``data/checks.toml``. A new source of
+A new check is a measure function (named after its id), a row of the catalogue, an entry in the
+table of defaults of :mod:`~territory.domain.checks.thresholds` and the same defaults in
+``data/checks.toml``. A new source of
 evidence is a :class:`~territory.domain.checks.inputs.Input` (with a ``load`` when it comes from
 the run
 folder) named in the ``requires`` of the checks that need it.
