@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -118,15 +118,32 @@ def as_dict(value: Any) -> Any:
     return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
 
 
-def _split_quota_summary(
-    document: Mapping[str, Any] | None,
-) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None, Mapping[str, Any] | None]:
-    """``summary``, ``config`` and ``backtest`` of ``quota_summary.json`` (or a bare summary)."""
-    if document is None:
-        return None, None, None
-    if "summary" in document or "config" in document:
-        return document.get("summary"), document.get("config"), document.get("backtest")
-    return document, None, None
+class _QuotaDocuments(TypedDict, total=False):
+    quota_summary: Mapping[str, Any] | None
+    quota_config: Mapping[str, Any] | None
+    backtest: Mapping[str, Any] | None
+
+
+def _quota_documents(document: Mapping[str, Any] | None) -> _QuotaDocuments:
+    """Split ``quota_summary.json`` (or a bare summary) into the evidence fields it fills."""
+    if document is None or not ("summary" in document or "config" in document):
+        return {"quota_summary": document}
+    return {
+        "quota_summary": document.get("summary"),
+        "quota_config": document.get("config"),
+        "backtest": document.get("backtest"),
+    }
+
+
+def _verdicts(stress: Mapping[str, Any] | None) -> Any:
+    """Return the ``verdicts`` of ``stress.json``, or the bare verdicts mapping given."""
+    return as_dict(stress.get("verdicts", stress)) if isinstance(stress, Mapping) else None
+
+
+def _tier_factors(solve: Mapping[str, Any] | None) -> Mapping[str, float] | None:
+    """Return the tier factors the alignment ran with, from ``solve.json``'s parameters."""
+    parameters = solve.get("parameters", {}) if isinstance(solve, Mapping) else {}
+    return parameters.get("tier_factors") if isinstance(parameters, Mapping) else None
 
 
 def evidence_from_folder(
@@ -152,28 +169,20 @@ def evidence_from_folder(
             quotas = run.quotas()
         except DataValidationError:
             quotas = None
-    summary, config, backtest = _split_quota_summary(quota_summary)
-    verdicts = None
-    if stress is not None:
-        verdicts = stress.get("verdicts", stress) if isinstance(stress, Mapping) else None
-    parameters = run.solve.get("parameters", {}) if isinstance(run.solve, Mapping) else {}
-    factors = parameters.get("tier_factors") if isinstance(parameters, Mapping) else None
     return CheckEvidence(
         accounts=run.accounts,
         reps=run.reps,
         plan=run.rep_of_account,
         territories=run.territories,
         solve=run.solve,
+        tier_factors=_tier_factors(run.solve),
         quotas=quotas,
-        quota_summary=summary,
-        quota_config=config,
-        backtest=backtest,
         comp=comp,
-        stress=as_dict(verdicts),
+        stress=_verdicts(stress),
         scenarios=scenarios,
         rep_impact=rep_impact,
-        tier_factors=factors,
         objectives=objectives,
+        **_quota_documents(quota_summary),
     )
 
 
