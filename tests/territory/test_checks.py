@@ -60,25 +60,9 @@ def _run(check_id: str, ev: CheckEvidence, th: CheckThresholds = TH) -> CheckRes
     return CHECKS[check_id](ev, th)
 
 
-def _result(check_id: str, status: Status, value: float | None = 0.5) -> CheckResult:
-    return CheckResult(
-        check_id=check_id,
-        framework_list="comp",
-        statement="",
-        status=status,
-        metric="",
-        value=value,
-        threshold=None,
-        comparator="",
-        scope="config",
-        n=None,
-        excluded_n=0,
-        inputs_used=(),
-        needs=(),
-        evidence=(),
-        source="",
-        notes="",
-    )
+def _result(check_id: str, status: Status) -> CheckResult:
+    """A row of ``check_id`` as the checks write it (no evidence), with the status a test needs."""
+    return replace(_run(check_id, CheckEvidence()), status=status)
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,19 +271,25 @@ class TestSyntheticTerritoryChecks:
         assert any("quota" in n for n in r.needs)
         assert any("stress" in n for n in r.needs)
 
-    def test_t10_best_reps_hold_most_potential(self) -> None:
-        r = _run("T10", fr.evidence())
-        # Ratings 0.2..0.8 rise with potential 800..1,400: Spearman = 1.
-        assert r.status == Status.PASS
-        assert r.value == pytest.approx(1.0)
-
-    def test_t10_reversed_ratings_fail_and_ramping_reps_are_excluded(self) -> None:
-        reps = fr.reps().assign(rating=[0.8, 0.6, 0.4, 0.2], tenure_months=[6, 36, 36, 36])
-        r = _run("T10", fr.evidence(reps=reps))
-        # R1 is ramping (6 < 12 months); R2..R4: ratings fall as potential rises -> -1.
-        assert r.status == Status.FAIL
-        assert r.value == pytest.approx(-1.0)
-        assert r.excluded_n == 1
+    @pytest.mark.parametrize(
+        ("changes", "status", "value", "excluded_n"),
+        [
+            # Ratings 0.2..0.8 rise with potential 800..1,400: Spearman = 1.
+            ({}, Status.PASS, 1.0, 0),
+            # R1 is ramping (6 < 12 months); R2..R4: ratings fall as potential rises -> -1.
+            (
+                {"rating": [0.8, 0.6, 0.4, 0.2], "tenure_months": [6, 36, 36, 36]},
+                Status.FAIL,
+                -1.0,
+                1,
+            ),
+        ],
+    )
+    def test_t10_rank_correlation_of_ratings_with_potential(
+        self, changes: dict[str, list[float]], status: Status, value: float, excluded_n: int
+    ) -> None:
+        r = _run("T10", fr.evidence(reps=fr.reps().assign(**changes)))
+        assert (r.status, r.value, r.excluded_n) == (status, pytest.approx(value), excluded_n)
 
     def test_t10_equal_territories_not_applicable(self) -> None:
         reps = fr.reps().assign(capacity=[1000.0] * 4)
@@ -600,7 +590,7 @@ class TestSyntheticExitCode:
         assert exit_code(results, TH) == 1
 
     def test_no_fail_gives_zero(self) -> None:
-        results = [_result("T7", Status.WARN), _result("C9", Status.NOT_ASSESSABLE, None)]
+        results = [_result("T7", Status.WARN), _result("C9", Status.NOT_ASSESSABLE)]
         assert exit_code(results, TH) == 0
 
     def test_report_only_mode(self) -> None:

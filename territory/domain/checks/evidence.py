@@ -170,12 +170,12 @@ def evidence_from_folder(
         except DataValidationError:
             quotas = None
     return CheckEvidence(
+        solve=run.solve,
+        tier_factors=_tier_factors(run.solve),
         accounts=run.accounts,
         reps=run.reps,
         plan=run.rep_of_account,
         territories=run.territories,
-        solve=run.solve,
-        tier_factors=_tier_factors(run.solve),
         quotas=quotas,
         comp=comp,
         stress=_verdicts(stress),
