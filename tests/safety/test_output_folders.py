@@ -39,10 +39,10 @@ from territory.io.outputs import (
 )
 from territory.workflow.scale import Checkpoint
 from tests import commands
+from tests.commands import DEMO_COMP as COMP
 from tests.commands import invoke, write_instance
 
 ROOT = Path(__file__).resolve().parents[2]
-COMP = ROOT / "data" / "demo" / "comp.toml"
 UNITS = ROOT / "data" / "units" / "demo_zips.geojson"
 runner = CliRunner()
 
@@ -120,6 +120,14 @@ def run_template(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(run_template: Path, tmp_path: Path) -> Path:
     """A fresh copy of the run folder for one test."""
     return Path(shutil.copytree(run_template, tmp_path / "run"))
+
+
+@pytest.fixture()
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scenario run that gets as far as reading its inputs fails the test."""
+    monkeypatch.setattr(
+        "scenarios.runner.prepare_inputs", lambda *_: pytest.fail("work was started")
+    )
 
 
 @pytest.fixture()
@@ -741,11 +749,8 @@ class TestScenarios:
         assert (root / "other run notes.txt").exists() and leftovers(root) == []
 
     def test_run_refuses_a_foreign_folder_before_any_work(
-        self, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, data: Path, tmp_path: Path, no_work: None
     ) -> None:
-        monkeypatch.setattr(
-            "scenarios.runner.prepare_inputs", lambda *_: pytest.fail("work was started")
-        )
         path = scenario(tmp_path, "small.toml", data)
         fill(tmp_path / "out" / "small", ["mine.xlsx"])
         before = snapshot(tmp_path)
@@ -754,11 +759,8 @@ class TestScenarios:
         assert snapshot(tmp_path) == before
 
     def test_a_stem_of_dot_dot_never_becomes_a_folder(
-        self, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, data: Path, tmp_path: Path, no_work: None
     ) -> None:
-        monkeypatch.setattr(
-            "scenarios.runner.prepare_inputs", lambda *_: pytest.fail("work was started")
-        )
         path = scenario(tmp_path, "...toml", data)
         root = fill(tmp_path / "root", ["keep.txt"])
         before = snapshot(tmp_path)

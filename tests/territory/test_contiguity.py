@@ -142,6 +142,13 @@ class TestGrid:
         assert len(result.assignments) == 2
 
 
+def _two_reps() -> pd.DataFrame:
+    """Two reps of 50 hours side by side on the first row of the grid."""
+    return pd.DataFrame(
+        {"rep_id": ["R1", "R2"], "lat": [50.0, 50.0], "lon": [10.0, 10.3], "capacity": [50.0, 50.0]}
+    )
+
+
 class TestInfeasible:
     def test_island_that_cannot_hold_a_territory(self) -> None:
         """Two parts of the map: 3 units and 1 unit, two reps of 2 units each (±0%)."""
@@ -153,17 +160,9 @@ class TestInfeasible:
             point_lonlat=graph.point_lonlat,
             centroid_lonlat=graph.centroid_lonlat,
         )
-        reps = pd.DataFrame(
-            {
-                "rep_id": ["R1", "R2"],
-                "lat": [50.0, 50.0],
-                "lon": [10.0, 10.3],
-                "capacity": [50.0, 50.0],
-            }
-        )
         with pytest.raises(InfeasibleError) as caught:
             align(
-                accounts, reps, solver="heuristic", family_column="unit_id",
+                accounts, _two_reps(), solver="heuristic", family_column="unit_id",
                 unit_graph=cut_graph, contiguity=True, balance=0.0, time_limit_s=10,
             )  # fmt: skip
         reason = caught.value.reasons[0]
@@ -184,17 +183,9 @@ class TestInfeasible:
             point_lonlat=accounts[["lon", "lat"]].to_numpy(),
             centroid_lonlat=accounts[["lon", "lat"]].to_numpy(),
         )
-        reps = pd.DataFrame(
-            {
-                "rep_id": ["R1", "R2"],
-                "lat": [50.0, 50.0],
-                "lon": [10.0, 10.3],
-                "capacity": [50.0, 50.0],
-            }
-        )
         with pytest.raises(InfeasibleError) as caught:
             align(
-                accounts, reps, solver="auto", family_column="unit_id", unit_graph=star,
+                accounts, _two_reps(), solver="auto", family_column="unit_id", unit_graph=star,
                 contiguity=True, balance=0.0, time_limit_s=10,
             )  # fmt: skip
         reason = caught.value.reasons[0]
