@@ -110,6 +110,21 @@ def proportional() -> tuple[pd.DataFrame, pd.DataFrame]:
     return accounts, reps
 
 
+def scattered_accounts(
+    rng: np.random.Generator, n: int, lat: tuple[float, float], lon: tuple[float, float]
+) -> pd.DataFrame:
+    """``n`` accounts A000, A001, ... uniform in a lat/lon box; potential 50-150, workload 5-15."""
+    return pd.DataFrame(
+        {
+            "account_id": [f"A{i:03d}" for i in range(n)],
+            "lat": rng.uniform(*lat, n),
+            "lon": rng.uniform(*lon, n),
+            "potential": rng.uniform(50, 150, n).round(2),
+            "workload": rng.uniform(5, 15, n).round(1),
+        }
+    )
+
+
 def square_grid(
     rows: int,
     cols: int,
