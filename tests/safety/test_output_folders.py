@@ -222,26 +222,18 @@ class TestMarker:
 
 class TestRefused:
     @pytest.mark.parametrize("force", [False, True])
-    def test_out_dot_in_the_input_folder(
-        self, data: Path, tmp_path: Path, force: bool, no_solve: None
-    ) -> None:
-        folder = Path(shutil.copytree(data, tmp_path / "work"))
-        before = snapshot(folder)
-        with cwd(folder):
-            result = invoke(align_args(folder, ".", *(["--force"] if force else [])))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "accounts.csv" in output(result) and "input" in output(result)
-        assert snapshot(folder) == before
-
-    @pytest.mark.parametrize("force", [False, True])
+    @pytest.mark.parametrize("as_dot", [True, False], ids=["out-dot", "out-path"])
     def test_out_is_the_input_folder(
-        self, data: Path, tmp_path: Path, force: bool, no_solve: None
+        self, data: Path, tmp_path: Path, force: bool, as_dot: bool, no_solve: None
     ) -> None:
+        """``--out .`` inside the input folder, or its path: refused, even with --force."""
         folder = Path(shutil.copytree(data, tmp_path / "inputs"))
         before = snapshot(folder)
-        result = invoke(align_args(folder, folder, *(["--force"] if force else [])))
+        with cwd(folder if as_dot else tmp_path):
+            args = align_args(folder, "." if as_dot else folder, *(["--force"] if force else []))
+            result = invoke(args)
         assert code(result) == EXIT_BAD_INPUT
-        assert "input" in output(result)
+        assert "accounts.csv" in output(result) and "input" in output(result)
         assert snapshot(folder) == before
 
     def test_out_dot_in_a_folder_of_user_files(
