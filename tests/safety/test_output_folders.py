@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import metadata
 from pathlib import Path
 
@@ -144,6 +144,16 @@ def code(result: object) -> int:
     return int(result.exit_code)  # type: ignore[attr-defined]
 
 
+def refused(args: list[str], folder: Path, *, where: Path | None = None) -> str:
+    """Run ``args`` (from the folder ``where``): exit 2 and ``folder`` unchanged; the output."""
+    before = snapshot(folder)
+    with cwd(where) if where is not None else nullcontext():
+        result = invoke(args)
+    assert code(result) == EXIT_BAD_INPUT, output(result)
+    assert snapshot(folder) == before
+    return output(result)
+
+
 def output(result: object) -> str:
     return " ".join(str(result.output).split())  # type: ignore[attr-defined]
 
@@ -228,24 +238,16 @@ class TestRefused:
     ) -> None:
         """``--out .`` inside the input folder, or its path: refused, even with --force."""
         folder = Path(shutil.copytree(data, tmp_path / "inputs"))
-        before = snapshot(folder)
-        with cwd(folder if as_dot else tmp_path):
-            args = align_args(folder, "." if as_dot else folder, *(["--force"] if force else []))
-            result = invoke(args)
-        assert code(result) == EXIT_BAD_INPUT
-        assert "accounts.csv" in output(result) and "input" in output(result)
-        assert snapshot(folder) == before
+        args = align_args(folder, "." if as_dot else folder, *(["--force"] if force else []))
+        text = refused(args, folder, where=folder if as_dot else tmp_path)
+        assert "accounts.csv" in text and "input" in text
 
     def test_out_dot_in_a_folder_of_user_files(
         self, data: Path, tmp_path: Path, no_solve: None
     ) -> None:
         folder = fill(tmp_path / "work", ["plan 2026.xlsx", "notes.txt"])
-        before = snapshot(folder)
-        with cwd(folder):
-            result = invoke(align_args(data, "."))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "--out .:" in output(result) and "plan 2026.xlsx" in output(result)
-        assert snapshot(folder) == before
+        text = refused(align_args(data, "."), folder, where=folder)
+        assert "--out .:" in text and "plan 2026.xlsx" in text
 
     def test_the_current_folder_is_never_replaced_even_when_the_engine_wrote_it(
         self, data: Path, tmp_path: Path, no_solve: None
@@ -267,14 +269,10 @@ class TestRefused:
         self, data: Path, tmp_path: Path, no_solve: None
     ) -> None:
         folder = fill(tmp_path / "mine", [f"f{i}.csv" for i in range(8)] + ["sub/deep.txt"])
-        before = snapshot(folder)
-        result = invoke(align_args(data, folder))
-        assert code(result) == EXIT_BAD_INPUT
-        text = output(result)
+        text = refused(align_args(data, folder), folder)
         assert str(folder) in text and "9 entries" in text
         assert "f0.csv, f1.csv, f2.csv, f3.csv, f4.csv and 4 more" in text
         assert "--force" in text
-        assert snapshot(folder) == before
 
     def test_a_file_at_out(self, data: Path, tmp_path: Path, no_solve: None) -> None:
         target = tmp_path / "result"
@@ -358,12 +356,8 @@ class TestForce:
     ) -> None:
         home = fill(tmp_path / "home-of-someone", [".bashrc", "Documents/plan.xlsx"])
         monkeypatch.setenv("HOME", str(home))
-        before = snapshot(home)
-        with cwd(fill(tmp_path / "elsewhere", [])):
-            result = invoke(align_args(data, home, "--force"))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "home or root" in output(result)
-        assert snapshot(home) == before
+        elsewhere = fill(tmp_path / "elsewhere", [])
+        assert "home or root" in refused(align_args(data, home, "--force"), home, where=elsewhere)
 
     def test_home_and_root_folders_are_recognised(self) -> None:
         assert output_rules._is_home(Path("/"))
@@ -414,11 +408,7 @@ class TestAdders:
     @pytest.mark.parametrize("step", sorted(ADDERS))
     def test_a_foreign_folder_is_refused(self, step: str, tmp_path: Path) -> None:
         folder = fill(tmp_path / "mine", ["solve.json", "budget.xlsx"])
-        before = snapshot(folder)
-        result = invoke(ADDERS[step](folder))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "not written by territory" in output(result)
-        assert snapshot(folder) == before
+        assert "not written by territory" in refused(ADDERS[step](folder), folder)
 
     def test_a_run_folder_of_an_older_version_is_accepted(self, run: Path) -> None:
         (run / MARKER).unlink()

@@ -7,7 +7,6 @@ fails on generated data points at the solver, not at the data.
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -23,8 +22,8 @@ from territory.domain.synthetic import (
     potential_targets,
     workload_targets,
 )
+from tests.commands import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIR = ROOT / "data" / "demo"
 ACCOUNT_TEXT = {"account_id": "str", "current_rep": "str", "locked_rep": "str", "unit_id": "str"}
 SIZES = [(30, 3), (200, 7), (1000, 10), (5000, 50)]
