@@ -306,8 +306,12 @@ def _wait_for_scenarios(run: _Run, scratch: Path, count: int) -> list[int]:
 # ------------------------------------------------------------------------------------------
 
 
+Arm = Callable[[Callable[[], bool]], None]
+"""``arm(ready)`` from :func:`interrupt_soon`: send the signal once ``ready()`` holds."""
+
+
 @pytest.fixture
-def interrupt_soon() -> Iterator[Callable[[Callable[[], bool]], None]]:
+def interrupt_soon() -> Iterator[Arm]:
     """``arm(ready)``: once ``ready()`` holds, SIGUSR1 raises Terminated in the main thread."""
 
     def raise_terminated(signum: int, _frame: Any) -> None:
@@ -344,9 +348,7 @@ class TestCallInterruptible:
         with pytest.raises(ValueError, match="from the solver"):
             call_interruptible(fail, lambda: None, name="t")
 
-    def test_a_signal_stops_the_call_and_is_re_raised(
-        self, interrupt_soon: Callable[[Callable[[], bool]], None]
-    ) -> None:
+    def test_a_signal_stops_the_call_and_is_re_raised(self, interrupt_soon: Arm) -> None:
         started, stopped = threading.Event(), threading.Event()
 
         def blocking() -> str:
@@ -433,9 +435,7 @@ class TestCommitStepIsNotCut:
 
 
 class TestSolversStop:
-    def test_highs_mip_is_interrupted(
-        self, interrupt_soon: Callable[[Callable[[], bool]], None]
-    ) -> None:
+    def test_highs_mip_is_interrupted(self, interrupt_soon: Arm) -> None:
         import highspy
 
         weight, cost = _balanced_partition_data()
@@ -469,9 +469,7 @@ class TestSolversStop:
             time.sleep(0.05)
         assert h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
 
-    def test_cpsat_is_interrupted(
-        self, interrupt_soon: Callable[[Callable[[], bool]], None]
-    ) -> None:
+    def test_cpsat_is_interrupted(self, interrupt_soon: Arm) -> None:
         from ortools.sat.python import cp_model
 
         weight, cost = _balanced_partition_data()
