@@ -27,22 +27,12 @@ from typer.testing import CliRunner
 from cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOLVER, EXIT_TERMINATED, app
 from territory.errors import OutputFolderError, SolveError, Terminated, UnsafeNameError
 from territory.io import output_rules, output_writing, outputs, write_outputs
-from territory.io.outputs import (
-    MARKER,
-    check_output_folder,
-    child_folder,
-    clean_leftovers,
-    clean_scratch_leftovers,
-    folder_lock,
-    is_our_report,
-    prepare_folder,
-)
+from territory.io.outputs import MARKER
 from territory.workflow.scale import Checkpoint
 from tests import commands
 from tests.commands import DEMO_COMP as COMP
-from tests.commands import invoke, write_instance
+from tests.commands import ROOT, invoke, write_instance
 
-ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "data" / "units" / "demo_zips.geojson"
 runner = CliRunner()
 
@@ -488,7 +478,10 @@ class TestAdders:
         )  # fmt: skip
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
-            with pytest.raises(OutputFolderError, match="in use"), folder_lock(run, timeout_s=0.3):
+            with (
+                pytest.raises(OutputFolderError, match="in use"),
+                outputs.folder_lock(run, timeout_s=0.3),
+            ):
                 pass
             # A rerun of align does not swap the folder away under a running step either.
             monkeypatch.setattr(output_writing, "LOCK_TIMEOUT_S", 0.3)
@@ -500,7 +493,10 @@ class TestAdders:
             assert holder.stdin is not None
             holder.stdin.close()
             holder.wait(timeout=30)
-        with folder_lock(run, timeout_s=5), folder_lock(run):  # free again, and re-entrant
+        with (
+            outputs.folder_lock(run, timeout_s=5),
+            outputs.folder_lock(run),
+        ):  # free again, and re-entrant
             pass
 
     def test_the_lock_file_of_platforms_without_flock(self, tmp_path: Path) -> None:
@@ -528,7 +524,7 @@ class TestReport:
         assert code(invoke(ADDERS["report"](run))) == 0
         marker = json.loads((run / MARKER).read_text(encoding="utf-8"))
         assert "report.html" in marker["files"]
-        assert is_our_report(run / "report.html")
+        assert outputs.is_our_report(run / "report.html")
 
     def test_out_never_overwrites_a_file_the_engine_did_not_write(
         self, run: Path, tmp_path: Path
@@ -556,8 +552,8 @@ class TestReport:
         plain.write_text("<!DOCTYPE html><footer>Made by someone</footer>")
         text = tmp_path / "c.txt"
         text.write_text("<footer>Made by territory-engine</footer>")
-        assert is_our_report(tagged)
-        assert not is_our_report(plain) and not is_our_report(text)
+        assert outputs.is_our_report(tagged)
+        assert not outputs.is_our_report(plain) and not outputs.is_our_report(text)
 
 
 # ------------------------------------------------------------------------------------------
@@ -646,7 +642,7 @@ class TestLeftovers:
         killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(out), "swap"])
         assert killed.returncode == -signal.SIGKILL
         assert not out.exists() and len(leftovers(tmp_path)) == 2
-        check_output_folder(out, command="align")
+        outputs.check_output_folder(out, command="align")
         assert snapshot(tmp_path) == before
 
     def test_leftovers_of_live_processes_and_other_hosts_stay(self, tmp_path: Path) -> None:
@@ -660,7 +656,7 @@ class TestLeftovers:
         }
         for name in names:
             fill(tmp_path / name, ["x"])
-        clean_leftovers(tmp_path / "run")
+        outputs.clean_leftovers(tmp_path / "run")
         assert {n: (tmp_path / n).exists() for n in names} == names
 
     def test_scratch_and_per_file_staging_of_dead_processes_are_removed(
@@ -670,7 +666,7 @@ class TestLeftovers:
         scratch = fill(tmp_path / "tmp", [])
         fill(scratch / f"territory-run-{gone}-{host}-k2j4", ["x"])
         fill(scratch / f"territory-run-{os.getpid()}-{host}-k2j4", ["x"])
-        clean_scratch_leftovers(scratch)
+        outputs.clean_scratch_leftovers(scratch)
         assert [p.name for p in scratch.iterdir()] == [f"territory-run-{os.getpid()}-{host}-k2j4"]
         fill(run / f".territory-add-{gone}-{host}-0123abcd", ["checks.csv"])
         assert code(invoke(ADDERS["check"](run))) == 0
@@ -750,10 +746,10 @@ class TestScenarios:
         assert snapshot(tmp_path) == before
 
     def test_child_folders_stay_inside_their_root(self, tmp_path: Path) -> None:
-        assert child_folder(tmp_path, "base") == tmp_path / "base"
+        assert outputs.child_folder(tmp_path, "base") == tmp_path / "base"
         for name in ("", ".", "..", "a/b", "../x", "/etc", "a\\b"):
             with pytest.raises(UnsafeNameError):
-                child_folder(tmp_path, name)
+                outputs.child_folder(tmp_path, name)
 
     def test_sweep_root_has_a_marker_and_follows_the_rule(self, data: Path, tmp_path: Path) -> None:
         path = scenario(tmp_path / "scenarios", "small.toml", data)
@@ -769,7 +765,7 @@ class TestScenarios:
         assert marker["files"] == ["summary.csv", "tradeoffs.png"]
         assert json.loads((root / "small" / MARKER).read_text())["command"] == "run"
         # The sweep's folder is the engine's as a whole: a later command may replace it.
-        check_output_folder(root, command="align")
+        outputs.check_output_folder(root, command="align")
 
 
 # ------------------------------------------------------------------------------------------
@@ -827,7 +823,9 @@ class TestOtherWriters:
         # A checkpoint inside --out would be swept away with it: refused.
         inside = align_args(data, tmp_path / "out", "--checkpoint", str(tmp_path / "out" / "c"))
         assert code(invoke(inside)) == EXIT_BAD_INPUT
-        assert prepare_folder(tmp_path / "fresh", command="checkpoint") == tmp_path / "fresh"
+        assert (
+            outputs.prepare_folder(tmp_path / "fresh", command="checkpoint") == tmp_path / "fresh"
+        )
 
 
 # ------------------------------------------------------------------------------------------
