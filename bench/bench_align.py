@@ -276,16 +276,10 @@ def code_version() -> str:
     return f"{head}+src:{digest.hexdigest()[:12]}"
 
 
-def measure_one(size: Size, solver: str, time_limit_s: float, seed: int) -> BenchRow:
-    """Generate one instance and align it in *this* process; fills every field it can."""
-    _ensure_repo_importable()
-    from territory import align
-    from territory.domain.model import AlignmentSettings, BalanceRule, build_problem
-    from territory.domain.synthetic import make_instance
-    from territory.io import validate_inputs
-
+def new_row(size: Size, solver: str, time_limit_s: float, seed: int, **more: Any) -> BenchRow:
+    """A row for one run of ``size``, its targets filled in; ``more`` sets further fields."""
     target = target_for(size)
-    row = BenchRow(
+    return BenchRow(
         size=size.label,
         n_accounts=size.n_accounts,
         n_reps=size.n_reps,
@@ -296,6 +290,24 @@ def measure_one(size: Size, solver: str, time_limit_s: float, seed: int) -> Benc
         target_ratio=target.max_ratio,
         target_deviation=target.max_deviation,
         target_memory_gib=target.max_memory_gib,
+        **more,
+    )
+
+
+def measure_one(size: Size, solver: str, time_limit_s: float, seed: int) -> BenchRow:
+    """Generate one instance and align it in *this* process; fills every field it can."""
+    _ensure_repo_importable()
+    from territory import align
+    from territory.domain.model import AlignmentSettings, BalanceRule, build_problem
+    from territory.domain.synthetic import make_instance
+    from territory.io import validate_inputs
+
+    target = target_for(size)
+    row = new_row(
+        size,
+        solver,
+        time_limit_s,
+        seed,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         code_version=code_version(),
     )
@@ -442,26 +454,13 @@ def run_size(size: Size, solver: str, time_limit_s: float, seed: int) -> BenchRo
         process.join()
     if payload is not None:
         return BenchRow(**payload)
-    target = target_for(size)
-    row = BenchRow(
-        size=size.label,
-        n_accounts=size.n_accounts,
-        n_reps=size.n_reps,
-        solver=solver,
-        seed=seed,
-        time_limit_s=time_limit_s,
-        status=status,
-        error=(
-            f"child exit code {process.exitcode}"
-            + (f" (killed after {watchdog:.0f} s)" if status == "HUNG" else "")
-            + (" (SIGKILL: out of memory?)" if process.exitcode == -9 else "")
-        ),
-        target_seconds=target.max_seconds,
-        target_ratio=target.max_ratio,
-        target_deviation=target.max_deviation,
-        target_memory_gib=target.max_memory_gib,
+    error = (
+        f"child exit code {process.exitcode}"
+        + (f" (killed after {watchdog:.0f} s)" if status == "HUNG" else "")
+        + (" (SIGKILL: out of memory?)" if process.exitcode == -9 else "")
     )
-    judge(row, target)
+    row = new_row(size, solver, time_limit_s, seed, status=status, error=error)
+    judge(row, target_for(size))
     return row
 
 

@@ -7,14 +7,14 @@ fixed resolution; the plan it returns is re-checked and re-costed in floating po
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from ortools.sat.python import cp_model
 
 from solvers.base import Solution, SolveStatus
-from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
-from solvers.heuristic import chosen_pairs, start_for
+from solvers.contiguity import cut_rows, separator_cuts
+from solvers.exact import ExactSolver, cut_edge_vars, pairs_by_rep
+from solvers.heuristic import chosen_pairs
 from solvers.interrupt import solve_cpsat
 from territory.domain.budget import Budget
 from territory.domain.model import AlignmentProblem
@@ -29,20 +29,7 @@ def _scale_for(values: np.ndarray, preferred: float, limit: float = 2.0**52) -> 
     return scale
 
 
-def _cut_edge_literals(
-    model: cp_model.CpModel, problem: AlignmentProblem, x: list[cp_model.IntVar]
-) -> list[cp_model.IntVar]:
-    """One literal per unit edge, true when its ends go to different reps."""
-    literals = []
-    for e, rows in enumerate(cut_edge_links(problem)):
-        y = model.new_bool_var(f"cut{e}")
-        for p, q in rows:
-            model.add(y >= x[p] - x[q] if q >= 0 else y >= x[p])
-        literals.append(y)
-    return literals
-
-
-class CpSatSolver:
+class CpSatSolver(ExactSolver):
     """Exact backend: proves optimality on small and medium instances."""
 
     name = "cpsat"
@@ -59,17 +46,10 @@ class CpSatSolver:
             return False
         return True
 
-    def solve(
-        self,
-        problem: AlignmentProblem,
-        *,
-        time_limit_s: float,
-        seed: int,
-        warm_start: Solution | None = None,
+    def _improve(
+        self, problem: AlignmentProblem, warm_start: Solution, budget: Budget, seed: int
     ) -> Solution:
         """Solve the assignment model; the warm start is given to CP-SAT as a hint."""
-        t0 = time.perf_counter()
-        warm_start = start_for(problem, warm_start, time_limit_s, seed)
         pa, pr = problem.pair_account, problem.pair_rep
         pot_scale = _scale_for(problem.potential, 100.0)
         wl_scale = _scale_for(problem.workload, 100.0)
@@ -89,10 +69,7 @@ class CpSatSolver:
             model.add_exactly_one(x[starts[a] : starts[a + 1]])
 
         # Each rep's potential and workload stay inside their windows.
-        by_rep = np.argsort(pr, kind="stable")
-        rep_start = np.searchsorted(pr[by_rep], np.arange(problem.n_reps + 1))
-        for r in range(problem.n_reps):
-            members = by_rep[rep_start[r] : rep_start[r + 1]].tolist()
+        for r, members in enumerate(pairs_by_rep(problem)):
             vars_r = [x[p] for p in members]
             pot_expr = cp_model.LinearExpr.weighted_sum(vars_r, pot_int[pa[members]].tolist())
             wl_expr = cp_model.LinearExpr.weighted_sum(vars_r, wl_int[pa[members]].tolist())
@@ -104,7 +81,9 @@ class CpSatSolver:
         # Minimise travel plus disruption (plus the price of cut unit edges).
         goal = cp_model.LinearExpr.weighted_sum(x, cost_int.tolist())
         cut_price = int(round(problem.settings.cut_edge_weight * cost_scale))
-        cut_literals = _cut_edge_literals(model, problem, x)
+        cut_literals = cut_edge_vars(
+            problem, x, model.new_bool_var, lambda row, _name: model.add(row)
+        )
         for y in cut_literals:
             goal += cut_price * y
         model.minimize(goal)
@@ -115,7 +94,7 @@ class CpSatSolver:
             model.add_hint(x[p], value)
 
         solver = cp_model.CpSolver()
-        remaining = Budget(time_limit_s, started=t0).remaining()
+        remaining = budget.remaining()
         solver.parameters.max_time_in_seconds = remaining
         solver.parameters.num_workers = self.workers
         solver.parameters.random_seed = seed
@@ -133,7 +112,7 @@ class CpSatSolver:
             violated = separator_cuts(problem, plan)
             if not violated:
                 break
-            remaining = time_limit_s - (time.perf_counter() - t0)
+            remaining = budget.remaining()
             if remaining <= 0.5:
                 cut_off = True
                 break
@@ -166,7 +145,7 @@ class CpSatSolver:
                 bound=None,
                 bound_source="none",
                 backend=self.name,
-                seconds=time.perf_counter() - t0,
+                seconds=budget.elapsed(),
             )
         else:
             assignment, objective = warm_start.assignment, warm_start.objective
@@ -179,7 +158,7 @@ class CpSatSolver:
             bound=bound,
             bound_source=source,
             backend=self.name,
-            seconds=time.perf_counter() - t0,
+            seconds=budget.elapsed(),
             stages=(*warm_start.stages, ("cpsat", solver.wall_time)),
             detail={
                 "cpsat_status": solver.status_name(code),

@@ -7,6 +7,7 @@ of searching for one from scratch (which, on 10,000 accounts, it does not find i
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,9 @@ import numpy.typing as npt
 import pulp
 
 from solvers.base import IntArray, Solution, SolveStatus
-from solvers.contiguity import cut_edge_links, cut_rows, separator_cuts
-from solvers.heuristic import chosen_pairs, start_for
+from solvers.contiguity import cut_rows, separator_cuts
+from solvers.exact import ExactSolver, cut_edge_vars, pairs_by_rep
+from solvers.heuristic import chosen_pairs
 from solvers.interrupt import run_highs
 from territory.domain.budget import Budget
 from territory.domain.model import AlignmentProblem
@@ -74,20 +76,7 @@ def _plan_of(problem: AlignmentProblem, values: npt.NDArray[np.bool_]) -> IntArr
     return plan
 
 
-def _cut_edge_variables(
-    model: pulp.LpProblem, problem: AlignmentProblem, x: list[pulp.LpVariable]
-) -> list[pulp.LpVariable]:
-    """One variable per unit edge that is 1 when its ends go to different reps."""
-    cut_vars = []
-    for e, rows in enumerate(cut_edge_links(problem)):
-        y = model.add_variable(f"cut{e}", 0, 1)
-        for p, q in rows:
-            model += y >= (x[p] - x[q] if q >= 0 else x[p]), f"cut{e}_{p}"
-        cut_vars.append(y)
-    return cut_vars
-
-
-class MipSolver:
+class MipSolver(ExactSolver):
     """Exact backend through PuLP; ``engine`` is ``"highs"``, ``"cbc"`` or ``"auto"``."""
 
     name = "mip"
@@ -106,17 +95,10 @@ class MipSolver:
             return "highs" if _highs_available() else "cbc"
         return self.engine
 
-    def solve(
-        self,
-        problem: AlignmentProblem,
-        *,
-        time_limit_s: float,
-        seed: int,
-        warm_start: Solution | None = None,
+    def _improve(
+        self, problem: AlignmentProblem, warm_start: Solution, budget: Budget, seed: int
     ) -> Solution:
         """Build the PuLP model, start it from the warm start and solve within the time limit."""
-        t0 = time.perf_counter()
-        warm_start = start_for(problem, warm_start, time_limit_s, seed)
         pa, pr = problem.pair_account, problem.pair_rep
         model = pulp.LpProblem("alignment", pulp.LpMinimize)
         x = [model.add_variable(f"x{p}", 0, 1, cat=pulp.LpBinary) for p in range(problem.n_pairs)]
@@ -128,10 +110,7 @@ class MipSolver:
             model += pulp.LpAffineExpression([(v, 1.0) for v in members]) == 1, f"one_{a}"
 
         # Each rep's potential and workload stay inside their windows.
-        by_rep = np.argsort(pr, kind="stable")
-        rep_start = np.searchsorted(pr[by_rep], np.arange(problem.n_reps + 1))
-        for r in range(problem.n_reps):
-            members = by_rep[rep_start[r] : rep_start[r + 1]].tolist()
+        for r, members in enumerate(pairs_by_rep(problem)):
             pot = pulp.LpAffineExpression(
                 [(x[p], float(problem.potential[pa[p]])) for p in members]
             )
@@ -145,7 +124,8 @@ class MipSolver:
         objective = pulp.LpAffineExpression(
             [(v, float(c)) for v, c in zip(x, problem.pair_cost.tolist(), strict=True)]
         )
-        for cut_var in _cut_edge_variables(model, problem, x):
+        new_var = partial(model.add_variable, lowBound=0, upBound=1)
+        for cut_var in cut_edge_vars(problem, x, new_var, model.addConstraint):
             objective += problem.settings.cut_edge_weight * cut_var
         model += objective
 
@@ -154,7 +134,7 @@ class MipSolver:
         for v, value in zip(x, chosen, strict=True):
             v.setInitialValue(1.0 if value else 0.0)
 
-        remaining = Budget(time_limit_s, started=t0).remaining()
+        remaining = budget.remaining()
         engine = self._engine()
         solver: Any
         if engine == "highs":
@@ -188,7 +168,7 @@ class MipSolver:
             violated = [] if plan is None else separator_cuts(problem, plan)
             if not violated:
                 break
-            remaining = time_limit_s - (time.perf_counter() - t0)
+            remaining = budget.remaining()
             if remaining <= 0.5:
                 status = SolveStatus.TIME_LIMIT
                 values = np.zeros(len(x), dtype=bool)
@@ -234,7 +214,7 @@ class MipSolver:
             bound=None if best_bound == -np.inf else float(best_bound),
             bound_source=source,
             backend=f"{self.name}:{engine}",
-            seconds=time.perf_counter() - t0,
+            seconds=budget.elapsed(),
             stages=(*warm_start.stages, (f"mip_{engine}", solve_seconds)),
             detail={"engine": engine, "contiguity_cuts": cuts},
         )

@@ -20,6 +20,8 @@ from cli import app
 from territory.domain.synthetic import make_instance
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO_COMP = ROOT / "data" / "demo" / "comp.toml"
+"""The demo comp plan (``data/demo/comp.toml``), as ``make demo`` stress-tests it."""
 _RUNNER = CliRunner()
 
 

@@ -9,6 +9,9 @@ from shapely.geometry import box
 
 from territory.domain.synthetic import make_instance
 
+EVIL = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
+"""A name that must reach every page as text, never as markup."""
+
 ASSIGNMENT_COLUMNS = [
     "account_id",
     "rep_id",
@@ -25,6 +28,31 @@ BIG_MIN_BALANCE = 600 * 3000 / (1000 * 1150) - 1  # 0.5652...
 
 PROPORTIONAL_MIN_BALANCE = 0.15 / 1.85  # 0.08108...
 """Smallest tolerance any plan of :func:`proportional` can meet (tiers A and C)."""
+
+
+def six_on_a_line() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Six equal accounts on the equator, two near each of three reps at 0, 10 and 20 degrees.
+
+    Every rep can hold exactly its two nearest accounts: a perfectly balanced plan exists.
+    """
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(6)],
+            "lat": [0.0] * 6,
+            "lon": [1.0, 2.0, 9.0, 11.0, 18.0, 19.0],
+            "potential": [100.0] * 6,
+            "workload": [10.0] * 6,
+        }
+    )
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R0", "R1", "R2"],
+            "lat": [0.0] * 3,
+            "lon": [0.0, 10.0, 20.0],
+            "capacity": [1000.0] * 3,
+        }
+    )
+    return accounts, reps
 
 
 def big_account() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -80,6 +108,21 @@ def proportional() -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     return accounts, reps
+
+
+def scattered_accounts(
+    rng: np.random.Generator, n: int, lat: tuple[float, float], lon: tuple[float, float]
+) -> pd.DataFrame:
+    """``n`` accounts A000, A001, ... uniform in a lat/lon box; potential 50-150, workload 5-15."""
+    return pd.DataFrame(
+        {
+            "account_id": [f"A{i:03d}" for i in range(n)],
+            "lat": rng.uniform(*lat, n),
+            "lon": rng.uniform(*lon, n),
+            "potential": rng.uniform(50, 150, n).round(2),
+            "workload": rng.uniform(5, 15, n).round(1),
+        }
+    )
 
 
 def square_grid(

@@ -11,9 +11,9 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
-from tests.commands import ROOT, align_args, invoke, run_territory, write_instance
+from tests.commands import DEMO_COMP as COMP
+from tests.commands import align_args, invoke, run_territory, write_instance
 
-COMP = ROOT / "data/demo/comp.toml"
 runner = CliRunner()
 
 

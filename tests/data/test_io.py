@@ -285,19 +285,35 @@ class TestErrorsRead:
             read_table(path)
         assert "'accounts.csv'" in str(exc.value)  # suggests the near-miss file name
 
-    def test_unsupported_extension(self, tmp_path: Path) -> None:
-        path = _file(tmp_path, "accounts.xls", "x")
-        with pytest.raises(DataValidationError, match=r"unsupported file type '\.xls'.*\.xlsx"):
-            read_table(path)
-
-    def test_empty_file(self, tmp_path: Path) -> None:
-        path = _file(tmp_path, "accounts.csv", "")
-        with pytest.raises(DataValidationError, match=re.escape(f"{path}: the file is empty")):
-            read_table(path)
-
-    def test_header_without_data_rows(self, tmp_path: Path) -> None:
-        path = _file(tmp_path, "reps.csv", "rep_id,lat,lon,capacity\n\n")
-        with pytest.raises(DataValidationError, match=f"{re.escape(str(path))}: .*no data rows"):
+    @pytest.mark.parametrize(
+        ("name", "text", "pattern"),
+        [
+            pytest.param(
+                "accounts.xls", "x", r"unsupported file type '\.xls'.*\.xlsx", id="extension"
+            ),
+            pytest.param("accounts.csv", "", "{path}: the file is empty", id="empty_file"),
+            pytest.param(
+                "reps.csv", "rep_id,lat,lon,capacity\n\n", "{path}: .*no data rows", id="no_rows"
+            ),
+            pytest.param(
+                "reps.csv",
+                REPS_CSV + "R3,1,2,3,B,0.5,Cy,AE,extra,more\n",
+                r"cannot be parsed.*double quotes",
+                id="ragged_csv",
+            ),
+            pytest.param(
+                "reps.xlsx", "not a zip", r"cannot be read as an Excel workbook", id="damaged_xlsx"
+            ),
+        ],
+    )
+    def test_unreadable_file_named(
+        self, tmp_path: Path, name: str, text: str, pattern: str
+    ) -> None:
+        """``{path}`` in the pattern stands for the file's own path, matched literally."""
+        path = _file(tmp_path, name, text)
+        with pytest.raises(
+            DataValidationError, match=pattern.replace("{path}", re.escape(str(path)))
+        ):
             read_table(path)
 
     def test_non_utf8_csv(self, tmp_path: Path) -> None:
@@ -312,16 +328,6 @@ class TestErrorsRead:
         path = tmp_path / "reps.csv"
         path.write_bytes(REPS_CSV.encode("utf-8-sig"))
         assert read_table(path).columns[0] == "rep_id"
-
-    def test_ragged_csv(self, tmp_path: Path) -> None:
-        path = _file(tmp_path, "reps.csv", REPS_CSV + "R3,1,2,3,B,0.5,Cy,AE,extra,more\n")
-        with pytest.raises(DataValidationError, match=r"cannot be parsed.*double quotes"):
-            read_table(path)
-
-    def test_damaged_xlsx(self, tmp_path: Path) -> None:
-        path = _file(tmp_path, "reps.xlsx", "not a zip")
-        with pytest.raises(DataValidationError, match=r"cannot be read as an Excel workbook"):
-            read_table(path)
 
     def test_read_problems_of_both_files_are_reported_together(self, tmp_path: Path) -> None:
         accounts = _file(tmp_path, "accounts.csv", ACCOUNTS_CSV.replace("40.71", "north"))

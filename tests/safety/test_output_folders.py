@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import metadata
 from pathlib import Path
 
@@ -27,22 +27,12 @@ from typer.testing import CliRunner
 from cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOLVER, EXIT_TERMINATED, app
 from territory.errors import OutputFolderError, SolveError, Terminated, UnsafeNameError
 from territory.io import output_rules, output_writing, outputs, write_outputs
-from territory.io.outputs import (
-    MARKER,
-    check_output_folder,
-    child_folder,
-    clean_leftovers,
-    clean_scratch_leftovers,
-    folder_lock,
-    is_our_report,
-    prepare_folder,
-)
+from territory.io.outputs import MARKER
 from territory.workflow.scale import Checkpoint
 from tests import commands
-from tests.commands import invoke, write_instance
+from tests.commands import DEMO_COMP as COMP
+from tests.commands import ROOT, invoke, write_instance
 
-ROOT = Path(__file__).resolve().parents[2]
-COMP = ROOT / "data" / "demo" / "comp.toml"
 UNITS = ROOT / "data" / "units" / "demo_zips.geojson"
 runner = CliRunner()
 
@@ -123,6 +113,14 @@ def run(run_template: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scenario run that gets as far as reading its inputs fails the test."""
+    monkeypatch.setattr(
+        "scenarios.runner.prepare_inputs", lambda *_: pytest.fail("work was started")
+    )
+
+
+@pytest.fixture()
 def no_solve(monkeypatch: pytest.MonkeyPatch) -> None:
     """The solve fails loudly: a command refused before solving never gets there."""
 
@@ -134,6 +132,16 @@ def no_solve(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def code(result: object) -> int:
     return int(result.exit_code)  # type: ignore[attr-defined]
+
+
+def refused(args: list[str], folder: Path, *, where: Path | None = None) -> str:
+    """Run ``args`` (from the folder ``where``): exit 2 and ``folder`` unchanged; the output."""
+    before = snapshot(folder)
+    with cwd(where) if where is not None else nullcontext():
+        result = invoke(args)
+    assert code(result) == EXIT_BAD_INPUT, output(result)
+    assert snapshot(folder) == before
+    return output(result)
 
 
 def output(result: object) -> str:
@@ -214,38 +222,22 @@ class TestMarker:
 
 class TestRefused:
     @pytest.mark.parametrize("force", [False, True])
-    def test_out_dot_in_the_input_folder(
-        self, data: Path, tmp_path: Path, force: bool, no_solve: None
-    ) -> None:
-        folder = Path(shutil.copytree(data, tmp_path / "work"))
-        before = snapshot(folder)
-        with cwd(folder):
-            result = invoke(align_args(folder, ".", *(["--force"] if force else [])))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "accounts.csv" in output(result) and "input" in output(result)
-        assert snapshot(folder) == before
-
-    @pytest.mark.parametrize("force", [False, True])
+    @pytest.mark.parametrize("as_dot", [True, False], ids=["out-dot", "out-path"])
     def test_out_is_the_input_folder(
-        self, data: Path, tmp_path: Path, force: bool, no_solve: None
+        self, data: Path, tmp_path: Path, force: bool, as_dot: bool, no_solve: None
     ) -> None:
+        """``--out .`` inside the input folder, or its path: refused, even with --force."""
         folder = Path(shutil.copytree(data, tmp_path / "inputs"))
-        before = snapshot(folder)
-        result = invoke(align_args(folder, folder, *(["--force"] if force else [])))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "input" in output(result)
-        assert snapshot(folder) == before
+        args = align_args(folder, "." if as_dot else folder, *(["--force"] if force else []))
+        text = refused(args, folder, where=folder if as_dot else tmp_path)
+        assert "accounts.csv" in text and "input" in text
 
     def test_out_dot_in_a_folder_of_user_files(
         self, data: Path, tmp_path: Path, no_solve: None
     ) -> None:
         folder = fill(tmp_path / "work", ["plan 2026.xlsx", "notes.txt"])
-        before = snapshot(folder)
-        with cwd(folder):
-            result = invoke(align_args(data, "."))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "--out .:" in output(result) and "plan 2026.xlsx" in output(result)
-        assert snapshot(folder) == before
+        text = refused(align_args(data, "."), folder, where=folder)
+        assert "--out .:" in text and "plan 2026.xlsx" in text
 
     def test_the_current_folder_is_never_replaced_even_when_the_engine_wrote_it(
         self, data: Path, tmp_path: Path, no_solve: None
@@ -267,14 +259,10 @@ class TestRefused:
         self, data: Path, tmp_path: Path, no_solve: None
     ) -> None:
         folder = fill(tmp_path / "mine", [f"f{i}.csv" for i in range(8)] + ["sub/deep.txt"])
-        before = snapshot(folder)
-        result = invoke(align_args(data, folder))
-        assert code(result) == EXIT_BAD_INPUT
-        text = output(result)
+        text = refused(align_args(data, folder), folder)
         assert str(folder) in text and "9 entries" in text
         assert "f0.csv, f1.csv, f2.csv, f3.csv, f4.csv and 4 more" in text
         assert "--force" in text
-        assert snapshot(folder) == before
 
     def test_a_file_at_out(self, data: Path, tmp_path: Path, no_solve: None) -> None:
         target = tmp_path / "result"
@@ -358,12 +346,8 @@ class TestForce:
     ) -> None:
         home = fill(tmp_path / "home-of-someone", [".bashrc", "Documents/plan.xlsx"])
         monkeypatch.setenv("HOME", str(home))
-        before = snapshot(home)
-        with cwd(fill(tmp_path / "elsewhere", [])):
-            result = invoke(align_args(data, home, "--force"))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "home or root" in output(result)
-        assert snapshot(home) == before
+        elsewhere = fill(tmp_path / "elsewhere", [])
+        assert "home or root" in refused(align_args(data, home, "--force"), home, where=elsewhere)
 
     def test_home_and_root_folders_are_recognised(self) -> None:
         assert output_rules._is_home(Path("/"))
@@ -414,11 +398,7 @@ class TestAdders:
     @pytest.mark.parametrize("step", sorted(ADDERS))
     def test_a_foreign_folder_is_refused(self, step: str, tmp_path: Path) -> None:
         folder = fill(tmp_path / "mine", ["solve.json", "budget.xlsx"])
-        before = snapshot(folder)
-        result = invoke(ADDERS[step](folder))
-        assert code(result) == EXIT_BAD_INPUT
-        assert "not written by territory" in output(result)
-        assert snapshot(folder) == before
+        assert "not written by territory" in refused(ADDERS[step](folder), folder)
 
     def test_a_run_folder_of_an_older_version_is_accepted(self, run: Path) -> None:
         (run / MARKER).unlink()
@@ -498,7 +478,10 @@ class TestAdders:
         )  # fmt: skip
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
-            with pytest.raises(OutputFolderError, match="in use"), folder_lock(run, timeout_s=0.3):
+            with (
+                pytest.raises(OutputFolderError, match="in use"),
+                outputs.folder_lock(run, timeout_s=0.3),
+            ):
                 pass
             # A rerun of align does not swap the folder away under a running step either.
             monkeypatch.setattr(output_writing, "LOCK_TIMEOUT_S", 0.3)
@@ -510,7 +493,10 @@ class TestAdders:
             assert holder.stdin is not None
             holder.stdin.close()
             holder.wait(timeout=30)
-        with folder_lock(run, timeout_s=5), folder_lock(run):  # free again, and re-entrant
+        with (
+            outputs.folder_lock(run, timeout_s=5),
+            outputs.folder_lock(run),
+        ):  # free again, and re-entrant
             pass
 
     def test_the_lock_file_of_platforms_without_flock(self, tmp_path: Path) -> None:
@@ -538,7 +524,7 @@ class TestReport:
         assert code(invoke(ADDERS["report"](run))) == 0
         marker = json.loads((run / MARKER).read_text(encoding="utf-8"))
         assert "report.html" in marker["files"]
-        assert is_our_report(run / "report.html")
+        assert outputs.is_our_report(run / "report.html")
 
     def test_out_never_overwrites_a_file_the_engine_did_not_write(
         self, run: Path, tmp_path: Path
@@ -566,8 +552,8 @@ class TestReport:
         plain.write_text("<!DOCTYPE html><footer>Made by someone</footer>")
         text = tmp_path / "c.txt"
         text.write_text("<footer>Made by territory-engine</footer>")
-        assert is_our_report(tagged)
-        assert not is_our_report(plain) and not is_our_report(text)
+        assert outputs.is_our_report(tagged)
+        assert not outputs.is_our_report(plain) and not outputs.is_our_report(text)
 
 
 # ------------------------------------------------------------------------------------------
@@ -656,7 +642,7 @@ class TestLeftovers:
         killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(out), "swap"])
         assert killed.returncode == -signal.SIGKILL
         assert not out.exists() and len(leftovers(tmp_path)) == 2
-        check_output_folder(out, command="align")
+        outputs.check_output_folder(out, command="align")
         assert snapshot(tmp_path) == before
 
     def test_leftovers_of_live_processes_and_other_hosts_stay(self, tmp_path: Path) -> None:
@@ -670,7 +656,7 @@ class TestLeftovers:
         }
         for name in names:
             fill(tmp_path / name, ["x"])
-        clean_leftovers(tmp_path / "run")
+        outputs.clean_leftovers(tmp_path / "run")
         assert {n: (tmp_path / n).exists() for n in names} == names
 
     def test_scratch_and_per_file_staging_of_dead_processes_are_removed(
@@ -680,7 +666,7 @@ class TestLeftovers:
         scratch = fill(tmp_path / "tmp", [])
         fill(scratch / f"territory-run-{gone}-{host}-k2j4", ["x"])
         fill(scratch / f"territory-run-{os.getpid()}-{host}-k2j4", ["x"])
-        clean_scratch_leftovers(scratch)
+        outputs.clean_scratch_leftovers(scratch)
         assert [p.name for p in scratch.iterdir()] == [f"territory-run-{os.getpid()}-{host}-k2j4"]
         fill(run / f".territory-add-{gone}-{host}-0123abcd", ["checks.csv"])
         assert code(invoke(ADDERS["check"](run))) == 0
@@ -741,11 +727,8 @@ class TestScenarios:
         assert (root / "other run notes.txt").exists() and leftovers(root) == []
 
     def test_run_refuses_a_foreign_folder_before_any_work(
-        self, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, data: Path, tmp_path: Path, no_work: None
     ) -> None:
-        monkeypatch.setattr(
-            "scenarios.runner.prepare_inputs", lambda *_: pytest.fail("work was started")
-        )
         path = scenario(tmp_path, "small.toml", data)
         fill(tmp_path / "out" / "small", ["mine.xlsx"])
         before = snapshot(tmp_path)
@@ -754,11 +737,8 @@ class TestScenarios:
         assert snapshot(tmp_path) == before
 
     def test_a_stem_of_dot_dot_never_becomes_a_folder(
-        self, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, data: Path, tmp_path: Path, no_work: None
     ) -> None:
-        monkeypatch.setattr(
-            "scenarios.runner.prepare_inputs", lambda *_: pytest.fail("work was started")
-        )
         path = scenario(tmp_path, "...toml", data)
         root = fill(tmp_path / "root", ["keep.txt"])
         before = snapshot(tmp_path)
@@ -766,10 +746,10 @@ class TestScenarios:
         assert snapshot(tmp_path) == before
 
     def test_child_folders_stay_inside_their_root(self, tmp_path: Path) -> None:
-        assert child_folder(tmp_path, "base") == tmp_path / "base"
+        assert outputs.child_folder(tmp_path, "base") == tmp_path / "base"
         for name in ("", ".", "..", "a/b", "../x", "/etc", "a\\b"):
             with pytest.raises(UnsafeNameError):
-                child_folder(tmp_path, name)
+                outputs.child_folder(tmp_path, name)
 
     def test_sweep_root_has_a_marker_and_follows_the_rule(self, data: Path, tmp_path: Path) -> None:
         path = scenario(tmp_path / "scenarios", "small.toml", data)
@@ -785,7 +765,7 @@ class TestScenarios:
         assert marker["files"] == ["summary.csv", "tradeoffs.png"]
         assert json.loads((root / "small" / MARKER).read_text())["command"] == "run"
         # The sweep's folder is the engine's as a whole: a later command may replace it.
-        check_output_folder(root, command="align")
+        outputs.check_output_folder(root, command="align")
 
 
 # ------------------------------------------------------------------------------------------
@@ -843,7 +823,9 @@ class TestOtherWriters:
         # A checkpoint inside --out would be swept away with it: refused.
         inside = align_args(data, tmp_path / "out", "--checkpoint", str(tmp_path / "out" / "c"))
         assert code(invoke(inside)) == EXIT_BAD_INPUT
-        assert prepare_folder(tmp_path / "fresh", command="checkpoint") == tmp_path / "fresh"
+        assert (
+            outputs.prepare_folder(tmp_path / "fresh", command="checkpoint") == tmp_path / "fresh"
+        )
 
 
 # ------------------------------------------------------------------------------------------

@@ -306,8 +306,12 @@ def _wait_for_scenarios(run: _Run, scratch: Path, count: int) -> list[int]:
 # ------------------------------------------------------------------------------------------
 
 
+Arm = Callable[[Callable[[], bool]], None]
+"""``arm(ready)`` from :func:`interrupt_soon`: send the signal once ``ready()`` holds."""
+
+
 @pytest.fixture
-def interrupt_soon() -> Iterator[Callable[[Callable[[], bool]], None]]:
+def interrupt_soon() -> Iterator[Arm]:
     """``arm(ready)``: once ``ready()`` holds, SIGUSR1 raises Terminated in the main thread."""
 
     def raise_terminated(signum: int, _frame: Any) -> None:
@@ -344,9 +348,7 @@ class TestCallInterruptible:
         with pytest.raises(ValueError, match="from the solver"):
             call_interruptible(fail, lambda: None, name="t")
 
-    def test_a_signal_stops_the_call_and_is_re_raised(
-        self, interrupt_soon: Callable[[Callable[[], bool]], None]
-    ) -> None:
+    def test_a_signal_stops_the_call_and_is_re_raised(self, interrupt_soon: Arm) -> None:
         started, stopped = threading.Event(), threading.Event()
 
         def blocking() -> str:
@@ -433,9 +435,7 @@ class TestCommitStepIsNotCut:
 
 
 class TestSolversStop:
-    def test_highs_mip_is_interrupted(
-        self, interrupt_soon: Callable[[Callable[[], bool]], None]
-    ) -> None:
+    def test_highs_mip_is_interrupted(self, interrupt_soon: Arm) -> None:
         import highspy
 
         weight, cost = _balanced_partition_data()
@@ -469,9 +469,7 @@ class TestSolversStop:
             time.sleep(0.05)
         assert h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
 
-    def test_cpsat_is_interrupted(
-        self, interrupt_soon: Callable[[Callable[[], bool]], None]
-    ) -> None:
+    def test_cpsat_is_interrupted(self, interrupt_soon: Arm) -> None:
         from ortools.sat.python import cp_model
 
         weight, cost = _balanced_partition_data()
@@ -506,11 +504,24 @@ class TestSolversStop:
 PAYOUT = ["payout", "--comp", str(ROOT / "data" / "demo" / "comp.toml"), "--attainment", "1.1"]
 
 
-def _failing_payout(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+def _failing_payout(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    exc: BaseException,
+    debug: bool = False,
+) -> tuple[int, str]:
+    """Run ``payout`` with reading the comp plan raising ``exc``: its exit code and stderr."""
+
     def load_comp(_path: object) -> None:
         raise exc
 
+    if debug:
+        monkeypatch.setenv(cli.DEBUG_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(cli.DEBUG_VARIABLE, raising=False)
     monkeypatch.setattr("territory.domain.comp.load_comp", load_comp)
+    code = run_command(PAYOUT)
+    return code, capsys.readouterr().err
 
 
 class TestEntryPoint:
@@ -525,10 +536,9 @@ class TestEntryPoint:
     def test_memory_error_is_a_resource_message(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        monkeypatch.delenv(cli.DEBUG_VARIABLE, raising=False)
-        _failing_payout(monkeypatch, MemoryError("Unable to allocate 8.00 GiB for an array"))
-        assert run_command(PAYOUT) == 2
-        err = capsys.readouterr().err
+        error = MemoryError("Unable to allocate 8.00 GiB for an array")
+        code, err = _failing_payout(monkeypatch, capsys, error)
+        assert code == 2
         assert "ran out of memory" in err and "8.00 GiB" in err
         assert "--candidates" in err and "--decompose on" in err
         assert "Traceback" not in err
@@ -536,21 +546,20 @@ class TestEntryPoint:
     def test_os_error_names_the_path(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        monkeypatch.delenv(cli.DEBUG_VARIABLE, raising=False)
         path = "/data/plans/q3/assignments.csv"
-        _failing_payout(monkeypatch, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path))
-        assert run_command(PAYOUT) == 2
-        err = " ".join(capsys.readouterr().err.split())
+        error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        code, err = _failing_payout(monkeypatch, capsys, error)
+        assert code == 2
+        err = " ".join(err.split())
         assert path in err and os.strerror(errno.ENOSPC) in err and "disk space" in err
         assert "Traceback" not in err
 
     def test_unexpected_error_is_one_line_and_exit_4(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        monkeypatch.delenv(cli.DEBUG_VARIABLE, raising=False)
-        _failing_payout(monkeypatch, ValueError("broken\ninvariant"))
-        assert run_command(PAYOUT) == 4
-        err = capsys.readouterr().err.strip()
+        code, err = _failing_payout(monkeypatch, capsys, ValueError("broken\ninvariant"))
+        assert code == 4
+        err = err.strip()
         assert err.startswith("ValueError: broken invariant")
         assert "bug" in err and f"{cli.DEBUG_VARIABLE}=1" in err
         assert "Traceback" not in err
@@ -559,10 +568,8 @@ class TestEntryPoint:
     def test_debug_shows_the_traceback(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        monkeypatch.setenv(cli.DEBUG_VARIABLE, "1")
-        _failing_payout(monkeypatch, ValueError("broken invariant"))
-        assert run_command(PAYOUT) == 4
-        err = capsys.readouterr().err
+        code, err = _failing_payout(monkeypatch, capsys, ValueError("broken invariant"), debug=True)
+        assert code == 4
         assert "Traceback (most recent call last)" in err and "load_comp" in err
         assert "ValueError: broken invariant" in err
 

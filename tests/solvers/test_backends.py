@@ -39,7 +39,7 @@ from solvers.mip import MipSolver
 from territory.domain.model import AlignmentProblem, AlignmentSettings, BalanceRule, build_problem
 from territory.domain.synthetic import make_instance
 from territory.errors import SolverUnavailableError
-from tests.instances import proportional
+from tests.instances import proportional, six_on_a_line
 
 TIME_LIMIT_S = 20.0
 REL = 1e-7  # CP-SAT optimises integer-scaled costs; the plans are re-costed in floating point
@@ -295,18 +295,7 @@ class TestSyntheticRelaxations:
 
     def test_min_deviation_is_zero_when_perfectly_balanceable(self) -> None:
         """Six equal accounts, two per rep by geography: exactly on target."""
-        accounts = pd.DataFrame(
-            {
-                "account_id": [f"a{i}" for i in range(6)],
-                "lat": [0.0] * 6,
-                "lon": [1.0, 2.0, 9.0, 11.0, 18.0, 19.0],
-                "potential": [100.0] * 6,
-                "workload": [10.0] * 6,
-            }
-        )
-        reps = pd.DataFrame(
-            {"rep_id": ["R0", "R1", "R2"], "lat": [0.0] * 3, "lon": [0.0, 10.0, 20.0]}
-        ).assign(capacity=1000.0)
+        accounts, reps = six_on_a_line()
         problem = build_problem(accounts, reps, AlignmentSettings(candidates=2))
         result = solve_min_deviation(problem, time_limit_s=TIME_LIMIT_S)
         assert result.optimal

@@ -24,27 +24,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from territory.domain.comp import (
-    ACCOUNT_MANAGER,
-    HUNTER,
-    Cap,
-    CompPlan,
-    Measure,
-    PayMix,
-    PayoutCurve,
-    RolePlan,
-    Threshold,
-    Tier,
-    load_comp,
-    parse_comp,
-    preset,
-)
+from territory.domain import comp
+from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, load_comp, parse_comp, preset
 from territory.domain.payouts import attainment_steps, payout_for, payout_table, sample_calculations
 from territory.errors import ScenarioError
+from tests.commands import DEMO_COMP, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 COMP_DIR = ROOT / "data" / "comp"
-DEMO_COMP = ROOT / "data" / "demo" / "comp.toml"
 HUNTER_TOML = (COMP_DIR / "hunter.toml").read_text(encoding="utf-8")
 TABLE_COLUMNS = [
     "plan_id",
@@ -57,8 +43,8 @@ TABLE_COLUMNS = [
 ]
 
 
-def _hunter_with_cap(multiple: float) -> PayoutCurve:
-    return PayoutCurve(tiers=HUNTER.curve.tiers, cap=Cap(payout_multiple=multiple))
+def _hunter_with_cap(multiple: float) -> comp.PayoutCurve:
+    return comp.PayoutCurve(tiers=HUNTER.curve.tiers, cap=comp.Cap(payout_multiple=multiple))
 
 
 def _at(table: pd.DataFrame, attainment: float) -> pd.Series:
@@ -160,7 +146,7 @@ class TestSyntheticPayoutCurve:
         holding = max(i for i, e in enumerate(edges) if e <= 1.0)
         slopes[holding] = max(slopes[holding], 0.1)
         raw_tiers = [
-            Tier(start=e, end=(edges[i + 1] if i + 1 < len(edges) else None), slope=s)
+            comp.Tier(start=e, end=(edges[i + 1] if i + 1 < len(edges) else None), slope=s)
             for i, (e, s) in enumerate(zip(edges, slopes, strict=True))
         ]
         bump_value = bump if use_threshold else 0.0
@@ -171,12 +157,14 @@ class TestSyntheticPayoutCurve:
         )
         tiers = tuple(t.model_copy(update={"slope": t.slope / raw}) for t in raw_tiers)
         threshold = (
-            Threshold(at=start, payout_at_threshold=bump_value / raw) if use_threshold else None
+            comp.Threshold(at=start, payout_at_threshold=bump_value / raw)
+            if use_threshold
+            else None
         )
-        curve = PayoutCurve(
+        curve = comp.PayoutCurve(
             threshold=threshold,
             tiers=tiers,
-            cap=Cap(payout_multiple=cap) if cap is not None else None,
+            cap=comp.Cap(payout_multiple=cap) if cap is not None else None,
         )
         a = np.sort(np.array(points))
         out = curve.payout(a)
@@ -200,7 +188,7 @@ class TestSyntheticPresets:
         assert HUNTER.target_incentive == pytest.approx(100_000)
         assert ACCOUNT_MANAGER.base_salary == pytest.approx(140_000)
         assert HUNTER.curve.threshold is None and HUNTER.curve.cap is None
-        assert ACCOUNT_MANAGER.curve.threshold == Threshold(at=0.75, payout_at_threshold=0.5)
+        assert ACCOUNT_MANAGER.curve.threshold == comp.Threshold(at=0.75, payout_at_threshold=0.5)
 
     def test_demo_plan_maps_every_demo_rep_role(self) -> None:
         plan = load_comp(DEMO_COMP)
@@ -215,8 +203,8 @@ class TestSyntheticPresets:
         role = HUNTER.model_copy(
             update={
                 "measures": (
-                    Measure(name="bookings", weight=0.85),
-                    Measure(name="meetings", weight=0.15),
+                    comp.Measure(name="bookings", weight=0.85),
+                    comp.Measure(name="meetings", weight=0.15),
                 )
             }
         )
@@ -227,7 +215,7 @@ class TestSyntheticPresets:
         assert "meetings" in plan.design_flags()[0]
 
     def test_comp_plan_of_roles(self) -> None:
-        plan = CompPlan.of(HUNTER, ACCOUNT_MANAGER, plan_id="both")
+        plan = comp.CompPlan.of(HUNTER, ACCOUNT_MANAGER, plan_id="both")
         assert list(plan.roles) == ["hunter", "account_manager"]
         assert plan.role_for("account_manager") is ACCOUNT_MANAGER
 
@@ -279,7 +267,7 @@ class TestSyntheticPayoutCalculator:
         assert _at(capped, 1.8)["tier_label"] == "capped"
 
     def test_sample_calculations_read_as_sentences(self) -> None:
-        lines = sample_calculations(CompPlan.of(HUNTER, ACCOUNT_MANAGER))
+        lines = sample_calculations(comp.CompPlan.of(HUNTER, ACCOUNT_MANAGER))
         assert len(lines) == 6
         assert lines[2].startswith("At 130% of quota, a hunter with OTE 200,000 USD")
         assert "earns an incentive of 160,000 USD" in lines[2]
@@ -289,143 +277,120 @@ class TestSyntheticPayoutCalculator:
         assert "below the 75% threshold" in custom[0]
 
 
-class TestErrorsCompFile:
-    def test_negative_slope_rejected(self, tmp_path: Path) -> None:
-        path = _edited(
-            tmp_path,
-            "{ from = 1.0, to = 1.5, slope = 2.0 }",
-            "{ from = 1.0, to = 1.5, slope = -0.5 }",
-        )
-        with pytest.raises(
-            ScenarioError,
-            match=r"bad_plan\.toml: role 'hunter', key 'curve\.tiers\[1\]\.slope'.*never fall",
-        ):
-            load_comp(path)
+_MORE_MEASURES = "weight = 0.25\n" + "".join(
+    f'\n[[roles.hunter.measures]]\nname = "m{i}"\nweight = 0.25\n' for i in range(3)
+)
+BAD_EDITS = [
+    pytest.param(
+        "{ from = 1.0, to = 1.5, slope = 2.0 }",
+        "{ from = 1.0, to = 1.5, slope = -0.5 }",
+        r"bad_plan\.toml: role 'hunter', key 'curve\.tiers\[1\]\.slope'.*never fall",
+        id="negative_slope",
+    ),
+    pytest.param(
+        "{ from = 0.0, to = 1.0, slope = 1.0 }",
+        "{ from = 0.0, to = 1.0, slope = 0.9 }",
+        r"role 'hunter', key 'curve\.tiers': the curve pays 0\.9 x TI at quota",
+        id="quota_must_pay_target_incentive",
+    ),
+    pytest.param(
+        "weight = 1.0",
+        "weight = 0.9",
+        r"role 'hunter', key 'measures': measure weights add up to 0\.9",
+        id="weights_must_sum_to_one",
+    ),
+    pytest.param(
+        "weight = 1.0",
+        'weight = 1.0\n\n[[roles.hunter.measures]]\nname = "logos"\nweight = 0.0',
+        r"key 'measures\[1\]\.weight': weight 0 must be > 0",
+        id="weight_must_be_positive",
+    ),
+    pytest.param(
+        "weight = 1.0\n",
+        _MORE_MEASURES,
+        r"role 'hunter', key 'measures': 4 measures; a role may carry at most 3",
+        id="at_most_three_measures",
+    ),
+    pytest.param(
+        "variable = 0.5",
+        "variable = 0.6",
+        r"role 'hunter', key 'pay_mix': base 0\.5 \+ variable 0\.6",
+        id="pay_mix_must_sum_to_one",
+    ),
+    pytest.param(
+        "ote = 200000.0",
+        "ote = 0",
+        r"role 'hunter', key 'ote': OTE is 0",
+        id="ote_must_be_positive",
+    ),
+    pytest.param(
+        "{ from = 1.0, to = 1.5, slope = 2.0 }",
+        "{ from = 1.1, to = 1.5, slope = 2.0 }",
+        r"key 'curve\.tiers\[1\]\.from'.*contiguous",
+        id="tiers_must_be_contiguous",
+    ),
+    pytest.param(
+        "{ from = 1.0, to = 1.5, slope = 2.0 }",
+        "{ from = 1.0, to = 0.9, slope = 2.0 }",
+        r"key 'curve\.tiers\[1\]\.to'.*increasing order",
+        id="tiers_must_be_ordered",
+    ),
+    pytest.param(
+        "{ from = 1.5, slope = 1.0 }",
+        "{ from = 1.5, to = 3.0, slope = 1.0 }",
+        r"key 'curve\.tiers\[2\]\.to'.*omit 'to'",
+        id="last_tier_is_open_ended",
+    ),
+    pytest.param(
+        "{ from = 1.0, to = 1.5, slope = 2.0 }",
+        "{ from = 1.0, slope = 2.0 }",
+        r"key 'curve\.tiers\[1\]\.to': only the last tier",
+        id="only_last_tier_may_be_open",
+    ),
+    pytest.param(
+        "[roles.hunter.curve]",
+        "[roles.hunter.curve]\nthreshold = { at = 0.5, payout_at_threshold = 0.5 }",
+        r"key 'curve\.tiers\[0\]\.from'.*threshold is at 0\.5",
+        id="first_tier_starts_at_threshold",
+    ),
+    pytest.param(
+        "{ from = 1.5, slope = 1.0 }",
+        "{ from = 1.5, slpoe = 1.0 }",
+        r"key 'curve\.tiers\[2\]\.slpoe': unknown key; "
+        r"allowed keys here are \['from', 'to', 'slope', 'label'\]",
+        id="unknown_key_rejected_with_allowed_keys",
+    ),
+    pytest.param(
+        'currency = "USD"',
+        'currency = "USD"\ncurency = "EUR"',
+        r"key 'curency': unknown key",
+        id="unknown_top_level_key",
+    ),
+    pytest.param(
+        "ote = 200000.0\n",
+        "",
+        r"role 'hunter', key 'ote': required key is missing",
+        id="missing_key_named",
+    ),
+    pytest.param(
+        "ote = 200000.0",
+        "ote = nan",
+        r"key 'ote': Input should be a finite number",
+        id="nan_rejected",
+    ),
+]
+"""One edit of the shipped hunter plan each: (text, replacement, the error it must raise)."""
 
-    def test_quota_must_pay_target_incentive(self, tmp_path: Path) -> None:
-        path = _edited(
-            tmp_path,
-            "{ from = 0.0, to = 1.0, slope = 1.0 }",
-            "{ from = 0.0, to = 1.0, slope = 0.9 }",
-        )
-        with pytest.raises(
-            ScenarioError,
-            match=r"role 'hunter', key 'curve\.tiers': the curve pays 0\.9 x TI at quota",
-        ):
-            load_comp(path)
+
+class TestErrorsCompFile:
+    @pytest.mark.parametrize(("old", "new", "match"), BAD_EDITS)
+    def test_bad_edit_named(self, tmp_path: Path, old: str, new: str, match: str) -> None:
+        with pytest.raises(ScenarioError, match=match):
+            load_comp(_edited(tmp_path, old, new))
 
     def test_cap_below_one_breaks_quota_rule(self) -> None:
         with pytest.raises(ValueError, match="exactly"):
             _hunter_with_cap(0.8)
-
-    def test_weights_must_sum_to_one(self, tmp_path: Path) -> None:
-        path = _edited(tmp_path, "weight = 1.0", "weight = 0.9")
-        with pytest.raises(
-            ScenarioError, match=r"role 'hunter', key 'measures': measure weights add up to 0\.9"
-        ):
-            load_comp(path)
-
-    def test_weight_must_be_positive(self, tmp_path: Path) -> None:
-        extra = 'weight = 1.0\n\n[[roles.hunter.measures]]\nname = "logos"\nweight = 0.0'
-        path = _edited(tmp_path, "weight = 1.0", extra)
-        with pytest.raises(
-            ScenarioError, match=r"key 'measures\[1\]\.weight': weight 0 must be > 0"
-        ):
-            load_comp(path)
-
-    def test_at_most_three_measures(self, tmp_path: Path) -> None:
-        more = "weight = 0.25\n" + "".join(
-            f'\n[[roles.hunter.measures]]\nname = "m{i}"\nweight = 0.25\n' for i in range(3)
-        )
-        path = _edited(tmp_path, "weight = 1.0\n", more)
-        with pytest.raises(
-            ScenarioError,
-            match=r"role 'hunter', key 'measures': 4 measures; a role may carry at most 3",
-        ):
-            load_comp(path)
-
-    def test_pay_mix_must_sum_to_one(self, tmp_path: Path) -> None:
-        path = _edited(tmp_path, "variable = 0.5", "variable = 0.6")
-        with pytest.raises(
-            ScenarioError, match=r"role 'hunter', key 'pay_mix': base 0\.5 \+ variable 0\.6"
-        ):
-            load_comp(path)
-
-    def test_ote_must_be_positive(self, tmp_path: Path) -> None:
-        path = _edited(tmp_path, "ote = 200000.0", "ote = 0")
-        with pytest.raises(ScenarioError, match=r"role 'hunter', key 'ote': OTE is 0"):
-            load_comp(path)
-
-    def test_tiers_must_be_contiguous(self, tmp_path: Path) -> None:
-        path = _edited(
-            tmp_path,
-            "{ from = 1.0, to = 1.5, slope = 2.0 }",
-            "{ from = 1.1, to = 1.5, slope = 2.0 }",
-        )
-        with pytest.raises(ScenarioError, match=r"key 'curve\.tiers\[1\]\.from'.*contiguous"):
-            load_comp(path)
-
-    def test_tiers_must_be_ordered(self, tmp_path: Path) -> None:
-        path = _edited(
-            tmp_path,
-            "{ from = 1.0, to = 1.5, slope = 2.0 }",
-            "{ from = 1.0, to = 0.9, slope = 2.0 }",
-        )
-        with pytest.raises(ScenarioError, match=r"key 'curve\.tiers\[1\]\.to'.*increasing order"):
-            load_comp(path)
-
-    def test_last_tier_is_open_ended(self, tmp_path: Path) -> None:
-        path = _edited(
-            tmp_path, "{ from = 1.5, slope = 1.0 }", "{ from = 1.5, to = 3.0, slope = 1.0 }"
-        )
-        with pytest.raises(ScenarioError, match=r"key 'curve\.tiers\[2\]\.to'.*omit 'to'"):
-            load_comp(path)
-
-    def test_only_last_tier_may_be_open(self, tmp_path: Path) -> None:
-        path = _edited(
-            tmp_path, "{ from = 1.0, to = 1.5, slope = 2.0 }", "{ from = 1.0, slope = 2.0 }"
-        )
-        with pytest.raises(ScenarioError, match=r"key 'curve\.tiers\[1\]\.to': only the last tier"):
-            load_comp(path)
-
-    def test_first_tier_starts_at_threshold(self, tmp_path: Path) -> None:
-        path = _edited(
-            tmp_path,
-            "[roles.hunter.curve]",
-            "[roles.hunter.curve]\nthreshold = { at = 0.5, payout_at_threshold = 0.5 }",
-        )
-        with pytest.raises(
-            ScenarioError, match=r"key 'curve\.tiers\[0\]\.from'.*threshold is at 0\.5"
-        ):
-            load_comp(path)
-
-    def test_unknown_key_rejected_with_allowed_keys(self, tmp_path: Path) -> None:
-        path = _edited(tmp_path, "{ from = 1.5, slope = 1.0 }", "{ from = 1.5, slpoe = 1.0 }")
-        with pytest.raises(
-            ScenarioError,
-            match=(
-                r"key 'curve\.tiers\[2\]\.slpoe': unknown key; "
-                r"allowed keys here are \['from', 'to', 'slope', 'label'\]"
-            ),
-        ):
-            load_comp(path)
-
-    def test_unknown_top_level_key(self, tmp_path: Path) -> None:
-        path = _edited(tmp_path, 'currency = "USD"', 'currency = "USD"\ncurency = "EUR"')
-        with pytest.raises(ScenarioError, match=r"key 'curency': unknown key"):
-            load_comp(path)
-
-    def test_missing_key_named(self, tmp_path: Path) -> None:
-        path = _edited(tmp_path, "ote = 200000.0\n", "")
-        with pytest.raises(
-            ScenarioError, match=r"role 'hunter', key 'ote': required key is missing"
-        ):
-            load_comp(path)
-
-    def test_nan_rejected(self, tmp_path: Path) -> None:
-        path = _edited(tmp_path, "ote = 200000.0", "ote = nan")
-        with pytest.raises(ScenarioError, match=r"key 'ote': Input should be a finite number"):
-            load_comp(path)
 
     def test_rep_role_mapped_twice(self) -> None:
         second = ACCOUNT_MANAGER.model_dump(exclude={"name"})
@@ -477,10 +442,10 @@ class TestErrorsCompFile:
 
     def test_code_built_role_validated_too(self) -> None:
         with pytest.raises(ValueError, match="must add up to 1"):
-            RolePlan(
+            comp.RolePlan(
                 name="x",
                 ote=1.0,
-                pay_mix=PayMix(base=0.5, variable=0.4),
-                measures=(Measure(name="m", weight=1.0),),
+                pay_mix=comp.PayMix(base=0.5, variable=0.4),
+                measures=(comp.Measure(name="m", weight=1.0),),
                 curve=HUNTER.curve,
             )

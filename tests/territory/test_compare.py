@@ -41,13 +41,11 @@ from territory.rendering.compare import (
 )
 from territory.rendering.report import MAP_PALETTE
 from tests.browser import find_chromium, inspect_page
+from tests.commands import DEMO_COMP as COMP
 from tests.commands import run_territory
+from tests.instances import EVIL
 
-ROOT = Path(__file__).resolve().parents[2]
-COMP = ROOT / "data/demo/comp.toml"
 runner = CliRunner()
-
-EVIL = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
 ODD_NAME = "sticky <&>"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -19,7 +19,7 @@ from territory.domain.model import disconnected_reps, territory_pieces
 from territory.errors import InfeasibleError
 from territory.workflow.align import align
 from tests.commands import align_args, invoke, write_tables
-from tests.instances import square_grid
+from tests.instances import scattered_accounts, square_grid
 
 runner = CliRunner()
 BACKENDS = ["heuristic", "mip", "cpsat"]
@@ -61,15 +61,15 @@ def strip() -> tuple[pd.DataFrame, pd.DataFrame, DualGraph]:
     into two pairs; with contiguity R1 must take an end unit, which costs more travel.
     """
     accounts, graph = grid_instance(1, 5)
-    reps = pd.DataFrame(
-        {
-            "rep_id": ["R1", "R2"],
-            "lat": [50.05, 52.0],
-            "lon": [10.2, 10.2],
-            "capacity": [100.0, 400.0],
-        }
-    )
-    return accounts, reps, graph
+    return accounts, reps_at([50.05, 52.0], [10.2, 10.2], [100.0, 400.0]), graph
+
+
+def reps_at(lat: list[float], lon: list[float], capacity: list[float]) -> pd.DataFrame:
+    """Reps R1, R2, ... at the given home bases with the given capacities (hours/year)."""
+    return pd.DataFrame(
+        {"rep_id": [f"R{i + 1}" for i in range(len(lat))], "lat": lat, "lon": lon,
+         "capacity": capacity}
+    )  # fmt: skip
 
 
 def unit_labels(result_plan: pd.Series, graph: DualGraph) -> np.ndarray:
@@ -111,14 +111,7 @@ class TestGrid:
     def test_grid_with_uneven_potential(self, backend: str) -> None:
         rng = np.random.default_rng(3)
         accounts, graph = grid_instance(5, 5, rng.uniform(50, 150, 25).round(1).tolist())
-        reps = pd.DataFrame(
-            {
-                "rep_id": ["R1", "R2", "R3"],
-                "lat": [50.0, 50.4, 50.2],
-                "lon": [10.0, 10.1, 10.4],
-                "capacity": [100.0, 100.0, 100.0],
-            }
-        )
+        reps = reps_at([50.0, 50.4, 50.2], [10.0, 10.1, 10.4], [100.0] * 3)
         result = align(
             accounts, reps, solver=backend, family_column="unit_id", unit_graph=graph,
             contiguity=True, balance=0.15, time_limit_s=30,
@@ -132,7 +125,7 @@ class TestGrid:
         """The middle unit of a 1 x 3 strip has no account; R1's two units join through it."""
         accounts, graph = grid_instance(1, 3)
         accounts = accounts[accounts["unit_id"] != "U01"].reset_index(drop=True)
-        reps = pd.DataFrame({"rep_id": ["R1"], "lat": [50.0], "lon": [10.1], "capacity": [100.0]})
+        reps = reps_at([50.0], [10.1], [100.0])
         result = align(
             accounts, reps, solver="heuristic", family_column="unit_id", unit_graph=graph,
             contiguity=True, balance=0.05, time_limit_s=10,
@@ -140,6 +133,11 @@ class TestGrid:
         assert result.unit_plan is not None
         assert result.unit_plan.to_dict() == {"U00": "R1", "U02": "R1", "U01": "R1"}
         assert len(result.assignments) == 2
+
+
+def _two_reps() -> pd.DataFrame:
+    """Two reps of 50 hours side by side on the first row of the grid."""
+    return reps_at([50.0, 50.0], [10.0, 10.3], [50.0, 50.0])
 
 
 class TestInfeasible:
@@ -153,17 +151,9 @@ class TestInfeasible:
             point_lonlat=graph.point_lonlat,
             centroid_lonlat=graph.centroid_lonlat,
         )
-        reps = pd.DataFrame(
-            {
-                "rep_id": ["R1", "R2"],
-                "lat": [50.0, 50.0],
-                "lon": [10.0, 10.3],
-                "capacity": [50.0, 50.0],
-            }
-        )
         with pytest.raises(InfeasibleError) as caught:
             align(
-                accounts, reps, solver="heuristic", family_column="unit_id",
+                accounts, _two_reps(), solver="heuristic", family_column="unit_id",
                 unit_graph=cut_graph, contiguity=True, balance=0.0, time_limit_s=10,
             )  # fmt: skip
         reason = caught.value.reasons[0]
@@ -184,17 +174,9 @@ class TestInfeasible:
             point_lonlat=accounts[["lon", "lat"]].to_numpy(),
             centroid_lonlat=accounts[["lon", "lat"]].to_numpy(),
         )
-        reps = pd.DataFrame(
-            {
-                "rep_id": ["R1", "R2"],
-                "lat": [50.0, 50.0],
-                "lon": [10.0, 10.3],
-                "capacity": [50.0, 50.0],
-            }
-        )
         with pytest.raises(InfeasibleError) as caught:
             align(
-                accounts, reps, solver="auto", family_column="unit_id", unit_graph=star,
+                accounts, _two_reps(), solver="auto", family_column="unit_id", unit_graph=star,
                 contiguity=True, balance=0.0, time_limit_s=10,
             )  # fmt: skip
         reason = caught.value.reasons[0]
@@ -235,14 +217,7 @@ class TestCuts:
 def test_heuristic_plans_are_contiguous_and_complete(potentials: list[float], seed: int) -> None:
     """Whatever the loads, the soft heuristic returns one connected piece per rep."""
     accounts, graph = grid_instance(4, 4, [round(p, 1) for p in potentials])
-    reps = pd.DataFrame(
-        {
-            "rep_id": ["R1", "R2", "R3"],
-            "lat": [50.0, 50.3, 50.1],
-            "lon": [10.0, 10.3, 10.3],
-            "capacity": [100.0, 100.0, 100.0],
-        }
-    )
+    reps = reps_at([50.0, 50.3, 50.1], [10.0, 10.3, 10.3], [100.0] * 3)
     result = align(
         accounts, reps, solver="heuristic", family_column="unit_id", unit_graph=graph,
         contiguity=True, balance=0.10, soft=True, seed=seed, time_limit_s=10,
@@ -259,26 +234,8 @@ class TestCli:
         """A 4 x 4 grid of 0.5-degree squares, accounts inside, two reps far apart."""
         layer = square_grid(4, 4, size=0.5, west=10.0, south=50.0, column="zip")
         layer.to_file(tmp_path / "units.geojson", driver="GeoJSON")
-        rng = np.random.default_rng(5)
-        n = 160
-        accounts = pd.DataFrame(
-            {
-                "account_id": [f"A{i:03d}" for i in range(n)],
-                "lat": rng.uniform(50.01, 51.99, n),
-                "lon": rng.uniform(10.01, 11.99, n),
-                "potential": rng.uniform(50, 150, n).round(2),
-                "workload": rng.uniform(5, 15, n).round(1),
-            }
-        )
-        reps = pd.DataFrame(
-            {
-                "rep_id": ["R1", "R2"],
-                "lat": [50.2, 51.8],
-                "lon": [10.2, 11.8],
-                "capacity": [2000, 2000],
-            }
-        )
-        write_tables(tmp_path, accounts, reps)
+        accounts = scattered_accounts(np.random.default_rng(5), 160, (50.01, 51.99), (10.01, 11.99))
+        write_tables(tmp_path, accounts, reps_at([50.2, 51.8], [10.2, 11.8], [2000, 2000]))
         out = tmp_path / "out"
         done = invoke(
             align_args(

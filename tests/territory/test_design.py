@@ -25,7 +25,7 @@ from territory.workflow.design import (
     territory_table,
 )
 from tests.commands import run_territory
-from tests.instances import square_grid
+from tests.instances import scattered_accounts, square_grid
 
 runner = CliRunner()
 
@@ -151,16 +151,8 @@ class TestDesignCli:
         layer = square_grid(6, 6, size=0.2, west=10.0, south=50.0, column="zip", prefix="Z")
         layer.to_file(tmp_path / "units.geojson", driver="GeoJSON")
         n = 300
-        accounts = pd.DataFrame(
-            {
-                "account_id": [f"A{i:03d}" for i in range(n)],
-                "lat": rng.uniform(50.01, 51.19, n),
-                "lon": rng.uniform(10.01, 11.19, n),
-                "potential": rng.uniform(50, 150, n).round(2),
-                "workload": rng.uniform(5, 15, n).round(1),
-                "current_rep": rng.choice(["R1", "R2"], n),
-            }
-        )
+        accounts = scattered_accounts(rng, n, (50.01, 51.19), (10.01, 11.19))
+        accounts["current_rep"] = rng.choice(["R1", "R2"], n)
         reps = pd.DataFrame(
             {"rep_id": ["R1", "R2"], "lat": [50.3, 51.0], "lon": [10.3, 11.0],
              "capacity": [2000, 2000], "tier": ["A", "C"]}

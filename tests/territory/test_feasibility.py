@@ -20,7 +20,6 @@ tier-B reps of capacity 1,000 at lon 0, 10, 20 (targets 200 and 20 per rep).
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from territory.domain.feasibility import (
@@ -32,28 +31,7 @@ from territory.domain.feasibility import (
 from territory.domain.model import AlignmentSettings, BalanceRule, build_problem
 from territory.domain.synthetic import make_instance
 from tests.instances import BIG_MIN_BALANCE, big_account
-
-
-def _line() -> tuple[pd.DataFrame, pd.DataFrame]:
-    accounts = pd.DataFrame(
-        {
-            "account_id": [f"a{i}" for i in range(6)],
-            "lat": [0.0] * 6,
-            "lon": [1.0, 2.0, 9.0, 11.0, 18.0, 19.0],
-            "potential": [100.0] * 6,
-            "workload": [10.0] * 6,
-        }
-    )
-    reps = pd.DataFrame(
-        {
-            "rep_id": ["R0", "R1", "R2"],
-            "lat": [0.0] * 3,
-            "lon": [0.0, 10.0, 20.0],
-            "capacity": [1000.0] * 3,
-        }
-    )
-    return accounts, reps
-
+from tests.instances import six_on_a_line as _line
 
 ALL_CANDIDATES = AlignmentSettings(candidates=3)
 

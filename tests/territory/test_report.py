@@ -38,13 +38,11 @@ from territory.rendering.report import (
 )
 from territory.rendering.report.page import ENVIRONMENT
 from tests.browser import find_chromium, inspect_page
-from tests.commands import run_territory
+from tests.commands import DEMO_COMP as COMP
+from tests.commands import ROOT, run_territory
+from tests.instances import EVIL
 
-ROOT = Path(__file__).resolve().parents[2]
-COMP = ROOT / "data/demo/comp.toml"
 runner = CliRunner()
-
-EVIL = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 CHECKS: list[dict[str, Any]] = [
