@@ -42,13 +42,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.contract import MAX_MAGNITUDE
 from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
 
 QUOTA_TOLERANCE = 1e-9
 """How close f(1.0) must be to 1.0: at quota a rep earns exactly the target incentive."""

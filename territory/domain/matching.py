@@ -46,6 +46,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
+from territory.domain.arrays import BoolArray, FloatArray
 from territory.domain.geo import haversine_km
 from territory.errors import (
     DataValidationError,
@@ -55,8 +56,6 @@ from territory.errors import (
     SolveError,
 )
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 TravelMeasure = Literal["centre", "farthest"]
 
 TIER_TALENT: dict[str, float] = {"A": 1.0, "B": 0.6, "C": 0.3}

@@ -17,15 +17,13 @@ from scipy import sparse
 from scipy.sparse import csgraph  # noqa: F401 - loads sparse.csgraph
 from scipy.spatial import cKDTree
 
+from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.geo import haversine_km, unit_vectors
 from territory.errors import DataValidationError, InputProblem
 
 DEFAULT_CANDIDATES = 8
 """How many nearest reps each account considers; the optimum rarely lies further away."""
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_TIER_FACTORS: Mapping[str, float] = MappingProxyType({"A": 1.15, "B": 1.0, "C": 0.85})
 """Potential-target multipliers by rep tier: the best reps carry the most potential."""

@@ -38,13 +38,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.domain.response import (
-    LITERATURE_RAMP,
-    PlanLike,
-    RampCurve,
-    ResponseModel,
-    plan_array,
-)
+from territory.domain.arrays import FloatArray, PlanLike
+from territory.domain.response import LITERATURE_RAMP, RampCurve, ResponseModel, plan_array
 from territory.domain.value import Economics, value_plan
 from territory.errors import ScenarioError
 
@@ -62,7 +57,6 @@ __all__ = [
     "size_sales_force",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 PlanFor = Callable[[int], tuple[pd.DataFrame, PlanLike]]
 QuotaFor = Callable[[pd.DataFrame, npt.NDArray[np.object_]], npt.ArrayLike]
 
