@@ -378,7 +378,7 @@ def _explain(
 
 
 def _travel_reason(subject: str, message: str, excess: float) -> InfeasibilityReason:
-    """A reason the travel limit gives: who, in words, and by how many km it falls short."""
+    """Build a travel-limit reason: who, in words, and by how many km the limit falls short."""
     return InfeasibilityReason(
         constraint="travel_limit", subject=subject, message=message, excess=excess
     )
