@@ -291,7 +291,7 @@ def check_curve(curve: PayoutCurve) -> None:
     Parameters
     ----------
     curve
-        The payout curve.
+        Tiers, threshold and cap of a role's (or one measure's) payout, as built or read.
 
     Raises
     ------

@@ -134,7 +134,7 @@ def none_for_missing(values: pd.Series) -> pd.Series:
     Parameters
     ----------
     values
-        A column as a reader returned it.
+        A column as a reader returned it (a Parquet string column holds ``pd.NA`` or NaN).
 
     Returns
     -------
@@ -182,7 +182,7 @@ def text_values(values: pd.Series) -> list[str | None]:
     Parameters
     ----------
     values
-        An id or text column as read.
+        An id or text column as read; Excel or Parquet may hold some ids as numbers.
 
     Returns
     -------
@@ -264,7 +264,7 @@ def has_data(frame: pd.DataFrame) -> bool:
     Parameters
     ----------
     frame
-        A table as read.
+        A table as read, below its header row (a header with no rows under it is empty too).
 
     Returns
     -------

@@ -397,19 +397,19 @@ class ResponseModel:
     @property
     def tiers(self) -> dict[str, float]:
         """Effectiveness multiplier by tier (the reference tier is 1)."""
-        out = {self.reference_tier: 1.0} if self.reference_tier is not None else {}
-        for name, value in zip(self.names, self.estimate.tolist(), strict=True):
-            if name.startswith("tier:"):
-                out[name.removeprefix("tier:")] = value
-        return out
+        return self._levels("tier:", self.reference_tier)
 
     @property
     def segments(self) -> dict[str, float]:
         """Level by segment (the reference segment is 1)."""
-        out = {self.reference_segment: 1.0} if self.reference_segment is not None else {}
+        return self._levels("segment:", self.reference_segment)
+
+    def _levels(self, prefix: str, reference: str | None) -> dict[str, float]:
+        """Estimates named ``prefix`` + level, after the reference level's 1 (the fitted order)."""
+        out = {reference: 1.0} if reference is not None else {}
         for name, value in zip(self.names, self.estimate.tolist(), strict=True):
-            if name.startswith("segment:"):
-                out[name.removeprefix("segment:")] = value
+            if name.startswith(prefix):
+                out[name.removeprefix(prefix)] = value
         return out
 
     def parameter_matrix(self, with_draws: bool) -> FloatArray:
