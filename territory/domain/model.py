@@ -348,17 +348,17 @@ class AlignmentProblem:
     @property
     def n_accounts(self) -> int:
         """Number of accounts."""
-        return int(self.potential.shape[0])
+        return len(self.potential)
 
     @property
     def n_reps(self) -> int:
         """Number of reps."""
-        return int(self.capacity.shape[0])
+        return len(self.capacity)
 
     @property
     def n_pairs(self) -> int:
         """Number of candidate account-rep pairs (the model's variables)."""
-        return int(self.pair_rep.shape[0])
+        return len(self.pair_rep)
 
     def pair_index(self, assignment: IntArray) -> IntArray:
         """Pair position of each account's assigned rep; -1 where that rep is not a candidate."""
