@@ -42,13 +42,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.contract import MAX_MAGNITUDE
 from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
 
 QUOTA_TOLERANCE = 1e-9
 """How close f(1.0) must be to 1.0: at quota a rep earns exactly the target incentive."""
@@ -294,7 +291,7 @@ def check_curve(curve: PayoutCurve) -> None:
     Parameters
     ----------
     curve
-        The payout curve.
+        Tiers, threshold and cap of a role's (or one measure's) payout, as built or read.
 
     Raises
     ------
@@ -604,23 +601,32 @@ _STANDARD_ACCELERATION = (
     Tier(start=1.5, slope=1.0),
 )
 
-HUNTER = RolePlan(
-    name="hunter",
-    description="New-business rep: 50/50 mix, no threshold, 2x accelerator from 100% to 150%.",
-    ote=200_000.0,
-    pay_mix=PayMix(base=0.5, variable=0.5),
-    measures=(Measure(name="bookings", weight=1.0),),
-    curve=PayoutCurve(tiers=(Tier(start=0.0, end=1.0, slope=1.0), *_STANDARD_ACCELERATION)),
+
+def _bookings_preset(name: str, description: str, mix: PayMix, curve: PayoutCurve) -> RolePlan:
+    """Build a preset paid on bookings alone at the default OTE of 200,000 a year."""
+    return RolePlan(
+        name=name,
+        description=description,
+        ote=200_000.0,
+        pay_mix=mix,
+        measures=(Measure(name="bookings", weight=1.0),),
+        curve=curve,
+    )
+
+
+HUNTER = _bookings_preset(
+    "hunter",
+    "New-business rep: 50/50 mix, no threshold, 2x accelerator from 100% to 150%.",
+    PayMix(base=0.5, variable=0.5),
+    PayoutCurve(tiers=(Tier(start=0.0, end=1.0, slope=1.0), *_STANDARD_ACCELERATION)),
 )
 """Preset plan for hunters, also shipped as ``data/comp/hunter.toml``."""
 
-ACCOUNT_MANAGER = RolePlan(
-    name="account_manager",
-    description="Account manager: 70/30 mix, threshold at 75% paying 50% of TI, 2x from 100%.",
-    ote=200_000.0,
-    pay_mix=PayMix(base=0.7, variable=0.3),
-    measures=(Measure(name="bookings", weight=1.0),),
-    curve=PayoutCurve(
+ACCOUNT_MANAGER = _bookings_preset(
+    "account_manager",
+    "Account manager: 70/30 mix, threshold at 75% paying 50% of TI, 2x from 100%.",
+    PayMix(base=0.7, variable=0.3),
+    PayoutCurve(
         threshold=Threshold(at=0.75, payout_at_threshold=0.5),
         tiers=(Tier(start=0.75, end=1.0, slope=2.0), *_STANDARD_ACCELERATION),
     ),

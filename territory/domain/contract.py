@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pandera.pandas as pa
+
+from territory.domain.arrays import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "ACCOUNTS_SCHEMA",
@@ -38,6 +39,7 @@ __all__ = [
     "canonical_columns",
     "fmt_number",
     "has_data",
+    "is_blank",
     "is_missing",
     "kind_of",
     "none_for_missing",
@@ -73,9 +75,6 @@ MAX_TOTAL_MAGNITUDE = 1e18
 """Largest magnitude accepted for totals (a territory's potential, a company target): a million
 rows at :data:`MAX_MAGNITUDE`."""
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
 
 # Cells that mean "no value" in a numeric column. Text columns only treat whitespace as blank, so
 # an id such as "NA" (Namibia, a rep's initials) is never silently lost.
@@ -113,13 +112,29 @@ def is_missing(value: object) -> bool:
     return isinstance(value, float | np.floating) and math.isnan(value)
 
 
+def is_blank(value: object) -> bool:
+    """Tell whether a cell holds nothing: missing (see :func:`is_missing`) or only whitespace.
+
+    Parameters
+    ----------
+    value
+        The cell to test, as read or taken from ``Series.tolist()``.
+
+    Returns
+    -------
+    bool
+        True for a missing cell or blank text.
+    """
+    return is_missing(value) or (isinstance(value, str) and not value.strip())
+
+
 def none_for_missing(values: pd.Series) -> pd.Series:
     """Object column with ``None`` (not NaN or ``pd.NA``) for missing cells.
 
     Parameters
     ----------
     values
-        A column as a reader returned it.
+        A column as a reader returned it (a Parquet string column holds ``pd.NA`` or NaN).
 
     Returns
     -------
@@ -167,7 +182,7 @@ def text_values(values: pd.Series) -> list[str | None]:
     Parameters
     ----------
     values
-        An id or text column as read.
+        An id or text column as read; Excel or Parquet may hold some ids as numbers.
 
     Returns
     -------
@@ -243,17 +258,13 @@ def parse_numbers(values: pd.Series) -> tuple[FloatArray, BoolArray, BoolArray]:
     return numbers, blank, bad
 
 
-def _filled(value: object) -> bool:
-    return not (is_missing(value) or (isinstance(value, str) and not value.strip()))
-
-
 def has_data(frame: pd.DataFrame) -> bool:
     """Whether any cell holds something (stops at the first one, usually in row one).
 
     Parameters
     ----------
     frame
-        A table as read.
+        A table as read, below its header row (a header with no rows under it is empty too).
 
     Returns
     -------
@@ -262,7 +273,7 @@ def has_data(frame: pd.DataFrame) -> bool:
     """
     for i in range(frame.shape[1]):
         for value in frame.iloc[:, i].to_numpy(dtype=object):
-            if _filled(value):
+            if not is_blank(value):
                 return True
     return False
 
@@ -288,7 +299,7 @@ def blank_rows(frame: pd.DataFrame, positions: IntArray) -> BoolArray:
             break
         column = frame.iloc[positions, i].to_numpy(dtype=object)
         for j in np.flatnonzero(blank):
-            if _filled(column[j]):
+            if not is_blank(column[j]):
                 blank[j] = False
     return blank
 

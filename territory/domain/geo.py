@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from territory.domain.arrays import FloatArray
+
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG), the usual radius for haversine distances on WGS84 coordinates."""
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def haversine_km(

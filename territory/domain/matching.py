@@ -46,6 +46,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
+from territory.domain.arrays import BoolArray, FloatArray
 from territory.domain.geo import haversine_km
 from territory.errors import (
     DataValidationError,
@@ -55,8 +56,6 @@ from territory.errors import (
     SolveError,
 )
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 TravelMeasure = Literal["centre", "farthest"]
 
 TIER_TALENT: dict[str, float] = {"A": 1.0, "B": 0.6, "C": 0.3}
@@ -330,14 +329,11 @@ def _explain(
         r = int(np.argmin(distance[:, t]))
         tid, rid, km = data.territory_ids[t], data.rep_ids[r], float(distance[r, t])
         reasons.append(
-            InfeasibilityReason(
-                constraint="travel_limit",
-                subject=f"territory {tid}",
-                message=(
-                    f"no rep lives within {limit:,.1f} km of territory {tid} ({words}); the "
-                    f"nearest is rep {rid} at {km:,.1f} km, {km - limit:,.1f} km over the limit"
-                ),
-                excess=km - limit,
+            _travel_reason(
+                f"territory {tid}",
+                f"no rep lives within {limit:,.1f} km of territory {tid} ({words}); the "
+                f"nearest is rep {rid} at {km:,.1f} km, {km - limit:,.1f} km over the limit",
+                km - limit,
             )
         )
     if n_reps <= k:
@@ -345,14 +341,11 @@ def _explain(
             t = int(np.argmin(distance[r, :]))
             tid, rid, km = data.territory_ids[t], data.rep_ids[r], float(distance[r, t])
             reasons.append(
-                InfeasibilityReason(
-                    constraint="travel_limit",
-                    subject=f"rep {rid}",
-                    message=(
-                        f"rep {rid} reaches no territory within {limit:,.1f} km ({words}); the "
-                        f"nearest is territory {tid} at {km:,.1f} km, {km - limit:,.1f} km over"
-                    ),
-                    excess=km - limit,
+                _travel_reason(
+                    f"rep {rid}",
+                    f"rep {rid} reaches no territory within {limit:,.1f} km ({words}); the "
+                    f"nearest is territory {tid} at {km:,.1f} km, {km - limit:,.1f} km over",
+                    km - limit,
                 )
             )
     hall = _hall_violator(allowed, territories_side=k <= n_reps)
@@ -375,14 +368,20 @@ def _explain(
                 "reps to place"
             )
         reasons.append(
-            InfeasibilityReason(
-                constraint="travel_limit",
-                subject="matching",
-                message=f"{message}; a full matching needs a limit of at least {min_km:,.1f} km",
-                excess=min_km - limit,
+            _travel_reason(
+                "matching",
+                f"{message}; a full matching needs a limit of at least {min_km:,.1f} km",
+                min_km - limit,
             )
         )
     return reasons
+
+
+def _travel_reason(subject: str, message: str, excess: float) -> InfeasibilityReason:
+    """Build a travel-limit reason: who, in words, and by how many km the limit falls short."""
+    return InfeasibilityReason(
+        constraint="travel_limit", subject=subject, message=message, excess=excess
+    )
 
 
 def _hall_violator(

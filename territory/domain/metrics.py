@@ -145,7 +145,7 @@ def max_potential_deviation(
     plan: PlanArray,
     tier_factors: Mapping[str, float] | None = None,
 ) -> float:
-    """Largest |potential / target - 1| over reps."""
+    """Largest |potential / target - 1| over reps (targets: capacity x tier factor shares)."""
     return float(territory_table(accounts, reps, plan, tier_factors)["potential_dev"].abs().max())
 
 
@@ -155,7 +155,7 @@ def max_workload_deviation(
     plan: PlanArray,
     tier_factors: Mapping[str, float] | None = None,
 ) -> float:
-    """Largest |workload / target - 1| over reps."""
+    """Largest |workload / target - 1| over reps; workload targets follow capacity alone."""
     return float(territory_table(accounts, reps, plan, tier_factors)["workload_dev"].abs().max())
 
 

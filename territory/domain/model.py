@@ -17,15 +17,13 @@ from scipy import sparse
 from scipy.sparse import csgraph  # noqa: F401 - loads sparse.csgraph
 from scipy.spatial import cKDTree
 
+from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.geo import haversine_km, unit_vectors
 from territory.errors import DataValidationError, InputProblem
 
 DEFAULT_CANDIDATES = 8
 """How many nearest reps each account considers; the optimum rarely lies further away."""
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_TIER_FACTORS: Mapping[str, float] = MappingProxyType({"A": 1.15, "B": 1.0, "C": 0.85})
 """Potential-target multipliers by rep tier: the best reps carry the most potential."""
@@ -279,11 +277,7 @@ class AlignmentProblem:
             self.rep_lon[reps],
         )
         moved = (self.current[accounts] >= 0) & (reps != self.current[accounts])
-        cost = self.settings.travel(
-            self.workload[accounts], distance
-        ) + self.settings.disruption_weight * np.where(moved, self.potential[accounts], 0.0)
-        if self.move_cost.size:
-            cost = cost + np.where(moved, self.move_cost[accounts], 0.0)
+        cost = self._account_costs(accounts, moved, distance, self.workload, self.potential)
         return distance, np.asarray(cost, dtype=np.float64)
 
     def _family_costs(self, units: IntArray, reps: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -296,15 +290,31 @@ class AlignmentProblem:
         r = reps[pair_of]
         d = haversine_km(members.lat[m], members.lon[m], self.rep_lat[r], self.rep_lon[r])
         moved = (members.current[m] >= 0) & (r != members.current[m])
-        each = self.settings.travel(
-            members.workload[m], d
-        ) + self.settings.disruption_weight * np.where(moved, members.potential[m], 0.0)
-        if self.move_cost.size:
-            each = each + np.where(moved, self.move_cost[m], 0.0)
+        each = self._account_costs(m, moved, d, members.workload, members.potential)
         cost = np.bincount(pair_of, weights=each, minlength=units.shape[0])
         distance = np.zeros(units.shape[0])
         np.maximum.at(distance, pair_of, d)
         return distance, np.asarray(cost, dtype=np.float64)
+
+    def _account_costs(
+        self,
+        accounts: IntArray,
+        moved: BoolArray,
+        distance: FloatArray,
+        workload: FloatArray,
+        potential: FloatArray,
+    ) -> FloatArray:
+        """Travel, disruption and move cost of each (original) account with its paired rep.
+
+        ``workload`` and ``potential`` are indexed by ``accounts``: the problem's own columns, or
+        a family's members' (whose positions are the original accounts').
+        """
+        cost = self.settings.travel(
+            workload[accounts], distance
+        ) + self.settings.disruption_weight * np.where(moved, potential[accounts], 0.0)
+        if self.move_cost.size:
+            cost = cost + np.where(moved, self.move_cost[accounts], 0.0)
+        return np.asarray(cost, dtype=np.float64)
 
     def expand(self, assignment: IntArray) -> IntArray:
         """Rep of every original account from a rep per family (identity without families)."""
@@ -338,17 +348,17 @@ class AlignmentProblem:
     @property
     def n_accounts(self) -> int:
         """Number of accounts."""
-        return int(self.potential.shape[0])
+        return len(self.potential)
 
     @property
     def n_reps(self) -> int:
         """Number of reps."""
-        return int(self.capacity.shape[0])
+        return len(self.capacity)
 
     @property
     def n_pairs(self) -> int:
         """Number of candidate account-rep pairs (the model's variables)."""
-        return int(self.pair_rep.shape[0])
+        return len(self.pair_rep)
 
     def pair_index(self, assignment: IntArray) -> IntArray:
         """Pair position of each account's assigned rep; -1 where that rep is not a candidate."""
@@ -471,19 +481,15 @@ def require_finite(
     would make every window hold and every plan "balanced".
     """
     problems: list[InputProblem] = []
-    for table, frame, column in (
-        ("accounts", accounts, "potential"),
-        ("accounts", accounts, "workload"),
-        ("accounts", accounts, "lat"),
-        ("accounts", accounts, "lon"),
-        ("reps", reps, "capacity"),
-        ("reps", reps, "lat"),
-        ("reps", reps, "lon"),
+    for table, frame, id_column, columns in (
+        ("accounts", accounts, "account_id", ("potential", "workload", "lat", "lon")),
+        ("reps", reps, "rep_id", ("capacity", "lat", "lon")),
     ):
-        values = frame[column].to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            id_column = "account_id" if table == "accounts" else "rep_id"
+        for column in columns:
+            values = frame[column].to_numpy(dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(values))
+            if not bad.size:
+                continue
             ids = frame[id_column].astype(str).to_numpy()[bad[:5]].tolist()
             problems.append(
                 InputProblem(

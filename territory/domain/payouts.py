@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.domain.comp import CompPlan, FloatArray, RolePlan, _pct
+from territory.domain.arrays import FloatArray
+from territory.domain.comp import CompPlan, RolePlan, _pct
 from territory.errors import ScenarioError
 
 

@@ -13,17 +13,12 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.contract import MAX_ROWS_PER_PROBLEM
 from territory.errors import (
     InfeasibilityReason,
     InfeasibleError,
 )
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-ObjectArray = npt.NDArray[np.object_]
-
 
 # --------------------------------------------------------------------------------------------
 # Allocation kernel

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.domain.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 from territory.domain.contract import MAX_ROWS_PER_PROBLEM, MAX_TOTAL_MAGNITUDE
-from territory.domain.quota_allocation import BoolArray, FloatArray, IntArray, ObjectArray
 from territory.domain.quota_config import (
     _LIMIT_TEXT,
     _MONTHS,

@@ -14,14 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.domain.quota_allocation import (
-    BoolArray,
-    FloatArray,
-    IntArray,
-    ObjectArray,
-    _allocate_cents,
-    _split_rows_cents,
-)
+from territory.domain.arrays import BoolArray, FloatArray, IntArray, ObjectArray
+from territory.domain.quota_allocation import _allocate_cents, _split_rows_cents
 from territory.domain.quota_bases import (
     _normalise_role,
     blended_weights,

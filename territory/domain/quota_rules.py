@@ -201,7 +201,7 @@ def check_config(config: QuotaConfig) -> None:
     Parameters
     ----------
     config
-        The quota configuration.
+        Company number, method, caps, ramp and seasonality, as read from the scenario or built.
 
     Raises
     ------

@@ -9,11 +9,11 @@ no step can lose or invent a cent.
 
 Pure domain code: frames and arrays in, frames and numbers out; no file I/O, no solver. The work
 is split by step: :mod:`territory.domain.quota_config` (settings),
-:mod:`territory.domain.quota_allocation`
-(the kernel), :mod:`territory.domain.quota_bases` (bases, ramp, caps, seasonality),
-:mod:`territory.domain.quota_inputs` (the territory table) and :mod:`territory.domain.quota_plan`
-(the
-pipeline). This module holds the accuracy backtest and re-exports their public names.
+:mod:`territory.domain.quota_allocation` (the kernel), :mod:`territory.domain.quota_bases` (bases,
+ramp, caps, seasonality), :mod:`territory.domain.quota_inputs` (the territory table) and
+:mod:`territory.domain.quota_plan` (the pipeline). This module holds the accuracy backtest and
+re-exports what callers use: the settings, the kernel and the pipeline (the bases are imported
+from :mod:`territory.domain.quota_bases` itself).
 """
 
 from __future__ import annotations
@@ -25,24 +25,6 @@ import numpy as np
 import pandas as pd
 
 from territory.domain.quota_allocation import allocate, split_periods
-from territory.domain.quota_bases import (
-    blended_weights,
-    capacity_weights,
-    even_weights,
-    half_at_quota_bound,
-    historical_weights,
-    history_baseline,
-    peer_weights,
-    potential_weights,
-    ramp_months,
-    rebase_prior_quota,
-    role_history_weights,
-    seasonality_shares,
-    share_at_quota,
-    shrink_profile,
-    untapped_weights,
-    yearly_bounds,
-)
 from territory.domain.quota_config import (
     _SOURCE,
     DEFAULT_ROLE_HISTORY_WEIGHTS,
@@ -83,27 +65,11 @@ __all__ = [
     "YearlyCaps",
     "allocate",
     "backtest",
-    "blended_weights",
-    "capacity_weights",
-    "even_weights",
-    "half_at_quota_bound",
-    "historical_weights",
-    "history_baseline",
-    "peer_weights",
     "plan_quotas",
-    "potential_weights",
     "quotas_long",
-    "ramp_months",
-    "rebase_prior_quota",
-    "role_history_weights",
-    "seasonality_shares",
     "set_quotas",
-    "share_at_quota",
-    "shrink_profile",
     "split_periods",
     "territory_history",
-    "untapped_weights",
-    "yearly_bounds",
 ]
 
 # --------------------------------------------------------------------------------------------

@@ -22,9 +22,8 @@ for the best headcount.
 :func:`hiring_plan` turns a headcount into months (``hiring_plan.csv``): requisitions, hires
 after the time to fill, expected leavers and their backfill, ramped capacity and expected
 sales, with the headcount to hold chosen so that the sales run-rate reaches the target once
-hires have ramped, despite attrition.
-
-Everything here is pure: no file is read or written and the inputs are never modified.
+hires have ramped, despite attrition. Both are pure: ``plan_for`` does the placing, nothing here
+reads or writes a file, and the tables passed in are never modified.
 """
 
 from __future__ import annotations
@@ -38,13 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from territory.domain.response import (
-    LITERATURE_RAMP,
-    PlanLike,
-    RampCurve,
-    ResponseModel,
-    plan_array,
-)
+from territory.domain.arrays import FloatArray, PlanLike
+from territory.domain.response import LITERATURE_RAMP, RampCurve, ResponseModel, plan_array
 from territory.domain.value import Economics, value_plan
 from territory.errors import ScenarioError
 
@@ -62,7 +56,6 @@ __all__ = [
     "size_sales_force",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 PlanFor = Callable[[int], tuple[pd.DataFrame, PlanLike]]
 QuotaFor = Callable[[pd.DataFrame, npt.NDArray[np.object_]], npt.ArrayLike]
 

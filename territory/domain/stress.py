@@ -44,10 +44,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.comp import CompPlan
 from territory.domain.stress_config import (
-    FloatArray,
-    IntArray,
     SeedLike,
     StressConfig,
     _default_levers,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from territory.domain.arrays import FloatArray, IntArray, ObjectArray
 from territory.domain.comp import CompPlan
-from territory.domain.stress_config import FloatArray, IntArray, ObjArray
 from territory.errors import DataValidationError, InputProblem
 
 
@@ -30,8 +30,8 @@ class StressInputs:
     ``plan_revenue`` is the finance number ``G`` the scenarios are expressed against.
     """
 
-    rep_ids: ObjArray
-    roles: ObjArray
+    rep_ids: ObjectArray
+    roles: ObjectArray
     quota: FloatArray
     expected_sales: FloatArray
     ti: FloatArray
@@ -41,7 +41,7 @@ class StressInputs:
     effectiveness: FloatArray
     sigma_idio: FloatArray
     segment: IntArray
-    territory_ids: ObjArray
+    territory_ids: ObjectArray
     prior_year_quota: FloatArray
     prior_year_payout: FloatArray
     plan_revenue: float

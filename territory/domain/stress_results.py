@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from territory.domain.stress_config import FloatArray, StressConfig
+from territory.domain.arrays import FloatArray
+from territory.domain.stress_config import StressConfig
 from territory.errors import ScenarioError
 
 

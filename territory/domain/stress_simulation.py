@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.comp import CompPlan, RolePlan
-from territory.domain.stress_config import BoolArray, FloatArray, IntArray, SeedLike, StressConfig
+from territory.domain.stress_config import SeedLike, StressConfig
 from territory.domain.stress_inputs import StressInputs, held_share
 from territory.errors import ScenarioError
 

@@ -21,6 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.model import DEFAULT_TIER_FACTORS
 from territory.domain.model import targets as split_total
 
@@ -42,8 +43,6 @@ __all__ = [
 ]
 
 Seed = int | np.random.Generator | None
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 ACCOUNT_COLUMNS: Final = (
     "account_id",

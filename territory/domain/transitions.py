@@ -39,6 +39,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.domain.arrays import BoolArray, FloatArray, ObjectArray, PlanLike
+from territory.domain.contract import is_blank
 from territory.domain.geo import haversine_km
 from territory.domain.metrics import moved_mask
 from territory.domain.run import RunData as PlanFolder
@@ -79,10 +81,6 @@ TRANSITION_COLUMNS = (
 )
 """Columns of ``transitions.csv``, in order."""
 
-ObjectArray = npt.NDArray[np.object_]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-PlanLike = pd.DataFrame | pd.Series | npt.ArrayLike
 
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 
@@ -227,7 +225,7 @@ def transition_plan(
                 "there is no current_rep column, so the plan before is unknown",
                 "add current_rep to the accounts or pass plan_before",
             )
-        before = _reps_of(accounts["current_rep"].to_numpy(dtype=object))
+        before = _texts(accounts["current_rep"].to_numpy(dtype=object))
     else:
         before = _aligned(plan_before, ids, "plan_before")
     after = _aligned(plan_after, ids, "plan_after")
@@ -313,7 +311,7 @@ def transition_plan(
     table = pd.DataFrame(
         {
             "account_id": ids[rows],
-            "name": np.array([None if _blank(n) else str(n) for n in names.tolist()], dtype=object),
+            "name": _texts(names.tolist()),
             "from_rep": from_rep,
             "to_rep": to_rep,
             "potential": potential,
@@ -405,17 +403,9 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], source: str) -> None:
         )
 
 
-def _blank(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
-
-
-def _reps_of(values: Iterable[object]) -> ObjectArray:
-    """Rep ids as text, None for blank cells (NaN, NA, empty)."""
-    return np.array([None if _blank(v) else str(v) for v in values], dtype=object)
+def _texts(values: Iterable[object]) -> ObjectArray:
+    """Cells (rep ids, names) as text, None for blank ones (NaN, NA, empty)."""
+    return np.array([None if is_blank(v) else str(v) for v in values], dtype=object)
 
 
 def _aligned(plan: Any, ids: ObjectArray, source: str) -> ObjectArray:
@@ -438,7 +428,7 @@ def _aligned(plan: Any, ids: ObjectArray, source: str) -> ObjectArray:
             "give one rep per account, in the accounts' order, or a frame with account_id "
             "and rep_id",
         )
-    return _reps_of(values.tolist())
+    return _texts(values.tolist())
 
 
 def _by_id(plan: pd.Series, ids: ObjectArray, source: str) -> ObjectArray:
@@ -460,7 +450,7 @@ def _by_id(plan: pd.Series, ids: ObjectArray, source: str) -> ObjectArray:
             f"{len(absent)} account(s) are not in the plan, e.g. {', '.join(absent[:5])}",
             "give a rep for every account of the accounts table",
         )
-    return _reps_of(lookup[i] for i in ids.tolist())
+    return _texts(lookup[i] for i in ids.tolist())
 
 
 def _column(frame: pd.DataFrame, name: str) -> FloatArray:
@@ -528,10 +518,10 @@ def _locks(accounts: pd.DataFrame, locked: Any, ids: ObjectArray) -> ObjectArray
     if locked is None:
         if "locked_rep" not in accounts.columns:
             return np.full(ids.size, None, dtype=object)
-        return _reps_of(accounts["locked_rep"].to_numpy(dtype=object).tolist())
+        return _texts(accounts["locked_rep"].to_numpy(dtype=object).tolist())
     if isinstance(locked, Mapping):
         table = {str(k): v for k, v in locked.items()}
-        return _reps_of(table.get(i) for i in ids.tolist())
+        return _texts(table.get(i) for i in ids.tolist())
     return _aligned(locked, ids, "locked")
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.contract import (
     ACCOUNTS_SCHEMA,
     DEFAULT_TIER,
@@ -53,8 +54,6 @@ __all__ = [
     "validate_table",
 ]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 _MAX_TEXT = f"{MAX_MAGNITUDE:.0e}".replace("+", "")  # "1e12" in messages
 

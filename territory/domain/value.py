@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from territory.domain.arrays import BoolArray, FloatArray, PlanLike
+from territory.domain.contract import is_blank
 from territory.domain.metrics import moved_mask
 from territory.domain.response import (
-    PlanLike,
     RampCurve,
     RepSales,
     ResponseModel,
@@ -56,8 +56,6 @@ __all__ = [
     "value_plan",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_MARGIN = 0.6
 """Gross margin on sales [D]: an engine default, to be replaced by the company's own."""
@@ -393,7 +391,7 @@ def _uplift(
     today = current_reps if current_reps is not None else reps
     current = accounts["current_rep"]
     known = set(today["rep_id"].astype(str).tolist())
-    ids = [str(v).strip() for v in current.tolist() if not _blank(v)]
+    ids = [str(v).strip() for v in current.tolist() if not is_blank(v)]
     missing = sorted(set(ids) - known)
     if missing:
         return None, [
@@ -402,7 +400,7 @@ def _uplift(
         ]
     if not ids:
         return None, ["no uplift: no account has a current rep"]
-    held = np.array([not _blank(v) for v in current.tolist()], dtype=bool)
+    held = np.array([not is_blank(v) for v in current.tolist()], dtype=bool)
     same_reps = current_reps is None
     now = rep_expected_sales(
         model, accounts, today, current, with_draws=True,
@@ -432,14 +430,6 @@ def _uplift(
         for label, q in zip(("p10", "p50", "p90"), quantiles, strict=True):
             out[f"{name}_{label}"] = float(np.quantile(values[draws], q))
     return out, notes
-
-
-def _blank(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
 
 
 def _json_number(value: float) -> float | None:

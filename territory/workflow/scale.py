@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.budget import Budget
 from territory.domain.feasibility import presolve_reasons
 from territory.domain.geo import unit_vectors
@@ -66,8 +66,6 @@ from territory.workflow.result import (
     solve_result,
 )
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 
 DECOMPOSE_ACCOUNTS = 50_000

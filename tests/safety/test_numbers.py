@@ -17,7 +17,8 @@ import territory.workflow.align as api
 from cli import EXIT_BAD_INPUT, app
 from solvers.base import Solution, SolveStatus
 from territory.domain.comp import parse_comp
-from territory.domain.quotas import QuotaConfig, plan_quotas, seasonality_shares
+from territory.domain.quota_bases import seasonality_shares
+from territory.domain.quotas import QuotaConfig, plan_quotas
 from territory.domain.synthetic import make_instance
 from territory.errors import DataValidationError, ScenarioError, SolveError
 from territory.io import MAX_MAGNITUDE, MAX_TOTAL_MAGNITUDE, load_inputs, validate_inputs

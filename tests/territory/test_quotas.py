@@ -18,6 +18,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from territory.domain.metrics import territory_table
+from territory.domain.quota_bases import (
+    blended_weights,
+    half_at_quota_bound,
+    history_baseline,
+    peer_weights,
+    ramp_months,
+    rebase_prior_quota,
+    seasonality_shares,
+    share_at_quota,
+    shrink_profile,
+    untapped_weights,
+    yearly_bounds,
+)
 from territory.domain.quotas import (
     METHODS,
     QuotaConfig,
@@ -27,22 +40,11 @@ from territory.domain.quotas import (
     YearlyCaps,
     allocate,
     backtest,
-    blended_weights,
-    half_at_quota_bound,
-    history_baseline,
-    peer_weights,
     plan_quotas,
     quotas_long,
-    ramp_months,
-    rebase_prior_quota,
-    seasonality_shares,
     set_quotas,
-    share_at_quota,
-    shrink_profile,
     split_periods,
     territory_history,
-    untapped_weights,
-    yearly_bounds,
 )
 from territory.domain.synthetic import make_instance
 from territory.errors import DataValidationError, InfeasibleError, ScenarioError

@@ -65,6 +65,7 @@ Everything here is pure: no file is read or written and the inputs are never mod
 
 from __future__ import annotations
 
+from territory.domain.arrays import PlanLike as PlanLike  # not in __all__, as before
 from territory.domain.response.document import from_json, to_json
 from territory.domain.response.estimate import fit_response, literature_model
 from territory.domain.response.model import (
@@ -83,7 +84,6 @@ from territory.domain.response.model import (
     plan_array,
     rep_loading,
 )
-from territory.domain.response.model import PlanLike as PlanLike  # not in __all__, as before
 from territory.domain.response.predict import (
     RepSales,
     account_expected_sales,

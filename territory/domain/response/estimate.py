@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize
 
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.model import DEFAULT_TIER_FACTORS
 from territory.domain.response.history import _CannotFitError, _History, _history
 from territory.domain.response.model import (
@@ -26,8 +27,6 @@ from territory.domain.response.model import (
     PRIOR_HALF_SD,
     PRIOR_SHAPE_SD,
     FitQuality,
-    FloatArray,
-    IntArray,
     ResponseModel,
     _numbers,
     _revenue,

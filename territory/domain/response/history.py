@@ -13,13 +13,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.domain.arrays import FloatArray, IntArray, ObjectArray
 from territory.domain.response.model import (
     MIN_COVERAGE_SPREAD,
     MIN_MOVED_ACCOUNTS,
     MIN_REPS,
-    FloatArray,
-    IntArray,
-    ObjectArray,
     _numbers,
     _problem,
     _rep_positions,

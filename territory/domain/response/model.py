@@ -18,12 +18,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.domain.arrays import FloatArray, IntArray, ObjectArray, PlanLike
+from territory.domain.contract import is_blank
 from territory.errors import DataValidationError, InputProblem
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-ObjectArray = npt.NDArray[np.object_]
-PlanLike = pd.DataFrame | pd.Series | npt.ArrayLike
 
 FORMAT = "territory.domain.response/1"
 """Format tag of the fitted-model document (``response.json``)."""
@@ -219,7 +216,7 @@ def plan_array(accounts: pd.DataFrame, plan: PlanLike, source: str = "plan") -> 
                 source, None, f"{values.size} rep(s) for {ids.size} account(s)",
                 "give one rep per account, in the accounts' order",
             )  # fmt: skip
-    return np.array([None if _blank(v) else str(v) for v in values.tolist()], dtype=object)
+    return np.array([None if is_blank(v) else str(v) for v in values.tolist()], dtype=object)
 
 
 @dataclass(frozen=True, eq=False)
@@ -400,19 +397,19 @@ class ResponseModel:
     @property
     def tiers(self) -> dict[str, float]:
         """Effectiveness multiplier by tier (the reference tier is 1)."""
-        out = {self.reference_tier: 1.0} if self.reference_tier is not None else {}
-        for name, value in zip(self.names, self.estimate.tolist(), strict=True):
-            if name.startswith("tier:"):
-                out[name.removeprefix("tier:")] = value
-        return out
+        return self._levels("tier:", self.reference_tier)
 
     @property
     def segments(self) -> dict[str, float]:
         """Level by segment (the reference segment is 1)."""
-        out = {self.reference_segment: 1.0} if self.reference_segment is not None else {}
+        return self._levels("segment:", self.reference_segment)
+
+    def _levels(self, prefix: str, reference: str | None) -> dict[str, float]:
+        """Estimates named ``prefix`` + level, after the reference level's 1 (the fitted order)."""
+        out = {reference: 1.0} if reference is not None else {}
         for name, value in zip(self.names, self.estimate.tolist(), strict=True):
-            if name.startswith("segment:"):
-                out[name.removeprefix("segment:")] = value
+            if name.startswith(prefix):
+                out[name.removeprefix(prefix)] = value
         return out
 
     def parameter_matrix(self, with_draws: bool) -> FloatArray:
@@ -442,14 +439,6 @@ def _text(value: Any) -> str | None:
 
 def _problem(source: str, column: str | None, message: str, fix: str) -> DataValidationError:
     return DataValidationError([InputProblem(source, None, column, message, fix)])
-
-
-def _blank(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
 
 
 def _numbers(frame: pd.DataFrame, column: str, source: str) -> FloatArray:
@@ -499,7 +488,7 @@ def _rep_positions(
     out = np.full(len(values), -1, dtype=np.int64)
     unknown: dict[str, int] = {}
     for i, value in enumerate(values.tolist()):
-        if _blank(value):
+        if is_blank(value):
             continue
         rep = str(value).strip()
         if rep in index:
@@ -523,8 +512,8 @@ def _tiers(reps: pd.DataFrame) -> list[str]:
     """Return each rep's tier, upper case; blank is tier B (as the model's ``tier_factors_of``)."""
     if "tier" not in reps.columns:
         return ["B"] * len(reps)
-    return [("B" if _blank(t) else str(t).strip().upper()) for t in reps["tier"].tolist()]
+    return [("B" if is_blank(t) else str(t).strip().upper()) for t in reps["tier"].tolist()]
 
 
 def _segments(accounts: pd.DataFrame) -> list[str]:
-    return [("" if _blank(s) else str(s).strip()) for s in accounts["segment"].tolist()]
+    return [("" if is_blank(s) else str(s).strip()) for s in accounts["segment"].tolist()]

@@ -15,11 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from territory.domain.arrays import FloatArray, IntArray, PlanLike
 from territory.domain.response.model import (
-    FloatArray,
-    IntArray,
     Loading,
-    PlanLike,
     ResponseModel,
     _hill_response,
     _numbers,
