@@ -510,7 +510,7 @@ def _failing_payout(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None
     def load_comp(_path: object) -> None:
         raise exc
 
-    monkeypatch.setattr("territory.domain.comp.load_comp", load_comp)
+    monkeypatch.setattr("territory.io.config_files.load_comp", load_comp)
 
 
 class TestEntryPoint:

@@ -35,12 +35,12 @@ from territory.domain.comp import (
     RolePlan,
     Threshold,
     Tier,
-    load_comp,
     parse_comp,
     preset,
 )
 from territory.domain.payouts import attainment_steps, payout_for, payout_table, sample_calculations
 from territory.errors import ScenarioError
+from territory.io.config_files import load_comp
 
 ROOT = Path(__file__).resolve().parents[2]
 COMP_DIR = ROOT / "data" / "comp"

@@ -10,7 +10,6 @@ the source and the key, the first problem in the order the file lists them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, cast
 
@@ -25,7 +24,6 @@ from pydantic import (
 )
 
 from territory.domain.checks.helpers import norm_role
-from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError
 
 CHECK_IDS: tuple[str, ...] = tuple(f"T{i}" for i in range(1, 11)) + tuple(
@@ -477,16 +475,3 @@ def thresholds_from_mapping(
         return _ThresholdsFile.model_validate(document).checks
     except ValidationError as exc:
         raise ScenarioError(f"{source}: {_problem(exc, document, spelled)}") from None
-
-
-def load_thresholds(path: str | Path) -> CheckThresholds:
-    """Read a thresholds TOML file (layout of ``data/checks.toml``); missing keys keep defaults.
-
-    Raises
-    ------
-    ScenarioError
-        When the file is missing or not TOML, or a key is unknown or has the wrong type; the
-        message names the file and the key.
-    """
-    p = Path(path)
-    return thresholds_from_mapping(read_toml(p, "thresholds"), source=str(p))
