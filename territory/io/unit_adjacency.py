@@ -21,8 +21,9 @@ import shapely
 import shapely.errors
 from scipy.sparse import csgraph
 
-from territory.domain.districting import DualGraph, graph_from_edges, load_dual_graph
+from territory.domain.districting import DualGraph, graph_from_edges
 from territory.errors import DataValidationError
+from territory.io.benchmark_graphs import load_dual_graph
 from territory.io.unit_layers import (
     MAX_IDS_SHOWN,
     WGS84,
@@ -250,12 +251,12 @@ def _lonlat(points: gpd.GeoSeries) -> npt.NDArray[np.float64]:
 def read_adjacency(path: str | Path, population_key: str | None = None) -> DualGraph:
     """Read a ready NetworkX adjacency JSON graph (as in ``../shared/benchmarks/``).
 
-    Delegates to :func:`territory.domain.districting.load_dual_graph`.
+    Delegates to :func:`territory.io.benchmark_graphs.load_dual_graph`.
 
     Parameters
     ----------
     path, population_key
-        As for :func:`territory.domain.districting.load_dual_graph`.
+        As for :func:`territory.io.benchmark_graphs.load_dual_graph`.
 
     Returns
     -------
