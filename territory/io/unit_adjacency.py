@@ -87,12 +87,13 @@ def connectivity(graph: DualGraph) -> Connectivity:
     Parameters
     ----------
     graph
-        The unit graph.
+        The unit graph, read from a file or built from polygons.
 
     Returns
     -------
     Connectivity
-        Its islands and parts.
+        Its islands (units without a neighbour) and connected parts, largest first; no
+        suggested links (those need the polygons: :func:`adjacency` adds them).
     """
     names = graph.names if graph.names else tuple(str(i) for i in range(graph.n))
     n_parts, labels = csgraph.connected_components(graph.adjacency(), directed=False)
