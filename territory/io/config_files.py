@@ -8,12 +8,15 @@ fix it); the domain validates what was read (:func:`territory.domain.comp.parse_
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from territory.domain.checks.thresholds import CheckThresholds, thresholds_from_mapping
 from territory.domain.comp import CompPlan, parse_comp
 from territory.errors import ScenarioError
+
+_T = TypeVar("_T")
 
 
 def read_toml(path: Path, kind: str, *, where: str = "") -> dict[str, Any]:
@@ -68,22 +71,11 @@ def load_comp(path: str | Path) -> CompPlan:
     ScenarioError
         The file cannot be read, is not TOML, or breaks a rule of the plan.
     """
-    p = Path(path)
-    return parse_comp(read_toml(p, "comp plan"), source=str(p))
+    return _parsed(path, "comp plan", parse_comp)
 
 
 def load_thresholds(path: str | Path) -> CheckThresholds:
     """Read a thresholds TOML file (layout of ``data/checks.toml``); missing keys keep defaults.
-
-    Parameters
-    ----------
-    path
-        The TOML file.
-
-    Returns
-    -------
-    CheckThresholds
-        The thresholds, validated by :func:`territory.domain.checks.thresholds_from_mapping`.
 
     Raises
     ------
@@ -91,5 +83,10 @@ def load_thresholds(path: str | Path) -> CheckThresholds:
         When the file is missing or not TOML, or a key is unknown or has the wrong type; the
         message names the file and the key.
     """
+    return _parsed(path, "thresholds", thresholds_from_mapping)
+
+
+def _parsed(path: str | Path, kind: str, parse: Callable[[dict[str, Any], str], _T]) -> _T:
+    """Read the file and hand its document to the domain's ``parse``, naming the file as source."""
     p = Path(path)
-    return thresholds_from_mapping(read_toml(p, "thresholds"), source=str(p))
+    return parse(read_toml(p, kind), str(p))

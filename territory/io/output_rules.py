@@ -592,12 +592,14 @@ def staging_path(target: str | Path) -> Path:
     Parameters
     ----------
     target
-        The file or folder to be written.
+        The file or folder to be written; a relative path is taken from the current folder
+        (made absolute, links not followed).
 
     Returns
     -------
     pathlib.Path
-        A hidden sibling of ``target``.
+        A hidden sibling of ``target``: in the same folder, so the rename into place stays on
+        one file system and is atomic.
     """
     final = Path(os.path.abspath(target))
     return final.parent / f".{final.name}.tmp-{_tag()}"
