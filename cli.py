@@ -540,7 +540,7 @@ def stress(
     quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
 ) -> None:
     """Stress-test quotas under a comp plan: cost and attainment at 80%..120% of plan."""
-    from territory.domain.comp import load_comp
+    from territory.io.config_files import load_comp
     from territory.pipeline.steps import stress_step
 
     try:
@@ -733,9 +733,9 @@ def payout(
     force: Force = False,
 ) -> None:
     """Show what a rep earns at an attainment, and the payout table finance and reps read."""
-    from territory.domain.comp import load_comp
     from territory.domain.payouts import payout_table
     from territory.io import write_outputs
+    from territory.io.config_files import load_comp
     from territory.io.outputs import check_output_folder, is_engine_folder, is_legacy_run_folder
 
     try:

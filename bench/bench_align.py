@@ -1,4 +1,4 @@
-"""Benchmark ``territory.align`` on seeded synthetic instances, one fresh process per size.
+"""Benchmark ``territory.workflow.api.align`` on seeded synthetic instances, one process per size.
 
 Run from the repository root::
 
@@ -9,7 +9,7 @@ Each size runs in its own spawned child process, so the peak memory it reports (
 belongs to that size alone. Inside the child the instance is generated with
 :func:`territory.domain.synthetic.make_instance` (timed separately), the peak-RSS counter is reset
 when the
-kernel allows it (``/proc/self/clear_refs``), and ``territory.align(..., balance=0.05)`` is timed.
+kernel allows it (``/proc/self/clear_refs``), and ``align(..., balance=0.05)`` is timed.
 The figures are printed next to the targets and written as CSV (one row per size).
 
 Importing this module runs nothing; :func:`main` does the work.
@@ -297,10 +297,10 @@ def new_row(size: Size, solver: str, time_limit_s: float, seed: int, **more: Any
 def measure_one(size: Size, solver: str, time_limit_s: float, seed: int) -> BenchRow:
     """Generate one instance and align it in *this* process; fills every field it can."""
     _ensure_repo_importable()
-    from territory import align
     from territory.domain.model import AlignmentSettings, BalanceRule, build_problem
     from territory.domain.synthetic import make_instance
     from territory.io import validate_inputs
+    from territory.workflow.api import align
 
     target = target_for(size)
     row = new_row(

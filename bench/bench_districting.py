@@ -53,12 +53,14 @@ from territory.domain.districting import (  # noqa: E402
     evaluate_plan,
     hess_hop_objective,
     hop_distances,
-    load_dual_graph,
-    load_epsg_by_state,
-    load_lonlat_csv,
     moment_of_inertia,
     project_lonlat,
     rounded_km_distances,
+)
+from territory.io.benchmark_graphs import (  # noqa: E402
+    load_dual_graph,
+    load_epsg_by_state,
+    load_lonlat_csv,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ peak resident memory it reports (``ru_maxrss``, after the kernel's peak mark is 
 instance is generated and written) belongs to that solve alone. The child generates the instance
 with :func:`territory.domain.synthetic.make_instance`, writes it as Parquet, then times reading it
 back
-(only the solve's columns), ``territory.align(..., balance=0.05)`` and writing the assignments as
+(only the solve's columns), ``align(..., balance=0.05)`` and writing the assignments as
 Parquet. The table is printed next to the targets and written as CSV.
 """
 
@@ -106,8 +106,8 @@ def _reset_peak_rss() -> None:
 def child(n_accounts: int, n_reps: int, seed: int, time_limit_s: float, decompose: str) -> Row:
     """Generate, write, read back, solve and write one size in this process."""
     sys.path.insert(0, str(REPO_ROOT))
-    from territory import align
     from territory.domain.synthetic import make_instance
+    from territory.workflow.api import align
     from territory.workflow.scale import (
         DECOMPOSE_ACCOUNTS,
         SOLVE_ACCOUNT_COLUMNS,

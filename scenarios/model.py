@@ -90,8 +90,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from territory.domain.arguments import QUOTA_METHOD_ALIASES, quota_method
 from territory.domain.spec import AlignmentSpec, OptionalSeed
-from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError, TerritoryError
+from territory.io.config_files import read_toml
 from territory.io.names import validate_name
 
 __all__ = [

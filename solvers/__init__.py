@@ -24,7 +24,7 @@ def get_solver(name: str, **options: Any) -> Solver:
         cls = SOLVERS[name]
     except KeyError:
         options_text = ", ".join(SOLVERS)
-        hint = " ('auto' is chosen by territory.align, not here)" if name == "auto" else ""
+        hint = " ('auto' is chosen by align(), not here)" if name == "auto" else ""
         raise UnknownSolverError(
             f"unknown solver '{name}'{hint}. Possible options are: {options_text}"
         ) from None

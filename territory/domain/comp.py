@@ -27,7 +27,6 @@ Example file (``data/comp/hunter.toml``)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,6 @@ from pydantic_core import PydanticCustomError
 
 from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.contract import MAX_MAGNITUDE
-from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError
 
 QUOTA_TOLERANCE = 1e-9
@@ -742,25 +740,3 @@ def parse_comp(data: Mapping[str, Any], source: str = "<comp plan>") -> CompPlan
         return CompPlan.model_validate(data)
     except ValidationError as exc:
         raise _scenario_error(source, exc) from None
-
-
-def load_comp(path: str | Path) -> CompPlan:
-    """Read and validate a comp plan TOML file; every problem names the file, role and key.
-
-    Parameters
-    ----------
-    path
-        The TOML file.
-
-    Returns
-    -------
-    CompPlan
-        The plan, every role checked (see :func:`parse_comp`).
-
-    Raises
-    ------
-    ScenarioError
-        The file cannot be read, is not TOML, or breaks a rule of the plan.
-    """
-    p = Path(path)
-    return parse_comp(read_toml(p, "comp plan"), source=str(p))

@@ -1,11 +1,10 @@
 """The specification of one alignment: every lever a value, its default and its range declared once.
 
 The command line (``territory align``), scenario files (their ``[align]`` table) and Python
-callers (:func:`territory.align`) all build one :class:`AlignmentSpec`; the direct and the
-decomposed solve, the checkpoint key and ``solve.json``'s parameters are derived from it. The
-ranges are those of :mod:`territory.domain.arguments`, so a value the command line refuses is
-refused
-here with the same words.
+callers (:func:`territory.workflow.api.align`) all build one :class:`AlignmentSpec`; the direct
+and the decomposed solve, the checkpoint key and ``solve.json``'s parameters are derived from
+it. The ranges are those of :mod:`territory.domain.arguments`, so a value the command line
+refuses is refused here with the same words.
 """
 
 from __future__ import annotations

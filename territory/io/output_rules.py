@@ -344,6 +344,23 @@ def _check_inputs(final: Path, shown: Path, inputs: Iterable[str | Path], option
         )
 
 
+def _checked_target(
+    path: str | Path, inputs: Iterable[str | Path | None], option: str, *, clean: bool
+) -> tuple[Path, Path]:
+    """Give the folder as the user wrote it and as an absolute path, once its place is fine.
+
+    The checks every command makes before it looks inside: leftovers of dead processes gone
+    (``clean``), a folder path it can write, none of its inputs inside.
+    """
+    shown = Path(path)
+    final = Path(os.path.abspath(shown))
+    if clean:
+        clean_leftovers(final)
+    _check_location(final, shown, option)
+    _check_inputs(final, shown, [p for p in inputs if p is not None], option)
+    return shown, final
+
+
 def _check_not_current(final: Path, shown: Path, option: str) -> None:
     """Never the folder the user stands in, nor one of its parents, whoever wrote it.
 
@@ -411,12 +428,7 @@ def check_output_folder(
     OutputFolderError
         The folder may not be replaced; the message says why and what is in it.
     """
-    shown = Path(path)
-    final = Path(os.path.abspath(shown))
-    if clean:
-        clean_leftovers(final)
-    _check_location(final, shown, option)
-    _check_inputs(final, shown, [p for p in inputs if p is not None], option)
+    shown, final = _checked_target(path, inputs, option, clean=clean)
     if not os.path.lexists(final):
         return final
     try:
@@ -580,12 +592,14 @@ def staging_path(target: str | Path) -> Path:
     Parameters
     ----------
     target
-        The file or folder to be written.
+        The file or folder to be written; a relative path is taken from the current folder
+        (made absolute, links not followed).
 
     Returns
     -------
     pathlib.Path
-        A hidden sibling of ``target``.
+        A hidden sibling of ``target``: in the same folder, so the rename into place stays on
+        one file system and is atomic.
     """
     final = Path(os.path.abspath(target))
     return final.parent / f".{final.name}.tmp-{_tag()}"

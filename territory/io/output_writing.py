@@ -26,8 +26,7 @@ from territory.io.output_rules import (
     LOCK_FILE,
     MARKER,
     _check_force,
-    _check_inputs,
-    _check_location,
+    _checked_target,
     _clean_inside,
     _dead,
     _describe,
@@ -39,7 +38,6 @@ from territory.io.output_rules import (
     _writable,
     _write_marker,
     check_output_folder,
-    clean_leftovers,
     is_engine_folder,
     is_legacy_run_folder,
     marker_document,
@@ -477,11 +475,7 @@ def prepare_folder(
     OutputFolderError
         The folder may not be used; the message says why and what is in it.
     """
-    shown = Path(path)
-    final = Path(os.path.abspath(shown))
-    clean_leftovers(final)
-    _check_location(final, shown, option)
-    _check_inputs(final, shown, [p for p in inputs if p is not None], option)
+    shown, final = _checked_target(path, inputs, option, clean=True)
     if os.path.lexists(final):
         if is_engine_folder(final):
             return final

@@ -21,8 +21,9 @@ import shapely
 import shapely.errors
 from scipy.sparse import csgraph
 
-from territory.domain.districting import DualGraph, graph_from_edges, load_dual_graph
+from territory.domain.districting import DualGraph, graph_from_edges
 from territory.errors import DataValidationError
+from territory.io.benchmark_graphs import load_dual_graph
 from territory.io.unit_layers import (
     MAX_IDS_SHOWN,
     WGS84,
@@ -86,12 +87,13 @@ def connectivity(graph: DualGraph) -> Connectivity:
     Parameters
     ----------
     graph
-        The unit graph.
+        The unit graph, read from a file or built from polygons.
 
     Returns
     -------
     Connectivity
-        Its islands and parts.
+        Its islands (units without a neighbour) and connected parts, largest first; no
+        suggested links (those need the polygons: :func:`adjacency` adds them).
     """
     names = graph.names if graph.names else tuple(str(i) for i in range(graph.n))
     n_parts, labels = csgraph.connected_components(graph.adjacency(), directed=False)
@@ -250,12 +252,12 @@ def _lonlat(points: gpd.GeoSeries) -> npt.NDArray[np.float64]:
 def read_adjacency(path: str | Path, population_key: str | None = None) -> DualGraph:
     """Read a ready NetworkX adjacency JSON graph (as in ``../shared/benchmarks/``).
 
-    Delegates to :func:`territory.domain.districting.load_dual_graph`.
+    Delegates to :func:`territory.io.benchmark_graphs.load_dual_graph`.
 
     Parameters
     ----------
     path, population_key
-        As for :func:`territory.domain.districting.load_dual_graph`.
+        As for :func:`territory.io.benchmark_graphs.load_dual_graph`.
 
     Returns
     -------

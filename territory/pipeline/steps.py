@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from territory.domain.arguments import quota_method
-from territory.domain.comp import CompPlan, load_comp
+from territory.domain.comp import CompPlan
 from territory.domain.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
 from territory.domain.stress import StressConfig
 from territory.io import runs, write_outputs, write_workbook
+from territory.io.config_files import load_comp
 from territory.io.outputs import run_folder
 from territory.pipeline.inputs import territory_polygons
 from territory.rendering.charts import (
@@ -282,7 +283,8 @@ def check_thresholds(source: str | Path | Mapping[str, Any] | None, where: str) 
 
     ``where`` names an inline table in messages (``scenario.toml [checks]``).
     """
-    from territory.domain.checks import CheckThresholds, load_thresholds, thresholds_from_mapping
+    from territory.domain.checks import CheckThresholds, thresholds_from_mapping
+    from territory.io.config_files import load_thresholds
 
     if isinstance(source, str | Path):
         return load_thresholds(source)
@@ -303,7 +305,8 @@ def check_step(
     ``comp`` overrides the comp plan the stress step kept; ``run_id`` names the run in the
     tables.
     """
-    from territory.domain.checks import check_run, to_frame, to_records
+    from territory.domain.checks import to_frame, to_records
+    from territory.io.run_checks import check_run
 
     with run_folder(folder, command="check"):
         results = check_run(runs.load_plan(folder), limits, comp)

@@ -24,6 +24,7 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -73,13 +74,37 @@ def _new_figure() -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _style(ax: Axes) -> None:
-    """Light grid behind the data, no top/right frame, readable tick labels."""
+def style_axes(ax: Axes) -> None:
+    """Light grid behind the data, no top/right frame, readable tick labels (every chart)."""
     ax.set_axisbelow(True)
     ax.grid(True, which="major", color="#DDDDDD", linewidth=0.8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(labelsize=10, colors=_TEXT)
+
+
+def _note(
+    ax: Axes,
+    text: str,
+    xy: tuple[float, float],
+    offset: tuple[float, float],
+    *,
+    ha: str,
+    va: str,
+    **style: Any,
+) -> None:
+    """Write ``text`` at ``xy``, moved by ``offset`` points, in the charts' text style."""
+    ax.annotate(
+        text,
+        xy,
+        xytext=offset,
+        textcoords="offset points",
+        ha=ha,
+        va=va,
+        fontsize=10,
+        color=_TEXT,
+        **style,
+    )
 
 
 def _titles(fig: Figure, ax: Axes, title: str, subtitle: str) -> None:
@@ -201,23 +226,15 @@ def attainment_distribution_chart(
     n_rate = result.verdicts.n_rate_reps
 
     fig, ax = _new_figure()
-    _style(ax)
+    style_axes(ax)
     ax.grid(False, axis="x")
     pos = np.arange(len(labels), dtype=np.float64)
     heights = np.nan_to_num(shares)
     bars = ax.bar(pos, heights, width=0.7, color=_band_colours(edges), zorder=2)
     for rect, share in zip(bars, shares.tolist(), strict=True):
         if math.isfinite(share):
-            ax.annotate(
-                _pct(share, 1),
-                (rect.get_x() + rect.get_width() / 2, rect.get_height()),
-                xytext=(0, 3),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=10,
-                color=_TEXT,
-            )
+            x = rect.get_x() + rect.get_width() / 2
+            _note(ax, _pct(share, 1), (x, rect.get_height()), (0, 3), ha="center", va="bottom")
     top = float(np.nanmax(heights)) if heights.size else 0.0
     if reference is not None:
         ax.bar(
@@ -240,17 +257,15 @@ def attainment_distribution_chart(
     if not math.isfinite(at_quota):
         note = "Quota (100%)\nno ramped full-year reps to count"
     note += f"\n(healthy: at least {_pct(config.min_share_at_quota)})"
-    ax.annotate(
+    _note(
+        ax,
         note,
         (qx, top * 1.27),
-        xytext=(8, 0),
-        textcoords="offset points",
+        (8, 0),
         ha="left",
         va="top",
-        fontsize=10,
-        color=_TEXT,
-        bbox={"boxstyle": "round,pad=0.35", "facecolor": "white", "edgecolor": "#BBBBBB"},
         zorder=5,
+        bbox={"boxstyle": "round,pad=0.35", "facecolor": "white", "edgecolor": "#BBBBBB"},
     )
 
     ax.set_xticks(pos, labels)
@@ -358,7 +373,7 @@ def payout_curve_chart(plan: CompPlan, path: Path) -> None:
     every valid curve passes through. The legend spells out threshold, tier slopes and cap.
     """
     fig, ax = _new_figure()
-    _style(ax)
+    style_axes(ax)
     top = 1.0
     n_roles = len(plan.roles)
     for ri, role in enumerate(plan.roles.values()):
@@ -450,7 +465,7 @@ def cost_band_chart(result: StressResult, path: Path, *, currency: str | None = 
     xp = result.config.plan_attainment
 
     fig, ax = _new_figure()
-    _style(ax)
+    style_axes(ax)
     band = ax.fill_between(
         x, p10, p90, color=_PALETTE[0], alpha=0.18, linewidth=0, label="P10\u2013P90 range"
     )

@@ -416,6 +416,9 @@ def align_large(
 ) -> AlignmentResult:
     """Run a decomposed :func:`territory.workflow.align.align` on very large, validated inputs.
 
+    The four stages of the module's description share one budget; progress comes as
+    ``[stage/5]`` lines, the fifth for putting the result together.
+
     Parameters
     ----------
     accounts, reps

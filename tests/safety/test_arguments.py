@@ -16,7 +16,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import territory
 from cli import EXIT_BAD_INPUT, _number, _one_of, app
 from solvers import SOLVERS, get_solver
 from territory.domain import arguments as rules
@@ -28,6 +27,7 @@ from territory.errors import (
     UsageError,
 )
 from territory.io import SUPPORTED_FORMATS
+from territory.workflow.api import align
 
 runner = CliRunner()
 
@@ -221,7 +221,7 @@ class TestPythonApi:
         error: type[Exception],
     ) -> None:
         with pytest.raises(error, match=argument) as caught:
-            territory.align(*tables, **{argument: value})  # type: ignore[arg-type]
+            align(*tables, **{argument: value})  # type: ignore[arg-type]
         assert allowed in str(caught.value)
 
     @pytest.mark.parametrize(
@@ -232,13 +232,13 @@ class TestPythonApi:
         self, tables: tuple[pd.DataFrame, pd.DataFrame], argument: str, value: str, options: str
     ) -> None:
         with pytest.raises(UsageError, match=options):
-            territory.align(*tables, **{argument: value})  # type: ignore[arg-type]
+            align(*tables, **{argument: value})  # type: ignore[arg-type]
 
     def test_an_unknown_solver_is_a_usage_error_that_is_still_solver_unavailable(
         self, tables: tuple[pd.DataFrame, pd.DataFrame]
     ) -> None:
         for call in (
-            lambda: territory.align(*tables, solver="gurobi", decompose="on"),
+            lambda: align(*tables, solver="gurobi", decompose="on"),
             lambda: get_solver("gurobi"),
         ):
             with pytest.raises(UnknownSolverError, match="Possible options are") as caught:

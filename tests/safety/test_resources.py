@@ -15,13 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import territory
 import territory.workflow.align as api
 from cli import EXIT_BAD_INPUT, app
 from territory.domain.synthetic import make_instance
 from territory.errors import ResourceLimitError, UsageError
 from territory.workflow import resources
 from territory.workflow.align import pair_memory
+from territory.workflow.api import align
 from territory.workflow.resources import (
     DECOMPOSED_BYTES_PER_PAIR,
     DIRECT_BYTES_PER_PAIR,
@@ -163,7 +163,7 @@ def test_align_refuses_before_building_the_pairs(
     monkeypatch.setattr(api, "build_problem", counted)
     accounts, reps = (pd.read_csv(p) for p in inputs)
     with pytest.raises(ResourceLimitError) as caught:
-        territory.align(accounts, reps, time_limit_s=5)
+        align(accounts, reps, time_limit_s=5)
     assert not built
     fit = pair_memory(400, 8, 8, decomposed=False).fitting_candidates(available)
     assert f"--candidates {fit}" in str(caught.value)

@@ -519,7 +519,7 @@ def _failing_payout(
         monkeypatch.setenv(cli.DEBUG_VARIABLE, "1")
     else:
         monkeypatch.delenv(cli.DEBUG_VARIABLE, raising=False)
-    monkeypatch.setattr("territory.domain.comp.load_comp", load_comp)
+    monkeypatch.setattr("territory.io.config_files.load_comp", load_comp)
     code = run_command(PAYOUT)
     return code, capsys.readouterr().err
 

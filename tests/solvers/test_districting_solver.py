@@ -29,12 +29,11 @@ from territory.domain.districting import (
     graph_from_edges,
     grid_graph,
     is_contiguous,
-    load_dual_graph,
-    load_epsg_by_state,
     moment_of_inertia,
     project_lonlat,
     rounded_km_distances,
 )
+from territory.io.benchmark_graphs import load_dual_graph, load_epsg_by_state
 
 needs_bench = pytest.mark.skipif(
     not BENCH_PRESENT, reason=f"benchmark folder {BENCH} is absent (it sits beside the project)"

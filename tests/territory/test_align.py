@@ -1,4 +1,4 @@
-"""Tests for the public workflow, ``territory.align``: plans, locks, reports and explanations.
+"""The public workflow, ``territory.workflow.api.align``: plans, locks, reports and explanations.
 
 Hand-built fixtures (all on or near the equator, every rep a candidate of every account):
 
@@ -23,8 +23,9 @@ import pandas as pd
 import pytest
 
 import territory
-from territory import AlignmentResult, InfeasibleError, SolveError
+from territory import InfeasibleError, SolveError
 from territory.domain.synthetic import make_instance
+from territory.workflow.api import AlignmentResult, align
 from tests.instances import BIG_MIN_BALANCE, PROPORTIONAL_MIN_BALANCE, big_account, proportional
 
 TIME_LIMIT_S = 20.0
@@ -38,7 +39,7 @@ def _assignment(result: AlignmentResult) -> np.ndarray:
 
 def _align(accounts: pd.DataFrame, reps: pd.DataFrame, **options: Any) -> AlignmentResult:
     options.setdefault("time_limit_s", TIME_LIMIT_S)
-    return territory.align(accounts, reps, **options)
+    return align(accounts, reps, **options)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from territory.domain.checks import (
     Status,
     evidence_from_folder,
     exit_code,
-    load_thresholds,
     run_checks,
     status_counts,
     thresholds_from_mapping,
@@ -47,6 +46,7 @@ from territory.domain.comp import (
     Tier,
 )
 from territory.errors import ScenarioError
+from territory.io.config_files import load_thresholds
 from tests.territory import four_reps as fr
 from tests.territory.four_reps import BALANCED, COMP, GOOD_STRESS, REPS, SOLVE, UNBALANCED
 
@@ -774,7 +774,7 @@ class TestRealWorldChecks:
         folder = ROOT / "out" / "demo"
         if not (folder / "stress.json").exists() or not (folder / "quota_summary.json").exists():
             pytest.skip("out/demo has not been built (make demo)")
-        from territory.domain.comp import load_comp
+        from territory.io.config_files import load_comp
         from territory.io.runs import load_plan
 
         run = load_plan(folder)

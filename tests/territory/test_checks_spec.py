@@ -20,8 +20,6 @@ from territory.domain.checks import (
     CheckEvidence,
     CheckThresholds,
     Status,
-    check_run,
-    load_thresholds,
     run_checks,
     thresholds_from_mapping,
 )
@@ -31,6 +29,8 @@ from territory.domain.checks.inputs import REALIGNMENT_UPLIFT, REP_IMPACT, ROUTE
 from territory.domain.checks.model import CheckSpec, Finding, Limit, Rule
 from territory.domain.checks.territory_checks import t1_coverage
 from territory.errors import ScenarioError
+from territory.io.config_files import load_thresholds
+from territory.io.run_checks import check_run
 from territory.io.runs import PlanFolder
 from tests.territory import four_reps as fr
 

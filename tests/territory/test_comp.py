@@ -25,9 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from territory.domain import comp
-from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, load_comp, parse_comp, preset
+from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, parse_comp, preset
 from territory.domain.payouts import attainment_steps, payout_for, payout_table, sample_calculations
 from territory.errors import ScenarioError
+from territory.io.config_files import load_comp
 from tests.commands import DEMO_COMP, ROOT
 
 COMP_DIR = ROOT / "data" / "comp"

@@ -41,11 +41,6 @@ from territory.domain.districting import (
     hess_hop_objective,
     hop_distances,
     is_contiguous,
-    load_dual_graph,
-    load_epsg_by_state,
-    load_lonlat_csv,
-    load_lykhovyd_solution,
-    load_plan,
     moment_of_inertia,
     noncontiguous_districts,
     plan_from_mapping,
@@ -54,6 +49,13 @@ from territory.domain.districting import (
     rounded_km_distances,
 )
 from territory.errors import DataValidationError
+from territory.io.benchmark_graphs import (
+    load_dual_graph,
+    load_epsg_by_state,
+    load_lonlat_csv,
+    load_lykhovyd_solution,
+    load_plan,
+)
 
 needs_bench = pytest.mark.skipif(
     not BENCH_PRESENT, reason=f"benchmark folder {BENCH} is absent (it sits beside the project)"

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import territory
 from territory.domain.geo import haversine_km
 from territory.domain.synthetic import make_instance
 from territory.errors import DataValidationError, InfeasibleError, ScenarioError
+from territory.workflow.api import align
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +31,12 @@ class TestSyntheticLevers:
         self, instance: tuple[pd.DataFrame, pd.DataFrame]
     ) -> None:
         accounts, reps = instance
-        free = territory.align(accounts, reps, solver="heuristic", soft=True)
+        free = align(accounts, reps, solver="heuristic", soft=True)
         nearest = _distances(accounts, reps).min(axis=1).max()
         longest = float(free.assignments["distance_km"].max())
         assert nearest < longest  # so a limit between them binds
         limit = (nearest + longest) / 2
-        bounded = territory.align(
-            accounts, reps, solver="heuristic", soft=True, max_distance_km=limit
-        )
+        bounded = align(accounts, reps, solver="heuristic", soft=True, max_distance_km=limit)
         assert bounded.assignments["distance_km"].max() <= limit + 1e-6
         assert bounded.parameters["max_distance_km"] == limit
         assert bounded.report.objective >= free.report.objective - 1e-6
@@ -53,7 +51,7 @@ class TestSyntheticLevers:
         locked["locked_rep"] = None
         locked.loc[0, "locked_rep"] = reps["rep_id"].iloc[far_rep]
         limit = float(distance.min(axis=1).max()) + 50.0
-        result = territory.align(locked, reps, solver="heuristic", soft=True, max_distance_km=limit)
+        result = align(locked, reps, solver="heuristic", soft=True, max_distance_km=limit)
         assert result.assignments.loc[0, "rep_id"] == reps["rep_id"].iloc[far_rep]
 
     @pytest.mark.parametrize("solver", ["heuristic", "mip"])
@@ -61,11 +59,9 @@ class TestSyntheticLevers:
         self, instance: tuple[pd.DataFrame, pd.DataFrame], solver: str
     ) -> None:
         accounts, reps = instance
-        free = territory.align(accounts, reps, solver="heuristic")
+        free = align(accounts, reps, solver="heuristic")
         forbidden = free.assignments[["account_id", "rep_id"]].head(60)
-        result = territory.align(
-            accounts, reps, solver=solver, forbidden=forbidden, time_limit_s=20
-        )
+        result = align(accounts, reps, solver=solver, forbidden=forbidden, time_limit_s=20)
         chosen = result.assignments.set_index("account_id")["rep_id"]
         for account, rep in forbidden.itertuples(index=False):
             assert chosen[account] != rep
@@ -84,7 +80,7 @@ class TestErrorsLevers:
         worst = int(np.argmax(nearest))
         limit = float(nearest[worst]) - 1.0
         with pytest.raises(InfeasibleError, match=f"account {accounts['account_id'][worst]}"):
-            territory.align(accounts, reps, solver="heuristic", max_distance_km=limit)
+            align(accounts, reps, solver="heuristic", max_distance_km=limit)
 
     def test_every_rep_forbidden_is_explained(
         self, instance: tuple[pd.DataFrame, pd.DataFrame]
@@ -94,7 +90,7 @@ class TestErrorsLevers:
             {"account_id": accounts["account_id"].iloc[0], "rep_id": reps["rep_id"]}
         )
         with pytest.raises(InfeasibleError, match="every rep is forbidden"):
-            territory.align(accounts, reps, solver="heuristic", forbidden=forbidden)
+            align(accounts, reps, solver="heuristic", forbidden=forbidden)
 
     def test_forbidden_pair_with_unknown_ids(
         self, instance: tuple[pd.DataFrame, pd.DataFrame]
@@ -102,7 +98,7 @@ class TestErrorsLevers:
         accounts, reps = instance
         forbidden = pd.DataFrame({"account_id": ["NOPE"], "rep_id": [reps["rep_id"].iloc[0]]})
         with pytest.raises(DataValidationError, match="account_id 'NOPE'"):
-            territory.align(accounts, reps, solver="heuristic", forbidden=forbidden)
+            align(accounts, reps, solver="heuristic", forbidden=forbidden)
 
 
 class TestSyntheticMoveCaps:
@@ -110,11 +106,11 @@ class TestSyntheticMoveCaps:
         self, instance: tuple[pd.DataFrame, pd.DataFrame]
     ) -> None:
         accounts, reps = instance
-        free = territory.align(accounts, reps, solver="heuristic")
+        free = align(accounts, reps, solver="heuristic")
         revenue = accounts["revenue_last_year"].fillna(0.0).to_numpy()
         moved_share = revenue[free.assignments["moved"].to_numpy(bool)].sum() / revenue.sum()
         assert moved_share > 0.05  # the cap below binds
-        capped = territory.align(
+        capped = align(
             accounts, reps, solver="heuristic", max_moved_revenue_share=0.05, time_limit_s=60
         )
         moved = capped.assignments["moved"].to_numpy(bool)
@@ -130,11 +126,9 @@ class TestSyntheticMoveCaps:
 
     def test_moved_accounts_cap_holds(self, instance: tuple[pd.DataFrame, pd.DataFrame]) -> None:
         accounts, reps = instance
-        free = territory.align(accounts, reps, solver="heuristic")
+        free = align(accounts, reps, solver="heuristic")
         cap = int(free.assignments["moved"].sum()) // 2
-        capped = territory.align(
-            accounts, reps, solver="heuristic", max_moved_accounts=cap, time_limit_s=60
-        )
+        capped = align(accounts, reps, solver="heuristic", max_moved_accounts=cap, time_limit_s=60)
         assert capped.assignments["moved"].sum() <= cap
         assert capped.parameters["max_moved_accounts"] == cap
 
@@ -142,8 +136,8 @@ class TestSyntheticMoveCaps:
         accounts, reps = instance
         # The current alignment overloads some reps, so only soft balance and overtime fit it.
         with pytest.raises(InfeasibleError, match="locked to rep"):
-            territory.align(accounts, reps, solver="heuristic", max_moved_accounts=0)
-        current = territory.align(
+            align(accounts, reps, solver="heuristic", max_moved_accounts=0)
+        current = align(
             accounts, reps, solver="heuristic", soft=True, allow_overtime=True,
             max_moved_accounts=0,
         )  # fmt: skip
@@ -154,7 +148,7 @@ class TestErrorsMoveCaps:
     def test_bad_share_is_rejected(self, instance: tuple[pd.DataFrame, pd.DataFrame]) -> None:
         accounts, reps = instance
         with pytest.raises(ScenarioError, match="max_moved_revenue_share"):
-            territory.align(accounts, reps, max_moved_revenue_share=1.5)
+            align(accounts, reps, max_moved_revenue_share=1.5)
 
 
 def _with_families(accounts: pd.DataFrame, n_families: int = 25) -> pd.DataFrame:
@@ -178,9 +172,7 @@ class TestSyntheticFamilies:
     ) -> None:
         accounts, reps = instance
         grouped = _with_families(accounts)
-        result = territory.align(
-            grouped, reps, solver=solver, family_column="family_id", time_limit_s=20
-        )
+        result = align(grouped, reps, solver=solver, family_column="family_id", time_limit_s=20)
         plan = result.assignments.assign(family=grouped["family_id"].to_numpy())
         assert plan.dropna(subset=["family"]).groupby("family")["rep_id"].nunique().max() == 1
         assert len(result.assignments) == len(accounts)
@@ -198,7 +190,7 @@ class TestSyntheticFamilies:
         members = np.flatnonzero(grouped["family_id"].to_numpy() == "F03")
         grouped["locked_rep"] = None
         grouped.loc[members[0], "locked_rep"] = reps["rep_id"].iloc[2]
-        result = territory.align(grouped, reps, solver="heuristic", family_column="family_id")
+        result = align(grouped, reps, solver="heuristic", family_column="family_id")
         assert set(result.assignments.loc[members, "rep_id"]) == {reps["rep_id"].iloc[2]}
 
 
@@ -213,9 +205,9 @@ class TestErrorsFamilies:
         grouped.loc[members[0], "locked_rep"] = reps["rep_id"].iloc[0]
         grouped.loc[members[1], "locked_rep"] = reps["rep_id"].iloc[1]
         with pytest.raises(DataValidationError, match="family 'F03'"):
-            territory.align(grouped, reps, solver="heuristic", family_column="family_id")
+            align(grouped, reps, solver="heuristic", family_column="family_id")
 
     def test_missing_family_column(self, instance: tuple[pd.DataFrame, pd.DataFrame]) -> None:
         accounts, reps = instance
         with pytest.raises(DataValidationError, match="family column"):
-            territory.align(accounts, reps, family_column="parent_id")
+            align(accounts, reps, family_column="parent_id")

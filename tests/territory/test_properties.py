@@ -1,4 +1,4 @@
-"""Property tests: invariants of ``territory.align`` on random small instances.
+"""Property tests: invariants of ``territory.workflow.api.align`` on random small instances.
 
 Instances are drawn from parameters (6-40 accounts, 2-5 reps, potentials and workloads as
 floats, points in a 4 x 6 degree box, up to two locked accounts) with capacities scaled so that
@@ -16,9 +16,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import territory
-from territory import AlignmentResult
 from territory.domain.metrics import plan_metrics, territory_table
+from territory.workflow.api import AlignmentResult, align
 
 PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 
@@ -84,9 +83,7 @@ def instances(draw: st.DrawFn) -> Instance:
 
 
 def _solve(instance: Instance) -> AlignmentResult:
-    return territory.align(
-        instance.accounts, instance.reps, solver="heuristic", soft=True, time_limit_s=10
-    )
+    return align(instance.accounts, instance.reps, solver="heuristic", soft=True, time_limit_s=10)
 
 
 def _assignment(result: AlignmentResult) -> np.ndarray:

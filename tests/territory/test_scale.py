@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from solvers.lp import price_pairs
-from territory import align
 from territory.domain.model import AlignmentSettings, build_problem
 from territory.domain.synthetic import make_instance
 from territory.errors import InfeasibleError, ScenarioError
 from territory.workflow.align import AlignmentResult
+from territory.workflow.api import align
 from territory.workflow.scale import (
     SOLVE_ACCOUNT_COLUMNS,
     SOLVE_REP_COLUMNS,

@@ -12,8 +12,8 @@ it. Nothing unmeasured ever passes.
 
 The package, from the bottom up:
 
-* :mod:`~territory.domain.checks.thresholds` - the thresholds: a table of defaults, the pydantic
-  models built from it, and their loader;
+* :mod:`~territory.domain.checks.thresholds` - the thresholds: a table of defaults and the pydantic
+  models built from it (a file's are read by :func:`territory.io.config_files.load_thresholds`);
 * :mod:`~territory.domain.checks.evidence` - what a check reads, and views of it checks share;
 * :mod:`~territory.domain.checks.inputs` - the inputs a check can declare, and routes from a run
 folder;
@@ -48,7 +48,6 @@ from territory.domain.checks.model import CHECK_COLUMNS, CheckResult, Status
 from territory.domain.checks.runner import (
     CHECKS,
     Check,
-    check_run,
     exit_code,
     run_checks,
     status_counts,
@@ -60,7 +59,6 @@ from territory.domain.checks.thresholds import (
     DEFAULT_BLOCKING,
     DEFAULT_PARAMS,
     CheckThresholds,
-    load_thresholds,
     thresholds_from_mapping,
 )
 
@@ -75,10 +73,8 @@ __all__ = [
     "CheckResult",
     "CheckThresholds",
     "Status",
-    "check_run",
     "evidence_from_folder",
     "exit_code",
-    "load_thresholds",
     "run_checks",
     "status_counts",
     "thresholds_from_mapping",

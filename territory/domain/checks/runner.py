@@ -1,43 +1,23 @@
-"""Running the 20 checks on a run and writing their answers: ``checks.csv`` and ``checks.json``."""
+"""Running the 20 checks on their evidence; their answers as ``checks.csv`` and ``checks.json``."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from territory.domain.checks.catalogue import SPECS
-from territory.domain.checks.evidence import CheckEvidence, evidence_from_folder
-from territory.domain.checks.inputs import routed
+from territory.domain.checks.evidence import CheckEvidence
 from territory.domain.checks.model import CHECK_COLUMNS, CheckResult, Status
 from territory.domain.checks.thresholds import CheckThresholds
-from territory.domain.comp import load_comp
-from territory.domain.run import COMP_COPY
-from territory.domain.run import RunData as PlanFolder
 from territory.errors import TerritoryError
 
 Check = Callable[[CheckEvidence, CheckThresholds], CheckResult]
 
 CHECKS: Mapping[str, Check] = SPECS
 """The 20 checks by id, in report order; each is called as ``check(evidence, thresholds)``."""
-
-
-def check_run(
-    run: PlanFolder, thresholds: CheckThresholds | None = None, comp_path: Path | None = None
-) -> list[CheckResult]:
-    """All 20 checks on a run folder, reading what its later steps left there.
-
-    ``comp_path`` defaults to the copy of the comp plan the stress test kept in the folder.
-    """
-    path = comp_path if comp_path is not None else run.path / COMP_COPY
-    comp = load_comp(path) if path.exists() else None
-    evidence = evidence_from_folder(
-        run, comp, run.document("quota_summary.json"), run.document("stress.json"), None
-    )
-    return run_checks(routed(evidence, run), thresholds)
 
 
 def run_checks(

@@ -12,7 +12,6 @@ names the source and the key, the first problem in the order the file lists them
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -28,7 +27,6 @@ from pydantic import (
 )
 
 from territory.domain.checks.helpers import norm_role
-from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError
 
 CHECK_IDS: tuple[str, ...] = tuple(f"T{i}" for i in range(1, 11)) + tuple(
@@ -270,7 +268,8 @@ def _upper_ids(value: object) -> object:
 class _CheckThresholds(BaseModel):
     """Every threshold the checks use, by check id and parameter, plus the blocking list.
 
-    Build it with :meth:`default`, :func:`thresholds_from_mapping` or :func:`load_thresholds`;
+    Build it with :meth:`default`, :func:`thresholds_from_mapping` or
+    :func:`territory.io.config_files.load_thresholds`;
     values not given keep their defaults. A check reads its own model (``th.of("T1")``);
     :meth:`value`, :meth:`number` and :meth:`flag` read one key by name.
     """
@@ -473,16 +472,3 @@ def thresholds_from_mapping(
         return _ThresholdsFile.model_validate(document).checks
     except ValidationError as exc:
         raise ScenarioError(f"{source}: {_problem(exc, document, spelled)}") from None
-
-
-def load_thresholds(path: str | Path) -> CheckThresholds:
-    """Read a thresholds TOML file (layout of ``data/checks.toml``); missing keys keep defaults.
-
-    Raises
-    ------
-    ScenarioError
-        When the file is missing or not TOML, or a key is unknown or has the wrong type; the
-        message names the file and the key.
-    """
-    p = Path(path)
-    return thresholds_from_mapping(read_toml(p, "thresholds"), source=str(p))

@@ -136,7 +136,7 @@ def run_names(runs: Sequence[PlanFolder]) -> tuple[str, ...]:
     Parameters
     ----------
     runs
-        The compared run folders.
+        The compared run folders, in column order; only their paths are read.
 
     Returns
     -------

@@ -95,7 +95,7 @@ def shared_rep_colours(runs: Sequence[PlanFolder]) -> dict[str, str]:
     Parameters
     ----------
     runs
-        The compared run folders.
+        The compared run folders; their accounts and reps' home bases are read.
 
     Returns
     -------

@@ -12,13 +12,12 @@ from io import BytesIO
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from territory.io.runs import PlanFolder
-from territory.rendering.charts import DPI, PNG_METADATA
+from territory.rendering.charts import DPI, PNG_METADATA, style_axes
 from territory.rendering.report.text import is_missing, number_at, pct
 
 MAX_LABELLED_REPS = 80
@@ -50,14 +49,6 @@ def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
-
-
-def _style(ax: Axes) -> None:
-    ax.set_axisbelow(True)
-    ax.grid(True, which="major", color="#DDDDDD", linewidth=0.8)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=10, colors=_TEXT)
 
 
 def _rep_labels(reps: pd.DataFrame) -> list[str]:
@@ -93,7 +84,7 @@ def balance_chart(run: PlanFolder) -> bytes | None:
     axes = fig.subplots(1, 2, sharey=labelled)
     labels = _balance_labels(run)
     for ax, (name, dev, tol) in zip(axes, bands, strict=True):
-        _style(ax)
+        style_axes(ax)
         finite = dev[np.isfinite(dev)]
         reach = max([abs(float(v)) for v in finite] + [tol or 0.0]) or 0.05
         limit = max(reach * 1.25, (tol or 0.0) * 1.6)
@@ -175,7 +166,7 @@ def sensitivity_chart(table: pd.DataFrame, current: float | None = None) -> byte
     values = sorted(float(v) for v in frame["lever_value"].unique())
     fig = _figure(10.0, 6.0)
     ax = fig.add_subplot()
-    _style(ax)
+    style_axes(ax)
     from matplotlib import colormaps
 
     cmap = colormaps["viridis"]

@@ -9,9 +9,10 @@ runs render quickly and the same run gives the same picture.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +62,7 @@ MAP_PALETTE = (
 )  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
+_P = ParamSpec("_P")
 
 
 def rep_colours(
@@ -378,19 +380,6 @@ def _inside(lon: FloatArray, lat: FloatArray, box: Box) -> npt.NDArray[np.bool_]
     return (lon >= box[0]) & (lon <= box[2]) & (lat >= box[1]) & (lat <= box[3])
 
 
-def _map_panel(
-    data: _MapData,
-    box: Box,
-    title: str,
-    subtitle: str,
-    *,
-    labelled: bool,
-    frames: Sequence[tuple[int, Box]],
-) -> bytes:
-    """One map as PNG bytes (see :func:`_map_figure`)."""
-    return _png_bytes(_map_figure(data, box, title, subtitle, labelled=labelled, frames=frames))
-
-
 def _map_figure(
     data: _MapData,
     box: Box,
@@ -489,6 +478,19 @@ def _map_figure(
             show &= ~_inside(data.home_lon, data.home_lat, frame)
         _place_labels(fig, ax, data.home_lon, data.home_lat, data.labels, show)
     return fig
+
+
+def _as_png(draw: Callable[_P, Figure]) -> Callable[_P, bytes]:
+    """Wrap a drawing function so that it returns the figure encoded as PNG bytes."""
+
+    def png(*args: _P.args, **kwargs: _P.kwargs) -> bytes:
+        return _png_bytes(draw(*args, **kwargs))
+
+    return png
+
+
+_map_panel = _as_png(_map_figure)
+"""One map as PNG bytes: :func:`_map_figure`'s arguments (tests replace it to count the maps)."""
 
 
 def _star_size(n_reps: int) -> float:

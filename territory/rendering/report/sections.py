@@ -39,6 +39,7 @@ from territory.rendering.report.text import (
     text_list,
 )
 from territory.rendering.report.views import (
+    REP_COLUMNS,
     Column,
     Image,
     Kpi,
@@ -300,9 +301,7 @@ def balance_view(run: PlanFolder) -> BalanceView:
         return ""
 
     columns: list[Column] = [
-        ("Rep", "rep_id", text, False),
-        ("Name", "name", text, False),
-        ("Role", "role", text, False),
+        *REP_COLUMNS,
         ("Tier", "tier", text, False),
         ("Accounts", "n_accounts", money, True),
         ("Potential", "potential", money, True),
@@ -415,9 +414,7 @@ def quota_view(
     frame["name"] = frame["rep_id"].map(ctx.rep_names)
     cur = ctx.unit
     columns: list[Column] = [
-        ("Rep", "rep_id", text, False),
-        ("Name", "name", text, False),
-        ("Role", "role", text, False),
+        *REP_COLUMNS,
         ("Method", "method", text, False),
         ("History weight", "w_history", dec2, True),
         (f"Potential{cur}", "potential", money, True),

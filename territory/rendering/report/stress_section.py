@@ -30,6 +30,7 @@ from territory.rendering.report.text import (
     text_list,
 )
 from territory.rendering.report.views import (
+    REP_COLUMNS,
     Cell,
     Image,
     KvTable,
@@ -268,17 +269,13 @@ def _impact(ctx: RunContext, impact: pd.DataFrame) -> Table:
     return table(
         frame,
         [
-            ("Rep", "rep_id", text, False),
-            ("Name", "name", text, False),
-            ("Role", "role", text, False),
+            *REP_COLUMNS,
             (f"Quota{cur}", "quota", money, True),
             (f"OTE{cur}", "ote", money, True),
             ("Expected attainment", "expected_attainment", pct1, True),
             ("P(at quota)", "p_attain_ge_1", pct1, True),
             ("P(below threshold)", "p_below_threshold", pct1, True),
-            ("Payout P10", "payout_p10", money, True),
-            ("Payout P50", "payout_p50", money, True),
-            ("Payout P90", "payout_p90", money, True),
+            *[(f"Payout P{q}", f"payout_p{q}", money, True) for q in (10, 50, 90)],
             ("Expected total comp", "expected_total_comp", money, True),
             ("Change vs last year", "delta_expected_payout", money, True),
         ],

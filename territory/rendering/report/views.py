@@ -14,12 +14,19 @@ from typing import Any
 
 import pandas as pd
 
-from territory.rendering.report.text import is_missing
+from territory.rendering.report.text import is_missing, text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 Column = tuple[str, str, Callable[[Any], str], bool]
 """(header, frame column, cell formatter returning text, right-aligned)."""
+
+REP_COLUMNS: tuple[Column, ...] = (
+    ("Rep", "rep_id", text, False),
+    ("Name", "name", text, False),
+    ("Role", "role", text, False),
+)
+"""The columns a table with one row per rep starts with."""
 
 
 @dataclass(frozen=True)

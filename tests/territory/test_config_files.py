@@ -1,4 +1,4 @@
-"""Tests for territory.domain.tomlfile: the one reader of user-named TOML files and its messages."""
+"""Tests for territory.io.config_files: the one reader of user-named TOML files and its messages."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from scenarios import load_scenario
-from territory.domain.comp import load_comp
-from territory.domain.tomlfile import read_toml
 from territory.errors import ScenarioError
+from territory.io.config_files import load_comp, read_toml
 
 
 class TestErrorsReadToml:
