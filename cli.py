@@ -491,7 +491,6 @@ def quota(
     quiet: QuietSummary = False,
 ) -> None:
     """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
-    from territory.io import read_table
     from territory.pipeline.steps import quota_config, quota_step
 
     with _failures_reported():
@@ -500,8 +499,9 @@ def quota(
             over_assignment=over_assign, non_quota_revenue=non_quota_revenue, periods=periods,
             profile=_parse_profile(season_profile), caps=not no_caps, year=year,
         )  # fmt: skip
-        history = read_table(period_sales) if period_sales is not None else None
-        step = quota_step(plan, config, period_sales=history, last_year_target=last_year_target)
+        step = quota_step(
+            plan, config, period_sales=period_sales, last_year_target=last_year_target
+        )
     if not quiet:
         show.quota_summary(step, plan, last_year_target=last_year_target)
 
