@@ -215,6 +215,9 @@ QuietRun = Annotated[bool, _option("No progress or summary (for batch jobs).")]
 QuietSummary = Annotated[bool, _option("No summary (for batch jobs).")]
 QuietTable = Annotated[bool, _option("No table (for batch jobs).")]
 
+# Each command's own options, one class per command, in the order of its parameters. A new
+# command adds its class, takes the shared aliases above, and runs inside `_failures_reported()`.
+
 
 class _Align:
     """The options of ``territory align`` (the shared ones aside)."""
