@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -153,160 +154,260 @@ def _parse_tier_factors(values: list[str]) -> dict[str, float] | None:
     return factors
 
 
-# Options several commands share.
-SHEET_HELP = "Worksheet of an .xlsx input: NAME, or accounts=NAME / reps=NAME (repeatable)."
+@contextmanager
+def _failures_reported() -> Iterator[None]:
+    """Turn an error of ours or an interrupt inside the block into its message and exit code."""
+    try:
+        yield
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise _fail(exc) from exc
+
+
+def _option(
+    help: str,
+    accepts: rules.Range | tuple[str, ...] | Callable[[str], str] | None = None,
+    *,
+    flag: str | None = None,
+    case_sensitive: bool = True,
+) -> Any:
+    """Declare one option: its help and what it accepts (a range, named choices or a check).
+
+    ``flag`` replaces the name typer derives from the parameter (``--format`` for
+    ``output_format``). A value is checked before the command reads anything (exit 2).
+    """
+    parser: Callable[[object], object] | None = None
+    if isinstance(accepts, rules.Range):
+        parser = _number(accepts)
+    elif isinstance(accepts, tuple):
+        parser = _one_of(accepts, case_sensitive)
+    elif accepts is not None:
+        parser = _checked(accepts)
+    names = (flag,) if flag else ()
+    return typer.Option(*names, help=help, parser=parser)
+
+
+# Options several commands share, as types of their parameters.
 FORCE_HELP = (
     "Replace --out even if it holds files territory did not write (never the current folder, a "
     "home folder or one holding the inputs)."
 )
-Out = Annotated[
-    Path, typer.Option(help="Output folder: created, or replaced if territory wrote it.")
-]
-Force = Annotated[bool, typer.Option(help=FORCE_HELP)]
-Sheets = Annotated[list[str], typer.Option("--sheet", help=SHEET_HELP)]
-Format = Annotated[
-    str,
-    typer.Option(
-        "--format", help="Table format: csv, parquet or xlsx.", parser=_one_of(rules.TABLE_FORMATS)
+Out = Annotated[Path, _option("Output folder: created, or replaced if territory wrote it.")]
+Force = Annotated[bool, _option(FORCE_HELP)]
+Sheets = Annotated[
+    list[str],
+    _option(
+        "Worksheet of an .xlsx input: NAME, or accounts=NAME / reps=NAME (repeatable).",
+        flag="--sheet",
     ),
+]
+Format = Annotated[
+    str, _option("Table format: csv, parquet or xlsx.", rules.TABLE_FORMATS, flag="--format")
 ]
 Adjacency = Annotated[
-    str,
-    typer.Option(
-        help="Unit neighbours: rook (shared border) or queen (any touch).",
-        parser=_one_of(rules.ADJACENCY),
-    ),
+    str, _option("Unit neighbours: rook (shared border) or queen (any touch).", rules.ADJACENCY)
 ]
 Links = Annotated[
     Path | None,
-    typer.Option(help="Extra unit links (JSON pairs or table unit_a, unit_b: ferries, islands)."),
+    _option("Extra unit links (JSON pairs or table unit_a, unit_b: ferries, islands)."),
 ]
+Comp = Annotated[Path, _option("Compensation plan TOML.")]
+QuietRun = Annotated[bool, _option("No progress or summary (for batch jobs).")]
+QuietSummary = Annotated[bool, _option("No summary (for batch jobs).")]
+QuietTable = Annotated[bool, _option("No table (for batch jobs).")]
+
+# Each command's own options, one class per command, in the order of its parameters. A new
+# command adds its class, takes the shared aliases above, and runs inside `_failures_reported()`.
+
+
+class _Align:
+    """The options of ``territory align`` (the shared ones aside)."""
+
+    accounts = _option("Accounts table (.csv, .parquet or .xlsx).")
+    reps = _option("Reps table (.csv, .parquet or .xlsx).")
+    balance = _option("Allowed ± deviation from target (0.05 = 5%).", rules.TOLERANCE)
+    potential_balance = _option("Override --balance for potential.", rules.TOLERANCE)
+    workload_balance = _option("Override --balance for workload.", rules.TOLERANCE)
+    solver = _option("auto, heuristic, cpsat or mip.", rules.SOLVERS)
+    time_limit = _option("Wall-clock budget in seconds.", rules.SECONDS)
+    seed = _option("Random seed (same inputs + seed = same outputs).", rules.SEED)
+    disruption_weight = _option(
+        "Cost (hour-km) per unit of potential moved from its rep.", rules.WEIGHT
+    )
+    candidates = _option("Nearest reps each account considers.", rules.COUNT)
+    tier = _option("Tier factor override, e.g. --tier A=1.2 (repeatable).")
+    soft = _option("If the tolerance is impossible, minimise the worst deviation.")
+    allow_overtime = _option("Let workload exceed capacity.")
+    max_distance_km = _option("No account further than this from its rep's home.", rules.KILOMETRES)
+    forbidden = _option("Table of account_id, rep_id pairs that must not occur.")
+    family_column = _option("Accounts sharing a value in this column stay with one rep.")
+    units = _option("Unit geometries (GeoJSON/GPKG/SHP): align whole units, write polygons.")
+    unit_id_column = _option("Id column of the unit layer (accounts join on unit_id or location).")
+    contiguity = _option("Every territory one connected piece of the unit map (needs --units).")
+    compactness = _option(
+        "travel (workload x km to home) or moi (workload x km²).", rules.COMPACTNESS
+    )
+    cut_edge_weight = _option(
+        "Cost per unit border between territories (needs --contiguity).", rules.WEIGHT
+    )
+    max_moved_accounts = _option("At most this many accounts change rep.", rules.COUNT_OR_ZERO)
+    max_moved_revenue_share = _option(
+        "At most this share of last year's revenue changes rep (0.10 = 10%).", rules.SHARE
+    )
+    gap = _option("Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip).", rules.GAP)
+    decompose = _option(
+        "Micro-cluster decomposition: auto (from 50,000 accounts), on or off.", rules.DECOMPOSE
+    )
+    checkpoint = _option("Folder for stage checkpoints: a rerun with the same inputs resumes.")
+
+
+class _Design:
+    """The options of ``territory design`` (the shared ones aside)."""
+
+    units = _option("Unit geometries (GeoJSON/GPKG/SHP).")
+    k = _option("How many territories to design.", rules.COUNT)
+    accounts = _option("Accounts (CSV/Parquet/XLSX) summed into their units.")
+    reps = _option("Reps to match to the territories (A-players first).")
+    unit_id_column = _option("Id column of the unit layer.")
+    potential_column = _option("Unit layer column with potential (when no --accounts).")
+    workload_column = _option("Unit layer column with workload hours (when no --accounts).")
+    balance = _option("Allowed deviation from equal potential and workload.", rules.TOLERANCE)
+    compactness = _option(
+        "moi (workload x km² to the centre) or travel (workload x km).", rules.COMPACTNESS
+    )
+    contiguity = _option("Each territory one connected piece of the map.")
+    method = _option("auto, exact (Hess model with cuts) or heuristic.", rules.DESIGN_METHODS)
+    max_travel_km = _option("No rep farther than this from their territory.", rules.KILOMETRES)
+    travel_measure = _option(
+        "What the travel limit measures: farthest unit or centre.", rules.TRAVEL_MEASURES
+    )
+    allow_vacant = _option("Leave territories no rep can reach vacant instead of failing.")
+    soft = _option("When the balance cannot be met, the most balanced design.")
+    time_limit = _option("Seconds for the design.", rules.SECONDS)
+    seed = _option("Random seed (initial centres).", rules.SEED)
+    quiet = _option("No progress or summary.")
+
+
+class _Quota:
+    """The options of ``territory quota``."""
+
+    plan = _option("Folder written by `territory align`.")
+    target = _option("Company target, currency/year.", rules.MONEY)
+    method = _option(
+        "historical, potential, untapped, blended (blend), capacity or even.",
+        rules.QUOTA_METHODS,
+        case_sensitive=False,
+    )
+    history_weight = _option("Blend weight on history (default: by role).", rules.SHARE)
+    over_assign = _option("Over-assignment rate (0.10 = 10%).", rules.OVER_ASSIGNMENT)
+    non_quota_revenue = _option(
+        "Revenue not carried by quota reps, currency/year.", rules.MONEY_OR_ZERO
+    )
+    periods = _option("quarter or month.", rules.PERIODS)
+    season_profile = _option("Company share per period, e.g. 0.2,0.25,0.25,0.3 (default: history).")
+    period_sales = _option("Sales history per rep_id, year, period (1..n), sales for seasonality.")
+    no_caps = _option("Switch off yearly change caps.")
+    year = _option("Plan year written with the quotas.")
+    last_year_target = _option(
+        "Last year's company target, for the backtest's forecast error.", rules.MONEY
+    )
+
+
+class _Stress:
+    """The options of ``territory stress``."""
+
+    plan = _option("Folder with quotas (after `territory quota`).")
+    sims = _option("Monte Carlo simulations.", rules.COUNT)
+    seed = _option("Random seed (recorded in the outputs).", rules.SEED)
+    forecast = _option("Finance forecast (default: sum of quotas).", rules.MONEY)
+    lever = _option("Sensitivity lever: over_assignment, accelerator_slope, sigma_idio, ...")
+
+
+class _Check:
+    """The options of ``territory check``."""
+
+    plan = _option("Run folder (align, and quota/stress if run).")
+    thresholds = _option("Thresholds TOML (layout of data/checks.toml).")
+    comp = _option("Comp plan TOML (default: the one stress used).")
+    no_fail = _option("Report only: exit 0 even when a check fails.")
+
+
+class _Report:
+    """The options of ``territory report``."""
+
+    plan = _option("Run folder (align; quota, stress, check optional).")
+    out = _option("HTML file (default: <plan>/report.html).")
+    open_page = _option("Open it in the default browser.", flag="--open")
+
+
+class _Compare:
+    """The arguments of ``territory compare``."""
+
+    runs = typer.Argument(help="Run folders to compare, e.g. out/a out/b out/c.")
+
+
+class _Run:
+    """The argument and options of ``territory run``."""
+
+    scenario = typer.Argument(help="Scenario TOML file (see scenarios/).")
+    out = _option("Parent folder: the run is written to <out>/<scenario name>/.")
+    force = _option("Replace <out>/<scenario name> even if it holds files territory did not write.")
+
+
+class _Sweep:
+    """The arguments and options of ``territory sweep``."""
+
+    scenario_files = typer.Argument(help="Scenario TOML files.", metavar="SCENARIOS...")
+    grid = _option("One lever over values: add_reps=0..5 or balance=0.03,0.05,0.08.")
+    workers = _option("Local worker processes (default: one per CPU).", rules.COUNT)
+    scheduler = _option(
+        "Dask scheduler address (tcp://host:port) instead.", rules.check_scheduler_address
+    )
+    out = _option("Folder for the runs, summary.csv and tradeoffs.png.")
+    quiet = _option("No progress or table (for batch jobs).")
+    force = _option("Write into --out and its run folders even if territory did not.")
+
+
+class _Payout:
+    """The options of ``territory payout``."""
+
+    attainment = _option("Attainment as a fraction (1.15 = 115%).", rules.ATTAINMENT)
+    role = _option("Role in the plan (default: every role).")
+    out = _option("Also write payout_table.csv here.")
 
 
 @app.command()
 def align(
-    accounts: Annotated[Path, typer.Option(help="Accounts table (.csv, .parquet or .xlsx).")],
-    reps: Annotated[Path, typer.Option(help="Reps table (.csv, .parquet or .xlsx).")],
+    accounts: Annotated[Path, _Align.accounts],
+    reps: Annotated[Path, _Align.reps],
     out: Out,
-    balance: Annotated[
-        float,
-        typer.Option(
-            help="Allowed ± deviation from target (0.05 = 5%).", parser=_number(rules.TOLERANCE)
-        ),
-    ] = DEFAULT.balance,
-    potential_balance: Annotated[
-        float | None,
-        typer.Option(help="Override --balance for potential.", parser=_number(rules.TOLERANCE)),
-    ] = None,
-    workload_balance: Annotated[
-        float | None,
-        typer.Option(help="Override --balance for workload.", parser=_number(rules.TOLERANCE)),
-    ] = None,
-    solver: Annotated[
-        str, typer.Option(help="auto, heuristic, cpsat or mip.", parser=_one_of(rules.SOLVERS))
-    ] = DEFAULT.solver,
-    time_limit: Annotated[
-        float, typer.Option(help="Wall-clock budget in seconds.", parser=_number(rules.SECONDS))
-    ] = DEFAULT.time_limit_s,
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Random seed (same inputs + seed = same outputs).", parser=_number(rules.SEED)
-        ),
-    ] = DEFAULT.seed,
-    disruption_weight: Annotated[
-        float,
-        typer.Option(
-            help="Cost (hour-km) per unit of potential moved from its rep.",
-            parser=_number(rules.WEIGHT),
-        ),
-    ] = DEFAULT.disruption_weight,
-    candidates: Annotated[
-        int,
-        typer.Option(help="Nearest reps each account considers.", parser=_number(rules.COUNT)),
-    ] = DEFAULT.candidates,
-    tier: Annotated[
-        list[str], typer.Option(help="Tier factor override, e.g. --tier A=1.2 (repeatable).")
-    ] = [],  # noqa: B006 - typer reads the default, it is never mutated
-    soft: Annotated[
-        bool, typer.Option(help="If the tolerance is impossible, minimise the worst deviation.")
-    ] = False,
-    allow_overtime: Annotated[bool, typer.Option(help="Let workload exceed capacity.")] = False,
-    max_distance_km: Annotated[
-        float | None,
-        typer.Option(
-            help="No account further than this from its rep's home.",
-            parser=_number(rules.KILOMETRES),
-        ),
-    ] = None,
-    forbidden: Annotated[
-        Path | None, typer.Option(help="Table of account_id, rep_id pairs that must not occur.")
-    ] = None,
-    family_column: Annotated[
-        str | None,
-        typer.Option(help="Accounts sharing a value in this column stay with one rep."),
-    ] = None,
-    units: Annotated[
-        Path | None,
-        typer.Option(help="Unit geometries (GeoJSON/GPKG/SHP): align whole units, write polygons."),
-    ] = None,
-    unit_id_column: Annotated[
-        str,
-        typer.Option(help="Id column of the unit layer (accounts join on unit_id or location)."),
-    ] = DEFAULT.unit_id_column,
-    contiguity: Annotated[
-        bool,
-        typer.Option(help="Every territory one connected piece of the unit map (needs --units)."),
-    ] = False,
+    balance: Annotated[float, _Align.balance] = DEFAULT.balance,
+    potential_balance: Annotated[float | None, _Align.potential_balance] = None,
+    workload_balance: Annotated[float | None, _Align.workload_balance] = None,
+    solver: Annotated[str, _Align.solver] = DEFAULT.solver,
+    time_limit: Annotated[float, _Align.time_limit] = DEFAULT.time_limit_s,
+    seed: Annotated[int, _Align.seed] = DEFAULT.seed,
+    disruption_weight: Annotated[float, _Align.disruption_weight] = DEFAULT.disruption_weight,
+    candidates: Annotated[int, _Align.candidates] = DEFAULT.candidates,
+    tier: Annotated[list[str], _Align.tier] = [],  # noqa: B006 - typer reads it, never mutated
+    soft: Annotated[bool, _Align.soft] = False,
+    allow_overtime: Annotated[bool, _Align.allow_overtime] = False,
+    max_distance_km: Annotated[float | None, _Align.max_distance_km] = None,
+    forbidden: Annotated[Path | None, _Align.forbidden] = None,
+    family_column: Annotated[str | None, _Align.family_column] = None,
+    units: Annotated[Path | None, _Align.units] = None,
+    unit_id_column: Annotated[str, _Align.unit_id_column] = DEFAULT.unit_id_column,
+    contiguity: Annotated[bool, _Align.contiguity] = False,
     adjacency: Adjacency = DEFAULT.adjacency,
     links: Links = None,
-    compactness: Annotated[
-        str,
-        typer.Option(
-            help="travel (workload x km to home) or moi (workload x km²).",
-            parser=_one_of(rules.COMPACTNESS),
-        ),
-    ] = DEFAULT.compactness,
-    cut_edge_weight: Annotated[
-        float,
-        typer.Option(
-            help="Cost per unit border between territories (needs --contiguity).",
-            parser=_number(rules.WEIGHT),
-        ),
-    ] = DEFAULT.cut_edge_weight,
-    max_moved_accounts: Annotated[
-        int | None,
-        typer.Option(
-            help="At most this many accounts change rep.", parser=_number(rules.COUNT_OR_ZERO)
-        ),
-    ] = None,
-    max_moved_revenue_share: Annotated[
-        float | None,
-        typer.Option(
-            help="At most this share of last year's revenue changes rep (0.10 = 10%).",
-            parser=_number(rules.SHARE),
-        ),
-    ] = None,
-    gap: Annotated[
-        float | None,
-        typer.Option(
-            help="Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip).",
-            parser=_number(rules.GAP),
-        ),
-    ] = None,
+    compactness: Annotated[str, _Align.compactness] = DEFAULT.compactness,
+    cut_edge_weight: Annotated[float, _Align.cut_edge_weight] = DEFAULT.cut_edge_weight,
+    max_moved_accounts: Annotated[int | None, _Align.max_moved_accounts] = None,
+    max_moved_revenue_share: Annotated[float | None, _Align.max_moved_revenue_share] = None,
+    gap: Annotated[float | None, _Align.gap] = None,
     output_format: Format = "csv",
-    quiet: Annotated[bool, typer.Option(help="No progress or summary (for batch jobs).")] = False,
-    decompose: Annotated[
-        str,
-        typer.Option(
-            help="Micro-cluster decomposition: auto (from 50,000 accounts), on or off.",
-            parser=_one_of(rules.DECOMPOSE),
-        ),
-    ] = DEFAULT.decompose,
-    checkpoint: Annotated[
-        Path | None,
-        typer.Option(help="Folder for stage checkpoints: a rerun with the same inputs resumes."),
-    ] = None,
+    quiet: QuietRun = False,
+    decompose: Annotated[str, _Align.decompose] = DEFAULT.decompose,
+    checkpoint: Annotated[Path | None, _Align.checkpoint] = None,
     force: Force = False,
     sheet: Sheets = [],  # noqa: B006
 ) -> None:
@@ -314,7 +415,7 @@ def align(
     from territory.pipeline.commands import align_command
 
     levers = {k: v for k, v in locals().items() if k in AlignmentSpec.model_fields}
-    try:
+    with _failures_reported():
         spec = AlignmentSpec.build(
             **levers, time_limit_s=time_limit, tier_factors=_parse_tier_factors(tier)
         )
@@ -323,86 +424,34 @@ def align(
                 spec, accounts, reps, out, output_format=output_format, sheets=sheet,
                 force=force, progress=status,
             )  # fmt: skip
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
     if not quiet:
         show.alignment_summary(result.report, out)
 
 
 @app.command()
 def design(
-    units: Annotated[Path, typer.Option(help="Unit geometries (GeoJSON/GPKG/SHP).")],
-    k: Annotated[
-        int, typer.Option(help="How many territories to design.", parser=_number(rules.COUNT))
-    ],
+    units: Annotated[Path, _Design.units],
+    k: Annotated[int, _Design.k],
     out: Out,
-    accounts: Annotated[
-        Path | None, typer.Option(help="Accounts (CSV/Parquet/XLSX) summed into their units.")
-    ] = None,
-    reps: Annotated[
-        Path | None, typer.Option(help="Reps to match to the territories (A-players first).")
-    ] = None,
-    unit_id_column: Annotated[str, typer.Option(help="Id column of the unit layer.")] = "unit_id",
-    potential_column: Annotated[
-        str, typer.Option(help="Unit layer column with potential (when no --accounts).")
-    ] = "potential",
-    workload_column: Annotated[
-        str, typer.Option(help="Unit layer column with workload hours (when no --accounts).")
-    ] = "workload",
-    balance: Annotated[
-        float,
-        typer.Option(
-            help="Allowed deviation from equal potential and workload.",
-            parser=_number(rules.TOLERANCE),
-        ),
-    ] = 0.05,
-    compactness: Annotated[
-        str,
-        typer.Option(
-            help="moi (workload x km² to the centre) or travel (workload x km).",
-            parser=_one_of(rules.COMPACTNESS),
-        ),
-    ] = "moi",
-    contiguity: Annotated[
-        bool, typer.Option(help="Each territory one connected piece of the map.")
-    ] = True,
+    accounts: Annotated[Path | None, _Design.accounts] = None,
+    reps: Annotated[Path | None, _Design.reps] = None,
+    unit_id_column: Annotated[str, _Design.unit_id_column] = "unit_id",
+    potential_column: Annotated[str, _Design.potential_column] = "potential",
+    workload_column: Annotated[str, _Design.workload_column] = "workload",
+    balance: Annotated[float, _Design.balance] = 0.05,
+    compactness: Annotated[str, _Design.compactness] = "moi",
+    contiguity: Annotated[bool, _Design.contiguity] = True,
     adjacency: Adjacency = "rook",
     links: Links = None,
-    method: Annotated[
-        str,
-        typer.Option(
-            help="auto, exact (Hess model with cuts) or heuristic.",
-            parser=_one_of(rules.DESIGN_METHODS),
-        ),
-    ] = "auto",
-    max_travel_km: Annotated[
-        float | None,
-        typer.Option(
-            help="No rep farther than this from their territory.",
-            parser=_number(rules.KILOMETRES),
-        ),
-    ] = None,
-    travel_measure: Annotated[
-        str,
-        typer.Option(
-            help="What the travel limit measures: farthest unit or centre.",
-            parser=_one_of(rules.TRAVEL_MEASURES),
-        ),
-    ] = "farthest",
-    allow_vacant: Annotated[
-        bool, typer.Option(help="Leave territories no rep can reach vacant instead of failing.")
-    ] = False,
-    soft: Annotated[
-        bool, typer.Option(help="When the balance cannot be met, the most balanced design.")
-    ] = False,
-    time_limit: Annotated[
-        float, typer.Option(help="Seconds for the design.", parser=_number(rules.SECONDS))
-    ] = 120.0,
-    seed: Annotated[
-        int, typer.Option(help="Random seed (initial centres).", parser=_number(rules.SEED))
-    ] = 7,
+    method: Annotated[str, _Design.method] = "auto",
+    max_travel_km: Annotated[float | None, _Design.max_travel_km] = None,
+    travel_measure: Annotated[str, _Design.travel_measure] = "farthest",
+    allow_vacant: Annotated[bool, _Design.allow_vacant] = False,
+    soft: Annotated[bool, _Design.soft] = False,
+    time_limit: Annotated[float, _Design.time_limit] = 120.0,
+    seed: Annotated[int, _Design.seed] = 7,
     output_format: Format = "csv",
-    quiet: Annotated[bool, typer.Option(help="No progress or summary.")] = False,
+    quiet: Annotated[bool, _Design.quiet] = False,
     force: Force = False,
     sheet: Sheets = [],  # noqa: B006
 ) -> None:
@@ -417,88 +466,45 @@ def design(
         "max_travel_km": max_travel_km, "travel_measure": travel_measure,
         "allow_vacant": allow_vacant,
     }  # fmt: skip
-    try:
-        with show.progress(quiet) as status:
-            run = design_command(
-                units, k, out, accounts=accounts, reps=reps, unit_id_column=unit_id_column,
-                potential_column=potential_column, workload_column=workload_column,
-                design=rules_of_design, adjacency=adjacency, links=links, matching=matching,
-                output_format=output_format, sheets=sheet, force=force, progress=status,
-            )  # fmt: skip
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
+    with _failures_reported(), show.progress(quiet) as status:
+        run = design_command(
+            units, k, out, accounts=accounts, reps=reps, unit_id_column=unit_id_column,
+            potential_column=potential_column, workload_column=workload_column,
+            design=rules_of_design, adjacency=adjacency, links=links, matching=matching,
+            output_format=output_format, sheets=sheet, force=force, progress=status,
+        )  # fmt: skip
     if not quiet:
         show.design_summary(run, k, out)
 
 
 @app.command()
 def quota(
-    plan: Annotated[Path, typer.Option(help="Folder written by `territory align`.")],
-    target: Annotated[
-        float, typer.Option(help="Company target, currency/year.", parser=_number(rules.MONEY))
-    ],
-    method: Annotated[
-        str,
-        typer.Option(
-            help="historical, potential, untapped, blended (blend), capacity or even.",
-            parser=_one_of(rules.QUOTA_METHODS, case_sensitive=False),
-        ),
-    ] = "blended",
-    history_weight: Annotated[
-        float | None,
-        typer.Option(
-            help="Blend weight on history (default: by role).", parser=_number(rules.SHARE)
-        ),
-    ] = None,
-    over_assign: Annotated[
-        float,
-        typer.Option(
-            help="Over-assignment rate (0.10 = 10%).", parser=_number(rules.OVER_ASSIGNMENT)
-        ),
-    ] = 0.10,
-    non_quota_revenue: Annotated[
-        float,
-        typer.Option(
-            help="Revenue not carried by quota reps, currency/year.",
-            parser=_number(rules.MONEY_OR_ZERO),
-        ),
-    ] = 0.0,
-    periods: Annotated[
-        str, typer.Option(help="quarter or month.", parser=_one_of(rules.PERIODS))
-    ] = "quarter",
-    season_profile: Annotated[
-        str | None,
-        typer.Option(help="Company share per period, e.g. 0.2,0.25,0.25,0.3 (default: history)."),
-    ] = None,
-    period_sales: Annotated[
-        Path | None,
-        typer.Option(help="Sales history per rep_id, year, period (1..n), sales for seasonality."),
-    ] = None,
-    no_caps: Annotated[bool, typer.Option(help="Switch off yearly change caps.")] = False,
-    year: Annotated[int | None, typer.Option(help="Plan year written with the quotas.")] = None,
-    last_year_target: Annotated[
-        float | None,
-        typer.Option(
-            help="Last year's company target, for the backtest's forecast error.",
-            parser=_number(rules.MONEY),
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
+    plan: Annotated[Path, _Quota.plan],
+    target: Annotated[float, _Quota.target],
+    method: Annotated[str, _Quota.method] = "blended",
+    history_weight: Annotated[float | None, _Quota.history_weight] = None,
+    over_assign: Annotated[float, _Quota.over_assign] = 0.10,
+    non_quota_revenue: Annotated[float, _Quota.non_quota_revenue] = 0.0,
+    periods: Annotated[str, _Quota.periods] = "quarter",
+    season_profile: Annotated[str | None, _Quota.season_profile] = None,
+    period_sales: Annotated[Path | None, _Quota.period_sales] = None,
+    no_caps: Annotated[bool, _Quota.no_caps] = False,
+    year: Annotated[int | None, _Quota.year] = None,
+    last_year_target: Annotated[float | None, _Quota.last_year_target] = None,
+    quiet: QuietSummary = False,
 ) -> None:
     """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
-    from territory.io import read_table
     from territory.pipeline.steps import quota_config, quota_step
 
-    try:
+    with _failures_reported():
         config = quota_config(
             target=target, method=method, history_weight=history_weight,
             over_assignment=over_assign, non_quota_revenue=non_quota_revenue, periods=periods,
             profile=_parse_profile(season_profile), caps=not no_caps, year=year,
         )  # fmt: skip
-        history = read_table(period_sales) if period_sales is not None else None
-        step = quota_step(plan, config, period_sales=history, last_year_target=last_year_target)
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
+        step = quota_step(
+            plan, config, period_sales=period_sales, last_year_target=last_year_target
+        )
     if not quiet:
         show.quota_summary(step, plan, last_year_target=last_year_target)
 
@@ -518,65 +524,42 @@ def _parse_profile(text: str | None) -> tuple[float, ...] | None:
 
 @app.command()
 def stress(
-    plan: Annotated[Path, typer.Option(help="Folder with quotas (after `territory quota`).")],
-    comp: Annotated[Path, typer.Option(help="Compensation plan TOML.")],
-    sims: Annotated[
-        int, typer.Option(help="Monte Carlo simulations.", parser=_number(rules.COUNT))
-    ] = 10_000,
-    seed: Annotated[
-        int,
-        typer.Option(help="Random seed (recorded in the outputs).", parser=_number(rules.SEED)),
-    ] = 7,
-    forecast: Annotated[
-        float | None,
-        typer.Option(
-            help="Finance forecast (default: sum of quotas).", parser=_number(rules.MONEY)
-        ),
-    ] = None,
-    lever: Annotated[
-        str,
-        typer.Option(help="Sensitivity lever: over_assignment, accelerator_slope, sigma_idio, ..."),
-    ] = "over_assignment",
-    quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
+    plan: Annotated[Path, _Stress.plan],
+    comp: Comp,
+    sims: Annotated[int, _Stress.sims] = 10_000,
+    seed: Annotated[int, _Stress.seed] = 7,
+    forecast: Annotated[float | None, _Stress.forecast] = None,
+    lever: Annotated[str, _Stress.lever] = "over_assignment",
+    quiet: QuietSummary = False,
 ) -> None:
     """Stress-test quotas under a comp plan: cost and attainment at 80%..120% of plan."""
     from territory.io.config_files import load_comp
     from territory.pipeline.steps import stress_step
 
-    try:
+    with _failures_reported():
         comp_plan = load_comp(comp)
         step = stress_step(
             plan, comp, sims=sims, seed=seed, forecast=forecast, lever=lever, comp=comp_plan
         )
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
     if not quiet:
         show.stress_summary(step, plan)
 
 
 @app.command()
 def check(
-    plan: Annotated[Path, typer.Option(help="Run folder (align, and quota/stress if run).")],
-    thresholds: Annotated[
-        Path | None, typer.Option(help="Thresholds TOML (layout of data/checks.toml).")
-    ] = None,
-    comp: Annotated[
-        Path | None, typer.Option(help="Comp plan TOML (default: the one stress used).")
-    ] = None,
-    no_fail: Annotated[
-        bool, typer.Option(help="Report only: exit 0 even when a check fails.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option(help="No table (for batch jobs).")] = False,
+    plan: Annotated[Path, _Check.plan],
+    thresholds: Annotated[Path | None, _Check.thresholds] = None,
+    comp: Annotated[Path | None, _Check.comp] = None,
+    no_fail: Annotated[bool, _Check.no_fail] = False,
+    quiet: QuietTable = False,
 ) -> None:
     """Check the plan against the framework's 20 statements; exit 1 when any check FAILs."""
     from territory.domain.checks import exit_code, status_counts
     from territory.pipeline.steps import check_step, check_thresholds
 
-    try:
+    with _failures_reported():
         limits = check_thresholds(thresholds, "--thresholds")
         results = check_step(plan, limits, run_id=plan.resolve().name, comp=comp)
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
     if not quiet:
         show.check_table(results)
     show.check_counts(status_counts(results), plan)
@@ -585,22 +568,16 @@ def check(
 
 @app.command()
 def report(
-    plan: Annotated[Path, typer.Option(help="Run folder (align; quota, stress, check optional).")],
-    out: Annotated[
-        Path | None, typer.Option(help="HTML file (default: <plan>/report.html).")
-    ] = None,
-    open_page: Annotated[
-        bool, typer.Option("--open", help="Open it in the default browser.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
+    plan: Annotated[Path, _Report.plan],
+    out: Annotated[Path | None, _Report.out] = None,
+    open_page: Annotated[bool, _Report.open_page] = False,
+    quiet: QuietSummary = False,
 ) -> None:
     """Write one self-contained HTML report of a run: map, balance, quotas, stress test, checks."""
     from territory.pipeline.commands import report_command
 
-    try:
+    with _failures_reported():
         target = report_command(plan, out)
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
     if not quiet:
         console.print(f"written to {target}")
     if open_page:
@@ -609,11 +586,9 @@ def report(
 
 @app.command()
 def compare(
-    runs: Annotated[
-        list[Path], typer.Argument(help="Run folders to compare, e.g. out/a out/b out/c.")
-    ],
+    runs: Annotated[list[Path], _Compare.runs],
     out: Out = Path("out/compare"),
-    quiet: Annotated[bool, typer.Option(help="No table (for batch jobs).")] = False,
+    quiet: QuietTable = False,
     force: Force = False,
 ) -> None:
     """Compare runs side by side: key figures, assignment differences and maps side by side."""
@@ -624,10 +599,8 @@ def compare(
         raise typer.BadParameter(
             "give at least two run folders, e.g. out/a out/b", param_hint="RUNS"
         )
-    try:
+    with _failures_reported():
         result = compare_command(runs, out, force=force)
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
     if not quiet:
         show.comparison(result)
         console.print(
@@ -639,61 +612,31 @@ def compare(
 
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (see scenarios/).")],
-    out: Annotated[
-        Path, typer.Option(help="Parent folder: the run is written to <out>/<scenario name>/.")
-    ] = Path("out"),
-    quiet: Annotated[bool, typer.Option(help="No progress or summary (for batch jobs).")] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            help="Replace <out>/<scenario name> even if it holds files territory did not write."
-        ),
-    ] = False,
+    scenario: Annotated[Path, _Run.scenario],
+    out: Annotated[Path, _Run.out] = Path("out"),
+    quiet: QuietRun = False,
+    force: Annotated[bool, _Run.force] = False,
 ) -> None:
     """Run a scenario's whole pipeline: align (or evaluate), quota, stress, checks, report."""
     from scenarios import load_scenario, run_scenario
 
-    try:
+    with _failures_reported():
         loaded = load_scenario(scenario)
         with show.progress(quiet) as status:
             result = run_scenario(loaded, out, progress=status, force=force)
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
     if not quiet:
         show.scenario_run(result.name, result.steps, result.kpis, result.folder)
 
 
 @app.command()
 def sweep(
-    scenario_files: Annotated[
-        list[Path], typer.Argument(help="Scenario TOML files.", metavar="SCENARIOS...")
-    ],
-    grid: Annotated[
-        str | None,
-        typer.Option(help="One lever over values: add_reps=0..5 or balance=0.03,0.05,0.08."),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Local worker processes (default: one per CPU).", parser=_number(rules.COUNT)
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Dask scheduler address (tcp://host:port) instead.",
-            parser=_checked(rules.check_scheduler_address),
-        ),
-    ] = None,
-    out: Annotated[
-        Path, typer.Option(help="Folder for the runs, summary.csv and tradeoffs.png.")
-    ] = Path("out/sweep"),
-    quiet: Annotated[bool, typer.Option(help="No progress or table (for batch jobs).")] = False,
-    force: Annotated[
-        bool,
-        typer.Option(help="Write into --out and its run folders even if territory did not."),
-    ] = False,
+    scenario_files: Annotated[list[Path], _Sweep.scenario_files],
+    grid: Annotated[str | None, _Sweep.grid] = None,
+    workers: Annotated[int | None, _Sweep.workers] = None,
+    scheduler: Annotated[str | None, _Sweep.scheduler] = None,
+    out: Annotated[Path, _Sweep.out] = Path("out/sweep"),
+    quiet: Annotated[bool, _Sweep.quiet] = False,
+    force: Annotated[bool, _Sweep.force] = False,
 ) -> None:
     """Run many scenarios in parallel; exit 1 when any of them failed (the others complete)."""
     from scenarios import plan_sweep, run_sweep
@@ -702,13 +645,11 @@ def sweep(
         if not quiet:
             console.print(f"{row['scenario']}: {row['status']} {row.get('error') or ''}".rstrip())
 
-    try:
+    with _failures_reported():
         tasks = plan_sweep(scenario_files, out, grid)
         result = run_sweep(
             tasks, out, workers=workers, scheduler=scheduler, progress=done, force=force
         )
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
     if not quiet:
         show.sweep_table(
             result.summary, len(result.failed), (result.summary_file, result.chart_file)
@@ -719,17 +660,10 @@ def sweep(
 
 @app.command()
 def payout(
-    comp: Annotated[Path, typer.Option(help="Compensation plan TOML.")],
-    attainment: Annotated[
-        float,
-        typer.Option(
-            help="Attainment as a fraction (1.15 = 115%).", parser=_number(rules.ATTAINMENT)
-        ),
-    ],
-    role: Annotated[
-        str | None, typer.Option(help="Role in the plan (default: every role).")
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="Also write payout_table.csv here.")] = None,
+    comp: Comp,
+    attainment: Annotated[float, _Payout.attainment],
+    role: Annotated[str | None, _Payout.role] = None,
+    out: Annotated[Path | None, _Payout.out] = None,
     force: Force = False,
 ) -> None:
     """Show what a rep earns at an attainment, and the payout table finance and reps read."""
@@ -738,22 +672,23 @@ def payout(
     from territory.io.config_files import load_comp
     from territory.io.outputs import check_output_folder, is_engine_folder, is_legacy_run_folder
 
-    try:
+    with _failures_reported():
         if out is not None and not (is_engine_folder(out) or is_legacy_run_folder(out)):
             check_output_folder(out, command="payout", inputs=[comp], force=force)
         plan = load_comp(comp)
-        roles = [plan.roles[role]] if role else list(plan.roles.values())
+        try:
+            roles = [plan.roles[role]] if role else list(plan.roles.values())
+        except KeyError:
+            console.print(
+                f"[red]ScenarioError[/red]: no role '{role}'; roles: {sorted(plan.roles)}"
+            )
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         show.payout_table(plan, roles, attainment, one_role=bool(role))
         if out is not None:
             write_outputs(
                 out, {"payout_table": payout_table(plan)}, {}, "csv", keep_existing=True,
                 command="payout", inputs=[comp], force=force,
             )  # fmt: skip
-    except KeyError:
-        console.print(f"[red]ScenarioError[/red]: no role '{role}'; roles: {sorted(plan.roles)}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (TerritoryError, KeyboardInterrupt) as exc:
-        raise _fail(exc) from exc
 
 
 DEBUG_VARIABLE = "TERRITORY_DEBUG"

@@ -45,25 +45,21 @@ def _ids(values: Iterable[object]) -> list[str]:
     return [str(v) for v in values]
 
 
-def _unknown_reps(reps: pd.DataFrame, ids: Iterable[str], key: str) -> None:
-    known = set(_ids(reps["rep_id"]))
-    unknown = sorted({i for i in ids if i not in known})
-    if unknown:
-        raise ScenarioError(
-            f"key '{key}' names rep(s) not in the reps table: {unknown[:10]}"
-            + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-            + f"; known reps are {sorted(known)[:10]}{' ...' if len(known) > 10 else ''}"
-        )
+def _refuse_unknown(table: pd.DataFrame, kind: str, ids: Iterable[str], key: str) -> None:
+    """Raise when ``ids`` name a ``kind`` (``rep``, ``account``) the table lacks; list 10.
 
-
-def _unknown_accounts(accounts: pd.DataFrame, ids: Iterable[str], key: str) -> None:
-    known = set(_ids(accounts["account_id"]))
+    For reps the message also lists known ids: there are few, and a typo is the usual cause.
+    """
+    known = set(_ids(table[f"{kind}_id"]))
     unknown = sorted({i for i in ids if i not in known})
-    if unknown:
-        raise ScenarioError(
-            f"key '{key}' names account(s) not in the accounts table: {unknown[:10]}"
-            + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-        )
+    if not unknown:
+        return
+    more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+    hint = f"; known reps are {sorted(known)[:10]}{' ...' if len(known) > 10 else ''}"
+    raise ScenarioError(
+        f"key '{key}' names {kind}(s) not in the {kind}s table: {unknown[:10]}{more}"
+        + (hint if kind == "rep" else "")
+    )
 
 
 def change_capacity(
@@ -78,8 +74,8 @@ def change_capacity(
     """
     hours = dict(hours or {})
     factors = dict(factors or {})
-    _unknown_reps(reps, hours, "levers.capacity")
-    _unknown_reps(reps, [k for k in factors if k != "*"], "levers.capacity_factor")
+    _refuse_unknown(reps, "rep", hours, "levers.capacity")
+    _refuse_unknown(reps, "rep", [k for k in factors if k != "*"], "levers.capacity_factor")
     out = reps.copy()
     ids = _ids(out["rep_id"])
     before = out["capacity"].to_numpy(dtype=np.float64)
@@ -280,7 +276,7 @@ def remove_reps(
     if not rep_ids:
         empty = pd.DataFrame({"account_id": pd.Series(dtype=object), "former_rep": []})
         return accounts.copy(), reps.copy(), empty
-    _unknown_reps(reps, rep_ids, "levers.remove_reps")
+    _refuse_unknown(reps, "rep", rep_ids, "levers.remove_reps")
     gone = set(rep_ids)
     keep = ~reps["rep_id"].astype(str).isin(gone).to_numpy()
     if not keep.any():
@@ -317,7 +313,7 @@ def mark_vacant(reps: pd.DataFrame, rep_ids: Sequence[str]) -> pd.DataFrame:
     """
     if not rep_ids:
         return reps.copy()
-    _unknown_reps(reps, rep_ids, "levers.vacancies")
+    _refuse_unknown(reps, "rep", rep_ids, "levers.vacancies")
     out = reps.copy()
     flag = out["rep_id"].astype(str).isin(set(rep_ids)).to_numpy()
     if "vacant" in out.columns:
@@ -348,8 +344,8 @@ def lock_accounts(
     out = accounts.copy()
     ids = out["account_id"].astype(str).to_numpy(dtype=object)
     position = {account_id: i for i, account_id in enumerate(ids.tolist())}
-    _unknown_accounts(out, locks.accounts, "locks.accounts")
-    _unknown_accounts(out, locks.assign, "locks.assign")
+    _refuse_unknown(out, "account", locks.accounts, "locks.accounts")
+    _refuse_unknown(out, "account", locks.assign, "locks.assign")
     current = (
         out["current_rep"].to_numpy(dtype=object)
         if "current_rep" in out.columns

@@ -13,7 +13,6 @@ Everything in the folder is byte-identical when an unchanged scenario runs again
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 import time
@@ -33,6 +32,7 @@ from territory.errors import ScenarioError
 from territory.io.names import join_inside
 from territory.pipeline.inputs import AlignmentInputs, alignment_inputs, file_hash
 from territory.pipeline.steps import PlanTables, write_plan
+from territory.rendering.compare.kpis import finite_number
 
 __all__ = [
     "RunResult",
@@ -50,6 +50,12 @@ LEVERS = "levers.json"
 
 VERSIONED_PACKAGES = ("ortools", "highspy", "pulp", "numpy", "pandas")
 """Packages whose versions the manifest records (with the engine's own)."""
+
+EVALUATED_LEVERS = (
+    "balance_potential", "balance_workload", "soft", "allow_overtime", "seed",
+    "disruption_weight", "tier_factors", "candidates",
+)  # fmt: skip
+"""The levers an evaluated alignment records in ``solve.json``: those its figures depend on."""
 
 
 def package_versions() -> dict[str, str | None]:
@@ -134,45 +140,25 @@ def _evaluate(
     dev_p = float(np.abs(territories["potential_dev"].to_numpy()[active]).max(initial=0.0))
     dev_w = float(np.abs(territories["workload_dev"].to_numpy()[active]).max(initial=0.0))
     travel = travel_hour_km(accounts, reps, plan)
+    # Nothing was searched (no backend, bound, gap, pairs or time) and nothing relaxed: the
+    # balance windows in force are the ones asked for.
     report = SolveReport(
-        backend="none",
-        status="EVALUATED",
-        objective=travel,
-        bound=None,
-        bound_source="none",
-        bound_scope="none",
-        gap=None,
-        seconds=0.0,
-        max_potential_deviation=dev_p,
-        max_workload_deviation=dev_w,
-        balance_potential=spec.potential_tolerance,
-        balance_workload=spec.workload_tolerance,
+        backend="none", status="EVALUATED", objective=travel, bound=None, bound_source="none",
+        bound_scope="none", gap=None, seconds=0.0, time_limit_s=0.0, n_pairs=0,
+        max_potential_deviation=dev_p, max_workload_deviation=dev_w,
+        balance_potential=spec.potential_tolerance, balance_workload=spec.workload_tolerance,
         balance_requested_potential=spec.potential_tolerance,
         balance_requested_workload=spec.workload_tolerance,
-        soft=spec.soft,
-        candidates=spec.candidates,
-        n_accounts=len(accounts),
-        n_reps=len(reps),
-        n_pairs=0,
-        seed=spec.seed,
-        time_limit_s=0.0,
+        soft=spec.soft, candidates=spec.candidates, seed=spec.seed,
+        n_accounts=len(accounts), n_reps=len(reps),
         metrics=plan_metrics(accounts, reps, plan, factors),
         notes=["the current alignment (current_rep) evaluated as it is: no solve, no bound"],
-    )
+    )  # fmt: skip
+    levers = spec.key_parameters()
     parameters = {
-        "mode": "evaluate",
-        "balance_potential": report.balance_potential,
-        "balance_workload": report.balance_workload,
-        "soft": spec.soft,
-        "allow_overtime": spec.allow_overtime,
-        "solver": "none",
-        "time_limit_s": 0.0,
-        "seed": spec.seed,
-        "disruption_weight": spec.disruption_weight,
-        "tier_factors": factors,
-        "candidates": spec.candidates,
-        "gap": None,
-    }
+        "mode": "evaluate", "solver": "none", "time_limit_s": 0.0, "gap": None,
+        **{key: levers[key] for key in EVALUATED_LEVERS},
+    }  # fmt: skip
     doc: dict[str, Any] = {"version": __version__, "inputs": dict(hashes), "parameters": parameters}
     doc.update(asdict(report))
     return assignment_table(accounts, reps, plan), territories, doc
@@ -415,7 +401,6 @@ def _finance_and_checks(
     scenario: Scenario, work: Path, target: Path, say: Callable[[str], None], clock: _Clock
 ) -> dict[str, str]:
     """Quota, stress, checks and report into the workspace; what each step did."""
-    from territory.io import read_table
     from territory.pipeline.commands import report_command
     from territory.pipeline.steps import (
         check_step,
@@ -437,9 +422,9 @@ def _finance_and_checks(
             over_assignment=q.over_assignment, non_quota_revenue=q.non_quota_revenue,
             periods=q.periods, profile=q.season_profile, caps=q.caps, year=q.year,
         )  # fmt: skip
-        sales = spec.inputs.period_sales
-        history = read_table(sales) if sales is not None else None
-        quota_step(work, config, period_sales=history, last_year_target=q.last_year_target)
+        quota_step(
+            work, config, period_sales=spec.inputs.period_sales, last_year_target=q.last_year_target
+        )
         steps["quota"] = "run"
     clock.lap("quota")
     if q.target is None:
@@ -478,16 +463,6 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def _number(value: object) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def run_kpis(folder: str | Path) -> dict[str, Any]:
     """Headline numbers of a run folder, as the sweep summary shows them.
 
@@ -501,15 +476,15 @@ def run_kpis(folder: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         "solve_status": solve.get("status"),
         "n_reps": solve.get("n_reps"),
-        "max_potential_deviation": _number(solve.get("max_potential_deviation")),
-        "max_workload_deviation": _number(solve.get("max_workload_deviation")),
-        "max_utilization": _number(metrics.get("max_utilization")),
-        "travel_hour_km": _number(metrics.get("travel_hour_km")),
-        "mean_distance_km": _number(metrics.get("mean_distance_km")),
-        "accounts_moved": _number(metrics.get("accounts_moved")),
-        "revenue_moved": _number(metrics.get("revenue_moved")),
+        "max_potential_deviation": finite_number(solve.get("max_potential_deviation")),
+        "max_workload_deviation": finite_number(solve.get("max_workload_deviation")),
+        "max_utilization": finite_number(metrics.get("max_utilization")),
+        "travel_hour_km": finite_number(metrics.get("travel_hour_km")),
+        "mean_distance_km": finite_number(metrics.get("mean_distance_km")),
+        "accounts_moved": finite_number(metrics.get("accounts_moved")),
+        "revenue_moved": finite_number(metrics.get("revenue_moved")),
         "revenue_moved_share": None,
-        "gap": _number(solve.get("gap")),
+        "gap": finite_number(solve.get("gap")),
     }
     accounts_file = path / "input_accounts.parquet"
     if accounts_file.exists() and out["revenue_moved"] is not None:
@@ -525,14 +500,14 @@ def run_kpis(folder: str | Path) -> dict[str, Any]:
         rows = table[np.isclose(table["company_attainment_x"].astype(float), 1.0)]
         if len(rows):
             at_plan = {str(k): v for k, v in rows.iloc[0].to_dict().items()}
-    share = _number(at_plan.get("pct_reps_ge_quota"))
-    out["incentive_p50_at_plan"] = _number(at_plan.get("incentive_p50"))
+    share = finite_number(at_plan.get("pct_reps_ge_quota"))
+    out["incentive_p50_at_plan"] = finite_number(at_plan.get("incentive_p50"))
     out["share_at_quota_at_plan"] = None if share is None else share / 100.0
-    out["ccos_p50_at_plan"] = _number(at_plan.get("ccos_p50"))
+    out["ccos_p50_at_plan"] = finite_number(at_plan.get("ccos_p50"))
     checks = _read_json(path / "checks.json") or []
     statuses = [str(c.get("status")) for c in checks if isinstance(c, dict)]
     out["checks_fail"] = statuses.count("FAIL") if statuses else None
     out["checks_warn"] = statuses.count("WARN") if statuses else None
     timings = _read_json(path / TIMINGS) or {}
-    out["solve_seconds"] = _number((timings.get("solve") or {}).get("seconds"))
+    out["solve_seconds"] = finite_number((timings.get("solve") or {}).get("seconds"))
     return out

@@ -263,10 +263,20 @@ def _collect(
 ) -> None:
     """Submit every task and append its row, in task order, as the rows come in."""
     futures: list[Future[dict[str, Any]]] = [pool.submit(_run_pooled, t) for t in tasks]
+    _gather(tasks, futures, done, rows)
+
+
+def _gather(
+    tasks: Sequence[SweepTask],
+    futures: Sequence[Any],
+    done: Callable[[dict[str, Any]], None],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Append each task's row, in task order, as its future (local or Dask) comes in."""
     for task, future in zip(tasks, futures, strict=True):
         try:
             row = future.result()
-        except Exception as exc:  # noqa: BLE001 - a dead worker fails its scenario only
+        except Exception as exc:  # noqa: BLE001 - a dead or lost worker fails its scenario only
             row = _failed(task, exc)
         done(row)
         rows.append(row)
@@ -359,13 +369,7 @@ def _run_dask(
     with client:
         futures = client.map(run_task, list(tasks), pure=False)
         try:
-            for task, future in zip(tasks, futures, strict=True):
-                try:
-                    row = future.result()
-                except Exception as exc:  # noqa: BLE001 - a lost worker fails its scenario only
-                    row = _failed(task, exc)
-                done(row)
-                rows.append(row)
+            _gather(tasks, futures, done, rows)
         except BaseException:
             # Interrupted: scenarios not started yet are dropped by the scheduler.
             client.cancel(futures)
@@ -384,6 +388,8 @@ def run_sweep(
     force: bool = False,
 ) -> SweepResult:
     """Run the tasks in parallel and write ``summary.csv`` and ``tradeoffs.png`` to ``out_root``.
+
+    A scenario that fails is an ``ERROR`` row of the summary, with its error; the others complete.
 
     Parameters
     ----------

@@ -139,10 +139,12 @@ def _millions(value: object) -> str:
 
 
 def _percent(value: object) -> str:
+    """Show a number already in percent: ``62.5`` -> ``62%``."""
     return f"{float(value):.0f}%"  # type: ignore[arg-type]
 
 
-def _fraction(value: object) -> str:
+def _share(value: object) -> str:
+    """Show a fraction as a percentage: ``0.625`` -> ``62.5%``."""
     return f"{100 * float(value):.1f}%"  # type: ignore[arg-type]
 
 
@@ -155,8 +157,8 @@ STRESS_COLUMNS: tuple[Column, ...] = (
     ("P10", "incentive_p10", _millions),
     ("P50", "incentive_p50", _millions),
     ("P90", "incentive_p90", _millions),
-    ("P50/TI", "incentive_to_ti_budget_p50", _fraction),
-    ("CCOS", "ccos_p50", _fraction),
+    ("P50/TI", "incentive_to_ti_budget_p50", _share),
+    ("CCOS", "ccos_p50", _share),
 )
 
 
@@ -260,10 +262,6 @@ def scenario_run(name: str, steps: dict[str, str], kpis: dict[str, Any], folder:
         table.add_row(key, kpi_text(value))
     table.add_row("written to", str(folder))
     console.print(table)
-
-
-def _share(value: object) -> str:
-    return f"{100 * float(value):.1f}%"  # type: ignore[arg-type]
 
 
 def _count(value: object) -> str:

@@ -20,7 +20,7 @@ from territory.domain.arguments import quota_method
 from territory.domain.comp import CompPlan
 from territory.domain.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
 from territory.domain.stress import StressConfig
-from territory.io import runs, write_outputs, write_workbook
+from territory.io import read_table, runs, write_outputs, write_workbook
 from territory.io.config_files import load_comp
 from territory.io.outputs import run_folder
 from territory.pipeline.inputs import territory_polygons
@@ -170,15 +170,20 @@ def quota_step(
     folder: Path,
     config: QuotaConfig,
     *,
-    period_sales: pd.DataFrame | None = None,
+    period_sales: str | Path | None = None,
     last_year_target: float | None = None,
 ) -> QuotaStep:
-    """Set the quotas of the plan in ``folder`` and add the quota files to it."""
+    """Set the quotas of the plan in ``folder`` and add the quota files to it.
+
+    ``period_sales`` names the sales history table (rep_id, year, period, sales) that gives the
+    seasonality; it is read before the plan.
+    """
+    history = read_table(period_sales) if period_sales is not None else None
     with run_folder(folder, command="quota"):
         step = set_plan_quotas(
             runs.load_plan(folder),
             config,
-            period_sales=period_sales,
+            period_sales=history,
             last_year_target=last_year_target,
         )
         write_quota_step(folder, step, config)

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
 from typer.main import get_command
 
 from cli import app
@@ -23,8 +20,8 @@ from scenarios import load_scenario, run_scenario
 from scenarios.model import AlignTable
 from territory.domain.budget import STAGE_SHARES, Budget
 from territory.domain.spec import AlignmentSpec
-from territory.domain.synthetic import make_instance
 from territory.errors import ScenarioError, UnknownSolverError, UsageError
+from tests.instances import four_quadrants, square_grid
 
 CLI_ONLY = {"accounts", "reps", "out", "output_format", "quiet", "force", "sheet"}
 """Options of `territory align` that say where to read and write, not how to align."""
@@ -124,20 +121,9 @@ class TestBudget:
 def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4 x 4 grid of 1-degree squares (ids in column ``zip``), 320 accounts, 4 reps."""
     folder = tmp_path_factory.mktemp("grid")
-    cells = [
-        (f"U{r}{c}", box(-100 + c, 38 + r, -99 + c, 39 + r)) for r in range(4) for c in range(4)
-    ]
-    layer = gpd.GeoDataFrame(
-        {"zip": [name for name, _ in cells]}, geometry=[g for _, g in cells], crs="EPSG:4326"
-    )
+    layer = square_grid(4, 4, size=1, west=-100, south=38, column="zip")
     layer.to_file(folder / "units.geojson", driver="GeoJSON")
-    accounts, reps = make_instance(320, 4, seed=2)
-    rng = np.random.default_rng(0)
-    accounts["lat"] = rng.uniform(38.05, 41.95, len(accounts))
-    accounts["lon"] = rng.uniform(-99.95, -96.05, len(accounts))
-    accounts = accounts.drop(columns=["unit_id"], errors="ignore")
-    reps["lat"] = [38.5, 38.5, 41.5, 41.5]
-    reps["lon"] = [-99.5, -96.5, -99.5, -96.5]
+    accounts, reps = four_quadrants(320, seed=2)
     accounts.to_csv(folder / "accounts.csv", index=False)
     reps.to_csv(folder / "reps.csv", index=False)
     return folder

@@ -41,9 +41,9 @@ from scenarios.model import Locks, NewRep, parse_grid, resolve_key
 from scenarios.runner import plan_scenario, prepare_inputs
 from territory.domain.synthetic import make_instance
 from territory.errors import ScenarioError
+from tests.commands import ROOT
+from tests.scenarios.small import SCENARIO, write_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
-COMP = ROOT / "data" / "demo" / "comp.toml"
 runner = CliRunner()
 
 
@@ -91,27 +91,10 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for f in range(20):
         family[by_latitude[f * 12 : f * 12 + 3]] = f"F{f:02d}"
     accounts["family_id"] = family
-    accounts.to_csv(folder / "accounts.csv", index=False)
-    reps.to_csv(folder / "reps.csv", index=False)
-    (folder / "comp.toml").write_bytes(COMP.read_bytes())
-    return folder
+    return write_inputs(folder, accounts, reps)
 
 
-SMALL = """
-description = "small test scenario"
-seed = 3
-[inputs]
-accounts = "data/accounts.csv"
-reps = "data/reps.csv"
-comp = "data/comp.toml"
-[align]
-time_limit_s = 20.0
-[quota]
-target = 10_000_000.0
-over_assignment = 0.10
-[stress]
-sims = 200
-"""
+SMALL = 'description = "small test scenario"\n' + SCENARIO
 
 
 # ------------------------------------------------------------------------------------------
@@ -239,11 +222,6 @@ class TestErrorsScenarioFiles:
         with pytest.raises(ScenarioError, match=r"key 'inputs.accounts' names .*nowhere.csv"):
             load_scenario(path)
 
-    def test_missing_inputs_section(self, tmp_path: Path) -> None:
-        path = write(tmp_path / "s.toml", "seed = 1\n")
-        with pytest.raises(ScenarioError, match="key 'inputs' is required"):
-            load_scenario(path)
-
     def test_missing_extends_and_scenario_files(self, tmp_path: Path) -> None:
         path = write(tmp_path / "s.toml", 'extends = "gone.toml"\n')
         with pytest.raises(ScenarioError, match=r"key 'extends' names 'gone.toml'"):
@@ -251,28 +229,28 @@ class TestErrorsScenarioFiles:
         with pytest.raises(ScenarioError, match="not found"):
             load_scenario(tmp_path / "absent.toml")
 
-    def test_invalid_toml(self, tmp_path: Path) -> None:
-        path = write(tmp_path / "s.toml", "[align\n")
-        with pytest.raises(ScenarioError, match="not valid TOML"):
-            load_scenario(path)
-
-    def test_inline_check_thresholds_are_validated(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize(
+        ("text", "match"),
+        [
+            pytest.param("seed = 1\n", "key 'inputs' is required", id="no-inputs-section"),
+            pytest.param("[align\n", "not valid TOML", id="invalid-toml"),
+            pytest.param(
+                '[inputs]\naccounts = "a.csv"\nreps = "a.csv"\n[checks.T1]\nnot_a_key = 1\n',
+                "not_a_key",
+                id="inline-check-thresholds-are-validated",
+            ),
+            pytest.param(
+                'mode = "evaluate"\n[inputs]\naccounts = "a.csv"\nreps = "a.csv"\n'
+                '[levers]\nremove_reps = ["R1"]\n',
+                r"levers.remove_reps.*mode = 'evaluate'",
+                id="evaluate-mode-rejects-levers-that-move-accounts",
+            ),
+        ],
+    )
+    def test_a_file_that_cannot_load_says_why(self, tmp_path: Path, text: str, match: str) -> None:
         write(tmp_path / "a.csv", "x")
-        path = write(
-            tmp_path / "s.toml",
-            '[inputs]\naccounts = "a.csv"\nreps = "a.csv"\n[checks.T1]\nnot_a_key = 1\n',
-        )
-        with pytest.raises(ScenarioError, match="not_a_key"):
-            load_scenario(path)
-
-    def test_evaluate_mode_rejects_levers_that_move_accounts(self, tmp_path: Path) -> None:
-        write(tmp_path / "a.csv", "x")
-        path = write(
-            tmp_path / "s.toml",
-            'mode = "evaluate"\n[inputs]\naccounts = "a.csv"\nreps = "a.csv"\n'
-            '[levers]\nremove_reps = ["R1"]\n',
-        )
-        with pytest.raises(ScenarioError, match=r"levers.remove_reps.*mode = 'evaluate'"):
+        path = write(tmp_path / "s.toml", text)
+        with pytest.raises(ScenarioError, match=match):
             load_scenario(path)
 
     def test_bad_grids(self, tmp_path: Path) -> None:

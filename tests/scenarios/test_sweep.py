@@ -18,38 +18,18 @@ from scenarios import SUMMARY_COLUMNS, plan_sweep, run_sweep
 from scenarios.sweep import TIMING_COLUMNS, SweepResult
 from territory.domain.synthetic import make_instance
 from territory.errors import ScenarioError
+from tests.scenarios.small import SCENARIO, write_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
-COMP = ROOT / "data" / "demo" / "comp.toml"
 runner = CliRunner()
-
-BASE = """
-seed = 3
-[inputs]
-accounts = "data/accounts.csv"
-reps = "data/reps.csv"
-comp = "data/comp.toml"
-[align]
-time_limit_s = 20.0
-[quota]
-target = 10_000_000.0
-[stress]
-sims = 200
-"""
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """plain.toml, tight.toml (extends plain) and broken.toml (missing accounts file)."""
     folder = tmp_path_factory.mktemp("sweep")
-    data = folder / "data"
-    data.mkdir()
-    accounts, reps = make_instance(240, 5, seed=11)
-    accounts.to_csv(data / "accounts.csv", index=False)
-    reps.to_csv(data / "reps.csv", index=False)
-    (data / "comp.toml").write_bytes(COMP.read_bytes())
+    write_inputs(folder / "data", *make_instance(240, 5, seed=11))
     plain = folder / "plain.toml"
-    plain.write_text(BASE)
+    plain.write_text(SCENARIO)
     tight = folder / "tight.toml"
     tight.write_text('extends = "plain.toml"\n[align]\nbalance = 0.03\n')
     broken = folder / "broken.toml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 
@@ -165,6 +166,16 @@ def _with_families(accounts: pd.DataFrame, n_families: int = 25) -> pd.DataFrame
     return out
 
 
+def _family_locked(accounts: pd.DataFrame, reps: list[str]) -> tuple[pd.DataFrame, npt.NDArray]:
+    """Accounts in families; the first members of family F03 locked to ``reps``, one each."""
+    grouped = _with_families(accounts)
+    members = np.flatnonzero(grouped["family_id"].to_numpy() == "F03")
+    grouped["locked_rep"] = None
+    for member, rep in zip(members, reps, strict=False):
+        grouped.loc[member, "locked_rep"] = rep
+    return grouped, members
+
+
 class TestSyntheticFamilies:
     @pytest.mark.parametrize("solver", ["heuristic", "mip"])
     def test_families_stay_together(
@@ -186,10 +197,7 @@ class TestSyntheticFamilies:
         self, instance: tuple[pd.DataFrame, pd.DataFrame]
     ) -> None:
         accounts, reps = instance
-        grouped = _with_families(accounts)
-        members = np.flatnonzero(grouped["family_id"].to_numpy() == "F03")
-        grouped["locked_rep"] = None
-        grouped.loc[members[0], "locked_rep"] = reps["rep_id"].iloc[2]
+        grouped, members = _family_locked(accounts, [reps["rep_id"].iloc[2]])
         result = align(grouped, reps, solver="heuristic", family_column="family_id")
         assert set(result.assignments.loc[members, "rep_id"]) == {reps["rep_id"].iloc[2]}
 
@@ -199,11 +207,7 @@ class TestErrorsFamilies:
         self, instance: tuple[pd.DataFrame, pd.DataFrame]
     ) -> None:
         accounts, reps = instance
-        grouped = _with_families(accounts)
-        members = np.flatnonzero(grouped["family_id"].to_numpy() == "F03")
-        grouped["locked_rep"] = None
-        grouped.loc[members[0], "locked_rep"] = reps["rep_id"].iloc[0]
-        grouped.loc[members[1], "locked_rep"] = reps["rep_id"].iloc[1]
+        grouped, _ = _family_locked(accounts, reps["rep_id"].iloc[:2].tolist())
         with pytest.raises(DataValidationError, match="family 'F03'"):
             align(grouped, reps, solver="heuristic", family_column="family_id")
 

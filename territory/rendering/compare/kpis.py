@@ -278,20 +278,20 @@ def run_kpis(run: PlanFolder) -> dict[str, tuple[Any, str | None]]:
     out.update(_stress_kpis(run))
     out.update(_check_kpis(run))
     solve = run.solve
-    gap = _number(solve.get("gap"))
+    gap = finite_number(solve.get("gap"))
     out["solve_gap"] = (
         (gap, None) if gap is not None else (None, "the solver proved no bound, so no gap")
     )
     for key, field in (("solve_status", "status"), ("solve_backend", "backend")):
         text = solve.get(field)
         out[key] = (str(text), None) if text else (None, f"solve.json in {path} has no {field}")
-    seconds = _number(solve.get("seconds"))
+    seconds = finite_number(solve.get("seconds"))
     if seconds is None:
         # Scenario runs keep wall-clock times out of solve.json (its bytes must not change).
         timings = run.document("timings.json") or {}
         solve_timing = timings.get("solve")
         if isinstance(solve_timing, dict):
-            seconds = _number(solve_timing.get("seconds"))
+            seconds = finite_number(solve_timing.get("seconds"))
     out["solve_seconds"] = (
         (seconds, None) if seconds is not None else (None, f"solve.json in {path} has no seconds")
     )
@@ -326,28 +326,28 @@ def _stress_kpis(run: PlanFolder) -> dict[str, tuple[Any, str | None]]:
     if stress is None and scenarios is None:
         return dict.fromkeys(("share_at_quota", "incentive_to_ti", "ccos"), (None, missing))
     verdicts = (stress or {}).get("verdicts") or {}
-    plan_x = _number(verdicts.get("plan_attainment"))
+    plan_x = finite_number(verdicts.get("plan_attainment"))
     plan_x = 1.0 if plan_x is None else plan_x
     row = _scenario_at(scenarios, plan_x)
     out: dict[str, tuple[Any, str | None]] = {}
-    share = _number(verdicts.get("expected_share_at_quota"))
+    share = finite_number(verdicts.get("expected_share_at_quota"))
     out["share_at_quota"] = (
         (share, None) if share is not None else (None, f"stress.json in {path} has no verdicts")
     )
-    ratio = None if row is None else _number(row.get("incentive_to_ti_budget_p50"))
+    ratio = None if row is None else finite_number(row.get("incentive_to_ti_budget_p50"))
     out["incentive_to_ti"] = (
         (ratio, None)
         if ratio is not None
         else (None, f"stress_scenarios.csv in {path} has no row at {plan_x:g} x plan")
     )
-    ccos = None if row is None else _number(row.get("ccos_p50"))
+    ccos = None if row is None else finite_number(row.get("ccos_p50"))
     if ccos is None:
         by_level = verdicts.get("ccos_p50") or {}
         if isinstance(by_level, Mapping):
             for level, value in by_level.items():
-                level_x = _number(level)
+                level_x = finite_number(level)
                 if level_x is not None and abs(level_x - plan_x) < 1e-9:
-                    ccos = _number(value)
+                    ccos = finite_number(value)
     out["ccos"] = (
         (ccos, None) if ccos is not None else (None, f"no CCOS at {plan_x:g} x plan in {path}")
     )
@@ -485,7 +485,8 @@ def _missing(value: object) -> bool:
     return False
 
 
-def _number(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
+    """Return a value read from a run's files as a finite float, else None (a flag is no number)."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -515,7 +516,7 @@ def format_kpi(value: object, unit: str) -> str:
         return "\u2013"
     if unit == "text" or isinstance(value, str):
         return str(value)
-    number = _number(value)
+    number = finite_number(value)
     if number is None:
         return str(value)
     if unit == "share":

@@ -26,7 +26,7 @@ from territory.rendering.compare.kpis import (
     ComparisonResult,
     Kpi,
     _missing,
-    _number,
+    finite_number,
     format_kpi,
     kpi_specs,
 )
@@ -174,7 +174,7 @@ def _kpi_rows(result: ComparisonResult) -> tuple[list[_KpiRow], list[str]]:
         key = str(record["kpi"])
         spec = specs.get(key, Kpi(key, str(record["label"]), str(record["unit"])))
         values = [record[n] for n in result.names]
-        numeric = [None if spec.unit == "text" or _missing(v) else _number(v) for v in values]
+        numeric = [None if spec.unit == "text" or _missing(v) else finite_number(v) for v in values]
         best = _best(numeric, spec.better)
         cells = []
         for i, (name, value) in enumerate(zip(result.names, values, strict=True)):
