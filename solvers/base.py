@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from solvers.lp import LpResult
+from territory.domain.budget import Budget
 from territory.domain.model import AlignmentProblem
 
 IntArray = npt.NDArray[np.int64]
@@ -52,14 +53,29 @@ class Solution:
         return max(0.0, (self.objective - self.bound) / abs(self.objective))
 
 
-class Solver(Protocol):
-    """A backend: constructed with options only, does its work in :meth:`solve`."""
+@dataclass(frozen=True)
+class SolveCall:
+    """One call of :meth:`Solver.solve`: the problem, the running clock, what the caller gave."""
 
-    name: str
+    problem: AlignmentProblem
+    budget: Budget
+    seed: int
+    warm_start: Solution | None = None
+    relaxation: LpResult | None = None
+
+
+class Solver:
+    """A backend: constructed with options only, does its work in :meth:`solve`.
+
+    :meth:`solve` is the one entry point and starts the clock; each backend implements
+    :meth:`_run`, which receives the running :class:`Budget` so no stage can outlive the limit.
+    """
+
+    name = ""
 
     def available(self) -> bool:
         """Return True when the libraries this backend needs can run here."""
-        ...
+        return True
 
     def solve(
         self,
@@ -68,6 +84,15 @@ class Solver(Protocol):
         time_limit_s: float,
         seed: int,
         warm_start: Solution | None = None,
+        relaxation: LpResult | None = None,
     ) -> Solution:
-        """Return the best plan found within the time limit (never nothing once one exists)."""
-        ...
+        """Return the best plan found within the time limit (never nothing once one exists).
+
+        ``warm_start`` is a plan to improve; ``relaxation`` an LP relaxation the caller has
+        solved already (backends that round one use it instead of solving their own).
+        """
+        return self._run(SolveCall(problem, Budget(time_limit_s), seed, warm_start, relaxation))
+
+    def _run(self, call: SolveCall) -> Solution:
+        """Search within ``call.budget``: the backend's own work."""
+        raise NotImplementedError

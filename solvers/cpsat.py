@@ -138,27 +138,28 @@ class CpSatSolver(ExactSolver):
             status = SolveStatus.OPTIMAL if optimal else SolveStatus.TIME_LIMIT
             source = "CP-SAT" if lp_bound is None or cp_bound >= lp_bound else "LP relaxation"
         elif code == cp_model.INFEASIBLE:
-            return Solution(
+            return self._result(
+                warm_start,
+                budget,
                 assignment=warm_start.assignment,
                 status=SolveStatus.INFEASIBLE,
                 objective=warm_start.objective,
                 bound=None,
                 bound_source="none",
-                backend=self.name,
-                seconds=budget.elapsed(),
+                stages=(),
             )
         else:
             assignment, objective = warm_start.assignment, warm_start.objective
             bound, source = lp_bound, warm_start.bound_source
             status = SolveStatus.TIME_LIMIT if code == cp_model.UNKNOWN else SolveStatus.ERROR
-        return Solution(
+        return self._result(
+            warm_start,
+            budget,
             assignment=assignment,
             status=status,
             objective=objective,
             bound=bound,
             bound_source=source,
-            backend=self.name,
-            seconds=budget.elapsed(),
             stages=(*warm_start.stages, ("cpsat", solver.wall_time)),
             detail={
                 "cpsat_status": solver.status_name(code),

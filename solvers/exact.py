@@ -14,36 +14,37 @@ from typing import Any
 
 import numpy as np
 
-from solvers.base import Solution
+from solvers.base import Solution, SolveCall, Solver
 from solvers.contiguity import cut_edge_links
 from solvers.heuristic import start_for
 from territory.domain.budget import Budget
 from territory.domain.model import AlignmentProblem
 
 
-class ExactSolver:
+class ExactSolver(Solver):
     """Base of the exact backends: improve a feasible plan within the time limit."""
 
-    name = ""
-
-    def solve(
-        self,
-        problem: AlignmentProblem,
-        *,
-        time_limit_s: float,
-        seed: int,
-        warm_start: Solution | None = None,
-    ) -> Solution:
-        """Improve ``warm_start`` (or a heuristic plan found on 30% of the time)."""
-        budget = Budget(time_limit_s)
-        start = start_for(problem, warm_start, time_limit_s, seed)
-        return self._improve(problem, start, budget, seed)
+    def _run(self, call: SolveCall) -> Solution:
+        """Improve ``call.warm_start`` (or a heuristic plan found on 30% of the time)."""
+        start = start_for(call.problem, call.warm_start, call.budget.limit_s, call.seed)
+        return self._improve(call.problem, start, call.budget, call.seed)
 
     def _improve(
         self, problem: AlignmentProblem, start: Solution, budget: Budget, seed: int
     ) -> Solution:
         """Solve the model from ``start`` within what ``budget`` has left; the backend's work."""
         raise NotImplementedError
+
+    def _result(self, start: Solution, budget: Budget, **found: Any) -> Solution:
+        """Return the plan the model ``found``, stamped with this backend and the clock.
+
+        ``found`` holds the :class:`Solution` fields the model decided (assignment, status,
+        objective, bound, ...); ``backend`` defaults to this backend's name and ``stages`` to the
+        start's stages, so every exact backend reports its time the same way.
+        """
+        found.setdefault("backend", self.name)
+        found.setdefault("stages", start.stages)
+        return Solution(seconds=budget.elapsed(), **found)
 
 
 def pairs_by_rep(problem: AlignmentProblem) -> list[list[int]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from solvers.base import Solution, SolveStatus
+from solvers.base import Solution, SolveCall, Solver, SolveStatus
 from solvers.contiguity import contiguous_plan
 from solvers.lp import LpResult, solve_relaxation
 from territory.domain.budget import Budget
@@ -324,7 +324,7 @@ def greedy_start(problem: AlignmentProblem) -> IntArray:
     return assign
 
 
-class HeuristicSolver:
+class HeuristicSolver(Solver):
     """LP rounding (or greedy construction), repair and local search; no MIP solver needed.
 
     ``use_lp`` turns the LP relaxation off (a greedy start and no proven bound then).
@@ -336,25 +336,16 @@ class HeuristicSolver:
         self.use_lp = use_lp
         self.max_rounds = max_rounds
 
-    def available(self) -> bool:
-        """Pure numpy; the LP part needs highspy, which is a core dependency."""
-        return True
+    def _run(self, call: SolveCall) -> Solution:
+        """Find a feasible plan and polish it; the LP bound comes with it when computed.
 
-    def solve(
-        self,
-        problem: AlignmentProblem,
-        *,
-        time_limit_s: float,
-        seed: int,
-        warm_start: Solution | None = None,
-        relaxation: LpResult | None = None,
-    ) -> Solution:
-        """Find a feasible plan and polish it; the LP bound comes with it when computed."""
-        budget = Budget(time_limit_s)
+        Pure numpy; the LP part needs highspy, which is a core dependency.
+        """
+        problem, budget, warm_start = call.problem, call.budget, call.warm_start
         t0 = budget.started
         deadline = budget.deadline
         stages: list[tuple[str, float]] = []
-        lp = relaxation
+        lp = call.relaxation
         if lp is None and self.use_lp and problem.n_pairs <= LP_PAIR_LIMIT:
             lp = solve_relaxation(problem, time_limit_s=budget.share("heuristic_lp", floor=1.0))
             stages.append(("lp_relaxation", lp.seconds))

@@ -207,14 +207,15 @@ class MipSolver(ExactSolver):
         )
         if status == SolveStatus.OPTIMAL and objective - best_bound > 1e-6 * max(1.0, objective):
             status = SolveStatus.FEASIBLE
-        return Solution(
+        return self._result(
+            warm_start,
+            budget,
             assignment=assignment,
             status=status,
             objective=objective,
             bound=None if best_bound == -np.inf else float(best_bound),
             bound_source=source,
             backend=f"{self.name}:{engine}",
-            seconds=budget.elapsed(),
             stages=(*warm_start.stages, (f"mip_{engine}", solve_seconds)),
             detail={"engine": engine, "contiguity_cuts": cuts},
         )

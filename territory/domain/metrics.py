@@ -7,6 +7,7 @@ the plan-level numbers that reports and scenario comparisons show.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -139,24 +140,35 @@ def territory_table(
     )
 
 
-def max_potential_deviation(
-    accounts: pd.DataFrame,
-    reps: pd.DataFrame,
-    plan: PlanArray,
-    tier_factors: Mapping[str, float] | None = None,
-) -> float:
-    """Largest |potential / target - 1| over reps (targets: capacity x tier factor shares)."""
-    return float(territory_table(accounts, reps, plan, tier_factors)["potential_dev"].abs().max())
+@dataclass(frozen=True)
+class TerritoryExtreme:
+    """A plan metric: the largest value over reps of one :func:`territory_table` column.
+
+    Targets follow ``tier_factors`` (capacity x tier factor shares for potential, capacity
+    alone for workload); ``absolute`` ranks deviations by size, whichever side they fall on.
+    """
+
+    column: str
+    absolute: bool = False
+
+    def __call__(
+        self,
+        accounts: pd.DataFrame,
+        reps: pd.DataFrame,
+        plan: PlanArray,
+        tier_factors: Mapping[str, float] | None = None,
+    ) -> float:
+        """Return the column's largest (absolute) value over the plan's reps."""
+        values = territory_table(accounts, reps, plan, tier_factors)[self.column]
+        return float((values.abs() if self.absolute else values).max())
 
 
-def max_workload_deviation(
-    accounts: pd.DataFrame,
-    reps: pd.DataFrame,
-    plan: PlanArray,
-    tier_factors: Mapping[str, float] | None = None,
-) -> float:
-    """Largest |workload / target - 1| over reps; workload targets follow capacity alone."""
-    return float(territory_table(accounts, reps, plan, tier_factors)["workload_dev"].abs().max())
+max_potential_deviation = TerritoryExtreme("potential_dev", absolute=True)
+"""Largest |potential / target - 1| over reps (targets: capacity x tier factor shares)."""
+max_workload_deviation = TerritoryExtreme("workload_dev", absolute=True)
+"""Largest |workload / target - 1| over reps; workload targets follow capacity alone."""
+max_utilization = TerritoryExtreme("utilization")
+"""Highest workload / capacity over reps (above 1 means overtime)."""
 
 
 def travel_hour_km(accounts: pd.DataFrame, reps: pd.DataFrame, plan: PlanArray) -> float:
@@ -189,18 +201,7 @@ def revenue_moved(accounts: pd.DataFrame, reps: pd.DataFrame, plan: PlanArray) -
     return float(np.nansum(revenue[moved_mask(accounts, plan)]))
 
 
-def max_utilization(
-    accounts: pd.DataFrame,
-    reps: pd.DataFrame,
-    plan: PlanArray,
-    tier_factors: Mapping[str, float] | None = None,
-) -> float:
-    """Highest workload / capacity over reps (above 1 means overtime)."""
-    return float(territory_table(accounts, reps, plan, tier_factors)["utilization"].max())
-
-
 Metric = Callable[..., float]
-_NEEDS_TIERS = {"max_potential_deviation", "max_workload_deviation", "max_utilization"}
 
 METRICS: dict[str, Metric] = {
     "max_potential_deviation": max_potential_deviation,
@@ -224,7 +225,7 @@ def plan_metrics(
     """Every registered metric of one plan (targets use the given tier factors)."""
     return {
         name: metric(accounts, reps, plan, tier_factors)
-        if name in _NEEDS_TIERS
+        if isinstance(metric, TerritoryExtreme)
         else metric(accounts, reps, plan)
         for name, metric in METRICS.items()
     }
