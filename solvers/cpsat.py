@@ -139,7 +139,6 @@ class CpSatSolver(ExactSolver):
             source = "CP-SAT" if lp_bound is None or cp_bound >= lp_bound else "LP relaxation"
         elif code == cp_model.INFEASIBLE:
             return self._result(
-                warm_start,
                 budget,
                 assignment=warm_start.assignment,
                 status=SolveStatus.INFEASIBLE,
@@ -153,7 +152,6 @@ class CpSatSolver(ExactSolver):
             bound, source = lp_bound, warm_start.bound_source
             status = SolveStatus.TIME_LIMIT if code == cp_model.UNKNOWN else SolveStatus.ERROR
         return self._result(
-            warm_start,
             budget,
             assignment=assignment,
             status=status,

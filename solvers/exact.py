@@ -35,15 +35,14 @@ class ExactSolver(Solver):
         """Solve the model from ``start`` within what ``budget`` has left; the backend's work."""
         raise NotImplementedError
 
-    def _result(self, start: Solution, budget: Budget, **found: Any) -> Solution:
+    def _result(self, budget: Budget, **found: Any) -> Solution:
         """Return the plan the model ``found``, stamped with this backend and the clock.
 
         ``found`` holds the :class:`Solution` fields the model decided (assignment, status,
-        objective, bound, ...); ``backend`` defaults to this backend's name and ``stages`` to the
-        start's stages, so every exact backend reports its time the same way.
+        objective, bound, stages, ...); ``backend`` defaults to this backend's name, so every
+        exact backend reports its name and time the same way.
         """
         found.setdefault("backend", self.name)
-        found.setdefault("stages", start.stages)
         return Solution(seconds=budget.elapsed(), **found)
 
 

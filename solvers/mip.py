@@ -208,7 +208,6 @@ class MipSolver(ExactSolver):
         if status == SolveStatus.OPTIMAL and objective - best_bound > 1e-6 * max(1.0, objective):
             status = SolveStatus.FEASIBLE
         return self._result(
-            warm_start,
             budget,
             assignment=assignment,
             status=status,

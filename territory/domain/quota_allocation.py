@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -172,13 +173,21 @@ def _round_largest_remainder(
     return base.astype(np.int64)
 
 
+class Bounds(TypedDict, total=False):
+    """Per-territory bounds of a split and the names its errors use."""
+
+    floors: npt.ArrayLike | None
+    """Lowest amount per territory (NaN: none; negative counts as 0)."""
+    ceilings: npt.ArrayLike | None
+    """Highest amount per territory (NaN or inf: none)."""
+    labels: Sequence[str] | None
+    """Territory ids, to name territories in error messages."""
+
+
 def _allocate_cents(
-    total: float,
-    weights: npt.ArrayLike,
-    floors: npt.ArrayLike | None = None,
-    ceilings: npt.ArrayLike | None = None,
-    labels: Sequence[str] | None = None,
+    total: float, weights: npt.ArrayLike, **bounds: Unpack[Bounds]
 ) -> tuple[IntArray, npt.NDArray[np.int8]]:
+    floors, ceilings, labels = bounds.get("floors"), bounds.get("ceilings"), bounds.get("labels")
     w = np.asarray(weights, dtype=np.float64).ravel()
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
@@ -197,14 +206,7 @@ def _allocate_cents(
     return _round_largest_remainder(x, total_c, lo, hi, w), state
 
 
-def allocate(
-    total: float,
-    weights: npt.ArrayLike,
-    *,
-    floors: npt.ArrayLike | None = None,
-    ceilings: npt.ArrayLike | None = None,
-    labels: Sequence[str] | None = None,
-) -> FloatArray:
+def allocate(total: float, weights: npt.ArrayLike, **bounds: Unpack[Bounds]) -> FloatArray:
     """Split ``total`` in proportion to ``weights`` within per-territory floors and ceilings.
 
     What a bound pushes out is water-filled over the territories still free, round after
@@ -218,11 +220,10 @@ def allocate(
     weights
         One non-negative weight per territory. Zero-weight territories get their floor, plus an
         even share of whatever the weighted ones cannot hold under their ceilings.
-    floors, ceilings
-        Optional bounds per territory (NaN means none; negative floors count as 0, so the
-        result is never negative).
-    labels
-        Territory ids, used to name territories in error messages.
+    **bounds
+        Optional ``floors`` and ``ceilings`` per territory (NaN means none; negative floors
+        count as 0, so the result is never negative) and ``labels``, the territory ids that
+        error messages name (see :class:`Bounds`).
 
     Returns
     -------
@@ -234,7 +235,7 @@ def allocate(
         When the floors add up to more than the total, the ceilings to less, or a floor lies
         above its ceiling; the reasons give the sums and the gap.
     """
-    cents, _ = _allocate_cents(total, weights, floors, ceilings, labels)
+    cents, _ = _allocate_cents(total, weights, **bounds)
     return cents / 100.0
 
 

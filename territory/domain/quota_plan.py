@@ -298,7 +298,11 @@ def plan_quotas(
     )
     try:
         quota_c, state = _allocate_cents(
-            street, basis.weights * ramp, floors * ramp, scaled_ceilings, labels
+            street,
+            basis.weights * ramp,
+            floors=floors * ramp,
+            ceilings=scaled_ceilings,
+            labels=labels,
         )
     except InfeasibleError as exc:
         caps = config.caps or YearlyCaps()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -144,15 +145,50 @@ def _design(
     return design, notes
 
 
+class PlanOptions(TypedDict, total=False):
+    """What shapes a plan's expected sales beyond who holds which account."""
+
+    moved: npt.ArrayLike | None
+    """Accounts changing hands (they lose the transition loss); none when omitted."""
+    productivity: npt.ArrayLike | None
+    """Share of a productive year per rep, in the reps table's order (1 when omitted)."""
+    with_draws: bool
+    """Also evaluate every bootstrap draw (rows after the point estimate)."""
+
+
+def _prepared(
+    model: ResponseModel,
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    plan: PlanLike,
+    options: PlanOptions,
+) -> tuple[_Design, Loading, list[str], FloatArray]:
+    """Return the plan's design matrix, loading, notes and the parameter rows to evaluate."""
+    loading = rep_loading(accounts, reps, plan)
+    moved, productivity = options.get("moved"), options.get("productivity")
+    n, n_reps = len(accounts), len(reps)
+    moved_mask = (
+        np.zeros(n, dtype=bool) if moved is None else np.asarray(moved, dtype=bool).reshape(n)
+    )
+    ramp = (
+        np.ones(n_reps)
+        if productivity is None
+        else np.asarray(productivity, np.float64).reshape(n_reps)
+    )
+    design, notes = _design(
+        model.names, model.reference_tier, model.rating_centre, model.reference_segment,
+        accounts, reps, loading, moved_mask, ramp,
+    )  # fmt: skip
+    params = model.parameter_matrix(options.get("with_draws", False))
+    return design, loading, notes, params
+
+
 def account_expected_sales(
     model: ResponseModel,
     accounts: pd.DataFrame,
     reps: pd.DataFrame,
     plan: PlanLike,
-    *,
-    moved: npt.ArrayLike | None = None,
-    productivity: npt.ArrayLike | None = None,
-    with_draws: bool = False,
+    **options: Unpack[PlanOptions],
 ) -> tuple[FloatArray, Loading, list[str]]:
     """Compute every account's expected sales under a plan (currency/year, last year's level).
 
@@ -166,13 +202,9 @@ def account_expected_sales(
         ``rep_id``, ``capacity``; ``tier`` and ``rating`` when the model uses them.
     plan : array-like, pandas.Series or pandas.DataFrame
         The rep of every account (see :func:`plan_array`).
-    moved : array-like of bool, optional
-        Accounts changing hands (they lose :attr:`ResponseModel.transition_loss`); none when
-        omitted.
-    productivity : array-like of float, optional
-        Share of a productive year per rep, in the reps table's order (1 when omitted).
-    with_draws : bool
-        Also evaluate every bootstrap draw (rows after the point estimate).
+    **options
+        ``moved`` (they lose :attr:`ResponseModel.transition_loss`), ``productivity`` and
+        ``with_draws``: see :class:`PlanOptions`.
 
     Returns
     -------
@@ -183,21 +215,7 @@ def account_expected_sales(
     notes : list of str
         Warnings (tiers or segments the fit never saw).
     """
-    loading = rep_loading(accounts, reps, plan)
-    n = len(accounts)
-    moved_mask = (
-        np.zeros(n, dtype=bool) if moved is None else np.asarray(moved, dtype=bool).reshape(n)
-    )
-    ramp = (
-        np.ones(len(reps))
-        if productivity is None
-        else np.asarray(productivity, np.float64).reshape(len(reps))
-    )
-    design, notes = _design(
-        model.names, model.reference_tier, model.rating_centre, model.reference_segment,
-        accounts, reps, loading, moved_mask, ramp,
-    )  # fmt: skip
-    params = model.parameter_matrix(with_draws)
+    design, loading, notes, params = _prepared(model, accounts, reps, plan, options)
     return _account_sales(model.names, params, design), loading, notes
 
 
@@ -232,10 +250,7 @@ def rep_expected_sales(
     accounts: pd.DataFrame,
     reps: pd.DataFrame,
     plan: PlanLike,
-    *,
-    moved: npt.ArrayLike | None = None,
-    productivity: npt.ArrayLike | None = None,
-    with_draws: bool = False,
+    **options: Unpack[PlanOptions],
 ) -> RepSales:
     """Compute every rep's expected sales under a plan (currency/year, last year's level).
 
@@ -248,33 +263,16 @@ def rep_expected_sales(
         The fitted model.
     accounts, reps, plan
         As for :func:`account_expected_sales`.
-    moved : array-like of bool, optional
-        Accounts changing hands (they lose the transition loss); none when omitted.
-    productivity : array-like of float, optional
-        Share of a productive year per rep, in the reps table's order (1 when omitted).
-    with_draws : bool
-        Also evaluate every bootstrap draw.
+    **options
+        As for :func:`account_expected_sales`.
 
     Returns
     -------
     RepSales
         Sales per (parameter row, rep) with the loading and the per-rep noise weights.
     """
-    loading = rep_loading(accounts, reps, plan)
-    n, n_reps = len(accounts), len(reps)
-    moved_mask = (
-        np.zeros(n, dtype=bool) if moved is None else np.asarray(moved, dtype=bool).reshape(n)
-    )
-    ramp = (
-        np.ones(n_reps)
-        if productivity is None
-        else np.asarray(productivity, np.float64).reshape(n_reps)
-    )
-    design, notes = _design(
-        model.names, model.reference_tier, model.rating_centre, model.reference_segment,
-        accounts, reps, loading, moved_mask, ramp,
-    )  # fmt: skip
-    params = model.parameter_matrix(with_draws)
+    design, loading, notes, params = _prepared(model, accounts, reps, plan, options)
+    n_reps = len(reps)
     seg_keys, seg_cols = _columns(model.names, "segment:")
     n_seg = len(seg_keys) + 1  # the last column is the reference level
     held = design.rep_of >= 0
