@@ -21,15 +21,24 @@ FIPS = {
     "NE": 31, "NH": 33, "NM": 35, "NV": 32, "OK": 40, "OR": 41, "SC": 45, "UT": 49, "WV": 54,
 }  # fmt: skip
 
+# The twelve 2010 county instances of Sets A and B: (k, L, U) per state, as both papers print them
+# (Set B prints West Virginia's U one person higher, kept below).
+COUNTY_BOUNDS_2010 = {
+    "ME": (2, 660860, 667501), "NM": (3, 682962, 689824), "ID": (2, 779873, 787709),
+    "WV": (3, 614577, 620752), "LA": (6, 751785, 759339), "AL": (7, 679406, 686233),
+    "AR": (4, 725335, 732624), "OK": (5, 746519, 754021), "MS": (4, 738116, 745533),
+    "NE": (3, 605737, 611824), "IA": (4, 757781, 765396), "KS": (4, 709714, 716845),
+}  # fmt: skip
+
 # Set A (Validi & Buchanan 2022): (k, L, U, cut edges with contiguity [Table 13],
 # without contiguity [Tables 7/8]), as transcribed in the folder README.
 CUT_EDGES_COUNTY = {
-    "ME": (2, 660860, 667501, 16, 8), "NM": (3, 682962, 689824, 17, 17),
-    "ID": (2, 779873, 787709, 10, 10), "WV": (3, 614577, 620752, 23, 20),
-    "LA": (6, 751785, 759339, 49, 44), "AL": (7, 679406, 686233, 55, 51),
-    "AR": (4, 725335, 732624, 33, 32), "OK": (5, 746519, 754021, 40, 39),
-    "MS": (4, 738116, 745533, 34, 32), "NE": (3, 605737, 611824, 19, 19),
-    "IA": (4, 757781, 765396, 33, 33), "KS": (4, 709714, 716845, 32, 31),
+    state: (*COUNTY_BOUNDS_2010[state], with_contiguity, without_contiguity)
+    for state, (with_contiguity, without_contiguity) in {
+        "ME": (16, 8), "NM": (17, 17), "ID": (10, 10), "WV": (23, 20), "LA": (49, 44),
+        "AL": (55, 51), "AR": (33, 32), "OK": (40, 39), "MS": (34, 32), "NE": (19, 19),
+        "IA": (33, 33), "KS": (32, 31),
+    }.items()
 }  # fmt: skip
 # Open tract instances: (k, L, U, best known LB, best known UB).
 CUT_EDGES_OPEN_TRACT = {
@@ -40,12 +49,17 @@ CUT_EDGES_OPEN_TRACT = {
 # Set B (Validi, Buchanan & Lykhovyd 2022, districting_counties.csv): (k, L, U as printed there,
 # MOI without contiguity [hess], with contiguity [lcut]).
 MOI_COUNTY = {
-    "ME": (2, 660860, 667501, 10789.07, 19093.26), "OK": (5, 746519, 754021, 21527.57, 21756.50),
-    "AL": (7, 679406, 686233, 15519.54, 16627.25), "MS": (4, 738116, 745533, 16142.04, 16142.04),
-    "AR": (4, 725335, 732624, 16525.07, 16543.15), "IA": (4, 757781, 765396, 17748.05, 17748.05),
-    "ID": (2, 779873, 787709, 61232.58, 61232.58), "KS": (4, 709714, 716845, 23736.89, 23736.89),
-    "LA": (6, 751785, 759339, 17239.16, 17272.65), "NE": (3, 605737, 611824, 22112.00, 22193.01),
-    "NM": (3, 682962, 689824, 32847.05, 32944.25), "WV": (3, 614577, 620753, 11844.76, 12000.62),
+    state: (
+        *(COUNTY_BOUNDS_2010[state] if state != "WV" else (3, 614577, 620753)),
+        hess,
+        lcut,
+    )
+    for state, (hess, lcut) in {
+        "ME": (10789.07, 19093.26), "OK": (21527.57, 21756.50), "AL": (15519.54, 16627.25),
+        "MS": (16142.04, 16142.04), "AR": (16525.07, 16543.15), "IA": (17748.05, 17748.05),
+        "ID": (61232.58, 61232.58), "KS": (23736.89, 23736.89), "LA": (17239.16, 17272.65),
+        "NE": (22112.00, 22193.01), "NM": (32847.05, 32944.25), "WV": (11844.76, 12000.62),
+    }.items()
 }  # fmt: skip
 # Infeasible with contiguity, feasible without (county-level-outputs_feasibility.csv).
 MOI_INFEASIBLE = {

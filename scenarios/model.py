@@ -796,4 +796,5 @@ def variant_name(scenario: str, lever: str, value: Any) -> str:
     """``<scenario>-<lever>-<value>``, safe as a folder name."""
     text = str(value).lower() if isinstance(value, bool) else str(value)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{lever}-{text}")
-    return f"{scenario}-{safe}"
+    trimmed = safe.rstrip(".")  # a name may not end in '.' (Windows drops it; '1.' would too)
+    return f"{scenario}-{trimmed}{'_' * (len(safe) - len(trimmed))}"

@@ -150,6 +150,12 @@ def test_grid_labels_of_any_value_are_safe_folder_names(root: Path, value: objec
     assert join_inside(root, label).resolve().parent == root.resolve()
 
 
+@pytest.mark.parametrize(("value", "label"), [(".", "base-lever-_"), ("1..", "base-lever-1__")])
+def test_grid_labels_never_end_in_a_dot(value: str, label: str) -> None:
+    """Hypothesis found '.' giving 'base-levers.families-.', which no folder may be called."""
+    assert variant_name("base", "lever", value) == label
+
+
 class TestScenarioStems:
     def test_run_refuses_the_stem_dot_dot_and_leaves_tmpdir_alone(
         self, inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

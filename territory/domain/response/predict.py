@@ -132,17 +132,11 @@ def _design(
                 f"segment(s) {', '.join(odd)} were not in the fitted data: valued at the level "
                 f"of {reference_segment}"
             )
-    design = _Design(
-        rep_of=loading.position,
-        potential=_numbers(accounts, "potential", "accounts"),
-        segment=segment_code,
-        moved=moved,
-        tier=tier_code,
-        rating=rating,
-        productivity=productivity,
-        coverage=loading.coverage,
-    )
-    return design, notes
+    potential = _numbers(accounts, "potential", "accounts")
+    # In _Design's field order: per account (rep, potential, segment, moved), then per rep.
+    accounts_part = (loading.position, potential, segment_code, moved)
+    reps_part = (tier_code, rating, productivity, loading.coverage)
+    return _Design(*accounts_part, *reps_part), notes
 
 
 class PlanOptions(TypedDict, total=False):
