@@ -1,4 +1,4 @@
-"""End-to-end runs of `territory value` and `territory size` on small worlds with a known history."""
+"""End-to-end runs of `territory value` and `territory size` on small worlds of known history."""
 
 from __future__ import annotations
 
