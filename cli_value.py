@@ -234,8 +234,10 @@ def _value_summary(run: "ValueRun", plan: Path) -> None:
         _line(
             f"uplift over the current alignment {uplift['uplift']:+.2%} "
             f"(P10 {uplift['uplift_p10']:+.2%}, P90 {uplift['uplift_p90']:+.2%}) = "
-            f"{_money(uplift['amount'])} a year, net of {_money(total['transition_loss'])} "
-            "transition loss"
+            f"{_money(uplift['amount'])} in the plan year: {uplift['uplift_gross']:+.2%} from "
+            f"coverage (P10 {uplift['uplift_gross_p10']:+.2%}, P90 "
+            f"{uplift['uplift_gross_p90']:+.2%}) less {_money(total['transition_loss'])} lost "
+            "on accounts that change hands"
         )
     _warnings(summary["warnings"])
     _line(f"written to {plan}/ (value.csv, value.json, response.json)")
