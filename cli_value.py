@@ -14,7 +14,7 @@ instead, with a warning); 4 an unexpected error.
 # typer reads annotations at registration, where only real objects (not names) resolve.
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -57,6 +57,10 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
     boot_option = typer.Option(
         "--bootstrap", help="Bootstrap refits behind the intervals.", parser=number(rules.COUNT)
     )
+
+    def count(text: str) -> Any:
+        return typer.Option(help=text, parser=number(rules.COUNT))
+
     seed_option = typer.Option(help="Random seed (same inputs + seed = same outputs).",
                                parser=number(rules.SEED))  # fmt: skip
 
@@ -68,9 +72,7 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
         rep_cost: Annotated[float, cost_option] = 150_000.0,
         time_to_fill: Annotated[int, fill_option] = 3,
         bootstrap: Annotated[int, boot_option] = 200,
-        sims: Annotated[
-            int, typer.Option(help="Simulations behind P10/P50/P90.", parser=number(rules.COUNT))
-        ] = 2000,
+        sims: Annotated[int, count("Simulations behind P10/P50/P90.")] = 2000,
         seed: Annotated[int, seed_option] = 7,
         quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
     ) -> None:
@@ -81,13 +83,10 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
         """
         from territory.pipeline.value_commands import value_command
 
-        try:
-            run = value_command(
-                plan, literature_defaults=literature_defaults, margin=margin, rep_cost=rep_cost,
-                time_to_fill=time_to_fill, n_boot=bootstrap, sims=sims, seed=seed,
-            )  # fmt: skip
-        except (TerritoryError, KeyboardInterrupt) as exc:
-            raise fail(exc) from exc
+        run = _guarded(fail, lambda: value_command(
+            plan, literature_defaults=literature_defaults, margin=margin, rep_cost=rep_cost,
+            time_to_fill=time_to_fill, n_boot=bootstrap, sims=sims, seed=seed,
+        ))  # fmt: skip
         if not quiet:
             _value_summary(run, plan)
 
@@ -111,24 +110,9 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
             list[str],
             typer.Option("--roles", help="Size only these roles' reps and accounts (repeatable)."),
         ] = [],  # noqa: B006 - typer reads the default, it is never mutated
-        min_reps: Annotated[
-            int | None,
-            typer.Option(
-                help="Smallest headcount (default 75% of today).", parser=number(rules.COUNT)
-            ),
-        ] = None,  # fmt: skip
-        max_reps: Annotated[
-            int | None,
-            typer.Option(
-                help="Largest headcount (default 150% of today).", parser=number(rules.COUNT)
-            ),
-        ] = None,  # fmt: skip
-        step: Annotated[
-            int | None,
-            typer.Option(
-                help="Headcount step (default: about 20 sizes).", parser=number(rules.COUNT)
-            ),
-        ] = None,
+        min_reps: Annotated[int | None, count("Smallest headcount (default 75% of today).")] = None,
+        max_reps: Annotated[int | None, count("Largest headcount (default 150% of today).")] = None,
+        step: Annotated[int | None, count("Headcount step (default: about 20 sizes).")] = None,
         attrition: Annotated[
             float, typer.Option(help="Share of reps leaving per year.", parser=number(rules.SHARE))
         ] = 0.20,
@@ -137,9 +121,7 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
             str,
             typer.Option(help="New hire's productivity by month since start, comma-separated."),
         ] = "0,0.25,0.5,0.75,1",
-        months: Annotated[
-            int, typer.Option(help="Months of the hiring plan.", parser=number(rules.COUNT))
-        ] = 24,
+        months: Annotated[int, count("Months of the hiring plan.")] = 24,
         literature_defaults: Annotated[bool, typer.Option(help=LITERATURE_HELP)] = False,
         bootstrap: Annotated[int, boot_option] = 200,
         time_limit: Annotated[
@@ -166,23 +148,34 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
         from scenarios.sizing import size_command
         from territory.domain.sizing import HiringAssumptions
 
-        try:
+        def work() -> "SizingRun":
             hiring = HiringAssumptions(
                 ramp=_ramp(ramp), annual_attrition=attrition, time_to_fill=time_to_fill,
                 months=months,
             )  # fmt: skip
             with show.progress(quiet) as status:
-                run = size_command(
+                return size_command(
                     accounts, reps, out, target=target, margin=margin, rep_cost=rep_cost,
                     roles=[r.strip() for item in roles for r in item.split(",") if r.strip()],
                     min_reps=min_reps, max_reps=max_reps, step=step, hiring=hiring,
                     literature_defaults=literature_defaults, n_boot=bootstrap, seed=seed,
                     time_limit=time_limit, sheets=sheet, force=force, progress=status,
                 )  # fmt: skip
-        except (TerritoryError, KeyboardInterrupt) as exc:
-            raise fail(exc) from exc
+
+        run = _guarded(fail, work)
         if not quiet:
             _size_summary(run, out)
+
+
+Result = TypeVar("Result")
+
+
+def _guarded(fail: Fail, work: Callable[[], Result]) -> Result:
+    """Run a command's work; an engine error or an interrupt becomes the user's exit."""
+    try:
+        return work()
+    except (TerritoryError, KeyboardInterrupt) as exc:
+        raise fail(exc) from exc
 
 
 def _ramp(text: str) -> "RampCurve":

@@ -63,18 +63,18 @@ VACANCY_PREFIX = "TBH-"
 
 @dataclass(frozen=True, eq=False)
 class SizingRun:
-    """What ``territory size`` wrote.
+    """What ``territory size`` wrote into ``--out``.
 
     Attributes
     ----------
     sizing : Sizing
-        The headcount table and its recommendation.
+        ``sizing.csv`` and the recommendation drawn from it.
     hiring : HiringPlan
-        The month-by-month plan.
+        ``hiring_plan.csv`` and its summary (also under ``hiring`` in ``sizing.json``).
     model : ResponseModel
-        The fitted model.
+        Fitted to the sized book (the roles' accounts with ``--roles``), saved as ``response.json``.
     summary : dict
-        The content of ``sizing.json``.
+        ``sizing.json``: the recommendation, the hiring summary and the fit's quality.
     """
 
     sizing: Sizing
