@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cli import EXIT_BAD_INPUT
+from territory.domain.response import fit_response
 from territory.domain.sizing import HIRING_COLUMNS, SIZING_COLUMNS
 from territory.domain.value import VALUE_COLUMNS
 from territory.io.outputs import read_marker
-from tests.commands import align_args, invoke, run_territory, write_tables
+from tests.commands import ROOT, align_args, invoke, run_territory, write_tables
 from tests.response_worlds import make_world
 
 FAST = ["--bootstrap", "20", "--sims", "200"]
@@ -164,3 +167,20 @@ def test_size_refuses_before_any_work(world_files: Path, tmp_path: Path) -> None
         assert done.exit_code == EXIT_BAD_INPUT, (extra, done.output)
         assert said in done.output and "Traceback" not in done.output
         assert not (tmp_path / "new").exists()
+
+
+def test_demo_history_comes_from_its_hidden_curve() -> None:
+    """The shipped demo's revenue follows data/make_demo.py's curve, and a fit finds its slope."""
+    spec = importlib.util.spec_from_file_location("make_demo", ROOT / "data" / "make_demo.py")
+    assert spec is not None and spec.loader is not None
+    make_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_demo)
+    accounts = pd.read_csv(ROOT / "data/demo/accounts.csv", dtype={"current_rep": str})
+    reps = pd.read_csv(ROOT / "data/demo/reps.csv")
+    model = fit_response(accounts, reps, n_boot=0, folds=0, seed=1)
+    assert model.quality.r2 > 0.8
+    low, high = model.coverage_central
+    fitted = model.curve(np.array([low, high]))
+    truth = make_demo.hidden_response(np.array([low, high]))
+    # The gain from the least to the most covered reps, which realignment and sizing trade on.
+    assert fitted[1] / fitted[0] == pytest.approx(truth[1] / truth[0], rel=0.10)
