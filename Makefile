@@ -52,9 +52,11 @@ chromium:
 test: $(STAMP) lint chromium
 	$(BIN)/python -m pytest
 
+# bench_value: fit, uplift and sizing errors of the sales-response model on known-truth worlds.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_align.py
 	$(BIN)/python bench/bench_stress.py
+	$(BIN)/python bench/bench_value.py
 
 # Published districting optima (../shared/benchmarks): ours against theirs, with bounds and times.
 bench-districting: $(STAMP)

@@ -14,13 +14,25 @@ What the data set shows off, and the guarantees behind it:
 * skewed (lognormal) potential with 10 key accounts, each at most 30% of the smallest rep's
   potential target; workload grows with potential; total workload is 85% of total capacity;
 * an unbalanced current alignment (weighted nearest rep, a few reps historically overloaded);
-* revenue last year = potential x a penetration that varies by rep and segment, 0 for prospects;
-  revenue the year before (``revenue_prior_year``) with account-level growth, so the quota
-  backtest has two years to compare;
+* revenue last year comes from a hidden sales-response curve (below), 0 for prospects; revenue
+  the year before (``revenue_prior_year``) with account-level growth, so the quota backtest has
+  two years to compare;
 * 4 key accounts locked to their current rep (``locked_rep``);
 * a plan within ±5% of every rep's potential and workload target that respects the locks exists:
   the accounts are dealt into hidden groups (locked ones into their rep's group) and
   :func:`territory.domain.synthetic.fit_to_targets` makes each group hit its rep's targets exactly.
+
+The hidden response (what ``territory value`` and ``territory size`` should find): an account's
+revenue last year is ::
+
+    potential x segment level x exp(RATING_SLOPE x (rating - 0.6)) x skill_r x R(c_r) x noise
+
+with ``c_r = capacity / workload`` of its rep under the current alignment (the overloaded reps
+of the historical alignment cover their accounts less), ``R`` the ADBUDG curve
+``base + (saturation - base) x h / (1 + h)``, ``h = (c / half)^shape`` with the parameters of
+:data:`HIDDEN_RESPONSE` (concave over the coverage reps have, so rebalancing pays), ``skill_r``
+a rep effect the model cannot see (log-sd 5%) and ``noise`` a mean-1 lognormal per account
+(log-sd 0.3). The segment levels are :data:`_SEGMENT_PENETRATION`.
 """
 
 from __future__ import annotations
@@ -69,6 +81,12 @@ ACCOUNT_MAX_SHARE: Final = 0.08
 JITTER_KM: Final = 1.8
 DEFAULT_OUT: Final = Path(__file__).resolve().parent / "demo"
 
+#: The curve behind last year's revenue: share of potential sold at a coverage (module docstring).
+HIDDEN_RESPONSE: Final = {"base": 0.05, "saturation": 0.5, "half": 1.0, "shape": 2.2}
+#: Effect of a rep's rating on sales: exp(slope x (rating - 0.6)).
+RATING_SLOPE: Final = 0.9
+ACCOUNT_NOISE_SD: Final = 0.3
+
 _KM_PER_DEG_LAT: Final = 110.57
 _KM_PER_DEG_LON_EQUATOR: Final = 111.32
 # Segment-level penetration multipliers: large customers are better covered historically.
@@ -93,6 +111,13 @@ def zip_centroids(states: Sequence[str] = STATES) -> pd.DataFrame:
     zips = pd.DataFrame(rows, columns=["zip", "state", "city", "lat", "lon"])
     zips = zips.astype({"zip": "str", "lat": "float64", "lon": "float64"})
     return zips.sort_values("zip", kind="stable").reset_index(drop=True)
+
+
+def hidden_response(coverage: np.ndarray) -> np.ndarray:
+    """Share of potential sold at a coverage under :data:`HIDDEN_RESPONSE` (ADBUDG)."""
+    r = HIDDEN_RESPONSE
+    h = (coverage / r["half"]) ** r["shape"]
+    return r["base"] + (r["saturation"] - r["base"]) * h / (1.0 + h)
 
 
 def _xy_km(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
@@ -198,13 +223,16 @@ def build(
     workload = fit_to_targets(hours, group, work_target, share_cap * work_target.min())
     workload = np.maximum(np.round(workload, 1), 0.1)
 
-    # Revenue: penetration by rep (better-rated reps further in) and segment; some prospects.
+    # Revenue: the hidden response to each rep's coverage, by segment and rating; some prospects.
+    # (The draws keep the order and sizes of earlier versions, so every other column is as was.)
     segment = segment_for(potential)
     seg_pen = np.array([_SEGMENT_PENETRATION[s] for s in segment])
     seg_prospect = np.array([_SEGMENT_PROSPECT_RATE[s] for s in segment])
-    rep_pen = np.clip(0.1 + 0.35 * rating + rng.normal(0.0, 0.05, N_REPS), 0.05, 0.8)
-    revenue = potential * rep_pen[current] * seg_pen * np.exp(rng.normal(0.0, 0.3, N_ACCOUNTS))
-    revenue = np.minimum(revenue, 0.95 * potential)
+    skill = np.exp(rng.normal(0.0, 0.05, N_REPS))
+    held = np.bincount(current, weights=workload, minlength=N_REPS)
+    rep_rate = skill * np.exp(RATING_SLOPE * (rating - 0.6)) * hidden_response(capacity / held)
+    noise = np.exp(rng.normal(0.0, ACCOUNT_NOISE_SD, N_ACCOUNTS) - 0.5 * ACCOUNT_NOISE_SD**2)
+    revenue = np.minimum(potential * seg_pen * rep_rate[current] * noise, 0.95 * potential)
     revenue[(rng.random(N_ACCOUNTS) < seg_prospect) & ~is_key] = 0.0
     revenue = np.round(revenue, 2)
 

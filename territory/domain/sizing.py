@@ -280,7 +280,7 @@ def size_sales_force(
             }
         )
         by_draw.append(value.draw_totals * economics.margin - total["cost"])
-        notes += [w for w in value.warnings if "extrapolated" not in w]
+        notes += [w for w in value.warnings if not _steady_state_note(w)]
     frame = pd.DataFrame(rows, columns=list(SIZING_COLUMNS))
     contribution = frame["contribution"].to_numpy(np.float64)
     supported = frame["supported"].to_numpy(np.bool_)
@@ -313,6 +313,19 @@ def size_sales_force(
         best_unrestricted=unrestricted,
         economics=economics,
         warnings=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _steady_state_note(warning: str) -> bool:
+    """Tell a plan valuation's note that sizing answers itself or that does not apply to it.
+
+    Extrapolation is the ``supported`` column; sizing values steady state, so there is no
+    uplift over today and new seats count as ramped (the hiring plan holds the ramp).
+    """
+    return (
+        "extrapolated" in warning
+        or warning.startswith("no uplift")
+        or "valued at full productivity" in warning
     )
 
 

@@ -170,7 +170,7 @@ class PlanValue:
 def new_hire_mask(reps: pd.DataFrame) -> BoolArray:
     """Seats to be filled: ``TBH`` ids, or a truthy ``vacant`` or ``new_hire`` flag."""
     ids = reps["rep_id"].astype(str).str.strip().str.upper()
-    mask = ids.str.startswith("TBH").to_numpy(dtype=np.bool_)
+    mask = np.array(ids.str.startswith("TBH"), dtype=np.bool_)  # a copy: pandas may lend views
     for column in ("vacant", "new_hire"):
         if column in reps.columns:
             text = reps[column].astype("string").str.strip().str.lower()

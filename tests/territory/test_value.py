@@ -125,6 +125,17 @@ def _with_new_hire(world: World) -> tuple[pd.DataFrame, np.ndarray]:
     return reps, plan
 
 
+def test_new_hire_flags_add_to_tbh_ids() -> None:
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["TBH-1", "R2", "R3", "R4"],
+            "vacant": [False, True, False, False],
+            "new_hire": ["no", "", "yes", None],
+        }
+    )
+    assert new_hire_mask(reps).tolist() == [True, True, True, False]
+
+
 def test_new_hires_ramp_only_with_a_ramp_curve() -> None:
     world, model = fitted()
     reps, plan = _with_new_hire(world)

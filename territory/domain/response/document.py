@@ -44,6 +44,8 @@ def to_json(model: ResponseModel) -> dict[str, Any]:
         "family": "adbudg",
         "source": model.source,
         "parameters": {n: _float(v) for n, v in zip(model.names, model.estimate, strict=True)},
+        # The order of the parameters (the columns of ``draws``): JSON writers may sort keys.
+        "names": list(model.names),
         "fixed": list(model.fixed),
         "reference_tier": model.reference_tier,
         "reference_segment": model.reference_segment,
@@ -114,7 +116,9 @@ def from_json(document: Mapping[str, Any], source: str = "response.json") -> Res
         raise _problem(source, "format", f"expected format {FORMAT!r}, found {found!r}", fix)
     try:
         params = dict(document["parameters"])
-        names = tuple(str(n) for n in params)
+        names = tuple(str(n) for n in document.get("names", params))
+        if set(names) != {str(n) for n in params}:
+            raise _problem(source, "names", "the names do not match the parameters", fix)
         for required in ("saturation", "base", "shape", "half", "transition_loss"):
             if required not in names:
                 raise _problem(source, "parameters", f"parameter {required!r} is missing", fix)

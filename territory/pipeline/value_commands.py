@@ -1,0 +1,226 @@
+"""``territory value``: what a plan is worth, added to its run folder.
+
+The sales-response model (:mod:`territory.domain.response`) is fitted to the history the run
+folder holds (last year's revenue under ``current_rep``), saved as ``response.json`` and reused
+by the next call while the run's inputs and the fit's settings are the same (the document
+records the sha256 of ``input_accounts.parquet`` and ``input_reps.parquet`` and the settings it
+was fitted with); anything else refits. The plan is then valued
+(:func:`territory.domain.value.value_plan`): ``value.csv`` per rep and ``value.json`` for the
+plan, its uplift over the current alignment and the fit's quality.
+
+History that cannot identify the curve (no revenue, too few reps, every rep loaded alike) is
+refused with :class:`~territory.errors.DataValidationError` (exit 2: the data are the problem,
+and the message says what is missing); ``literature_defaults`` values the plan with the
+literature model instead, and every output then carries the model's warning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from territory.domain.response import LITERATURE_RAMP, fit_response, from_json, to_json
+from territory.domain.sizing import DEFAULT_TIME_TO_FILL
+from territory.domain.value import DEFAULT_MARGIN, DEFAULT_REP_COST, Economics, value_plan
+from territory.errors import DataValidationError
+from territory.io import runs, write_outputs
+from territory.io.outputs import read_marker, run_folder
+from territory.pipeline.inputs import file_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from territory.domain.response import ResponseModel
+    from territory.domain.value import PlanValue
+
+__all__ = [
+    "DEFAULT_BOOTSTRAP",
+    "RESPONSE_FILE",
+    "VALUE_FILE",
+    "ValueRun",
+    "fit_model",
+    "model_summary",
+    "value_command",
+]
+
+RESPONSE_FILE = "response.json"
+VALUE_FILE = "value.json"
+DEFAULT_BOOTSTRAP = 200
+"""Bootstrap refits behind the intervals: enough for stable P10/P90 in a few seconds."""
+
+
+@dataclass(frozen=True, eq=False)
+class ValueRun:
+    """What ``territory value`` wrote, and whether the saved model was reused.
+
+    Attributes
+    ----------
+    value : PlanValue
+        Per-rep rows (``value.csv``), totals and uplift.
+    model : ResponseModel
+        The model the plan was valued with.
+    reused : bool
+        True when ``response.json`` was read back instead of fitting again.
+    summary : dict
+        The content of ``value.json``.
+    """
+
+    value: PlanValue
+    model: ResponseModel
+    reused: bool
+    summary: dict[str, Any]
+
+
+def fit_model(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    *,
+    literature_defaults: bool = False,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = 7,
+) -> ResponseModel:
+    """Fit the response model to the accounts' history, or refuse (literature defaults on request).
+
+    Raises
+    ------
+    DataValidationError
+        The history cannot identify the curve and ``literature_defaults`` is False; the
+        problems say why and name ``--literature-defaults`` as the way out.
+    """
+    try:
+        return fit_response(
+            accounts,
+            reps,
+            defaults="literature" if literature_defaults else None,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    except DataValidationError as exc:
+        if literature_defaults:
+            raise
+        raise DataValidationError(
+            [
+                replace(p, fix=f"{p.fix} (--literature-defaults)")
+                if "literature defaults" in p.fix
+                else p
+                for p in exc.problems
+            ]
+        ) from None
+
+
+def model_summary(model: ResponseModel) -> dict[str, Any]:
+    """Return the fit's quality and curve for ``value.json`` and ``sizing.json``."""
+    q = model.quality
+    curve = model.curve
+    return {
+        "source": model.source,
+        "r2": _finite(q.r2),
+        "mape": _finite(q.mape),
+        "cv_r2": _finite(q.cv_r2),
+        "cv_mape": _finite(q.cv_mape),
+        "folds": q.folds,
+        "n_reps": q.n_reps,
+        "n_accounts": q.n_accounts,
+        "n_boot": q.n_boot,
+        "curve": {
+            "saturation": curve.saturation,
+            "base": curve.base,
+            "shape": curve.shape,
+            "half": curve.half,
+        },
+        "coverage_observed": [_finite(c) for c in model.coverage_observed],
+        "coverage_central": [_finite(c) for c in model.coverage_central],
+        "model_file": RESPONSE_FILE,
+    }
+
+
+def value_command(
+    plan: Path,
+    *,
+    literature_defaults: bool = False,
+    margin: float = DEFAULT_MARGIN,
+    rep_cost: float = DEFAULT_REP_COST,
+    time_to_fill: float = DEFAULT_TIME_TO_FILL,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    sims: int = 2000,
+    seed: int = 7,
+) -> ValueRun:
+    """``territory value``: value the plan in ``plan`` and add the value files to it.
+
+    New-hire seats (``TBH`` ids, ``vacant`` / ``new_hire`` flags) ramp by the literature ramp
+    (:data:`~territory.domain.response.LITERATURE_RAMP`) after ``time_to_fill`` months.
+
+    Raises
+    ------
+    OutputFolderError
+        ``plan`` is not a run folder the engine wrote.
+    DataValidationError
+        The run is incomplete, or its history cannot support a fit (see the module docstring).
+    """
+    economics = Economics(margin=margin, rep_cost=rep_cost)
+    with run_folder(plan, command="value"):
+        run = runs.load_plan(plan)
+        key = {
+            "input_accounts": file_hash(plan / runs.INPUT_ACCOUNTS),
+            "input_reps": file_hash(plan / runs.INPUT_REPS),
+            "defaults": "literature" if literature_defaults else None,
+            "n_boot": n_boot,
+            "seed": seed,
+        }
+        model = _saved_model(plan, key)
+        reused = model is not None
+        if model is None:
+            model = fit_model(
+                run.accounts, run.reps, literature_defaults=literature_defaults,
+                n_boot=n_boot, seed=seed,
+            )  # fmt: skip
+        value = value_plan(
+            model, run.accounts, run.reps, run.plan[["account_id", "rep_id"]],
+            ramp=LITERATURE_RAMP, time_to_fill=time_to_fill, economics=economics,
+            n_sims=sims, seed=seed,
+        )  # fmt: skip
+        summary = {
+            **value.to_dict(),
+            "fit": model_summary(model),
+            "settings": {
+                "margin": margin,
+                "rep_cost": rep_cost,
+                "time_to_fill": time_to_fill,
+                "ramp": list(LITERATURE_RAMP.monthly),
+                "n_sims": sims,
+                "seed": seed,
+            },
+        }
+        documents: dict[str, object] = {VALUE_FILE: summary}
+        if not reused:
+            documents[RESPONSE_FILE] = {**to_json(model), "fitted_on": key}
+        write_outputs(
+            plan, {"value": value.reps}, documents, "csv", keep_existing=True, command="value"
+        )
+    return ValueRun(value=value, model=model, reused=reused, summary=summary)
+
+
+def _saved_model(folder: Path, key: dict[str, Any]) -> ResponseModel | None:
+    """Read ``response.json`` back when the engine wrote it for these inputs and settings."""
+    marker = read_marker(folder)
+    path = folder / RESPONSE_FILE
+    if marker is None or RESPONSE_FILE not in marker["files"] or not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("fitted_on") != key:
+        return None
+    try:
+        return from_json(document, source=str(path))
+    except DataValidationError:
+        return None  # an older or damaged document: fit again and replace it
+
+
+def _finite(value: float) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
