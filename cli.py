@@ -809,8 +809,8 @@ def _crash(exc: BaseException) -> int:
     return EXIT_SOLVER
 
 
-# What a plan is worth (issue 14): `value` and `size`, declared in cli_value.py.
-from cli_value import register as _register_value_commands  # noqa: E402
+# What a plan is worth (issue 14): `value` and `size`, declared in scenarios/value_cli.py.
+from scenarios.value_cli import register as _register_value_commands  # noqa: E402
 
 _register_value_commands(app, _fail, _number)
 
