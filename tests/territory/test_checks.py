@@ -102,7 +102,7 @@ class TestSyntheticTerritoryChecks:
     @pytest.mark.parametrize(
         ("uplift", "expected"),
         # A1 (revenue 200 of 2,200) moves: loss = 0.15 x 200 / 2,200 = 0.01364.
-        [(0.05, Status.PASS), (0.02, Status.INFO), (0.0, Status.FAIL)],
+        [(0.05, Status.PASS), (0.02, Status.WARN), (0.0, Status.FAIL)],
     )
     def test_t2_net_uplift(self, uplift: float, expected: Status) -> None:
         accounts = fr.accounts()

@@ -4,6 +4,7 @@ of missing or unreadable inputs, the thresholds schema and the public names.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -164,7 +165,7 @@ class TestSyntheticInputs:
         assert REP_IMPACT.load is not None
 
     def test_routes_are_the_inputs_with_a_load(self) -> None:
-        assert {route.name for route in ROUTES} == {"rep_impact", "scenarios"}
+        assert {route.name for route in ROUTES} == {"rep_impact", "scenarios", "realignment_uplift"}
         assert all(route.load is not None for route in ROUTES)
 
     def test_one_route_makes_a_check_measurable(self, tmp_path: Path) -> None:
@@ -174,6 +175,24 @@ class TestSyntheticInputs:
         uplift = replace(REALIGNMENT_UPLIFT, load=lambda folder: 0.05)
         measured = CHECKS["T2"](routed(fr.evidence(), run, (*ROUTES, uplift)), TH)
         assert (measured.status, measured.value) == (Status.PASS, pytest.approx(0.05))
+
+    @pytest.mark.parametrize(
+        ("gross", "status"),
+        # The balanced plan moves nothing: U_net is the model's gross uplift itself.
+        [(0.05, Status.PASS), (0.01, Status.WARN), (-0.03, Status.FAIL), (None, None)],
+    )
+    def test_t2_reads_the_models_uplift_from_value_json(
+        self, tmp_path: Path, gross: float | None, status: Status | None
+    ) -> None:
+        run = _folder(tmp_path)
+        uplift = None if gross is None else {"uplift": gross - 0.01, "uplift_gross": gross}
+        document = {"source": "fitted", "total": {"expected": 1.0}, "uplift": uplift}
+        (tmp_path / "value.json").write_text(json.dumps(document), encoding="utf-8")
+        finding = CHECKS["T2"](routed(fr.evidence(), run), TH)
+        if gross is None:  # value.json without an uplift (no current alignment): still unmeasured
+            assert finding.status == Status.NOT_ASSESSABLE
+            return
+        assert (finding.status, finding.value) == (status, pytest.approx(gross))
 
     def test_check_run_reads_what_the_routes_find(self, tmp_path: Path) -> None:
         run = _folder(tmp_path)

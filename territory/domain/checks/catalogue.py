@@ -45,7 +45,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         "untouched.",
         "net uplift U_net = U - loss rate x moved revenue share",
         "forward",
-        Limit(">=", "uplift_min"),
+        Limit(">=", "uplift_min", warn_key="uplift_warn_min"),
         territory.t2_realignment_opportunity,
         (inputs.PLAN,),
         ("accounts", "reps", "plan"),

@@ -10,6 +10,7 @@ in ``CheckEvidence``, if it is a new kind of evidence).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -103,10 +104,27 @@ BACKTEST = Input(
     "re-set and scored",
     lambda ev: (ev.backtest or {}).get("wmape") is not None,
 )
+
+
+def _model_uplift(run: PlanFolder) -> float | None:
+    """Read the gross uplift ``territory value`` (or a scenario run) wrote to ``value.json``.
+
+    The gross figure (before the model's transition loss), because T2 charges its own
+    ``transition_loss_rate`` on the revenue moved.
+    """
+    document = run.document("value.json") or {}
+    uplift = document.get("uplift") if isinstance(document, dict) else None
+    value = uplift.get("uplift_gross") if isinstance(uplift, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 REALIGNMENT_UPLIFT = Input(
     "realignment_uplift",
     "a sales-response-to-effort model giving expected sales under the current and the "
-    "proposed alignment",
+    "proposed alignment (territory value --plan, or a scenario run with history)",
+    load=_model_uplift,
 )
 OBJECTIVES = Input(
     "objectives", "the strategic objectives with their weights and the roles each applies to"
@@ -122,8 +140,8 @@ ROUTES: tuple[Input, ...] = tuple(
 )
 """Every input above with a ``load``: evidence read straight from a run folder's files.
 
-Giving :data:`REALIGNMENT_UPLIFT` or :data:`OBJECTIVES` a ``load`` is all it takes for T2 or C1
-to be measured on every run that has the file.
+:data:`REALIGNMENT_UPLIFT` reads ``value.json``, so T2 is measured on every run that has one;
+giving :data:`OBJECTIVES` a ``load`` is all it takes for C1.
 """
 
 

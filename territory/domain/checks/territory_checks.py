@@ -129,7 +129,7 @@ def t2_realignment_opportunity(ev: CheckEvidence, p: Params, rule: Rule) -> Find
             status=Status.NOT_ASSESSABLE,
         )
     u_net = float(ev.realignment_uplift) - loss_rate * (moved_share or 0.0)
-    status = Status.PASS if rule.holds(u_net) else (Status.INFO if u_net >= 0 else Status.FAIL)
+    status = rule.judge(u_net)
     evidence.insert(
         0, f"uplift {pct(ev.realignment_uplift)} less transition loss gives U_net {pct(u_net)}"
     )

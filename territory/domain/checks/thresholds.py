@@ -58,6 +58,7 @@ _DEFAULTS: Mapping[str, tuple[str, Mapping[str, Default]]] = {
         "the net uplift that counts as an opportunity and the transition loss it pays.",
         {
             "uplift_min": 0.02,
+            "uplift_warn_min": 0.0,
             "transition_loss_rate": 0.15,
             "utilisation_flag": 1.15,
             "potential_index_flag": 1.15,
