@@ -69,6 +69,10 @@ Layout (every section and key is optional except the inputs)::
     sims = 10000
     lever = "over_assignment"
 
+    [value]                             # what the plan is worth (territory value); defaults:
+    margin = 0.6                        # gross margin on sales; contribution = sales x margin
+    rep_cost = 150000.0                 # - cost per rep (a reps `cost` column wins)
+
     [checks]                            # the [checks] part of data/checks.toml, inline ...
     blocking = ["C5", "T3"]
     # checks = "../data/checks.toml"    # ... or a path to such a file
@@ -89,10 +93,13 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from territory.domain.arguments import QUOTA_METHOD_ALIASES, quota_method
+from territory.domain.sizing import DEFAULT_TIME_TO_FILL
 from territory.domain.spec import AlignmentSpec, OptionalSeed
+from territory.domain.value import DEFAULT_MARGIN, DEFAULT_REP_COST
 from territory.errors import ScenarioError, TerritoryError
 from territory.io.config_files import read_toml
 from territory.io.names import validate_name
+from territory.pipeline.value_commands import DEFAULT_BOOTSTRAP
 
 __all__ = [
     "AlignTable",
@@ -247,6 +254,22 @@ class StressParameters(_Strict):
     forecast: float | None = Field(default=None, gt=0)
 
 
+class ValueParameters(_Strict):
+    """Plan value settings (``territory value``): the response model is fitted to the history.
+
+    ``margin`` and ``rep_cost`` default to :data:`~territory.domain.value.DEFAULT_MARGIN` and
+    :data:`~territory.domain.value.DEFAULT_REP_COST`, as ``territory value`` and ``size`` do.
+    """
+
+    enabled: bool = True
+    margin: float = Field(default=DEFAULT_MARGIN, gt=0, le=1)
+    rep_cost: float = Field(default=DEFAULT_REP_COST, ge=0)
+    time_to_fill: float = Field(default=DEFAULT_TIME_TO_FILL, ge=0)
+    n_boot: int = Field(default=DEFAULT_BOOTSTRAP, ge=0)
+    sims: int = Field(default=2000, ge=1)
+    literature_defaults: bool = False
+
+
 class ScenarioSpec(_Strict):
     """The whole scenario after inheritance: what one run needs besides the data."""
 
@@ -258,6 +281,7 @@ class ScenarioSpec(_Strict):
     locks: Locks = Field(default_factory=Locks)
     quota: QuotaParameters = Field(default_factory=QuotaParameters)
     stress: StressParameters = Field(default_factory=StressParameters)
+    value: ValueParameters = Field(default_factory=ValueParameters)
     checks: str | dict[str, Any] | None = None
 
     @property

@@ -32,7 +32,7 @@ from territory.errors import ScenarioError
 from territory.io.names import join_inside
 from territory.pipeline.inputs import AlignmentInputs, alignment_inputs, file_hash
 from territory.pipeline.steps import PlanTables, write_plan
-from territory.rendering.compare.kpis import finite_number
+from territory.rendering.compare.kpis import finite_number, value_kpis
 
 __all__ = [
     "RunResult",
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
+VALUE_FILE = "value.json"
 TIMINGS = "timings.json"
 LEVERS = "levers.json"
 
@@ -427,6 +428,9 @@ def _finance_and_checks(
         )
         steps["quota"] = "run"
     clock.lap("quota")
+    say("valuing the plan")
+    steps["value"] = _value_step(scenario, work)
+    clock.lap("value")
     if q.target is None:
         steps["stress"] = "skipped: no quotas"
     elif spec.inputs.comp is None:
@@ -454,6 +458,66 @@ def _finance_and_checks(
     return steps
 
 
+def _value_step(scenario: Scenario, work: Path) -> str:
+    """Value the plan against today's alignment with the model fitted to the history.
+
+    The model is fitted to the input files as they are (last year's revenue under
+    ``current_rep`` with today's reps), once per process for the same files and settings, so a
+    sweep's scenarios share one model and one ``response.json``. The plan keeps the levers'
+    reps; the accounts of removed reps keep their former rep as today's. History that cannot
+    support a fit leaves the value files out and the step says why.
+    """
+    from territory.domain.value import Economics
+    from territory.errors import DataValidationError
+    from territory.io import load_inputs
+    from territory.io import runs as run_files
+    from territory.pipeline.value_commands import ValueSettings, cached_fit, fit_key, value_step
+
+    spec = scenario.spec
+    v = spec.value
+    if not v.enabled:
+        return "skipped: value.enabled = false"
+    inputs = spec.inputs
+    key = fit_key(
+        Path(inputs.accounts), Path(inputs.reps), literature_defaults=v.literature_defaults,
+        n_boot=v.n_boot, seed=spec.seed,
+    )  # fmt: skip
+    history, today = load_inputs(inputs.accounts, inputs.reps)
+    try:
+        model = cached_fit(history, today, key)
+    except DataValidationError as exc:
+        reasons = "; ".join(p.message for p in exc.problems)
+        return f"skipped: the history cannot support a sales-response fit ({reasons})"
+    plan = run_files.load_plan(work)
+    accounts = plan.accounts
+    if "current_rep" in history.columns:
+        # Today's rep of every account as it really is (a removed rep's accounts included).
+        former = dict(zip(history["account_id"].astype(str), history["current_rep"], strict=True))
+        accounts = accounts.assign(current_rep=accounts["account_id"].astype(str).map(former))
+    same_reps = _same_reps(plan.reps, today)
+    settings = ValueSettings(
+        Economics(margin=v.margin, rep_cost=v.rep_cost), time_to_fill=v.time_to_fill,
+        sims=v.sims, seed=spec.seed,
+    )  # fmt: skip
+    value_step(
+        work, model, key, accounts, plan.reps, plan.plan[["account_id", "rep_id"]], settings,
+        current_reps=None if same_reps else today,
+    )  # fmt: skip
+    return "run"
+
+
+def _same_reps(planned: pd.DataFrame, today: pd.DataFrame) -> bool:
+    """Tell whether the levers left the team as it is: ids, capacities and seats to fill."""
+    from territory.domain.value import new_hire_mask
+
+    a = planned.sort_values("rep_id", kind="stable")
+    b = today.sort_values("rep_id", kind="stable")
+    if a["rep_id"].astype(str).tolist() != b["rep_id"].astype(str).tolist():
+        return False
+    before, after = (pd.to_numeric(t["capacity"]).to_numpy(np.float64) for t in (a, b))
+    return bool(np.allclose(before, after)) and bool((new_hire_mask(a) == new_hire_mask(b)).all())
+
+
 # ==========================================================================================
 # Headline numbers of a run folder
 # ==========================================================================================
@@ -468,7 +532,9 @@ def run_kpis(folder: str | Path) -> dict[str, Any]:
 
     From ``solve.json``: status, largest deviations, travel, moves, gap; from the stress
     test at 100% of plan: median incentive cost, share of reps at quota, cost of sales; from
-    the checks: how many FAIL and WARN; from ``timings.json``: seconds.
+    the checks: how many FAIL and WARN; from ``value.json``: expected sales (P50, P10, P90),
+    uplift over the current alignment (P50, P10, P90) and contribution, with ``value_note``
+    saying why any is blank; from ``timings.json``: seconds.
     """
     path = Path(folder)
     solve = _read_json(path / "solve.json") or {}
@@ -508,6 +574,13 @@ def run_kpis(folder: str | Path) -> dict[str, Any]:
     statuses = [str(c.get("status")) for c in checks if isinstance(c, dict)]
     out["checks_fail"] = statuses.count("FAIL") if statuses else None
     out["checks_warn"] = statuses.count("WARN") if statuses else None
+    manifest = _read_json(path / MANIFEST) or {}
+    step = (manifest.get("steps") or {}).get("value")
+    missing = f"value step {step}" if isinstance(step, str) else "the plan was not valued"
+    valued = value_kpis(_read_json(path / VALUE_FILE), missing)
+    out.update({key: number for key, (number, _why) in valued.items()})
+    reasons = dict.fromkeys(why for _number, why in valued.values() if why)
+    out["value_note"] = "; ".join(reasons) or None
     timings = _read_json(path / TIMINGS) or {}
     out["solve_seconds"] = finite_number((timings.get("solve") or {}).get("seconds"))
     return out

@@ -47,8 +47,10 @@ SUMMARY_COLUMNS = (
     "scenario", "source", "lever", "value", "status", "error", "solve_status", "n_reps",
     "max_potential_deviation", "max_workload_deviation", "max_utilization", "travel_hour_km",
     "mean_distance_km", "accounts_moved", "revenue_moved", "revenue_moved_share", "gap",
-    "incentive_p50_at_plan", "share_at_quota_at_plan", "ccos_p50_at_plan", "checks_fail",
-    "checks_warn", "solve_seconds", "seconds", "folder",
+    "incentive_p50_at_plan", "share_at_quota_at_plan", "ccos_p50_at_plan", "expected_sales",
+    "expected_sales_p10", "expected_sales_p90", "uplift", "uplift_p10", "uplift_p90",
+    "contribution", "value_note", "checks_fail", "checks_warn", "solve_seconds", "seconds",
+    "folder",
 )  # fmt: skip
 """Columns of ``summary.csv``; ``solve_seconds`` and ``seconds`` are wall-clock times."""
 

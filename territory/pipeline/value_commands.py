@@ -41,9 +41,13 @@ __all__ = [
     "RESPONSE_FILE",
     "VALUE_FILE",
     "ValueRun",
+    "ValueSettings",
+    "cached_fit",
+    "fit_key",
     "fit_model",
     "model_summary",
     "value_command",
+    "value_step",
 ]
 
 RESPONSE_FILE = "response.json"
@@ -163,13 +167,10 @@ def value_command(
     economics = Economics(margin=margin, rep_cost=rep_cost)
     with run_folder(plan, command="value"):
         run = runs.load_plan(plan)
-        key = {
-            "input_accounts": file_hash(plan / runs.INPUT_ACCOUNTS),
-            "input_reps": file_hash(plan / runs.INPUT_REPS),
-            "defaults": "literature" if literature_defaults else None,
-            "n_boot": n_boot,
-            "seed": seed,
-        }
+        key = fit_key(
+            plan / runs.INPUT_ACCOUNTS, plan / runs.INPUT_REPS,
+            literature_defaults=literature_defaults, n_boot=n_boot, seed=seed,
+        )  # fmt: skip
         model = _saved_model(plan, key)
         reused = model is not None
         if model is None:
@@ -177,30 +178,111 @@ def value_command(
                 run.accounts, run.reps, literature_defaults=literature_defaults,
                 n_boot=n_boot, seed=seed,
             )  # fmt: skip
-        value = value_plan(
-            model, run.accounts, run.reps, run.plan[["account_id", "rep_id"]],
-            ramp=LITERATURE_RAMP, time_to_fill=time_to_fill, economics=economics,
-            n_sims=sims, seed=seed,
+        settings = ValueSettings(economics, time_to_fill=time_to_fill, sims=sims, seed=seed)
+        value, summary = value_step(
+            plan, model, key, run.accounts, run.reps, run.plan[["account_id", "rep_id"]],
+            settings, write_model=not reused,
         )  # fmt: skip
-        summary = {
-            **value.to_dict(),
-            "fit": model_summary(model),
-            "settings": {
-                "margin": margin,
-                "rep_cost": rep_cost,
-                "time_to_fill": time_to_fill,
-                "ramp": list(LITERATURE_RAMP.monthly),
-                "n_sims": sims,
-                "seed": seed,
-            },
-        }
-        documents: dict[str, object] = {VALUE_FILE: summary}
-        if not reused:
-            documents[RESPONSE_FILE] = {**to_json(model), "fitted_on": key}
-        write_outputs(
-            plan, {"value": value.reps}, documents, "csv", keep_existing=True, command="value"
-        )
     return ValueRun(value=value, model=model, reused=reused, summary=summary)
+
+
+@dataclass(frozen=True)
+class ValueSettings:
+    """How a plan is valued: economics, the new hires' wait, and the simulation's size and seed."""
+
+    economics: Economics
+    time_to_fill: float = DEFAULT_TIME_TO_FILL
+    sims: int = 2000
+    seed: int = 7
+
+
+def fit_key(
+    accounts_file: Path, reps_file: Path, *, literature_defaults: bool, n_boot: int, seed: int
+) -> dict[str, Any]:
+    """Say what a fit depends on: the history files' sha256 and the fit's settings.
+
+    Recorded as ``fitted_on`` in ``response.json``; equal keys give the same model.
+    """
+    return {
+        "input_accounts": file_hash(accounts_file),
+        "input_reps": file_hash(reps_file),
+        "defaults": "literature" if literature_defaults else None,
+        "n_boot": n_boot,
+        "seed": seed,
+    }
+
+
+_FITTED: dict[str, ResponseModel] = {}
+"""Models fitted in this process by :func:`cached_fit`, by their :func:`fit_key`."""
+
+
+def cached_fit(accounts: pd.DataFrame, reps: pd.DataFrame, key: dict[str, Any]) -> ResponseModel:
+    """Fit once per process for one history and settings: a sweep's scenarios share the model.
+
+    The fit is deterministic (seeded), so reusing it changes no number, only the time taken.
+
+    Raises
+    ------
+    DataValidationError
+        The history cannot support a fit (see :func:`fit_model`).
+    """
+    text = json.dumps(key, sort_keys=True)
+    if text not in _FITTED:
+        _FITTED[text] = fit_model(
+            accounts, reps, literature_defaults=key["defaults"] == "literature",
+            n_boot=int(key["n_boot"]), seed=int(key["seed"]),
+        )  # fmt: skip
+    return _FITTED[text]
+
+
+def value_step(
+    folder: Path,
+    model: ResponseModel,
+    key: dict[str, Any],
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    plan: pd.DataFrame,
+    settings: ValueSettings,
+    *,
+    current_reps: pd.DataFrame | None = None,
+    write_model: bool = True,
+) -> tuple[PlanValue, dict[str, Any]]:
+    """Value ``plan`` and add ``value.csv``, ``value.json`` (and ``response.json``) to ``folder``.
+
+    New-hire seats (``TBH`` ids, ``vacant`` / ``new_hire`` flags) ramp by the literature ramp
+    (:data:`~territory.domain.response.LITERATURE_RAMP`) after ``settings.time_to_fill``
+    months. ``current_reps`` are today's reps when the plan's differ (a scenario's levers).
+
+    Returns
+    -------
+    tuple
+        The plan's value and the content of ``value.json``.
+    """
+    economics = settings.economics
+    value = value_plan(
+        model, accounts, reps, plan, current_reps=current_reps, ramp=LITERATURE_RAMP,
+        time_to_fill=settings.time_to_fill, economics=economics, n_sims=settings.sims,
+        seed=settings.seed,
+    )  # fmt: skip
+    summary = {
+        **value.to_dict(),
+        "fit": model_summary(model),
+        "settings": {
+            "margin": economics.margin,
+            "rep_cost": economics.rep_cost,
+            "time_to_fill": settings.time_to_fill,
+            "ramp": list(LITERATURE_RAMP.monthly),
+            "n_sims": settings.sims,
+            "seed": settings.seed,
+        },
+    }
+    documents: dict[str, object] = {VALUE_FILE: summary}
+    if write_model:
+        documents[RESPONSE_FILE] = {**to_json(model), "fitted_on": key}
+    write_outputs(
+        folder, {"value": value.reps}, documents, "csv", keep_existing=True, command="value"
+    )
+    return value, summary
 
 
 def _saved_model(folder: Path, key: dict[str, Any]) -> ResponseModel | None:

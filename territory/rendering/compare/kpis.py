@@ -71,6 +71,13 @@ _OTHER_KPIS: tuple[Kpi, ...] = (
     Kpi("share_at_quota", "Share of reps at quota when the plan is hit", "share", "higher"),
     Kpi("incentive_to_ti", "P50 incentive / TI budget at plan", "share"),
     Kpi("ccos", "Comp cost of sales (P50) at plan", "share", "lower"),
+    Kpi("expected_sales", "Expected sales (P50, response model)", "currency", "higher"),
+    Kpi("expected_sales_p10", "Expected sales P10", "currency"),
+    Kpi("expected_sales_p90", "Expected sales P90", "currency"),
+    Kpi("uplift", "Uplift over the current alignment (P50, net of moves)", "share", "higher"),
+    Kpi("uplift_p10", "Uplift P10", "share"),
+    Kpi("uplift_p90", "Uplift P90", "share"),
+    Kpi("contribution", "Contribution (P50 sales x margin - rep cost)", "currency", "higher"),
     Kpi("checks_pass", "Checks PASS", "count", "higher"),
     Kpi("checks_warn", "Checks WARN", "count", "lower"),
     Kpi("checks_fail", "Checks FAIL", "count", "lower"),
@@ -276,6 +283,14 @@ def run_kpis(run: PlanFolder) -> dict[str, tuple[Any, str | None]]:
     }
     out["quota_spread"] = _quota_spread(run)
     out.update(_stress_kpis(run))
+    manifest = run.document("manifest.json") or {}
+    step = (manifest.get("steps") or {}).get("value") if isinstance(manifest, dict) else None
+    why = (
+        f"value step {step}"
+        if isinstance(step, str) and step != "run"
+        else f"no plan value yet: run `territory value --plan {path}`"
+    )
+    out.update(value_kpis(run.document("value.json"), why))
     out.update(_check_kpis(run))
     solve = run.solve
     gap = finite_number(solve.get("gap"))
@@ -362,6 +377,66 @@ def _scenario_at(scenarios: pd.DataFrame | None, plan_x: float) -> Mapping[str, 
     if hit.size == 0:
         return None
     return {str(k): v for k, v in scenarios.iloc[int(hit[0])].items()}
+
+
+VALUE_KPIS = (
+    "expected_sales", "expected_sales_p10", "expected_sales_p90",
+    "uplift", "uplift_p10", "uplift_p90", "contribution",
+)  # fmt: skip
+"""The key figures read from ``value.json`` (:func:`value_kpis`)."""
+
+
+def value_kpis(
+    document: Mapping[str, Any] | None, missing: str
+) -> dict[str, tuple[float | None, str | None]]:
+    """Read expected sales, uplift and contribution from a run's ``value.json``.
+
+    Expected sales are the plan's simulated P50 (P10, P90 beside it); the uplift is the P50
+    over the model's draws of the gain over the current alignment, net of the transition loss;
+    the contribution is P50 sales x margin - the reps' cost. A figure the document lacks is
+    None with the reason: ``missing`` when there is no document, else what it lacks.
+
+    Parameters
+    ----------
+    document
+        The content of ``value.json``, or None when the run has none.
+    missing
+        Why there is no document (the value step's note, or the command that adds one).
+
+    Returns
+    -------
+    dict
+        ``key -> (value, reason)`` for every key of :data:`VALUE_KPIS`.
+    """
+    if not isinstance(document, Mapping):
+        return dict.fromkeys(VALUE_KPIS, (None, missing))
+    total = document.get("total") or {}
+    uplift = document.get("uplift") or {}
+    settings = document.get("settings") or {}
+    out: dict[str, tuple[float | None, str | None]] = {}
+    for key, value in (
+        ("expected_sales", total.get("p50")),
+        ("expected_sales_p10", total.get("p10")),
+        ("expected_sales_p90", total.get("p90")),
+    ):
+        number = finite_number(value)
+        out[key] = (number, None if number is not None else "value.json has no sales interval")
+    no_uplift = next(
+        (w for w in document.get("warnings") or [] if str(w).startswith("no uplift")),
+        "value.json has no uplift (no current alignment)",
+    )
+    for key, field in (("uplift", "uplift_p50"), ("uplift_p10", "uplift_p10"),
+                       ("uplift_p90", "uplift_p90")):  # fmt: skip
+        number = finite_number(uplift.get(field))
+        out[key] = (number, None if number is not None else str(no_uplift))
+    p50, margin = out["expected_sales"][0], finite_number(settings.get("margin"))
+    cost = finite_number(total.get("cost"))
+    out["contribution"] = (
+        (p50 * margin - cost, None)
+        if p50 is not None and margin is not None and cost is not None
+        else (None, "value.json has no margin or rep cost")
+    )
+    return out
 
 
 _CHECK_KPIS = (
