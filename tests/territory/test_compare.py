@@ -39,6 +39,7 @@ from territory.rendering.compare import (
     shared_rep_colours,
     write_comparison,
 )
+from territory.rendering.compare.kpis import VALUE_KPIS, value_kpis
 from territory.rendering.report import MAP_PALETTE
 from tests.browser import find_chromium, inspect_page
 from tests.commands import DEMO_COMP as COMP
@@ -211,6 +212,9 @@ class TestSyntheticCompare:
             note = str(result.kpis.set_index("kpi").loc[key, "note"])
             assert f"loose: {reason}" in note and "base:" not in note
         assert result.reason("accounts_moved", "loose") is None
+        for key in VALUE_KPIS:  # no run here was valued
+            assert result.value(key, "loose") is None
+            assert f"territory value --plan {loose}" in str(result.reason(key, "loose"))
 
     def test_solve_rows(self, result: ComparisonResult, folders: list[Path]) -> None:
         for name, folder in zip(result.names, folders, strict=True):
@@ -358,6 +362,47 @@ needs_browser = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="Chromium is not installed (Debian: apt-get install chromium; `make test` does it)",
 )
+
+
+VALUE_DOCUMENT: dict[str, Any] = {
+    "total": {"expected": 1_010.0, "p10": 800.0, "p50": 1_000.0, "p90": 1_250.0, "cost": 300.0},
+    "uplift": {"uplift": 0.031, "uplift_p10": 0.01, "uplift_p50": 0.03, "uplift_p90": 0.05},
+    "settings": {"margin": 0.6, "rep_cost": 150.0},
+    "warnings": [],
+}
+"""A value.json as `territory value` writes it (the figures the KPIs read)."""
+
+
+class TestSyntheticValueKpis:
+    def test_figures_are_the_p50s_and_the_interval(self) -> None:
+        got = value_kpis(VALUE_DOCUMENT, "unused")
+        assert {key: value for key, (value, _why) in got.items()} == {
+            "expected_sales": 1_000.0,
+            "expected_sales_p10": 800.0,
+            "expected_sales_p90": 1_250.0,
+            "uplift": 0.03,
+            "uplift_p10": 0.01,
+            "uplift_p90": 0.05,
+            "contribution": pytest.approx(1_000.0 * 0.6 - 300.0),
+        }
+        assert all(why is None for _value, why in got.values())
+
+    def test_no_document_blanks_every_figure_with_the_reason(self) -> None:
+        got = value_kpis(None, "value step skipped: too few reps")
+        assert got == dict.fromkeys(VALUE_KPIS, (None, "value step skipped: too few reps"))
+
+    def test_no_uplift_says_why_and_keeps_the_sales(self) -> None:
+        why = "no uplift: the accounts carry no current_rep column (today's alignment)"
+        document = {**VALUE_DOCUMENT, "uplift": None, "warnings": ["extrapolated", why]}
+        got = value_kpis(document, "unused")
+        assert got["uplift"] == got["uplift_p90"] == (None, why)
+        assert got["expected_sales"] == (1_000.0, None)
+
+    @pytest.mark.parametrize("broken", [{"cost": None}, {"p50": float("nan")}, {"p50": True}])
+    def test_a_figure_never_made_up(self, broken: dict[str, Any]) -> None:
+        document = {**VALUE_DOCUMENT, "total": {**VALUE_DOCUMENT["total"], **broken}}
+        value, why = value_kpis(document, "unused")["contribution"]
+        assert value is None and why is not None
 
 
 class TestRealWorldCompare:
