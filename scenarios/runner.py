@@ -1,8 +1,9 @@
 """Run one scenario through the whole pipeline.
 
 ``run_scenario(scenario, out_root)`` applies the scenario's levers to the data
-(:mod:`scenarios.levers`), aligns (or evaluates the current alignment), sets quotas,
-stress-tests them under the comp plan, runs the checks and renders the report, all in process
+(:mod:`scenarios.levers`), aligns (or evaluates the current alignment), sets quotas, values
+the plan under the sales-response model fitted to the history, stress-tests the quotas under the
+comp plan, runs the checks and renders the report, all in process
 with the pipeline's steps (:mod:`territory.pipeline`, the same ones ``territory align / quota /
 stress / check / report`` run), and writes ``out_root/<scenario>/`` in one atomic swap.
 Everything in the folder is byte-identical when an unchanged scenario runs again, except
@@ -316,7 +317,8 @@ def run_scenario(
     """Run the whole pipeline for one scenario into ``out_root/<scenario name>/``.
 
     Steps (those of :mod:`territory.pipeline`): levers, align (or evaluate the current
-    alignment), quota (when ``quota.target`` is set), stress (when quotas exist, a comp plan is
+    alignment), quota (when ``quota.target`` is set), value (when ``value.enabled`` and the
+    history supports a fit; else the step says why), stress (when quotas exist, a comp plan is
     given and ``stress.enabled``), checks (never failing the run), report. The folder appears
     complete or not at all, and replaces only a folder the engine wrote (or, with ``force``,
     one within :func:`territory.io.outputs.check_output_folder`'s limits); that is checked first.
