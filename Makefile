@@ -18,6 +18,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/territory align --accounts data/demo/accounts.csv --reps data/demo/reps.csv \
 		--out out/demo --seed 7 --time-limit 120
+	$(BIN)/territory value --plan out/demo --seed 7
 	$(BIN)/territory quota --plan out/demo --target 165000000 --method blend --over-assign 0.10 \
 		--year 2027 --last-year-target 148000000
 	$(BIN)/territory stress --plan out/demo --comp data/demo/comp.toml --sims 10000 --seed 7
