@@ -320,6 +320,11 @@ class _Stress:
     seed = _option("Random seed (recorded in the outputs).", rules.SEED)
     forecast = _option("Finance forecast (default: sum of quotas).", rules.MONEY)
     lever = _option("Sensitivity lever: over_assignment, accelerator_slope, sigma_idio, ...")
+    expected_sales = _option(
+        "Centre of attainment: model (response.json of `territory value`), history (last "
+        "year's revenue) or auto (the model when fitted on this run's inputs).",
+        rules.EXPECTED_SALES,
+    )
 
 
 class _Check:
@@ -530,6 +535,7 @@ def stress(
     seed: Annotated[int, _Stress.seed] = 7,
     forecast: Annotated[float | None, _Stress.forecast] = None,
     lever: Annotated[str, _Stress.lever] = "over_assignment",
+    expected_sales: Annotated[str, _Stress.expected_sales] = "auto",
     quiet: QuietSummary = False,
 ) -> None:
     """Stress-test quotas under a comp plan: cost and attainment at 80%..120% of plan."""
@@ -539,8 +545,9 @@ def stress(
     with _failures_reported():
         comp_plan = load_comp(comp)
         step = stress_step(
-            plan, comp, sims=sims, seed=seed, forecast=forecast, lever=lever, comp=comp_plan
-        )
+            plan, comp, sims=sims, seed=seed, forecast=forecast, lever=lever, comp=comp_plan,
+            expected_sales=expected_sales,
+        )  # fmt: skip
     if not quiet:
         show.stress_summary(step, plan)
 

@@ -177,6 +177,19 @@ def stress_summary(step: StressStep, plan: Path) -> None:
             f"{role.target_leverage:.1f}x there the accelerator slope would need to be "
             f"{role.accelerator_slope_needed:.2f}"
         )
+    source = step.expected_sales
+    if source is not None:
+        centre = (
+            "the response model's expected sales under the plan"
+            if source["source"] == "model"
+            else "last year's revenue"
+        )
+        console.print(
+            f"attainment centred on {centre} ({source['reason']})",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        for warning in source.get("warnings", []):
+            console.print(f"[yellow]warning[/yellow]: {warning}", highlight=False, soft_wrap=True)
     console.print(f"written to {plan}/ (finance.xlsx, stress_scenarios.csv, charts)")
 
 

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from territory.domain.arguments import quota_method
+from territory.domain.arguments import EXPECTED_SALES, quota_method
 from territory.domain.comp import CompPlan
 from territory.domain.quotas import QuotaConfig, QuotaMethod, Seasonality, YearlyCaps
 from territory.domain.stress import StressConfig
+from territory.errors import DataValidationError, InputProblem, ScenarioError
 from territory.io import read_table, runs, write_outputs, write_workbook
 from territory.io.config_files import load_comp
 from territory.io.outputs import run_folder
@@ -41,11 +42,13 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from territory.domain.checks import CheckResult, CheckThresholds
+    from territory.domain.response import ResponseModel
 
 __all__ = [
     "PlanTables",
     "check_step",
     "check_thresholds",
+    "expected_sales_source",
     "quota_config",
     "quota_step",
     "report_html",
@@ -217,21 +220,73 @@ def stress_step(
     forecast: float | None = None,
     lever: str = "over_assignment",
     comp: CompPlan | None = None,
+    expected_sales: str = "auto",
 ) -> StressStep:
     """Stress-test the quotas in ``folder`` under a comp plan and add the finance files.
 
     ``comp`` is the plan read from ``comp_path`` when the caller has it already.
+    ``expected_sales`` centres attainment on the response model ``territory value`` saved in
+    the folder (``model``), on last year's revenue (``history``), or on the model when one was
+    fitted on the run's inputs (``auto``); see :func:`expected_sales_source`.
     """
     comp = comp if comp is not None else load_comp(comp_path)
     config = replace(StressConfig(), n_sims=sims)
     with run_folder(folder, command="stress"):
         run = runs.load_plan(folder)
+        model, record = expected_sales_source(folder, expected_sales)
         step = stress_plan(
             run, comp, config=config, seed=seed, forecast=forecast, lever=lever,
-            quotas=run.quotas(),
+            quotas=run.quotas(), model=model,
         )  # fmt: skip
+        if record is not None:
+            step = replace(step, expected_sales={**record, **(step.expected_sales or {})})
         write_stress_step(folder, step, comp, Path(comp_path), seed=seed, n_sims=sims)
     return step
+
+
+def expected_sales_source(
+    folder: Path, choice: str
+) -> tuple[ResponseModel | None, dict[str, Any] | None]:
+    """Pick the centre of the attainment distribution: the saved response model or history.
+
+    Returns the model to use (None: history) and what ``stress.json`` records under
+    ``expected_sales`` (``source`` and ``reason``). Nothing is recorded when the folder holds
+    no ``response.json`` and history is used, so such a run's files are those of a stress test
+    that knows no model.
+
+    Raises
+    ------
+    ScenarioError
+        ``choice`` is not one of :data:`territory.domain.arguments.EXPECTED_SALES`.
+    DataValidationError
+        ``model`` was asked for but the folder holds no usable model (the reason says why).
+    """
+    from territory.pipeline.value_commands import RESPONSE_FILE, saved_model
+
+    if choice not in EXPECTED_SALES:
+        raise ScenarioError(
+            f"expected sales '{choice}' is not an option; possible options are: "
+            + ", ".join(EXPECTED_SALES)
+        )
+    if choice == "history":
+        found = (folder / RESPONSE_FILE).exists()
+        reason = "asked for (--expected-sales history)"
+        return None, {"source": "history", "reason": reason} if found else None
+    saved = saved_model(folder)
+    if saved.model is not None:
+        return saved.model, {"source": "model", "reason": saved.reason}
+    if choice == "model":
+        raise DataValidationError(
+            [
+                InputProblem(
+                    str(folder), None, None,
+                    f"--expected-sales model: {saved.reason}",
+                    f"run `territory value --plan {folder}` first, or use --expected-sales "
+                    "history",
+                )
+            ]
+        )  # fmt: skip
+    return None, {"source": "history", "reason": saved.reason} if saved.present else None
 
 
 def write_stress_step(
@@ -262,6 +317,8 @@ def write_stress_step(
                 "comp_plan": comp.plan_id,
                 "verdicts": step.result.verdicts,
                 "sample_calculations": step.samples,
+                # Only when a response model is in play, so that runs without one are unchanged.
+                **({"expected_sales": step.expected_sales} if step.expected_sales else {}),
             }
         },
         "csv",

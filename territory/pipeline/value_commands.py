@@ -40,12 +40,14 @@ __all__ = [
     "DEFAULT_BOOTSTRAP",
     "RESPONSE_FILE",
     "VALUE_FILE",
+    "SavedModel",
     "ValueRun",
     "ValueSettings",
     "cached_fit",
     "fit_key",
     "fit_model",
     "model_summary",
+    "saved_model",
     "value_command",
     "value_step",
 ]
@@ -285,8 +287,68 @@ def value_step(
     return value, summary
 
 
-def _saved_model(folder: Path, key: dict[str, Any]) -> ResponseModel | None:
-    """Read ``response.json`` back when the engine wrote it for these inputs and settings."""
+@dataclass(frozen=True, eq=False)
+class SavedModel:
+    """The response model saved in a run folder, if later steps may use it, and why (not).
+
+    Attributes
+    ----------
+    model : ResponseModel or None
+        The model, when ``response.json`` was written by ``territory value`` on the run's
+        current inputs (whatever the fit's settings).
+    reason : str
+        Why it is or is not usable, in words for the user.
+    present : bool
+        True when the folder holds a ``response.json`` at all.
+    """
+
+    model: ResponseModel | None
+    reason: str
+    present: bool
+
+
+def saved_model(folder: Path) -> SavedModel:
+    """Read the model ``territory value`` saved in ``folder`` if it was fitted on these inputs.
+
+    Only the inputs are compared (the sha256 of ``input_accounts.parquet`` and
+    ``input_reps.parquet``): bootstrap size and seed change the intervals, not the point
+    estimate a later step uses.
+    """
+    present = (folder / RESPONSE_FILE).exists()
+    document = _model_document(folder)
+    if document is None:
+        reason = (
+            f"{RESPONSE_FILE} was not written by territory value or cannot be read"
+            if present
+            else f"no response model in the run folder (`territory value --plan {folder}` fits one)"
+        )
+        return SavedModel(None, reason, present)
+    fitted_on = document.get("fitted_on")
+    fitted_on = fitted_on if isinstance(fitted_on, dict) else {}
+    changed = [n for n, h in _input_hashes(folder).items() if fitted_on.get(n) != h]
+    if changed:
+        return SavedModel(
+            None,
+            f"{RESPONSE_FILE} was fitted on other inputs ({', '.join(changed)} changed since); "
+            f"run `territory value --plan {folder}` again",
+            present,
+        )
+    model = _parsed(document, folder)
+    if model is None:
+        return SavedModel(None, f"{RESPONSE_FILE} is damaged or of an older format", present)
+    return SavedModel(model, f"{RESPONSE_FILE} was fitted by territory value on these inputs", True)
+
+
+def _input_hashes(folder: Path) -> dict[str, str]:
+    """Return what a saved model is keyed on: the hashes of the run's exact input copies."""
+    return {
+        "input_accounts": file_hash(folder / runs.INPUT_ACCOUNTS),
+        "input_reps": file_hash(folder / runs.INPUT_REPS),
+    }
+
+
+def _model_document(folder: Path) -> dict[str, Any] | None:
+    """Read ``response.json`` when the engine wrote it and it parses (else None)."""
     marker = read_marker(folder)
     path = folder / RESPONSE_FILE
     if marker is None or RESPONSE_FILE not in marker["files"] or not path.is_file():
@@ -295,12 +357,22 @@ def _saved_model(folder: Path, key: dict[str, Any]) -> ResponseModel | None:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(document, dict) or document.get("fitted_on") != key:
-        return None
+    return document if isinstance(document, dict) else None
+
+
+def _parsed(document: dict[str, Any], folder: Path) -> ResponseModel | None:
     try:
-        return from_json(document, source=str(path))
+        return from_json(document, source=str(folder / RESPONSE_FILE))
     except DataValidationError:
         return None  # an older or damaged document: fit again and replace it
+
+
+def _saved_model(folder: Path, key: dict[str, Any]) -> ResponseModel | None:
+    """Read ``response.json`` back when the engine wrote it for these inputs and settings."""
+    document = _model_document(folder)
+    if document is None or document.get("fitted_on") != key:
+        return None
+    return _parsed(document, folder)
 
 
 def _finite(value: float) -> float | None:

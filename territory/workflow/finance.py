@@ -9,7 +9,7 @@ CLI writes them. Nothing here prints or touches files.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,11 @@ from territory.domain.stress import (
     run_stress,
     sensitivity_grid,
 )
+from territory.domain.stress_centre import centre_on_model
 from territory.io.runs import PlanFolder
+
+if TYPE_CHECKING:
+    from territory.domain.response import ResponseModel
 
 
 def quota_inputs(run: PlanFolder) -> pd.DataFrame:
@@ -222,6 +226,8 @@ class StressStep:
     samples: list[str]
     forecast: float
     lever: str
+    expected_sales: dict[str, Any] | None = None
+    """Where attainment was centred when a response model was used (None: history only)."""
 
 
 def stress_plan(
@@ -233,14 +239,25 @@ def stress_plan(
     forecast: float | None = None,
     lever: str = "over_assignment",
     quotas: pd.DataFrame | None = None,
+    model: ResponseModel | None = None,
 ) -> StressStep:
     """Monte Carlo stress test of the run's quotas under the comp plan, and its sensitivity.
 
     ``quotas`` defaults to those ``territory quota`` stored in the run folder; pass
-    ``set_plan_quotas(...).plan.table`` to stress quotas not written anywhere yet.
+    ``set_plan_quotas(...).plan.table`` to stress quotas not written anywhere yet. With a
+    ``model`` each rep's attainment is centred on the model's expected sales under the plan
+    (:func:`~territory.domain.stress_centre.centre_on_model`) instead of last year's revenue.
     """
     table = quotas if quotas is not None else run.quotas()
     inputs, target = stress_inputs(run, table, comp, forecast)
+    centre = None
+    if model is not None:
+        ramp = (config or StressConfig()).ramp_schedule
+        inputs, notes = centre_on_model(
+            inputs, model, run.accounts, run.reps, run.plan[["account_id", "rep_id"]],
+            ramp_schedule=ramp,
+        )  # fmt: skip
+        centre = {"source": "model", "model_source": model.source, "warnings": notes}
     result = run_stress(inputs, comp, config, seed=seed)
     grid = sensitivity_grid(inputs, comp, lever, config=config, seed=seed)
     return StressStep(
@@ -254,4 +271,5 @@ def stress_plan(
         samples=sample_calculations(comp),
         forecast=target,
         lever=lever,
+        expected_sales=centre,
     )
