@@ -1,0 +1,311 @@
+"""Instance families that look like what users bring, for benchmarks and tests.
+
+:func:`territory.domain.synthetic.make_instance` rescales potential and workload so that a hidden
+grouping meets every target exactly and clips every account to a quarter of the smallest target:
+a solver tuned on it alone meets easier books than real ones. The families here add what real
+books have: accounts clustered around real ZIP centroids, raw lognormal potential (nothing fitted
+to a hidden plan), key accounts worth a large share of a rep's target, workload near capacity,
+and inherited alignments far off balance.
+
+Every family is seeded and deterministic, and pure numpy: the ZIP centroids come in as arrays
+(read by ``territory.io.zip_regions.zip_centroids``), so this module does no I/O.
+
+Families
+--------
+``synthetic``
+    :func:`~territory.domain.synthetic.make_instance` as it is.
+``zip``
+    Accounts around real ZIP centroids, raw lognormal potential, key accounts up to
+    :data:`KEY_SHARE_MAX` of an average rep's potential target, workload at
+    :data:`UTILIZATION` of capacity, an inherited alignment drawn by proximity, no locks.
+``heavy_keys``
+    As ``zip`` with one key account per two reps, up to :data:`HEAVY_KEY_SHARE_MAX` of an average
+    target in potential and a large share of workload too.
+``off_balance``
+    As ``zip`` with an inherited alignment far off balance (a third of the reps overloaded by
+    80%) that the plan is priced against (:data:`OFF_BALANCE_DISRUPTION_WEIGHT`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from territory.domain.synthetic import (
+    company_names,
+    historical_alignment,
+    home_bases,
+    make_instance,
+    potential_targets,
+    segment_for,
+)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+FAMILIES: Final = ("synthetic", "zip", "heavy_keys", "off_balance")
+"""Names accepted by :func:`make_family`, easiest first."""
+
+REGIONS: Final[dict[str, tuple[str, ...]]] = {
+    "southeast": ("GA", "FL", "AL", "SC"),
+    "south_central": ("TX", "OK", "LA"),
+    "northeast": ("NY", "NJ", "PA", "CT", "MA"),
+    "midwest": ("IL", "IN", "OH", "MI", "WI"),
+}
+"""US regions (state codes) whose ZIP centroids the ZIP families draw accounts around."""
+
+KEY_SHARE_MAX: Final = 0.38
+"""Largest key account of the ``zip`` family, as a share of an average rep's potential target."""
+
+HEAVY_KEY_SHARE_MAX: Final = 0.45
+"""Largest key account of the ``heavy_keys`` family, same unit."""
+
+UTILIZATION: Final = 0.90
+"""Total workload over total capacity in the ZIP families."""
+
+OFF_BALANCE_DISRUPTION_WEIGHT: Final = 0.01
+"""Disruption weight the ``off_balance`` family is solved with (hour-km per currency unit)."""
+
+JITTER_KM: Final = 2.5
+"""Accounts sit within this radius of their ZIP centroid."""
+
+_KM_PER_DEG_LAT: Final = 110.57
+_KM_PER_DEG_LON_EQUATOR: Final = 111.32
+
+
+@dataclass(frozen=True)
+class FamilyShape:
+    """The knobs that tell the ZIP families apart (see the module docstring)."""
+
+    key_per_rep: float = 0.1
+    key_share: tuple[float, float] = (0.10, KEY_SHARE_MAX)
+    key_workload_weight: float = 0.0
+    """0: key accounts' workload follows the effort curve; 1: proportional to their potential."""
+    overloaded_share: float = 0.15
+    overload: float = 1.35
+    spread: float = 0.12
+    disruption_weight: float = 0.0
+
+
+SHAPES: Final[dict[str, FamilyShape]] = {
+    "zip": FamilyShape(),
+    "heavy_keys": FamilyShape(
+        key_per_rep=0.5, key_share=(0.20, HEAVY_KEY_SHARE_MAX), key_workload_weight=0.7
+    ),
+    "off_balance": FamilyShape(
+        overloaded_share=0.33,
+        overload=1.8,
+        spread=0.35,
+        disruption_weight=OFF_BALANCE_DISRUPTION_WEIGHT,
+    ),
+}
+
+
+def solve_levers(family: str) -> dict[str, float]:
+    """Levers an instance of ``family`` is solved with beyond the defaults (its disruption weight).
+
+    Parameters
+    ----------
+    family : str
+        One of :data:`FAMILIES`.
+
+    Returns
+    -------
+    dict
+        ``{"disruption_weight": w}`` when the family prices moves, else empty.
+    """
+    shape = SHAPES.get(family)
+    if shape is None or not shape.disruption_weight:
+        return {}
+    return {"disruption_weight": shape.disruption_weight}
+
+
+def _project(lat: FloatArray, lon: FloatArray, lat0: float) -> FloatArray:
+    x = lon * _KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
+    return np.column_stack([x, lat * _KM_PER_DEG_LAT])
+
+
+def _key_potentials(body_total: float, shares: FloatArray, n_reps: int) -> FloatArray:
+    """Key accounts worth ``shares`` of an average rep's target once they are in the total.
+
+    With K the keys' total and B the body's, a key's potential is s x (B + K) / R, so
+    K = S x B / (R - S) where S is the sum of the shares.
+    """
+    s_total = float(shares.sum())
+    total = body_total * n_reps / max(n_reps - s_total, 1e-9)
+    return np.asarray(shares * total / n_reps, dtype=np.float64)
+
+
+def zip_instance(
+    zip_lat: FloatArray,
+    zip_lon: FloatArray,
+    n_accounts: int,
+    n_reps: int,
+    seed: int,
+    shape: FamilyShape | None = None,
+    *,
+    sigma: float = 1.0,
+    median_potential: float = 50_000.0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accounts clustered around real ZIP centroids, with raw (unfitted) lognormal potential.
+
+    Parameters
+    ----------
+    zip_lat, zip_lon : numpy.ndarray
+        ZIP centroids in degrees (any order; sorted input gives stable ids).
+    n_accounts, n_reps : int
+        Table sizes.
+    seed : int
+        Seed of the one generator everything is drawn from.
+    shape : FamilyShape, optional
+        Key accounts and inherited alignment (default: the ``zip`` family's).
+    sigma, median_potential : float
+        Log-sd and median (currency/year) of the ordinary accounts' potential.
+
+    Returns
+    -------
+    accounts, reps : pandas.DataFrame
+        Contract columns (accounts: id, lat, lon, potential, workload, current_rep,
+        revenue_last_year, segment; reps: id, lat, lon, capacity, tier, rating).
+    """
+    if n_reps < 1 or n_accounts < n_reps:
+        raise ValueError(f"need n_accounts >= n_reps >= 1, got {n_accounts} and {n_reps}")
+    shape = shape or FamilyShape()
+    rng = np.random.default_rng(seed)
+    z_lat = np.asarray(zip_lat, np.float64)
+    z_lon = np.asarray(zip_lon, np.float64)
+    lat0 = float(z_lat.mean())
+    xy = _project(z_lat, z_lon, lat0)
+    # Businesses gather where ZIPs are dense: metros have many small ZIPs.
+    density = np.asarray(cKDTree(xy).query_ball_point(xy, r=10.0, return_length=True), float)
+    at = np.sort(rng.choice(z_lat.size, size=n_accounts, p=density / density.sum()))
+    radius = JITTER_KM * np.sqrt(rng.random(n_accounts))
+    angle = rng.uniform(0.0, 2.0 * np.pi, n_accounts)
+    lat = np.round(z_lat[at] + radius * np.sin(angle) / _KM_PER_DEG_LAT, 5)
+    lon = np.round(
+        z_lon[at]
+        + radius * np.cos(angle) / (_KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(z_lat[at]))),
+        5,
+    )
+
+    # Reps: capacity 1,400-1,800 h, tiers A/B/C 25/50/25%.
+    capacity = np.round(rng.uniform(1_400.0, 1_800.0, n_reps), 0)
+    n_a = n_c = int(round(0.25 * n_reps))
+    tier = rng.permutation(np.array(["A"] * n_a + ["B"] * (n_reps - n_a - n_c) + ["C"] * n_c))
+    rank = np.select([tier == "A", tier == "B"], [2.0, 1.0], 0.0)
+    rating = np.round(np.clip(0.4 + 0.2 * rank + rng.normal(0.0, 0.1, n_reps), 0, 1), 2)
+
+    # Potential: raw lognormal, a little richer in dense areas; key accounts in metros.
+    urban = (density[at] / np.median(density)) ** 0.15
+    potential = median_potential * urban * np.exp(rng.normal(0.0, sigma, n_accounts))
+    n_key = min(max(1, int(round(shape.key_per_rep * n_reps))), n_accounts // 2)
+    key = rng.choice(n_accounts, size=n_key, replace=False, p=urban / urban.sum())
+    is_key = np.zeros(n_accounts, dtype=bool)
+    is_key[key] = True
+    shares = rng.uniform(*shape.key_share, n_key)
+    potential[key] = _key_potentials(float(potential[~is_key].sum()), shares, n_reps)
+    potential = np.round(potential, 2)
+
+    # Workload: overhead plus a concave effort curve, scaled to the utilisation of capacity;
+    # heavy key accounts take a share of hours closer to their share of potential.
+    effort = potential**0.6 * np.exp(rng.normal(0.0, 0.3, n_accounts))
+    hours = 0.2 * effort[~is_key].mean() + effort
+    if shape.key_workload_weight:
+        mean_ratio = float(hours[~is_key].sum() / potential[~is_key].sum())
+        heavy = potential[key] * mean_ratio
+        blend = shape.key_workload_weight
+        hours[key] = (1 - blend) * hours[key] + blend * heavy
+    workload = np.maximum(np.round(hours * UTILIZATION * capacity.sum() / hours.sum(), 1), 0.1)
+
+    # Home bases where the business is, snapped to distinct real ZIP centroids.
+    h_lat, h_lon = home_bases(lat, lon, potential, n_reps, rng)
+    _, near = cKDTree(xy).query(_project(h_lat, h_lon, lat0), k=min(n_reps + 8, z_lat.size))
+    taken: set[int] = set()
+    home = np.empty(n_reps, dtype=np.int64)
+    for i, options in enumerate(np.atleast_2d(near)):
+        free = [int(z) for z in options if int(z) not in taken]
+        home[i] = free[0] if free else int(options[0])
+        taken.add(int(home[i]))
+    rep_lat, rep_lon = z_lat[home], z_lon[home]
+
+    current = historical_alignment(
+        lat, lon, rep_lat, rep_lon, potential, potential_targets(potential.sum(), capacity, tier),
+        rng, spread=shape.spread, overloaded_share=shape.overloaded_share,
+        overload=shape.overload,
+    )  # fmt: skip
+    penetration = np.clip(0.1 + 0.4 * rating + rng.normal(0.0, 0.05, n_reps), 0.05, 0.9)
+    revenue = potential * penetration[current] * np.exp(rng.normal(0.0, 0.35, n_accounts))
+    revenue = np.round(np.where(rng.random(n_accounts) < 0.15, 0.0, np.minimum(revenue, potential)))
+
+    rep_ids = np.array([f"R{i:04d}" for i in range(1, n_reps + 1)], dtype=object)
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"A{i:07d}" for i in range(1, n_accounts + 1)],
+            "lat": lat,
+            "lon": lon,
+            "potential": potential,
+            "workload": workload,
+            "current_rep": rep_ids[current],
+            "revenue_last_year": revenue,
+            "name": company_names(n_accounts, rng),
+            "segment": segment_for(potential),
+        }
+    )
+    accounts = accounts.astype(
+        {"account_id": "str", "current_rep": "str", "name": "str", "segment": "str"}
+    )
+    reps = pd.DataFrame(
+        {
+            "rep_id": pd.Series(rep_ids, dtype="str"),
+            "lat": rep_lat,
+            "lon": rep_lon,
+            "capacity": capacity,
+            "tier": pd.Series(tier, dtype="str"),
+            "rating": rating,
+        }
+    )
+    return accounts, reps
+
+
+def make_family(
+    family: str,
+    n_accounts: int,
+    n_reps: int,
+    seed: int,
+    *,
+    zip_lat: FloatArray | None = None,
+    zip_lon: FloatArray | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One instance of ``family`` (see the module docstring); the ZIP families need centroids.
+
+    Parameters
+    ----------
+    family : str
+        One of :data:`FAMILIES`.
+    n_accounts, n_reps, seed : int
+        Size and seed.
+    zip_lat, zip_lon : numpy.ndarray, optional
+        ZIP centroids of the region (required for every family but ``synthetic``).
+
+    Returns
+    -------
+    accounts, reps : pandas.DataFrame
+        Contract tables.
+
+    Raises
+    ------
+    ValueError
+        An unknown family, or a ZIP family without centroids.
+    """
+    if family == "synthetic":
+        return make_instance(n_accounts, n_reps, seed)
+    if family not in SHAPES:
+        raise ValueError(f"unknown instance family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if zip_lat is None or zip_lon is None or len(zip_lat) == 0:
+        raise ValueError(f"the {family!r} family needs ZIP centroids (zip_lat, zip_lon)")
+    return zip_instance(zip_lat, zip_lon, n_accounts, n_reps, seed, SHAPES[family])
