@@ -43,9 +43,10 @@ from scipy.spatial import cKDTree
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
+from solvers.lp import LpResult, solve_relaxation
+from solvers.neighbourhood import unbalanced_reasons
 from territory.domain.arrays import FloatArray, IntArray
-from territory.domain.budget import Budget
+from territory.domain.budget import STAGE_SHARES, Budget
 from territory.domain.feasibility import presolve_reasons
 from territory.domain.geo import unit_vectors
 from territory.domain.model import AlignmentProblem, build_problem, window_violation
@@ -58,6 +59,7 @@ from territory.errors import (
     SolveError,
 )
 from territory.io.names import join_inside
+from territory.workflow.rescue import rescue, split_clusters, window_bound
 from territory.workflow.result import (
     AlignmentResult,
     SolveLog,
@@ -98,10 +100,6 @@ FEASIBILITY_TOL = 1e-7
 """A rep's window counts as held up to this relative excess: local search accepts moves that
 add up to 1e-9 each, which over a million accounts can sum past the 1e-6 the direct pipeline
 allows over all reps together, while no rep is off by more than rounding."""
-
-DUAL_ROUNDS = 4
-"""Rounds of (climb the dual over the candidates, exact pass over all pairs, add the pairs the
-pass prices out); the best exact pass is the bound."""
 
 CHECKPOINT_VERSION = 1
 COARSE_CLUSTER_COLUMN = "__micro_cluster"
@@ -541,17 +539,30 @@ def align_large(
         stages["coarse_lp"] = lp.seconds
         if not lp.optimal:
             notes.append(f"coarse LP not solved ({lp.status}): greedy start")
-        solved = HeuristicSolver().solve(
-            coarse,
-            time_limit_s=budget.share("coarse_plan"),
-            seed=seed,
-            relaxation=lp if lp.optimal else None,
-        )
-        assert coarse.members is not None
-        # Cluster -> account -> unit of the account-level problem.
-        per_account = solved.assignment[coarse.members.unit_of]
-        coarse_plan = _per_unit(fine, per_account)
         support_a, support_r = _support_pairs(fine, coarse, lp)
+        # The LP's shares split each fractional cluster's accounts between its reps: every
+        # rep then misses the LP's loads by about one account, not one cluster.
+        split = None
+        if lp.optimal:
+            assert coarse.members is not None
+            of_unit = _per_unit(fine, coarse.members.unit_of)
+            split = split_clusters(fine.with_pairs(support_a, support_r), of_unit, coarse, lp)
+        if split is not None and lp.violation <= FEASIBILITY_TOL:
+            coarse_plan = split
+            notes.append("coarse plan: the coarse LP's clusters split by its shares")
+        else:
+            solved = HeuristicSolver().solve(
+                coarse,
+                time_limit_s=budget.share("coarse_plan"),
+                seed=seed,
+                relaxation=lp if lp.optimal else None,
+            )
+            assert coarse.members is not None
+            # Cluster -> account -> unit of the account-level problem.
+            per_account = solved.assignment[coarse.members.unit_of]
+            coarse_plan = _per_unit(fine, per_account)
+            if split is not None and fine.violation(split) < fine.violation(coarse_plan):
+                coarse_plan = split
         stages["coarse_solve"] = time.perf_counter() - t
         save("coarse", {"plan": coarse_plan, "support_units": support_a,
                         "support_reps": support_r})  # fmt: skip
@@ -566,36 +577,27 @@ def align_large(
         np.concatenate([coarse_plan, support_r]),
     )
     saved = load("bound")
+    reserve = STAGE_SHARES["refine_reserve"] * time_limit_s
+    late_bound = False
     if saved is not None:
-        bound, pi, sigma = float(saved["bound"]), saved["pi"], saved["sigma"]
+        bound = float(saved["bound"])
         extra_a, extra_r = saved["extra_accounts"], saved["extra_reps"]
+        late_bound = not math.isfinite(bound)
         notes.append("bound reused from the checkpoint")
+    elif budget.remaining() <= reserve + 1.0:
+        # The plan comes first: the bound is taken after refinement, with the time left.
+        bound, extra_a, extra_r = -math.inf, np.empty(0, np.int64), np.empty(0, np.int64)
+        late_bound = True
+        save("bound", {"bound": np.asarray(bound), "pi": np.zeros(fine.n_reps),
+                       "sigma": np.zeros(fine.n_reps), "extra_accounts": extra_a,
+                       "extra_reps": extra_r})  # fmt: skip
     else:
         t = time.perf_counter()
         clock(3, f"Lagrangian bound over all {fine.n_accounts * fine.n_reps:,} pairs")
-        deadline = time.perf_counter() + budget.share("window_prices")
-        bound = -math.inf
-        found_a: list[IntArray] = []
-        found_r: list[IntArray] = []
-        # From zero prices: the coarse duals price whole clusters and measured a worse start
-        # (at 100k/500 their exact bound was 16% below the LP).
-        pi, sigma = np.zeros(fine.n_reps), np.zeros(fine.n_reps)
-        for round_no in range(DUAL_ROUNDS):
-            t_round = time.perf_counter()
-            pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=deadline)
-            priced = price_pairs(fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma))
-            bound = max(bound, priced.bound)
-            if priced.accounts.size == 0:
-                break
-            found_a.append(priced.accounts)
-            found_r.append(priced.reps)
-            fine = fine.with_pairs(priced.accounts, priced.reps)
-            # The first round's prices are capped where the candidates alone fell short, so its
-            # bound can be poor: a second round over the pairs it found is always run.
-            if round_no >= 1 and time.perf_counter() + (time.perf_counter() - t_round) > deadline:
-                break
-        extra_a = np.concatenate(found_a) if found_a else np.empty(0, np.int64)
-        extra_r = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
+        deadline = time.perf_counter() + min(
+            budget.share("window_prices"), budget.remaining() - reserve
+        )
+        bound, pi, sigma, extra_a, extra_r = window_bound(fine, deadline)
         stages["bound"] = time.perf_counter() - t
         save("bound", {"bound": np.asarray(bound, dtype=np.float64), "pi": pi, "sigma": sigma,
                        "extra_accounts": extra_a, "extra_reps": extra_r})  # fmt: skip
@@ -628,7 +630,7 @@ def align_large(
         )  # fmt: skip
         if (
             _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL
-            and budget.remaining() > 5
+            and budget.remaining() > 0.25 * budget.limit_s
         ):
             # Repair stalled: every move out of an overfull rep overfilled another. Give each
             # account twice the reach and repair again from where it stopped.
@@ -642,10 +644,24 @@ def align_large(
                 problem, time_limit_s=budget.reserve("final_write", floor=1.0), seed=seed,
                 warm_start=refined,
             )  # fmt: skip
+        if _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL:
+            # Never give up while time remains: exact repair of the worst neighbourhoods.
+            refined = rescue(
+                problem, refined, budget, reserve_s=STAGE_SHARES["final_write"] * time_limit_s,
+                seed=seed, notes=notes,
+            )  # fmt: skip
         assignment = refined.assignment
         refined_status = refined.status
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
+    if late_bound and budget.remaining() > 0.2 * time_limit_s:
+        t = time.perf_counter()
+        clock(5, "Lagrangian bound over all pairs, with the time left")
+        deadline = budget.deadline - STAGE_SHARES["final_write"] * time_limit_s
+        bound = window_bound(problem, deadline, rounds=1)[0]
+        stages["bound"] = time.perf_counter() - t
+    elif late_bound:
+        notes.append("no time was left for the Lagrangian bound; raise --time-limit for one")
     clock(5, "writing the result")
     objective = problem.objective(assignment)
     feasible = _worst_violation(problem, assignment) <= FEASIBILITY_TOL
@@ -657,8 +673,9 @@ def align_large(
                 f"the decomposed solve found no plan within ±{100 * requested.potential:.3g}% "
                 f"potential / ±{100 * requested.workload:.3g}% workload in "
                 f"{time.perf_counter() - t_start:.0f} s; the best deviates up to "
-                f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
-                "--time-limit, widen --balance, use --soft, or try --decompose off"
+                f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Reps "
+                "left off balance: " + "; ".join(unbalanced_reasons(problem, assignment)) + ". "
+                "Raise --time-limit, widen --balance, use --soft, or try --decompose off"
             )
         _, loads = problem.loads(assignment)
         over = np.flatnonzero(loads > problem.capacity * (1.0 + FEASIBILITY_TOL))
@@ -742,13 +759,6 @@ def _stage_problem(
             if value.dtype.kind not in "iu" or value.min() < 0 or value.max() >= limit:
                 return f"'{name}' holds {what} positions outside 0..{limit - 1}"
     return None
-
-
-def _best_candidate(problem: AlignmentProblem, pi: FloatArray, sigma: FloatArray) -> FloatArray:
-    """Each account's cheapest candidate pair at the given window prices (its dual estimate)."""
-    pa, pr = problem.pair_account, problem.pair_rep
-    priced = problem.pair_cost - problem.potential[pa] * pi[pr] - problem.workload[pa] * sigma[pr]
-    return np.asarray(np.minimum.reduceat(priced, problem.account_start[:-1]), dtype=np.float64)
 
 
 def _support_pairs(
