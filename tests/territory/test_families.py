@@ -78,10 +78,9 @@ def test_unknown_family_and_missing_centroids_are_refused() -> None:
 @pytest.mark.parametrize("name", FAMILIES)
 def test_every_family_gets_a_balanced_plan(name: str) -> None:
     accounts, reps = family(name)
-    result = align(
-        accounts, reps, balance=0.05, solver="heuristic", time_limit_s=30, seed=1,
-        **solve_levers(name),
-    )  # fmt: skip
+    spec = AlignmentSpec(balance=0.05, solver="heuristic", time_limit_s=30, seed=1)
+    spec = spec.model_copy(update=solve_levers(name))
+    result = align(accounts, reps, spec)
     plan = result.assignments
     assert len(plan) == len(accounts) and plan["account_id"].is_unique
     assert set(plan["account_id"]) == set(accounts["account_id"])
