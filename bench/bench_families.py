@@ -18,52 +18,39 @@ is printed, including failures, next to the issue-13 targets.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shlex
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.bench_scale import GIB, Row, meets, parse_sizes, write_csv  # noqa: E402
 from territory.domain.families import FAMILIES, REGIONS, make_family, solve_levers  # noqa: E402
 
 BALANCE = 0.05
-GIB = 1024.0**3
 DEFAULT_OUT = Path("out/bench/families.csv")
 
 TARGETS: dict[tuple[int, int], tuple[float, float, float]] = {
-    (10_000, 100): (5.0, 1.005, 2.0),
-    (100_000, 500): (60.0, 1.01, 2.0),
-    (1_000_000, 2_000): (600.0, 1.02, 6.0),
+    (10_000, 100): (5.0, 2.0, 1.005),
+    (100_000, 500): (60.0, 2.0, 1.01),
+    (1_000_000, 2_000): (600.0, 6.0, 1.02),
 }
-"""(seconds, objective / bound, peak GiB) by (accounts, reps), from issue 13."""
+"""(seconds, peak GiB, objective / bound) by (accounts, reps), from issue 13 (issue 7's order)."""
 
 
 @dataclass
-class Row:
-    """One run; deviations are fractions (0.05 = 5%)."""
+class FamilyRow(Row):
+    """A :class:`bench.bench_scale.Row` measured through the CLI: which instance, exit, command."""
 
-    family: str
-    region: str
-    seed: int
-    accounts: int
-    reps: int
-    time_limit_s: float
+    family: str = ""
+    region: str = ""
     exit_code: int | None = None
-    seconds: float | None = None
-    peak_gib: float | None = None
-    max_potential_deviation: float | None = None
-    max_workload_deviation: float | None = None
-    ratio: float | None = None
-    status: str = ""
-    meets: str = ""
-    message: str = ""
     command: str = ""
 
 
@@ -73,17 +60,6 @@ def default_time_limit(n_accounts: int) -> float:
         if n_accounts <= n:
             return seconds
     return 600.0
-
-
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """``"10kx100,100000x500"`` -> [(10000, 100), (100000, 500)]."""
-
-    def count(part: str) -> int:
-        part = part.strip().lower()
-        factor = {"k": 1_000, "m": 1_000_000}.get(part[-1:], 1)
-        return int(float(part.rstrip("km")) * factor)
-
-    return [(count(a), count(r)) for a, r in (c.split("x") for c in text.split(",") if c.strip())]
 
 
 def instance(family: str, region: str, n: int, r: int, seed: int, folder: Path) -> None:
@@ -99,9 +75,15 @@ def instance(family: str, region: str, n: int, r: int, seed: int, folder: Path) 
     reps.to_parquet(folder / "reps.parquet", index=False)
 
 
-def run_one(family: str, region: str, n: int, r: int, seed: int, limit: float, root: Path) -> Row:
+def run_one(
+    family: str, region: str, n: int, r: int, seed: int, limit: float, root: Path
+) -> FamilyRow:
     """Generate, solve through the CLI, and read back one row."""
-    row = Row(family, region if family != "synthetic" else "-", seed, n, r, limit)
+    row = FamilyRow(n, r, time_limit_s=limit, seed=seed, family=family)
+    row.region = region if family != "synthetic" else "-"
+    target = TARGETS.get((n, r))
+    if target is not None:
+        row.target_seconds, row.target_gib, row.target_ratio = target
     folder = root / f"{family}_{row.region}_{n}x{r}_s{seed}"
     instance(family, region, n, r, seed, folder)
     out = folder / "plan"
@@ -125,56 +107,40 @@ def run_one(family: str, region: str, n: int, r: int, seed: int, limit: float, r
     proc.returncode = row.exit_code
     stdout = proc.stdout.read() if proc.stdout else ""
     stderr = proc.stderr.read() if proc.stderr else ""
-    row.peak_gib = usage.ru_maxrss * 1024.0 / GIB
+    row.peak_rss_gib = usage.ru_maxrss * 1024.0 / GIB
     doc_path = out / "solve.json"
     if row.exit_code == 0 and doc_path.exists():
         doc = json.loads(doc_path.read_text(encoding="utf-8"))
         row.status = str(doc.get("status", ""))
         row.max_potential_deviation = doc.get("max_potential_deviation")
         row.max_workload_deviation = doc.get("max_workload_deviation")
-        bound, objective = doc.get("bound"), doc.get("objective")
-        if bound and objective:
-            row.ratio = objective / bound
+        row.objective, row.bound = doc.get("objective"), doc.get("bound")
+        row.bound_source = str(doc.get("bound_source", ""))
+        if row.bound and row.objective:
+            row.ratio = row.objective / row.bound
     else:
-        row.message = " ".join((stderr or stdout).split())[:600]
+        row.status = f"exit {row.exit_code}"
+        row.error = " ".join((stderr or stdout).split())[:600]
     row.meets = meets(row)
     return row
-
-
-def meets(row: Row) -> str:
-    """Which targets hold for the row (``-`` where the size has none)."""
-    balanced = (
-        row.exit_code == 0
-        and (row.max_potential_deviation or 0.0) <= BALANCE + 1e-6
-        and (row.max_workload_deviation or 0.0) <= BALANCE + 1e-6
-    )
-    marks = [f"plan {'ok' if balanced else 'MISS'}"]
-    target = TARGETS.get((row.accounts, row.reps))
-    for name, value, index in (("time", row.seconds, 0), ("ratio", row.ratio, 1),
-                               ("memory", row.peak_gib, 2)):  # fmt: skip
-        if target is None or value is None:
-            marks.append(f"{name} -")
-        else:
-            marks.append(f"{name} {'ok' if value <= target[index] else 'MISS'}")
-    return ", ".join(marks)
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
-def print_row(row: Row) -> None:
+def print_row(row: FamilyRow) -> None:
     """One line per run, then its targets (and the error of a failed run)."""
     ratio = "-" if row.ratio is None else f"{row.ratio:.4f}"
     print(
         f"{row.family:>11} {row.region:>13} {row.seed:>4} {row.accounts:>9,}/{row.reps:<5,} "
-        f"exit {row.exit_code!s:>2} {row.seconds or 0:7.1f} s {row.peak_gib or 0:5.2f} GiB "
+        f"exit {row.exit_code!s:>2} {row.seconds or 0:7.1f} s {row.peak_rss_gib or 0:5.2f} GiB "
         f"pot {_pct(row.max_potential_deviation):>7} wl {_pct(row.max_workload_deviation):>7} "
         f"ratio {ratio:>7}  {row.meets}",
         flush=True,
     )
-    if row.message:
-        print(f"{'':>12}{row.message}", flush=True)
+    if row.error:
+        print(f"{'':>12}{row.error}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if region not in REGIONS:
             parser.error(f"unknown region {region!r}; choose from {', '.join(REGIONS)}")
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows: list[Row] = []
+    rows: list[FamilyRow] = []
     for n, r in parse_sizes(args.sizes):
         limit = args.time_limit or default_time_limit(n)
         for family in families:
@@ -203,14 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                     row = run_one(family, region, n, r, seed, limit, args.work)
                     print_row(row)
                     rows.append(row)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Row)])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(asdict(row))
+    write_csv(rows, args.out)
     print(f"\nwritten {args.out}; commands in its 'command' column")
-    return 0 if all(row.meets.startswith("plan ok") for row in rows) else 1
+    return 0 if all(row.meets.startswith("balance ok") for row in rows) else 1
 
 
 if __name__ == "__main__":

@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
-import numpy.typing as npt
 
 from solvers.interrupt import run_highs
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.model import AlignmentProblem, window_violation
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 MIN_REPS = 4
 """A neighbourhood holds at least this many reps (when the instance has them)."""
@@ -250,13 +247,8 @@ def _solve_region(
 
 
 def neighbourhood_repair(
-    problem: AlignmentProblem,
-    assign: IntArray,
-    deadline: float,
-    *,
-    seed: int = 0,
-    log: NeighbourhoodLog | None = None,
-) -> IntArray:
+    problem: AlignmentProblem, assign: IntArray, deadline: float, *, seed: int = 0
+) -> tuple[IntArray, NeighbourhoodLog]:
     """Fix window violations by solving the worst reps' neighbourhoods exactly, until the deadline.
 
     Parameters
@@ -269,15 +261,15 @@ def neighbourhood_repair(
         ``time.perf_counter()`` value to stop at.
     seed
         HiGHS's random seed (the result is deterministic for a given seed and time).
-    log
-        Filled with what was done.
 
     Returns
     -------
-    numpy.ndarray
+    plan : numpy.ndarray
         A plan whose total window violation is at most that of ``assign``.
+    log : NeighbourhoodLog
+        What was done (models solved, improved, seconds, largest neighbourhood).
     """
-    log = log if log is not None else NeighbourhoodLog()
+    log = NeighbourhoodLog()
     t0 = time.perf_counter()
     plan = assign.astype(np.int64).copy()
     size = np.full(problem.n_reps, MIN_REPS, dtype=np.int64)
@@ -323,7 +315,7 @@ def neighbourhood_repair(
         size[worst] = max(2 * int(size[worst]), region.size + 1)
         tries[worst] += 1
     log.seconds += time.perf_counter() - t0
-    return plan
+    return plan, log
 
 
 def unbalanced_reasons(problem: AlignmentProblem, assign: IntArray, *, most: int = 5) -> list[str]:

@@ -15,15 +15,17 @@ Families
 ``synthetic``
     :func:`~territory.domain.synthetic.make_instance` as it is.
 ``zip``
-    Accounts around real ZIP centroids, raw lognormal potential, key accounts up to
-    :data:`KEY_SHARE_MAX` of an average rep's potential target, workload at
-    :data:`UTILIZATION` of capacity, an inherited alignment drawn by proximity, no locks.
+    Accounts around real ZIP centroids, raw lognormal potential, one key account per ten reps
+    worth 10-38% of an average rep's potential target, workload at :data:`UTILIZATION` of
+    capacity, an inherited alignment drawn by proximity, no locks.
 ``heavy_keys``
-    As ``zip`` with one key account per two reps, up to :data:`HEAVY_KEY_SHARE_MAX` of an average
-    target in potential and a large share of workload too.
+    As ``zip`` with one key account per two reps, worth 20-45% of an average target in potential
+    and a large share of workload too.
 ``off_balance``
     As ``zip`` with an inherited alignment far off balance (a third of the reps overloaded by
-    80%) that the plan is priced against (:data:`OFF_BALANCE_DISRUPTION_WEIGHT`).
+    80%) that the plan is priced against (disruption weight 0.01 hour-km per currency unit).
+
+The knobs of each ZIP family are one :class:`FamilyShape` in :data:`SHAPES`.
 """
 
 from __future__ import annotations
@@ -33,20 +35,19 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
+from territory.domain.arrays import FloatArray
 from territory.domain.synthetic import (
-    company_names,
+    contract_tables,
+    distinct_nearest_zips,
     historical_alignment,
     home_bases,
     make_instance,
     potential_targets,
-    segment_for,
+    rep_roster,
+    revenue_history,
+    scatter_around_zips,
 )
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 FAMILIES: Final = ("synthetic", "zip", "heavy_keys", "off_balance")
 """Names accepted by :func:`make_family`, easiest first."""
@@ -59,23 +60,11 @@ REGIONS: Final[dict[str, tuple[str, ...]]] = {
 }
 """US regions (state codes) whose ZIP centroids the ZIP families draw accounts around."""
 
-KEY_SHARE_MAX: Final = 0.38
-"""Largest key account of the ``zip`` family, as a share of an average rep's potential target."""
-
-HEAVY_KEY_SHARE_MAX: Final = 0.45
-"""Largest key account of the ``heavy_keys`` family, same unit."""
-
 UTILIZATION: Final = 0.90
 """Total workload over total capacity in the ZIP families."""
 
-OFF_BALANCE_DISRUPTION_WEIGHT: Final = 0.01
-"""Disruption weight the ``off_balance`` family is solved with (hour-km per currency unit)."""
-
 JITTER_KM: Final = 2.5
 """Accounts sit within this radius of their ZIP centroid."""
-
-_KM_PER_DEG_LAT: Final = 110.57
-_KM_PER_DEG_LON_EQUATOR: Final = 111.32
 
 
 @dataclass(frozen=True)
@@ -83,7 +72,7 @@ class FamilyShape:
     """The knobs that tell the ZIP families apart (see the module docstring)."""
 
     key_per_rep: float = 0.1
-    key_share: tuple[float, float] = (0.10, KEY_SHARE_MAX)
+    key_share: tuple[float, float] = (0.10, 0.38)
     key_workload_weight: float = 0.0
     """0: key accounts' workload follows the effort curve; 1: proportional to their potential."""
     overloaded_share: float = 0.15
@@ -94,14 +83,9 @@ class FamilyShape:
 
 SHAPES: Final[dict[str, FamilyShape]] = {
     "zip": FamilyShape(),
-    "heavy_keys": FamilyShape(
-        key_per_rep=0.5, key_share=(0.20, HEAVY_KEY_SHARE_MAX), key_workload_weight=0.7
-    ),
+    "heavy_keys": FamilyShape(key_per_rep=0.5, key_share=(0.20, 0.45), key_workload_weight=0.7),
     "off_balance": FamilyShape(
-        overloaded_share=0.33,
-        overload=1.8,
-        spread=0.35,
-        disruption_weight=OFF_BALANCE_DISRUPTION_WEIGHT,
+        overloaded_share=0.33, overload=1.8, spread=0.35, disruption_weight=0.01
     ),
 }
 
@@ -123,11 +107,6 @@ def solve_levers(family: str) -> dict[str, float]:
     if shape is None or not shape.disruption_weight:
         return {}
     return {"disruption_weight": shape.disruption_weight}
-
-
-def _project(lat: FloatArray, lon: FloatArray, lat0: float) -> FloatArray:
-    x = lon * _KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
-    return np.column_stack([x, lat * _KM_PER_DEG_LAT])
 
 
 def _key_potentials(body_total: float, shares: FloatArray, n_reps: int) -> FloatArray:
@@ -170,8 +149,8 @@ def zip_instance(
     Returns
     -------
     accounts, reps : pandas.DataFrame
-        Contract columns (accounts: id, lat, lon, potential, workload, current_rep,
-        revenue_last_year, segment; reps: id, lat, lon, capacity, tier, rating).
+        Contract columns (:data:`~territory.domain.synthetic.ACCOUNT_COLUMNS` and
+        :data:`~territory.domain.synthetic.REP_COLUMNS`).
     """
     if n_reps < 1 or n_accounts < n_reps:
         raise ValueError(f"need n_accounts >= n_reps >= 1, got {n_accounts} and {n_reps}")
@@ -179,26 +158,9 @@ def zip_instance(
     rng = np.random.default_rng(seed)
     z_lat = np.asarray(zip_lat, np.float64)
     z_lon = np.asarray(zip_lon, np.float64)
-    lat0 = float(z_lat.mean())
-    xy = _project(z_lat, z_lon, lat0)
-    # Businesses gather where ZIPs are dense: metros have many small ZIPs.
-    density = np.asarray(cKDTree(xy).query_ball_point(xy, r=10.0, return_length=True), float)
-    at = np.sort(rng.choice(z_lat.size, size=n_accounts, p=density / density.sum()))
-    radius = JITTER_KM * np.sqrt(rng.random(n_accounts))
-    angle = rng.uniform(0.0, 2.0 * np.pi, n_accounts)
-    lat = np.round(z_lat[at] + radius * np.sin(angle) / _KM_PER_DEG_LAT, 5)
-    lon = np.round(
-        z_lon[at]
-        + radius * np.cos(angle) / (_KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(z_lat[at]))),
-        5,
-    )
-
-    # Reps: capacity 1,400-1,800 h, tiers A/B/C 25/50/25%.
-    capacity = np.round(rng.uniform(1_400.0, 1_800.0, n_reps), 0)
-    n_a = n_c = int(round(0.25 * n_reps))
-    tier = rng.permutation(np.array(["A"] * n_a + ["B"] * (n_reps - n_a - n_c) + ["C"] * n_c))
-    rank = np.select([tier == "A", tier == "B"], [2.0, 1.0], 0.0)
-    rating = np.round(np.clip(0.4 + 0.2 * rank + rng.normal(0.0, 0.1, n_reps), 0, 1), 2)
+    at, lat, lon, density = scatter_around_zips(z_lat, z_lon, n_accounts, JITTER_KM, rng)
+    roster = rep_roster(n_reps, rng)
+    capacity, tier, rating = roster.capacity, roster.tier, roster.rating
 
     # Potential: raw lognormal, a little richer in dense areas; key accounts in metros.
     urban = (density[at] / np.median(density)) ** 0.15
@@ -224,13 +186,7 @@ def zip_instance(
 
     # Home bases where the business is, snapped to distinct real ZIP centroids.
     h_lat, h_lon = home_bases(lat, lon, potential, n_reps, rng)
-    _, near = cKDTree(xy).query(_project(h_lat, h_lon, lat0), k=min(n_reps + 8, z_lat.size))
-    taken: set[int] = set()
-    home = np.empty(n_reps, dtype=np.int64)
-    for i, options in enumerate(np.atleast_2d(near)):
-        free = [int(z) for z in options if int(z) not in taken]
-        home[i] = free[0] if free else int(options[0])
-        taken.add(int(home[i]))
+    home = distinct_nearest_zips(z_lat, z_lon, h_lat, h_lon)
     rep_lat, rep_lon = z_lat[home], z_lon[home]
 
     current = historical_alignment(
@@ -238,36 +194,11 @@ def zip_instance(
         rng, spread=shape.spread, overloaded_share=shape.overloaded_share,
         overload=shape.overload,
     )  # fmt: skip
-    penetration = np.clip(0.1 + 0.4 * rating + rng.normal(0.0, 0.05, n_reps), 0.05, 0.9)
-    revenue = potential * penetration[current] * np.exp(rng.normal(0.0, 0.35, n_accounts))
-    revenue = np.round(np.where(rng.random(n_accounts) < 0.15, 0.0, np.minimum(revenue, potential)))
+    revenue = revenue_history(potential, rating, current, rng)
 
-    rep_ids = np.array([f"R{i:04d}" for i in range(1, n_reps + 1)], dtype=object)
-    accounts = pd.DataFrame(
-        {
-            "account_id": [f"A{i:07d}" for i in range(1, n_accounts + 1)],
-            "lat": lat,
-            "lon": lon,
-            "potential": potential,
-            "workload": workload,
-            "current_rep": rep_ids[current],
-            "revenue_last_year": revenue,
-            "name": company_names(n_accounts, rng),
-            "segment": segment_for(potential),
-        }
-    )
-    accounts = accounts.astype(
-        {"account_id": "str", "current_rep": "str", "name": "str", "segment": "str"}
-    )
-    reps = pd.DataFrame(
-        {
-            "rep_id": pd.Series(rep_ids, dtype="str"),
-            "lat": rep_lat,
-            "lon": rep_lon,
-            "capacity": capacity,
-            "tier": pd.Series(tier, dtype="str"),
-            "rating": rating,
-        }
+    columns = {"lat": lat, "lon": lon, "potential": potential, "workload": workload}
+    accounts, reps = contract_tables(
+        {**columns, "revenue_last_year": revenue}, current, rep_lat, rep_lon, roster, rng
     )
     return accounts, reps
 

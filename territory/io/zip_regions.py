@@ -11,11 +11,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-import numpy.typing as npt
 
+from territory.domain.arrays import FloatArray
 from territory.domain.families import REGIONS
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @lru_cache(maxsize=8)

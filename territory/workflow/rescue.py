@@ -23,17 +23,14 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import numpy.typing as npt
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
 from solvers.lp import LpResult, price_pairs, smooth_dual_prices
 from solvers.neighbourhood import NeighbourhoodLog, neighbourhood_repair
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.budget import Budget
 from territory.domain.model import AlignmentProblem
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 DUAL_ROUNDS = 4
 """Rounds of (climb the dual over the candidates, exact pass over all pairs, add the pairs the
@@ -140,7 +137,7 @@ def rescue(
     plan = start.assignment
     log = NeighbourhoodLog()
     if problem.violation(plan) > RESCUE_TOL and time.perf_counter() < deadline:
-        plan = neighbourhood_repair(problem, plan, deadline, seed=seed, log=log)
+        plan, log = neighbourhood_repair(problem, plan, deadline, seed=seed)
     feasible = problem.violation(plan) <= RESCUE_TOL
     solution = start
     if feasible and time.perf_counter() < deadline:

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 
 from solvers.neighbourhood import neighbourhood_repair, unbalanced_reasons
-from territory import align
 from territory.domain.families import (
     FAMILIES,
-    KEY_SHARE_MAX,
+    SHAPES,
     UTILIZATION,
     make_family,
     solve_levers,
@@ -21,6 +20,7 @@ from territory.domain.model import build_problem
 from territory.domain.spec import AlignmentSpec
 from territory.domain.synthetic import potential_targets
 from territory.io.zip_regions import zip_centroids
+from territory.workflow.api import align
 from tests.commands import run_territory
 
 N_ACCOUNTS, N_REPS = 1_200, 8
@@ -49,7 +49,7 @@ def test_zip_families_are_raw_and_loaded_like_real_books(name: str) -> None:
     assert accounts["account_id"].is_unique and reps["rep_id"].is_unique
     targets = potential_targets(accounts["potential"].sum(), reps["capacity"], reps["tier"])
     biggest = accounts["potential"].max() / targets.mean()
-    assert 0.1 < biggest <= (0.45 if name == "heavy_keys" else KEY_SHARE_MAX) + 1e-6
+    assert 0.1 < biggest <= SHAPES[name].key_share[1] + 1e-6
     used = accounts["workload"].sum() / reps["capacity"].sum()
     assert used == pytest.approx(UTILIZATION, abs=0.01)
     lat, lon = zip_centroids("southeast")
@@ -125,7 +125,8 @@ def test_neighbourhood_repair_balances_a_broken_plan() -> None:
             broken[a] = others[0]
     assert problem.violation(broken) > 1e-3
     assert unbalanced_reasons(problem, broken)  # names the reps left off
-    repaired = neighbourhood_repair(problem, broken, deadline=_far(), seed=1)
+    repaired, log = neighbourhood_repair(problem, broken, deadline=_far(), seed=1)
+    assert log.improved >= 1
     assert problem.violation(repaired) <= 1e-7
     assert unbalanced_reasons(problem, repaired) == []
 
