@@ -6,8 +6,10 @@ optional checkpoint directory:
 
 1. **clusters**: accounts are cut into spatially compact micro-clusters of at most
    :data:`CLUSTER_LEAF` accounts, a share of the smallest target and a spread (caps relaxed in
-   steps past :data:`CLUSTER_COUNT` clusters), by recursive bisection on the unit sphere within
-   groups that never mix locks or, when disruption is priced, current reps; families are units;
+   steps past :data:`CLUSTER_COUNT` clusters, or past what the coarse LP gets through in its
+   share of the time, :data:`COARSE_PAIRS_PER_SECOND`), by recursive bisection on the unit
+   sphere within groups that never mix locks or, when disruption is priced, current reps;
+   families are units;
 2. **coarse**: the clusters are solved as families (exact summed costs) by the ordinary pipeline:
    LP relaxation, rounding, repair and local search;
 3. **bound**: window prices that maximise a smoothed Lagrangian dual over the candidate pairs
@@ -91,6 +93,12 @@ relaxed once 64k."""
 CLUSTER_SPREAD = 0.5
 """... and span at most this fraction of the median distance between neighbouring reps."""
 
+COARSE_PAIRS_PER_SECOND = 15_000
+"""Coarse LP pairs (clusters x candidates) the LP gets through per second of its share, at the
+least: past this the caps are relaxed as past :data:`CLUSTER_COUNT`, so the coarse LP finishes
+in its share. Measured at 100k/500 on ZIP-clustered accounts on 2 busy cores: 33.6k clusters x 16
+candidates (538k pairs) took 26-34 s and missed its 21 s share at a 60 s limit."""
+
 COARSE_CANDIDATE_FACTOR = 2
 """Clusters consider this many times the account-level candidate reps: a cluster is a large
 chunk of a rep's window, so the coarse LP needs more reach to stay feasible (measured at
@@ -166,8 +174,11 @@ def _rep_spacing(problem: AlignmentProblem) -> float:
     return float(np.median(dist[:, 1]))
 
 
-def cluster_units(problem: AlignmentProblem) -> IntArray:
-    """Micro-cluster of every unit (account or family) of an account-level problem."""
+def cluster_units(problem: AlignmentProblem, max_clusters: int = CLUSTER_COUNT) -> IntArray:
+    """Micro-cluster of every unit (account or family) of an account-level problem.
+
+    The caps are relaxed in steps while there are more than ``max_clusters`` clusters.
+    """
     r = problem.n_reps
     group = np.zeros(problem.n_accounts, dtype=np.int64)
     if problem.settings.disruption_weight > 0:
@@ -189,7 +200,7 @@ def cluster_units(problem: AlignmentProblem) -> IntArray:
             max_workload=relax * CLUSTER_MASS_SHARE * float(problem.workload_target.min()),
             max_chord=relax**2 * CLUSTER_SPREAD * spacing,
         )
-        if int(labels.max(initial=-1)) + 1 <= CLUSTER_COUNT:
+        if int(labels.max(initial=-1)) + 1 <= max_clusters:
             break
     return labels
 
@@ -506,7 +517,10 @@ def align_large(
         unit_cluster = saved["cluster"].astype(np.int64)
         notes.append("micro-clusters reused from the checkpoint")
     else:
-        unit_cluster = cluster_units(fine)
+        # As many clusters as the coarse LP gets through in its share of the time left.
+        lp_pairs = COARSE_PAIRS_PER_SECOND * STAGE_SHARES["coarse_lp"] * budget.remaining()
+        fits = int(lp_pairs / (COARSE_CANDIDATE_FACTOR * candidates))
+        unit_cluster = cluster_units(fine, max(min(CLUSTER_COUNT, fits), 8 * fine.n_reps))
         save("clusters", {"cluster": unit_cluster})
     n_clusters = int(unit_cluster.max(initial=-1)) + 1
     stages["clusters"] = time.perf_counter() - t
@@ -551,7 +565,8 @@ def align_large(
             coarse_plan = split
             notes.append("coarse plan: the coarse LP's clusters split by its shares")
         else:
-            solved = HeuristicSolver().solve(
+            # Without the LP a greedy start: solving it again would only spend the time twice.
+            solved = HeuristicSolver(use_lp=lp.optimal).solve(
                 coarse,
                 time_limit_s=budget.share("coarse_plan"),
                 seed=seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -89,21 +90,28 @@ def test_every_family_gets_a_balanced_plan(name: str) -> None:
 
 
 def test_cli_from_parquet_exit_codes(tmp_path: Path) -> None:
-    accounts, reps = family("zip")
+    # Small on purpose (seconds, not a minute): the command, Parquet in and out, and exit codes.
+    lat, lon = zip_centroids("southeast")
+    accounts, reps = make_family("zip", 300, 4, 3, zip_lat=lat, zip_lon=lon)
     accounts.to_parquet(tmp_path / "a.parquet", index=False)
     reps.to_parquet(tmp_path / "r.parquet", index=False)
     done = run_territory(
         "align", "--accounts", tmp_path / "a.parquet", "--reps", tmp_path / "r.parquet",
-        "--out", tmp_path / "plan", "--time-limit", "30", "--solver", "heuristic", "--quiet",
+        "--out", tmp_path / "plan", "--time-limit", "5", "--solver", "heuristic",
+        "--format", "parquet", "--quiet",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "plan" / "solve.json").exists()
+    solved = json.loads((tmp_path / "plan" / "solve.json").read_text(encoding="utf-8"))
+    assert solved["max_potential_deviation"] <= 0.05 + 1e-6
+    assert solved["max_workload_deviation"] <= 0.05 + 1e-6
+    plan = pd.read_parquet(tmp_path / "plan" / "assignments.parquet")
+    assert sorted(plan["account_id"]) == sorted(accounts["account_id"])
     # One account larger than any rep's window: infeasible rules, exit 3, nothing written.
     accounts.loc[0, "potential"] = accounts["potential"].sum()
     accounts.to_parquet(tmp_path / "big.parquet", index=False)
     done = run_territory(
         "align", "--accounts", tmp_path / "big.parquet", "--reps", tmp_path / "r.parquet",
-        "--out", tmp_path / "plan-big", "--time-limit", "30", "--quiet",
+        "--out", tmp_path / "plan-big", "--time-limit", "5", "--quiet",
     )  # fmt: skip
     assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr
