@@ -1,6 +1,6 @@
 """Fallbacks that keep a solve going while time remains and the LP says a plan may exist.
 
-Three pieces, shared by the direct pipeline (:mod:`territory.workflow.align`) and the decomposed
+Four pieces, shared by the direct pipeline (:mod:`territory.workflow.align`) and the decomposed
 one (:mod:`territory.workflow.scale`):
 
 * :func:`split_clusters` turns the coarse LP's fractional plan over micro-clusters into an
@@ -8,6 +8,8 @@ one (:mod:`territory.workflow.scale`):
   proportion to the LP's shares: every rep's loads then miss the LP's (which meet the windows)
   by at most about one account per split cluster, where rounding whole clusters missed by a
   cluster each;
+* :func:`settle_whole_clusters` re-solves the coarse LP with the clusters it cannot split (single
+  key accounts) held to one rep each, before the split;
 * :func:`rescue` takes a plan outside the windows and runs, within the time left, penalised
   moves and swaps, then exact MIP repair of the worst reps' neighbourhoods
   (:func:`solvers.neighbourhood.neighbourhood_repair`), then local search on the balanced plan.
@@ -26,9 +28,9 @@ import numpy as np
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import LpResult, price_pairs, smooth_dual_prices
+from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
 from solvers.neighbourhood import NeighbourhoodLog, neighbourhood_repair
-from territory.domain.arrays import FloatArray, IntArray
+from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.budget import Budget
 from territory.domain.model import AlignmentProblem
 
@@ -103,6 +105,49 @@ def split_clusters(
     return plan
 
 
+def settle_whole_clusters(
+    coarse: AlignmentProblem, whole: BoolArray, lp: LpResult, time_limit_s: float
+) -> LpResult:
+    """Re-solve the coarse LP with every fractional cluster that cannot be split held to one rep.
+
+    :func:`split_clusters` cannot share a single account (a key account worth half a target)
+    between reps: rounding it moves its whole fraction onto one rep. Each such cluster is held
+    to its largest share (its other pairs priced far out of reach) and the LP re-solved from its
+    optimal basis, so the small clusters around it take up the difference. Returns ``lp`` itself
+    when nothing is fractional or the re-solve does not end optimal and within the windows.
+
+    Parameters
+    ----------
+    coarse, lp
+        The cluster-level problem and its solved (elastic) relaxation.
+    whole
+        Per cluster, whether it cannot be split (one unit).
+    time_limit_s
+        Seconds the re-solve may take.
+    """
+    if lp.x is None:
+        return lp
+    pa = coarse.pair_account
+    fractional = (lp.x > 1e-6) & (lp.x < 1.0 - 1e-6) & whole[pa]
+    held = np.unique(pa[fractional])
+    if held.size == 0:
+        return lp
+    start = coarse.account_start
+    cost = coarse.pair_cost.copy()
+    far = 1_000.0 * max(float(cost.max()), 1.0)
+    for cluster in held.tolist():
+        lo, hi = int(start[cluster]), int(start[cluster + 1])
+        keep = lo + int(np.argmax(lp.x[lo:hi]))
+        cost[lo:hi] += far
+        cost[keep] -= far
+    settled = solve_relaxation(
+        replace(coarse, pair_cost=cost), time_limit_s=time_limit_s, warm=lp, elastic=True
+    )
+    if not settled.optimal or settled.violation > RESCUE_TOL:
+        return lp
+    return settled
+
+
 def rescue(
     problem: AlignmentProblem,
     start: Solution,
@@ -113,6 +158,8 @@ def rescue(
     notes: list[str],
 ) -> Solution:
     """Repair ``start`` into a plan within every window if time allows, then polish it.
+
+    A ``start`` already within its windows is only polished (local search with the time left).
 
     Parameters
     ----------
@@ -158,11 +205,12 @@ def rescue(
         )  # fmt: skip
     if start.bound is not None:
         solution = replace(solution, bound=start.bound, bound_source=start.bound_source)
-    notes.append(
-        f"rescue: exact repair of {log.models} rep neighbourhood(s) (largest {log.largest} "
-        f"reps, {log.improved} improved) in {time.perf_counter() - t0:.1f} s"
-        + ("; plan within every window" if feasible else "; windows still not met")
-    )
+    if plan is not start.assignment or not feasible:
+        notes.append(
+            f"rescue: exact repair of {log.models} rep neighbourhood(s) (largest {log.largest} "
+            f"reps, {log.improved} improved) in {time.perf_counter() - t0:.1f} s"
+            + ("; plan within every window" if feasible else "; windows still not met")
+        )
     return solution
 
 

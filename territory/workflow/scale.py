@@ -61,7 +61,7 @@ from territory.errors import (
     SolveError,
 )
 from territory.io.names import join_inside
-from territory.workflow.rescue import rescue, split_clusters, window_bound
+from territory.workflow.rescue import rescue, settle_whole_clusters, split_clusters, window_bound
 from territory.workflow.result import (
     AlignmentResult,
     SolveLog,
@@ -560,6 +560,14 @@ def align_large(
         if lp.optimal:
             assert coarse.members is not None
             of_unit = _per_unit(fine, coarse.members.unit_of)
+            whole = np.bincount(of_unit, minlength=coarse.n_accounts) == 1
+            settled = settle_whole_clusters(coarse, whole, lp, budget.share("coarse_lp"))
+            if settled is not lp:
+                notes.append("coarse LP re-solved with its single-unit clusters held whole")
+                lp = settled
+                more_a, more_r = _support_pairs(fine, coarse, lp)
+                support_a = np.concatenate([support_a, more_a])
+                support_r = np.concatenate([support_r, more_r])
             split = split_clusters(fine.with_pairs(support_a, support_r), of_unit, coarse, lp)
         if split is not None and lp.violation <= FEASIBILITY_TOL:
             coarse_plan = split
@@ -639,8 +647,9 @@ def align_large(
             backend="coarse",
             seconds=0.0,
         )
+        # Each pass takes half of what is left, so the exact repair below always gets time.
         refined = HeuristicSolver(use_lp=False).solve(
-            problem, time_limit_s=budget.reserve("final_write", floor=1.0), seed=seed,
+            problem, time_limit_s=0.5 * budget.reserve("final_write", floor=2.0), seed=seed,
             warm_start=start,
         )  # fmt: skip
         if (
@@ -656,11 +665,12 @@ def align_large(
             )  # fmt: skip
             problem = wider.with_pairs(problem.pair_account, problem.pair_rep)
             refined = HeuristicSolver(use_lp=False).solve(
-                problem, time_limit_s=budget.reserve("final_write", floor=1.0), seed=seed,
+                problem, time_limit_s=0.5 * budget.reserve("final_write", floor=2.0), seed=seed,
                 warm_start=refined,
             )  # fmt: skip
-        if _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL:
-            # Never give up while time remains: exact repair of the worst neighbourhoods.
+        if budget.reserve("final_write") > 1.0:
+            # Never give up while time remains: exact repair of the worst neighbourhoods, then
+            # local search on (or only local search for a plan already balanced).
             refined = rescue(
                 problem, refined, budget, reserve_s=STAGE_SHARES["final_write"] * time_limit_s,
                 seed=seed, notes=notes,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from solvers.lp import solve_relaxation
 from solvers.neighbourhood import neighbourhood_repair, unbalanced_reasons
 from territory.domain.families import (
     FAMILIES,
@@ -19,9 +20,10 @@ from territory.domain.families import (
 )
 from territory.domain.model import build_problem
 from territory.domain.spec import AlignmentSpec
-from territory.domain.synthetic import potential_targets
+from territory.domain.synthetic import make_instance, potential_targets
 from territory.io.zip_regions import zip_centroids
 from territory.workflow.api import align
+from territory.workflow.rescue import settle_whole_clusters
 from tests.commands import run_territory
 
 N_ACCOUNTS, N_REPS = 1_200, 8
@@ -143,3 +145,22 @@ def _far() -> float:
     import time
 
     return time.perf_counter() + 60.0
+
+
+def test_settle_holds_fractional_single_accounts_to_one_rep() -> None:
+    # Every account its own cluster: the LP's fractional accounts are the ones rounding moves.
+    accounts, reps = make_instance(400, 6, 2)
+    problem = build_problem(accounts, reps, AlignmentSpec(balance=0.05).settings())
+    lp = solve_relaxation(problem, time_limit_s=30, elastic=True)
+    assert lp.x is not None
+    start = problem.account_start
+    largest = np.maximum.reduceat(lp.x, start[:-1])
+    split = np.flatnonzero(largest < 1.0 - 1e-6)
+    assert split.size > 0
+    settled = settle_whole_clusters(problem, np.ones(problem.n_accounts, bool), lp, 30.0)
+    assert settled is not lp and settled.x is not None
+    assert settled.violation <= 1e-7
+    held = np.maximum.reduceat(settled.x, start[:-1])
+    assert (held[split] >= 1.0 - 1e-6).all()
+    # Nothing fractional left to hold: the LP comes back as it is.
+    assert settle_whole_clusters(problem, np.zeros(problem.n_accounts, bool), lp, 30.0) is lp
