@@ -99,6 +99,11 @@ least: past this the caps are relaxed as past :data:`CLUSTER_COUNT`, so the coar
 in its share. Measured at 100k/500 on ZIP-clustered accounts on 2 busy cores: 33.6k clusters x 16
 candidates (538k pairs) took 26-34 s and missed its 21 s share at a 60 s limit."""
 
+CLUSTERS_PER_REP = 32
+"""... and past this many clusters per rep: more only slow the coarse LP down (at 100k/500 on
+ZIP-clustered accounts, 33.6k clusters at a 120 s limit ended 11% off balance, 16.4k at 60 s 6%;
+at 1M/2,000 the measured run had 64k)."""
+
 COARSE_CANDIDATE_FACTOR = 2
 """Clusters consider this many times the account-level candidate reps: a cluster is a large
 chunk of a rep's window, so the coarse LP needs more reach to stay feasible (measured at
@@ -520,7 +525,8 @@ def align_large(
         # As many clusters as the coarse LP gets through in its share of the time left.
         lp_pairs = COARSE_PAIRS_PER_SECOND * STAGE_SHARES["coarse_lp"] * budget.remaining()
         fits = int(lp_pairs / (COARSE_CANDIDATE_FACTOR * candidates))
-        unit_cluster = cluster_units(fine, max(min(CLUSTER_COUNT, fits), 8 * fine.n_reps))
+        most = min(CLUSTER_COUNT, fits, CLUSTERS_PER_REP * fine.n_reps)
+        unit_cluster = cluster_units(fine, max(most, 8 * fine.n_reps))
         save("clusters", {"cluster": unit_cluster})
     n_clusters = int(unit_cluster.max(initial=-1)) + 1
     stages["clusters"] = time.perf_counter() - t
