@@ -40,17 +40,16 @@ try:
 except ModuleNotFoundError:  # run as `python data/make_demo.py` from a source checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from territory.domain.families import distinct_nearest_zips, scatter_around_zips
 from territory.domain.synthetic import (
     ACCOUNT_COLUMNS,
     REP_COLUMNS,
     company_names,
-    distinct_nearest_zips,
     fit_to_targets,
     historical_alignment,
     home_bases,
     person_names,
     potential_targets,
-    scatter_around_zips,
     segment_for,
     witness_groups,
     workload_targets,

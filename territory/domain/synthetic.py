@@ -33,7 +33,6 @@ __all__ = [
     "Roster",
     "company_names",
     "contract_tables",
-    "distinct_nearest_zips",
     "fit_to_targets",
     "historical_alignment",
     "home_bases",
@@ -42,7 +41,6 @@ __all__ = [
     "potential_targets",
     "rep_roster",
     "revenue_history",
-    "scatter_around_zips",
     "segment_for",
     "witness_groups",
     "workload_targets",
@@ -543,66 +541,6 @@ def historical_alignment(
     noisy = rng.random(n) < noise_share
     choice[noisy] = idx[noisy, rng.integers(0, k, size=int(noisy.sum()))]
     return choice
-
-
-def scatter_around_zips(
-    zip_lat: FloatArray, zip_lon: FloatArray, n: int, jitter_km: float, rng: np.random.Generator
-) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
-    """Place ``n`` accounts around real ZIP centroids, more where ZIPs are dense.
-
-    Metros have many small ZIPs, so drawing a ZIP in proportion to the ZIPs within 10 km of it
-    gathers business where it really is; each account then sits uniformly within ``jitter_km``
-    of its ZIP's centroid.
-
-    Parameters
-    ----------
-    zip_lat, zip_lon : numpy.ndarray
-        ZIP centroids in degrees.
-    n : int
-        Number of accounts.
-    jitter_km : float
-        Radius around the centroid.
-    rng : numpy.random.Generator
-        Randomness source (drawn from in a fixed order, so callers stay reproducible).
-
-    Returns
-    -------
-    at : numpy.ndarray of int
-        The ZIP (position) of each account, ascending, so ids run in ZIP order as in a CRM.
-    lat, lon : numpy.ndarray
-        Account coordinates, rounded to 5 decimals (about a metre).
-    density : numpy.ndarray
-        Per ZIP, how many ZIPs lie within 10 km (itself included).
-    """
-    xy = _project_km(zip_lat, zip_lon, float(zip_lat.mean()))
-    density = np.asarray(cKDTree(xy).query_ball_point(xy, r=10.0, return_length=True), float)
-    at = np.sort(rng.choice(zip_lat.size, size=n, p=density / density.sum()), kind="stable")
-    radius = jitter_km * np.sqrt(rng.random(n))
-    angle = rng.uniform(0.0, 2.0 * np.pi, n)
-    lat = zip_lat[at] + radius * np.sin(angle) / _KM_PER_DEG_LAT
-    lon = zip_lon[at] + radius * np.cos(angle) / (
-        _KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(zip_lat[at]))
-    )
-    return np.asarray(at, np.int64), np.round(lat, 5), np.round(lon, 5), density
-
-
-def distinct_nearest_zips(
-    zip_lat: FloatArray, zip_lon: FloatArray, lat: FloatArray, lon: FloatArray
-) -> IntArray:
-    """Snap points (rep home bases) to real ZIP centroids, no ZIP twice while there are enough.
-
-    Points are served in order, each taking its nearest ZIP not yet taken.
-    """
-    lat0 = float(zip_lat.mean())
-    k = min(lat.size, zip_lat.size)
-    tree = cKDTree(_project_km(zip_lat, zip_lon, lat0))
-    _, near = tree.query(_project_km(lat, lon, lat0), k=k)
-    taken: set[int] = set()
-    home = np.empty(lat.size, dtype=np.int64)
-    for i, options in enumerate(np.asarray(near, np.int64).reshape(lat.size, k).tolist()):
-        home[i] = next((z for z in options if z not in taken), options[0])
-        taken.add(int(home[i]))
-    return home
 
 
 class Roster(NamedTuple):
