@@ -58,6 +58,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_align.py
 	$(BIN)/python bench/bench_stress.py
 	$(BIN)/python bench/bench_value.py
+	$(BIN)/python bench/bench_families.py --sizes 10000x100 --seeds 1,2 \
+		--regions southeast,south_central,northeast,midwest --out out/bench/families_10k.csv
 
 # Published districting optima (../shared/benchmarks): ours against theirs, with bounds and times.
 bench-districting: $(STAMP)
@@ -66,6 +68,8 @@ bench-districting: $(STAMP)
 # 100k/500 and 1M/2,000 seeded instances: time, peak memory, balance and gap to the bound.
 bench-scale: $(STAMP)
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_families.py --sizes 100000x500 --seeds 1,2 \
+		--regions southeast,south_central --out out/bench/families_100k.csv
 
 format: $(STAMP)
 	$(BIN)/ruff format .

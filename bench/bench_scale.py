@@ -24,6 +24,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -161,12 +162,15 @@ def child(n_accounts: int, n_reps: int, seed: int, time_limit_s: float, decompos
     if report.bound:
         row.ratio = report.objective / report.bound
     row.stages = json.dumps({k: round(v, 1) for k, v in report.stages.items()})
-    row.meets = _meets(row)
+    row.meets = meets(row)
     return row
 
 
-def _meets(row: Row) -> str:
-    """Which targets hold: balance, time, memory, ratio (``-`` where none is set)."""
+def meets(row: Row) -> str:
+    """Which targets hold: balance, time, memory, ratio (``-`` where none is set).
+
+    A row without deviations (a run that gave no plan) misses the balance.
+    """
     marks = []
     balanced = (row.max_potential_deviation or 1.0) <= BALANCE + 1e-6 and (
         row.max_workload_deviation or 1.0
@@ -234,6 +238,17 @@ def print_table(rows: list[Row]) -> None:
         print(f"{'':>17} targets: {row.meets}")
 
 
+def write_csv(rows: Sequence[Row], path: Path) -> None:
+    """One CSV line per row, the columns of the rows' class (a subclass adds its own)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = [f.name for f in fields(type(rows[0]) if rows else Row)]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(asdict(row))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run each size in its own process, print and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -260,12 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run_size(n, r, args.seed, limit, args.decompose))
     print()
     print_table(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Row)])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(asdict(row))
+    write_csv(rows, args.out)
     print(f"\nwritten {args.out}")
     return 0 if all(row.status != "ERROR" for row in rows) else 1
 

@@ -46,13 +46,13 @@ from typing import Final
 import numpy as np
 import pandas as pd
 import zipcodes
-from scipy.spatial import cKDTree
 
 try:
     import territory.domain.synthetic  # noqa: F401 - the installed engine, when there is one
 except ModuleNotFoundError:  # run as `python data/make_demo.py` from a source checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from territory.domain.families import distinct_nearest_zips, scatter_around_zips
 from territory.domain.synthetic import (
     ACCOUNT_COLUMNS,
     REP_COLUMNS,
@@ -87,8 +87,6 @@ HIDDEN_RESPONSE: Final = {"base": 0.05, "saturation": 0.5, "half": 1.0, "shape":
 RATING_SLOPE: Final = 0.9
 ACCOUNT_NOISE_SD: Final = 0.3
 
-_KM_PER_DEG_LAT: Final = 110.57
-_KM_PER_DEG_LON_EQUATOR: Final = 111.32
 # Segment-level penetration multipliers: large customers are better covered historically.
 _SEGMENT_PENETRATION: Final = {"Enterprise": 1.25, "Mid-Market": 1.0, "SMB": 0.8}
 _SEGMENT_PROSPECT_RATE: Final = {"Enterprise": 0.03, "Mid-Market": 0.12, "SMB": 0.25}
@@ -120,12 +118,6 @@ def hidden_response(coverage: np.ndarray) -> np.ndarray:
     return r["base"] + (r["saturation"] - r["base"]) * h / (1.0 + h)
 
 
-def _xy_km(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
-    """Local equirectangular projection in km, for density counts."""
-    x = lon * _KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
-    return np.column_stack([x, lat * _KM_PER_DEG_LAT])
-
-
 def build(
     seed: int = DEMO_SEED, *, with_witness: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -150,21 +142,7 @@ def build(
     rng = np.random.default_rng(seed)
     zips = zip_centroids()
     z_lat, z_lon = zips["lat"].to_numpy(), zips["lon"].to_numpy()
-    lat0 = float(z_lat.mean())
-
-    # Businesses concentrate where ZIPs are dense (metro areas have small, numerous ZIPs).
-    xy = _xy_km(z_lat, z_lon, lat0)
-    density = np.asarray(cKDTree(xy).query_ball_point(xy, r=10.0, return_length=True), float)
-    at = rng.choice(len(zips), size=N_ACCOUNTS, p=density / density.sum())
-    at = np.sort(at, kind="stable")  # account ids then run in ZIP order, as in a CRM export
-
-    radius = JITTER_KM * np.sqrt(rng.random(N_ACCOUNTS))
-    angle = rng.uniform(0.0, 2.0 * np.pi, N_ACCOUNTS)
-    lat = z_lat[at] + radius * np.sin(angle) / _KM_PER_DEG_LAT
-    lon = z_lon[at] + radius * np.cos(angle) / (
-        _KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(z_lat[at]))
-    )
-    lat, lon = np.round(lat, 5), np.round(lon, 5)
+    at, lat, lon, density = scatter_around_zips(z_lat, z_lon, N_ACCOUNTS, JITTER_KM, rng)
 
     # Reps: 40 people, tiers 10/20/10, better tiers rated higher, 40% hunters.
     capacity = np.round(rng.uniform(1_500.0, 1_800.0, N_REPS), -1)
@@ -185,10 +163,7 @@ def build(
 
     # Home bases: centres of equal-potential regions, snapped to distinct real ZIP centroids.
     c_lat, c_lon = home_bases(lat, lon, raw, N_REPS, rng)
-    _, near = cKDTree(xy).query(_xy_km(c_lat, c_lon, lat0), k=N_REPS)
-    home: list[int] = []
-    for options in near:
-        home.append(next(int(z) for z in options if z not in home))
+    home = distinct_nearest_zips(z_lat, z_lon, c_lat, c_lon)
     rep_lat, rep_lon = z_lat[home], z_lon[home]
 
     # Current alignment from raw potential (history predates this year's potential estimate).

@@ -175,6 +175,10 @@ class TestErrorsCli:
             )  # fmt: skip
 
         monkeypatch.setattr(HeuristicSolver, "solve", out_of_time)
+        # ... and the neighbourhood rescue finds nothing either (it would fix this plan).
+        monkeypatch.setattr(
+            "territory.workflow.align.rescue", lambda _problem, start, *_a, **_k: start
+        )
         out = tmp_path / "out"
         result = _align(inputs, out, "--solver", "heuristic")
         text = " ".join(result.output.split())  # type: ignore[attr-defined]

@@ -30,6 +30,9 @@ STAGE_SHARES: Mapping[str, float] = MappingProxyType(
         "coarse_lp": 0.35,
         "coarse_plan": 0.3,
         "window_prices": 0.4,
+        # ... and the bound's pricing rounds stop while this share of the whole limit is left
+        # for refinement (the repair of a plan matters more than a tighter bound).
+        "refine_reserve": 0.35,
         "final_write": 0.03,
         # solvers: the heuristic's own LP when none is handed to it, and the heuristic start of
         # an exact backend given no plan to start from.
@@ -39,8 +42,8 @@ STAGE_SHARES: Mapping[str, float] = MappingProxyType(
         "design_heuristic": 0.4,
     }
 )
-"""Share of the time (what remains, or the whole limit for ``plan_search``, ``cap_search`` and
-``final_write``) each named stage may use."""
+"""Share of the time (what remains, or the whole limit for ``plan_search``, ``cap_search``,
+``refine_reserve`` and ``final_write``) each named stage may use."""
 
 
 @dataclass(frozen=True)

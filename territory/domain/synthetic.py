@@ -14,7 +14,7 @@ Balance targets used throughout (and by the feasibility guarantee):
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,13 +30,17 @@ __all__ = [
     "REP_COLUMNS",
     "TIER_FACTORS",
     "US_BOX",
+    "Roster",
     "company_names",
+    "contract_tables",
     "fit_to_targets",
     "historical_alignment",
     "home_bases",
     "make_instance",
     "person_names",
     "potential_targets",
+    "rep_roster",
+    "revenue_history",
     "segment_for",
     "witness_groups",
     "workload_targets",
@@ -539,6 +543,107 @@ def historical_alignment(
     return choice
 
 
+class Roster(NamedTuple):
+    """A generated sales team, one entry per rep (see :func:`rep_roster`)."""
+
+    capacity: FloatArray
+    tier: NDArray[np.str_]
+    rating: FloatArray
+    role: NDArray[np.str_]
+
+
+def rep_roster(n_reps: int, rng: np.random.Generator) -> Roster:
+    """Capacity, tier, rating and role of ``n_reps`` reps, as a sales team's HR file has them.
+
+    Capacity 1,400-1,800 hours/year; tiers A, B and C a quarter, a half and a quarter of the
+    team; rating in [0, 1], higher for better tiers; 40% hunters, the rest account managers.
+    """
+    capacity = np.round(rng.uniform(1_400.0, 1_800.0, n_reps), 0)
+    n_a = int(round(0.25 * n_reps))
+    n_c = int(round(0.25 * n_reps))
+    tier = rng.permutation(np.array(["A"] * n_a + ["B"] * (n_reps - n_a - n_c) + ["C"] * n_c))
+    tier_rank = np.select([tier == "A", tier == "B"], [2.0, 1.0], 0.0)
+    rating = np.round(np.clip(0.4 + 0.2 * tier_rank + rng.normal(0.0, 0.1, n_reps), 0, 1), 2)
+    role = np.where(rng.random(n_reps) < 0.4, "hunter", "account_manager")
+    return Roster(capacity, tier, np.asarray(rating, dtype=np.float64), role)
+
+
+def contract_tables(
+    accounts: dict[str, FloatArray],
+    current: IntArray,
+    rep_lat: ArrayLike,
+    rep_lon: ArrayLike,
+    roster: Roster,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Give generated columns their ids, names and segments, as the data contract lays them out.
+
+    Parameters
+    ----------
+    accounts : dict of numpy.ndarray
+        ``lat``, ``lon``, ``potential``, ``workload`` and ``revenue_last_year`` per account.
+    current : numpy.ndarray of int
+        Inherited rep (position) per account.
+    rep_lat, rep_lon : numpy.ndarray
+        Rep home bases in degrees.
+    roster : Roster
+        The team (:func:`rep_roster`).
+    rng : numpy.random.Generator
+        Draws the company names, then the reps' names.
+
+    Returns
+    -------
+    accounts, reps : pandas.DataFrame
+        Columns :data:`ACCOUNT_COLUMNS` and :data:`REP_COLUMNS`.
+    """
+    n_reps = roster.capacity.size
+    rep_ids = _format_ids("R", n_reps, 4)
+    n = current.size
+    table = pd.DataFrame(
+        {
+            "account_id": _format_ids("A", n, 7),
+            "lat": accounts["lat"],
+            "lon": accounts["lon"],
+            "potential": accounts["potential"],
+            "workload": accounts["workload"],
+            "current_rep": rep_ids.to_numpy()[current],
+            "revenue_last_year": accounts["revenue_last_year"],
+            "name": company_names(n, rng),
+            "segment": segment_for(accounts["potential"]),
+        }
+    )
+    table = table.astype({"current_rep": "str", "name": "str", "segment": "str"})
+    reps = pd.DataFrame(
+        {
+            "rep_id": rep_ids,
+            "lat": rep_lat,
+            "lon": rep_lon,
+            "capacity": roster.capacity,
+            "tier": pd.Series(roster.tier, dtype="str"),
+            "rating": roster.rating,
+            "name": pd.Series(person_names(n_reps, rng), dtype="str"),
+            "role": pd.Series(roster.role, dtype="str"),
+        }
+    )
+    return table, reps
+
+
+def revenue_history(
+    potential: FloatArray, rating: FloatArray, current: IntArray, rng: np.random.Generator
+) -> FloatArray:
+    """Last year's revenue: better-rated reps have penetrated their accounts further.
+
+    A share of accounts are prospects (no revenue yet); no account bought more than its
+    potential.
+    """
+    n = potential.size
+    penetration = np.clip(0.1 + 0.4 * rating + rng.normal(0.0, 0.05, rating.size), 0.05, 0.9)
+    revenue = potential * penetration[current] * np.exp(rng.normal(0.0, 0.35, n))
+    revenue = np.minimum(revenue, potential)
+    revenue[rng.random(n) < 0.15] = 0.0
+    return np.round(revenue, 2)
+
+
 def _largest_remainder(total: int, weights: FloatArray) -> IntArray:
     """Split an integer total in proportion to weights, exactly (Hamilton's method)."""
     quota = total * weights / weights.sum()
@@ -671,13 +776,8 @@ def make_instance(
     rng = np.random.default_rng(seed)
 
     # Reps first: their capacities and tiers fix the targets every account must fit into.
-    capacity = np.round(rng.uniform(1_400.0, 1_800.0, n_reps), 0)
-    n_a = int(round(0.25 * n_reps))
-    n_c = int(round(0.25 * n_reps))
-    tier = rng.permutation(np.array(["A"] * n_a + ["B"] * (n_reps - n_a - n_c) + ["C"] * n_c))
-    tier_rank = np.select([tier == "A", tier == "B"], [2.0, 1.0], 0.0)
-    rating = np.round(np.clip(0.4 + 0.2 * tier_rank + rng.normal(0.0, 0.1, n_reps), 0, 1), 2)
-    role = np.where(rng.random(n_reps) < 0.4, "hunter", "account_manager")
+    roster = rep_roster(n_reps, rng)
+    capacity, tier, rating = roster.capacity, roster.tier, roster.rating
     pot_share = potential_targets(1.0, capacity, tier)
     work_share = workload_targets(1.0, capacity)
 
@@ -740,42 +840,14 @@ def make_instance(
         rng,
     )  # fmt: skip
 
-    # Better-rated reps have penetrated their accounts further; prospects have no revenue yet.
-    penetration = np.clip(0.1 + 0.4 * rating + rng.normal(0.0, 0.05, n_reps), 0.05, 0.9)
-    revenue = potential * penetration[current] * np.exp(rng.normal(0.0, 0.35, n_accounts))
-    revenue = np.minimum(revenue, potential)
-    revenue[rng.random(n_accounts) < 0.15] = 0.0
-    revenue = np.round(revenue, 2)
+    revenue = revenue_history(potential, rating, current, rng)
 
-    rep_ids = _format_ids("R", n_reps, 4)
-    accounts = pd.DataFrame(
-        {
-            "account_id": _format_ids("A", n_accounts, 7),
-            "lat": lat,
-            "lon": lon,
-            "potential": potential,
-            "workload": workload,
-            "current_rep": rep_ids.to_numpy()[current],
-            "revenue_last_year": revenue,
-            "name": company_names(n_accounts, rng),
-            "segment": segment_for(potential),
-        }
+    columns = {"lat": lat, "lon": lon, "potential": potential, "workload": workload}
+    accounts, reps = contract_tables(
+        {**columns, "revenue_last_year": revenue}, current, rep_lat, rep_lon, roster, rng
     )
-    accounts = accounts.astype({"current_rep": "str", "name": "str", "segment": "str"})
     if not with_current:
         accounts = accounts.drop(columns="current_rep")
     if with_witness:
-        accounts["witness_rep"] = pd.Series(rep_ids.to_numpy()[group], dtype="str")
-    reps = pd.DataFrame(
-        {
-            "rep_id": rep_ids,
-            "lat": rep_lat,
-            "lon": rep_lon,
-            "capacity": capacity,
-            "tier": pd.Series(tier, dtype="str"),
-            "rating": rating,
-            "name": pd.Series(person_names(n_reps, rng), dtype="str"),
-            "role": pd.Series(role, dtype="str"),
-        }
-    )
+        accounts["witness_rep"] = pd.Series(reps["rep_id"].to_numpy()[group], dtype="str")
     return accounts, reps

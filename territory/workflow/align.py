@@ -28,6 +28,7 @@ from solvers.lp import (
     solve_min_deviation,
     solve_relaxation,
 )
+from solvers.neighbourhood import unbalanced_reasons
 from territory.domain.budget import Budget
 from territory.domain.districting import DualGraph
 from territory.domain.feasibility import presolve_reasons
@@ -54,6 +55,7 @@ from territory.workflow.relaxation import (
     relaxation,
     widen,
 )
+from territory.workflow.rescue import rescue
 from territory.workflow.resources import MemoryEstimate, check_pair_memory, estimate_pair_memory
 from territory.workflow.result import (
     AlignmentResult,
@@ -350,6 +352,13 @@ def _align_once(
         problem, time_limit_s=budget.remaining(), seed=spec.seed,
         relaxation=lp if lp.optimal else None,
     )  # fmt: skip
+    if (
+        problem.adjacency is None
+        and not problem.is_feasible(solution.assignment, 1e-6)
+        and budget.remaining() > 1.0
+    ):
+        # Never give up while time remains: exact repair of the worst reps' neighbourhoods.
+        solution = rescue(problem, solution, budget, reserve_s=0.5, seed=spec.seed, notes=log.notes)
     attempt = 0
     while not problem.is_feasible(solution.assignment, 1e-6):
         dev_p, dev_w = deviations(problem, solution.assignment)
@@ -361,8 +370,10 @@ def _align_once(
                 f"±{100 * settings.balance.workload:.3g}% workload (and within capacity) was found "
                 f"in {budget.elapsed():.0f} s (status {solution.status.value}), "
                 "although the LP relaxation did not rule one out; the best plan found deviates up "
-                f"to {100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
-                "--time-limit, widen --balance, or use --soft"
+                f"to {100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Reps "
+                "left off balance: "
+                + "; ".join(unbalanced_reasons(problem, solution.assignment))
+                + ". Raise --time-limit, widen --balance, or use --soft"
             )
         if attempt >= SOFT_ATTEMPTS or budget.remaining() <= 0.0:
             raise SolveError(

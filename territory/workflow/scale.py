@@ -6,8 +6,10 @@ optional checkpoint directory:
 
 1. **clusters**: accounts are cut into spatially compact micro-clusters of at most
    :data:`CLUSTER_LEAF` accounts, a share of the smallest target and a spread (caps relaxed in
-   steps past :data:`CLUSTER_COUNT` clusters), by recursive bisection on the unit sphere within
-   groups that never mix locks or, when disruption is priced, current reps; families are units;
+   steps past :data:`CLUSTER_COUNT` clusters, or past what the coarse LP gets through in its
+   share of the time, :data:`COARSE_PAIRS_PER_SECOND`), by recursive bisection on the unit
+   sphere within groups that never mix locks or, when disruption is priced, current reps;
+   families are units;
 2. **coarse**: the clusters are solved as families (exact summed costs) by the ordinary pipeline:
    LP relaxation, rounding, repair and local search;
 3. **bound**: window prices that maximise a smoothed Lagrangian dual over the candidate pairs
@@ -43,9 +45,10 @@ from scipy.spatial import cKDTree
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import LpResult, price_pairs, smooth_dual_prices, solve_relaxation
+from solvers.lp import LpResult, solve_relaxation
+from solvers.neighbourhood import unbalanced_reasons
 from territory.domain.arrays import FloatArray, IntArray
-from territory.domain.budget import Budget
+from territory.domain.budget import STAGE_SHARES, Budget
 from territory.domain.feasibility import presolve_reasons
 from territory.domain.geo import unit_vectors
 from territory.domain.model import AlignmentProblem, build_problem, window_violation
@@ -58,6 +61,7 @@ from territory.errors import (
     SolveError,
 )
 from territory.io.names import join_inside
+from territory.workflow.rescue import rescue, settle_whole_clusters, split_clusters, window_bound
 from territory.workflow.result import (
     AlignmentResult,
     SolveLog,
@@ -89,6 +93,17 @@ relaxed once 64k."""
 CLUSTER_SPREAD = 0.5
 """... and span at most this fraction of the median distance between neighbouring reps."""
 
+COARSE_PAIRS_PER_SECOND = 15_000
+"""Coarse LP pairs (clusters x candidates) the LP gets through per second of its share, at the
+least: past this the caps are relaxed as past :data:`CLUSTER_COUNT`, so the coarse LP finishes
+in its share. Measured at 100k/500 on ZIP-clustered accounts on 2 busy cores: 33.6k clusters x 16
+candidates (538k pairs) took 26-34 s and missed its 21 s share at a 60 s limit."""
+
+CLUSTERS_PER_REP = 32
+"""... and past this many clusters per rep: more only slow the coarse LP down (at 100k/500 on
+ZIP-clustered accounts, 33.6k clusters at a 120 s limit ended 11% off balance, 16.4k at 60 s 6%;
+at 1M/2,000 the measured run had 64k)."""
+
 COARSE_CANDIDATE_FACTOR = 2
 """Clusters consider this many times the account-level candidate reps: a cluster is a large
 chunk of a rep's window, so the coarse LP needs more reach to stay feasible (measured at
@@ -98,10 +113,6 @@ FEASIBILITY_TOL = 1e-7
 """A rep's window counts as held up to this relative excess: local search accepts moves that
 add up to 1e-9 each, which over a million accounts can sum past the 1e-6 the direct pipeline
 allows over all reps together, while no rep is off by more than rounding."""
-
-DUAL_ROUNDS = 4
-"""Rounds of (climb the dual over the candidates, exact pass over all pairs, add the pairs the
-pass prices out); the best exact pass is the bound."""
 
 CHECKPOINT_VERSION = 1
 COARSE_CLUSTER_COLUMN = "__micro_cluster"
@@ -168,8 +179,11 @@ def _rep_spacing(problem: AlignmentProblem) -> float:
     return float(np.median(dist[:, 1]))
 
 
-def cluster_units(problem: AlignmentProblem) -> IntArray:
-    """Micro-cluster of every unit (account or family) of an account-level problem."""
+def cluster_units(problem: AlignmentProblem, max_clusters: int = CLUSTER_COUNT) -> IntArray:
+    """Micro-cluster of every unit (account or family) of an account-level problem.
+
+    The caps are relaxed in steps while there are more than ``max_clusters`` clusters.
+    """
     r = problem.n_reps
     group = np.zeros(problem.n_accounts, dtype=np.int64)
     if problem.settings.disruption_weight > 0:
@@ -191,7 +205,7 @@ def cluster_units(problem: AlignmentProblem) -> IntArray:
             max_workload=relax * CLUSTER_MASS_SHARE * float(problem.workload_target.min()),
             max_chord=relax**2 * CLUSTER_SPREAD * spacing,
         )
-        if int(labels.max(initial=-1)) + 1 <= CLUSTER_COUNT:
+        if int(labels.max(initial=-1)) + 1 <= max_clusters:
             break
     return labels
 
@@ -508,7 +522,11 @@ def align_large(
         unit_cluster = saved["cluster"].astype(np.int64)
         notes.append("micro-clusters reused from the checkpoint")
     else:
-        unit_cluster = cluster_units(fine)
+        # As many clusters as the coarse LP gets through in its share of the time left.
+        lp_pairs = COARSE_PAIRS_PER_SECOND * STAGE_SHARES["coarse_lp"] * budget.remaining()
+        fits = int(lp_pairs / (COARSE_CANDIDATE_FACTOR * candidates))
+        most = min(CLUSTER_COUNT, fits, CLUSTERS_PER_REP * fine.n_reps)
+        unit_cluster = cluster_units(fine, max(most, 8 * fine.n_reps))
         save("clusters", {"cluster": unit_cluster})
     n_clusters = int(unit_cluster.max(initial=-1)) + 1
     stages["clusters"] = time.perf_counter() - t
@@ -541,17 +559,39 @@ def align_large(
         stages["coarse_lp"] = lp.seconds
         if not lp.optimal:
             notes.append(f"coarse LP not solved ({lp.status}): greedy start")
-        solved = HeuristicSolver().solve(
-            coarse,
-            time_limit_s=budget.share("coarse_plan"),
-            seed=seed,
-            relaxation=lp if lp.optimal else None,
-        )
-        assert coarse.members is not None
-        # Cluster -> account -> unit of the account-level problem.
-        per_account = solved.assignment[coarse.members.unit_of]
-        coarse_plan = _per_unit(fine, per_account)
         support_a, support_r = _support_pairs(fine, coarse, lp)
+        # The LP's shares split each fractional cluster's accounts between its reps: every
+        # rep then misses the LP's loads by about one account, not one cluster.
+        split = None
+        if lp.optimal:
+            assert coarse.members is not None
+            of_unit = _per_unit(fine, coarse.members.unit_of)
+            whole = np.bincount(of_unit, minlength=coarse.n_accounts) == 1
+            settled = settle_whole_clusters(coarse, whole, lp, budget.share("coarse_lp"))
+            if settled is not lp:
+                notes.append("coarse LP re-solved with its single-unit clusters held whole")
+                lp = settled
+                more_a, more_r = _support_pairs(fine, coarse, lp)
+                support_a = np.concatenate([support_a, more_a])
+                support_r = np.concatenate([support_r, more_r])
+            split = split_clusters(fine.with_pairs(support_a, support_r), of_unit, coarse, lp)
+        if split is not None and lp.violation <= FEASIBILITY_TOL:
+            coarse_plan = split
+            notes.append("coarse plan: the coarse LP's clusters split by its shares")
+        else:
+            # Without the LP a greedy start: solving it again would only spend the time twice.
+            solved = HeuristicSolver(use_lp=lp.optimal).solve(
+                coarse,
+                time_limit_s=budget.share("coarse_plan"),
+                seed=seed,
+                relaxation=lp if lp.optimal else None,
+            )
+            assert coarse.members is not None
+            # Cluster -> account -> unit of the account-level problem.
+            per_account = solved.assignment[coarse.members.unit_of]
+            coarse_plan = _per_unit(fine, per_account)
+            if split is not None and fine.violation(split) < fine.violation(coarse_plan):
+                coarse_plan = split
         stages["coarse_solve"] = time.perf_counter() - t
         save("coarse", {"plan": coarse_plan, "support_units": support_a,
                         "support_reps": support_r})  # fmt: skip
@@ -566,36 +606,27 @@ def align_large(
         np.concatenate([coarse_plan, support_r]),
     )
     saved = load("bound")
+    reserve = STAGE_SHARES["refine_reserve"] * time_limit_s
+    late_bound = False
     if saved is not None:
-        bound, pi, sigma = float(saved["bound"]), saved["pi"], saved["sigma"]
+        bound = float(saved["bound"])
         extra_a, extra_r = saved["extra_accounts"], saved["extra_reps"]
+        late_bound = not math.isfinite(bound)
         notes.append("bound reused from the checkpoint")
+    elif budget.remaining() <= reserve + 1.0:
+        # The plan comes first: the bound is taken after refinement, with the time left.
+        bound, extra_a, extra_r = -math.inf, np.empty(0, np.int64), np.empty(0, np.int64)
+        late_bound = True
+        save("bound", {"bound": np.asarray(bound), "pi": np.zeros(fine.n_reps),
+                       "sigma": np.zeros(fine.n_reps), "extra_accounts": extra_a,
+                       "extra_reps": extra_r})  # fmt: skip
     else:
         t = time.perf_counter()
         clock(3, f"Lagrangian bound over all {fine.n_accounts * fine.n_reps:,} pairs")
-        deadline = time.perf_counter() + budget.share("window_prices")
-        bound = -math.inf
-        found_a: list[IntArray] = []
-        found_r: list[IntArray] = []
-        # From zero prices: the coarse duals price whole clusters and measured a worse start
-        # (at 100k/500 their exact bound was 16% below the LP).
-        pi, sigma = np.zeros(fine.n_reps), np.zeros(fine.n_reps)
-        for round_no in range(DUAL_ROUNDS):
-            t_round = time.perf_counter()
-            pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=deadline)
-            priced = price_pairs(fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma))
-            bound = max(bound, priced.bound)
-            if priced.accounts.size == 0:
-                break
-            found_a.append(priced.accounts)
-            found_r.append(priced.reps)
-            fine = fine.with_pairs(priced.accounts, priced.reps)
-            # The first round's prices are capped where the candidates alone fell short, so its
-            # bound can be poor: a second round over the pairs it found is always run.
-            if round_no >= 1 and time.perf_counter() + (time.perf_counter() - t_round) > deadline:
-                break
-        extra_a = np.concatenate(found_a) if found_a else np.empty(0, np.int64)
-        extra_r = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
+        deadline = time.perf_counter() + min(
+            budget.share("window_prices"), budget.remaining() - reserve
+        )
+        bound, pi, sigma, extra_a, extra_r = window_bound(fine, deadline)
         stages["bound"] = time.perf_counter() - t
         save("bound", {"bound": np.asarray(bound, dtype=np.float64), "pi": pi, "sigma": sigma,
                        "extra_accounts": extra_a, "extra_reps": extra_r})  # fmt: skip
@@ -622,13 +653,14 @@ def align_large(
             backend="coarse",
             seconds=0.0,
         )
+        # Each pass takes half of what is left, so the exact repair below always gets time.
         refined = HeuristicSolver(use_lp=False).solve(
-            problem, time_limit_s=budget.reserve("final_write", floor=1.0), seed=seed,
+            problem, time_limit_s=0.5 * budget.reserve("final_write", floor=2.0), seed=seed,
             warm_start=start,
         )  # fmt: skip
         if (
             _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL
-            and budget.remaining() > 5
+            and budget.remaining() > 0.25 * budget.limit_s
         ):
             # Repair stalled: every move out of an overfull rep overfilled another. Give each
             # account twice the reach and repair again from where it stopped.
@@ -639,13 +671,28 @@ def align_large(
             )  # fmt: skip
             problem = wider.with_pairs(problem.pair_account, problem.pair_rep)
             refined = HeuristicSolver(use_lp=False).solve(
-                problem, time_limit_s=budget.reserve("final_write", floor=1.0), seed=seed,
+                problem, time_limit_s=0.5 * budget.reserve("final_write", floor=2.0), seed=seed,
                 warm_start=refined,
+            )  # fmt: skip
+        if budget.reserve("final_write") > 1.0:
+            # Never give up while time remains: exact repair of the worst neighbourhoods, then
+            # local search on (or only local search for a plan already balanced).
+            refined = rescue(
+                problem, refined, budget, reserve_s=STAGE_SHARES["final_write"] * time_limit_s,
+                seed=seed, notes=notes,
             )  # fmt: skip
         assignment = refined.assignment
         refined_status = refined.status
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
+    if late_bound and budget.remaining() > 0.2 * time_limit_s:
+        t = time.perf_counter()
+        clock(5, "Lagrangian bound over all pairs, with the time left")
+        deadline = budget.deadline - STAGE_SHARES["final_write"] * time_limit_s
+        bound = window_bound(problem, deadline, rounds=1)[0]
+        stages["bound"] = time.perf_counter() - t
+    elif late_bound:
+        notes.append("no time was left for the Lagrangian bound; raise --time-limit for one")
     clock(5, "writing the result")
     objective = problem.objective(assignment)
     feasible = _worst_violation(problem, assignment) <= FEASIBILITY_TOL
@@ -657,8 +704,9 @@ def align_large(
                 f"the decomposed solve found no plan within ±{100 * requested.potential:.3g}% "
                 f"potential / ±{100 * requested.workload:.3g}% workload in "
                 f"{time.perf_counter() - t_start:.0f} s; the best deviates up to "
-                f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Raise "
-                "--time-limit, widen --balance, use --soft, or try --decompose off"
+                f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Reps "
+                "left off balance: " + "; ".join(unbalanced_reasons(problem, assignment)) + ". "
+                "Raise --time-limit, widen --balance, use --soft, or try --decompose off"
             )
         _, loads = problem.loads(assignment)
         over = np.flatnonzero(loads > problem.capacity * (1.0 + FEASIBILITY_TOL))
@@ -742,13 +790,6 @@ def _stage_problem(
             if value.dtype.kind not in "iu" or value.min() < 0 or value.max() >= limit:
                 return f"'{name}' holds {what} positions outside 0..{limit - 1}"
     return None
-
-
-def _best_candidate(problem: AlignmentProblem, pi: FloatArray, sigma: FloatArray) -> FloatArray:
-    """Each account's cheapest candidate pair at the given window prices (its dual estimate)."""
-    pa, pr = problem.pair_account, problem.pair_rep
-    priced = problem.pair_cost - problem.potential[pa] * pi[pr] - problem.workload[pa] * sigma[pr]
-    return np.asarray(np.minimum.reduceat(priced, problem.account_start[:-1]), dtype=np.float64)
 
 
 def _support_pairs(

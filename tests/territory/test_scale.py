@@ -19,6 +19,7 @@ from territory.workflow.scale import (
     SOLVE_ACCOUNT_COLUMNS,
     SOLVE_REP_COLUMNS,
     CheckpointMismatchError,
+    cluster_units,
     micro_clusters,
     read_parquet_columns,
     should_decompose,
@@ -60,6 +61,19 @@ def test_micro_clusters_respect_groups_size_and_are_deterministic() -> None:
     assert (per["groups"] == 1).all()
     assert per["size"].max() <= 10
     assert set(labels) == set(range(labels.max() + 1))
+
+
+def test_cluster_caps_relax_to_fit_the_coarse_lp(
+    instance: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    # A short time limit allows fewer clusters: the caps relax until the count fits.
+    problem = build_problem(*instance, AlignmentSettings())
+    full = cluster_units(problem)
+    n_full = int(full.max()) + 1
+    fewer = cluster_units(problem, max_clusters=n_full // 2)
+    n_fewer = int(fewer.max()) + 1
+    assert n_fewer <= n_full // 2
+    assert set(fewer) == set(range(n_fewer)) and fewer.size == problem.n_accounts
 
 
 def test_decomposed_plan_is_complete_balanced_and_close_to_direct(
