@@ -45,12 +45,18 @@ class TestAvailableMemory:
         )
         assert available_memory_bytes(meminfo) == 23196104 * 1024
 
-    def test_falls_back_to_free_physical_pages(self, tmp_path: Path) -> None:
-        found = available_memory_bytes(tmp_path / "no-such-file")
-        assert found is None or found > 0
+    def test_falls_back_to_free_physical_pages(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Fixed page counts: the machine's free pages move between two reads on a busy machine.
+        pages = {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
+        monkeypatch.setattr("territory.workflow.resources.os.sysconf", pages.__getitem__)
+        assert available_memory_bytes(tmp_path / "no-such-file") == 1000 * 4096
         garbled = tmp_path / "garbled"
         garbled.write_text("MemAvailable: lots\n", encoding="ascii")
-        assert available_memory_bytes(garbled) == found
+        assert available_memory_bytes(garbled) == 1000 * 4096
+        pages["SC_AVPHYS_PAGES"] = -1  # unknown to the system
+        assert available_memory_bytes(garbled) is None
 
 
 class TestEstimate:
