@@ -206,8 +206,7 @@ def fit_key(
     Recorded as ``fitted_on`` in ``response.json``; equal keys give the same model.
     """
     return {
-        "input_accounts": file_hash(accounts_file),
-        "input_reps": file_hash(reps_file),
+        **_history_hashes(accounts_file, reps_file),
         "defaults": "literature" if literature_defaults else None,
         "n_boot": n_boot,
         "seed": seed,
@@ -325,7 +324,8 @@ def saved_model(folder: Path) -> SavedModel:
         return SavedModel(None, reason, present)
     fitted_on = document.get("fitted_on")
     fitted_on = fitted_on if isinstance(fitted_on, dict) else {}
-    changed = [n for n, h in _input_hashes(folder).items() if fitted_on.get(n) != h]
+    hashes = _history_hashes(folder / runs.INPUT_ACCOUNTS, folder / runs.INPUT_REPS)
+    changed = [n for n, h in hashes.items() if fitted_on.get(n) != h]
     if changed:
         return SavedModel(
             None,
@@ -339,12 +339,9 @@ def saved_model(folder: Path) -> SavedModel:
     return SavedModel(model, f"{RESPONSE_FILE} was fitted by territory value on these inputs", True)
 
 
-def _input_hashes(folder: Path) -> dict[str, str]:
-    """Return what a saved model is keyed on: the hashes of the run's exact input copies."""
-    return {
-        "input_accounts": file_hash(folder / runs.INPUT_ACCOUNTS),
-        "input_reps": file_hash(folder / runs.INPUT_REPS),
-    }
+def _history_hashes(accounts_file: Path, reps_file: Path) -> dict[str, str]:
+    """Return the sha256 of the history a fit reads (the part of :func:`fit_key` steps check)."""
+    return {"input_accounts": file_hash(accounts_file), "input_reps": file_hash(reps_file)}
 
 
 def _model_document(folder: Path) -> dict[str, Any] | None:
