@@ -72,11 +72,11 @@ class TestSyntheticFinanceCli:
         for chart in ("attainment_distribution.png", "payout_curve.png", "cost_vs_attainment.png"):
             assert (plan / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         workbook = load_workbook(plan / "finance.xlsx")
-        assert {"stress_scenarios", "sensitivity", "rep_impact", "payout_table"} <= set(
+        assert {"Scenarios", "Sensitivity", "Rep impact", "Payout table"} <= set(
             workbook.sheetnames
         )
-        sheet = workbook["stress_scenarios"]
-        assert sheet.freeze_panes == "A2"
+        sheet = workbook["Scenarios"]
+        assert sheet.freeze_panes == "B2"
         assert sheet["A1"].font.bold
         assert json.loads((plan / "stress.json").read_text())["seed"] == 3
 

@@ -1,14 +1,17 @@
-"""Reading Excel workbooks: one worksheet as a table, and the headers of every sheet.
+"""Excel workbooks: reading one worksheet as a table, and how every column is written.
 
 openpyxl reads the cells; this module picks the sheet, turns ids and text columns into text
 whatever type Excel stored, and refuses merged cells whose value would read as blank in all but
-their first cell.
+their first cell. For writing, :data:`COLUMNS` is the one table of headers and number formats
+(:func:`column_spec`) that :func:`territory.io.writers.write_workbook` applies to every sheet.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +20,7 @@ from territory.domain.contract import TEXT_COLUMNS, is_missing, none_for_missing
 from territory.domain.validation import check_unique_header, file_problem
 from territory.errors import DataValidationError, InputProblem
 
-__all__ = ["read_xlsx", "workbook_headers"]
+__all__ = ["COLUMNS", "KINDS", "ColumnSpec", "Kind", "column_spec", "read_xlsx", "workbook_headers"]
 
 
 def read_xlsx(p: Path, source: str, sheet: str | None = None) -> pd.DataFrame:
@@ -227,3 +230,255 @@ def _check_merged_cells(
             )
         ]
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Writing: how each column looks in a workbook
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of number is written: its Excel format, its precision and its unit.
+
+    ``decimals`` is the precision values are rounded to when written (None: 15 significant
+    digits, which only removes float noise); ``scale`` turns the frame's unit into the
+    sheet's (percentage points into fractions); ``unit`` ends the readable header
+    (``{currency}`` is replaced by the plan's currency).
+    """
+
+    number_format: str
+    decimals: int | None
+    unit: str = ""
+    scale: float = 1.0
+    integer: bool = False
+
+
+KINDS: dict[str, Kind] = {
+    "money": Kind("#,##0", 2, "{currency}"),
+    "share": Kind("0.0%", 6),
+    "points": Kind("0.0%", 6, scale=0.01),
+    "multiple": Kind('0.00"x"', 4),
+    "count": Kind("#,##0", 0, integer=True),
+    "hours": Kind("#,##0.0", 2, "h/yr"),
+    "km": Kind("#,##0.0", 3, "km"),
+    "number": Kind("#,##0.00", 4),
+    "year": Kind("0", 0, integer=True),
+    "general": Kind("General", None),
+    "text": Kind("General", None),
+}
+"""Every kind of column a workbook holds. Shares are stored as fractions and shown as %."""
+
+COLUMNS: dict[str, tuple[str, str]] = {
+    # ids and labels
+    "scenario_id": ("Scenario", "text"),
+    "rep_id": ("Rep", "text"),
+    "territory_id": ("Territory", "text"),
+    "territory_name": ("Territory name", "text"),
+    "parent_territory_id": ("Parent territory", "text"),
+    "account_id": ("Account", "text"),
+    "plan_id": ("Comp plan", "text"),
+    "run_id": ("Run", "text"),
+    "previous_rep": ("Previous rep", "text"),
+    "from_rep": ("From rep", "text"),
+    "to_rep": ("To rep", "text"),
+    "name": ("Name", "text"),
+    "role": ("Role", "text"),
+    "tier": ("Tier", "text"),
+    "measure": ("Measure", "text"),
+    "currency": ("Currency", "text"),
+    "method": ("Quota method", "text"),
+    "lever": ("Lever", "text"),
+    "tier_label": ("Tier", "text"),
+    "percentile": ("Percentile", "text"),
+    "period": ("Period", "text"),
+    "reason": ("Reason", "text"),
+    "status": ("Status", "text"),
+    "yoy_clip": ("Year-over-year cap", "text"),
+    "manual_reason": ("Manual adjustment reason", "text"),
+    "seasonality_profile_id": ("Seasonality profile", "text"),
+    "ramp_profile_id": ("Ramp profile", "text"),
+    "effective_start": ("Effective from", "text"),
+    "effective_end": ("Effective to", "text"),
+    "moved": ("Moved", "general"),
+    "setting": ("Setting", "text"),
+    "value": ("Value", "general"),
+    "source": ("Source", "text"),
+    # money per year
+    "revenue_p50": ("Revenue P50", "money"),
+    "incentive_p10": ("Incentive P10", "money"),
+    "incentive_p50": ("Incentive P50", "money"),
+    "incentive_p90": ("Incentive P90", "money"),
+    "total_comp_p50": ("Total comp P50", "money"),
+    "total_incentive": ("Total incentive", "money"),
+    "quota": ("Quota", "money"),
+    "ote": ("OTE", "money"),
+    "ti": ("Target incentive", "money"),
+    "payout_p10": ("Payout P10", "money"),
+    "payout_p50": ("Payout P50", "money"),
+    "payout_p90": ("Payout P90", "money"),
+    "expected_payout": ("Expected payout", "money"),
+    "expected_total_comp": ("Expected total comp", "money"),
+    "prior_year_quota": ("Prior-year quota", "money"),
+    "prior_year_payout": ("Prior-year payout", "money"),
+    "delta_expected_payout": ("Expected payout minus prior-year payout", "money"),
+    "payout_at_sample_ote": ("Payout at sample OTE", "money"),
+    "potential": ("Potential", "money"),
+    "potential_target": ("Potential target", "money"),
+    "history_basis": ("History basis", "money"),
+    "capacity_usd": ("Capacity", "money"),
+    "raw_quota": ("Quota before caps", "money"),
+    "manual_adj": ("Manual adjustment", "money"),
+    "final_annual_quota": ("Annual quota", "money"),
+    "annual_quota": ("Annual quota", "money"),
+    "period_quota": ("Period quota", "money"),
+    "prior_quota_rebased": ("Prior-year quota (rebased)", "money"),
+    "revenue_last_year": ("Revenue last year", "money"),
+    "revenue_at_risk": ("Revenue at risk", "money"),
+    # shares (fractions) and percentage points
+    "company_attainment_x": ("Company attainment", "share"),
+    "pct_reps_ge_quota": ("Reps at quota", "points"),
+    "pct_reps_ge_quota_p10": ("Reps at quota P10", "points"),
+    "pct_reps_ge_quota_p50": ("Reps at quota P50", "points"),
+    "pct_reps_ge_quota_p90": ("Reps at quota P90", "points"),
+    "pct_reps_paid": ("Reps paid", "points"),
+    "pct_reps_ge_excellence": ("Reps at excellence", "points"),
+    "pct_reps_capped": ("Reps capped", "points"),
+    "yoy_change_pct": ("Change on prior-year quota", "points"),
+    "incentive_to_ti_budget_p50": ("Incentive to TI budget P50", "share"),
+    "ccos": ("Cost of sales", "share"),
+    "ccos_p10": ("Cost of sales P10", "share"),
+    "ccos_p50": ("Cost of sales P50", "share"),
+    "ccos_p90": ("Cost of sales P90", "share"),
+    "marginal_cost_of_incremental_revenue": ("Incentive per extra revenue", "share"),
+    "expected_attainment": ("Expected attainment", "share"),
+    "p_attain_ge_1": ("Chance of reaching quota", "share"),
+    "p_below_threshold": ("Chance below threshold", "share"),
+    "attainment": ("Attainment", "share"),
+    "w_history": ("History weight", "share"),
+    "allocation_share": ("Share of the street total", "share"),
+    "ramp_factor": ("Ramp factor", "share"),
+    "quota_to_potential": ("Quota to potential", "share"),
+    "potential_dev": ("Potential deviation", "share"),
+    "workload_dev": ("Workload deviation", "share"),
+    "utilization": ("Utilisation", "share"),
+    # multiples
+    "payout_multiple_of_ti": ("Payout (multiple of TI)", "multiple"),
+    "marginal_rate": ("Marginal rate", "multiple"),
+    "over_assignment_factor": ("Over-assignment factor", "multiple"),
+    "quota_to_ote": ("Quota to OTE", "multiple"),
+    # counts, years, other units
+    "n_accounts": ("Accounts", "count"),
+    "accounts_moved_in": ("Accounts moved in", "count"),
+    "accounts_moved_out": ("Accounts moved out", "count"),
+    "wave": ("Wave", "count"),
+    "seed": ("Seed", "count"),
+    "plan_year": ("Plan year", "year"),
+    "fte": ("FTE", "number"),
+    "lever_value": ("Lever value", "number"),
+    "workload": ("Workload", "hours"),
+    "workload_target": ("Workload target", "hours"),
+    "capacity": ("Capacity", "hours"),
+    "distance_km": ("Distance", "km"),
+    "mean_distance_km": ("Mean distance", "km"),
+    "distance_km_before": ("Distance before", "km"),
+    "distance_km_after": ("Distance after", "km"),
+}
+"""Column name -> (readable header without unit, kind): the one place formats are decided."""
+
+_PERIOD = re.compile(r"([qm])(\d{1,2})")
+_WORDS = {"id": "ID", "ti": "TI", "ote": "OTE", "ccos": "CCOS", "fte": "FTE", "km": "km"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How one column of a frame is written: its header text and its kind."""
+
+    header: str
+    kind: Kind
+
+
+def column_spec(name: object, *, readable: bool = True, currency: str = "USD") -> ColumnSpec:
+    """Return the header and kind of a column, from :data:`COLUMNS` or from its name.
+
+    Columns not in the table keep a general format (numbers lose only float noise) and, with
+    ``readable``, get their name with spaces (``segment_code`` -> ``Segment code``).
+
+    Parameters
+    ----------
+    name
+        The frame's column label.
+    readable
+        Readable headers with units (finance.xlsx); else the column names as they are (tables
+        that are read back as data, such as ``territories.xlsx``).
+    currency
+        Put in the header of money columns.
+
+    Returns
+    -------
+    ColumnSpec
+        The header text and the kind.
+    """
+    key = str(name)
+    period = _PERIOD.fullmatch(key)
+    if key in COLUMNS:
+        label, kind_name = COLUMNS[key]
+    elif period is not None:
+        label = f"Q{int(period[2])}" if period[1] == "q" else f"Month {int(period[2])}"
+        kind_name = "money"
+    else:
+        words = key.replace("_", " ").split(" ")
+        label = " ".join(_WORDS.get(w.lower(), w) for w in words).strip() or key
+        label = label[:1].upper() + label[1:]
+        kind_name = "general"
+    kind = KINDS[kind_name]
+    if not readable:
+        return ColumnSpec(key, kind)
+    unit = kind.unit.replace("{currency}", currency)
+    return ColumnSpec(f"{label} ({unit})" if unit else label, kind)
+
+
+def cell_number(value: float | int, kind: Kind) -> float | int:
+    """Scale and round a number to its column's precision (no float noise in the sheet).
+
+    Parameters
+    ----------
+    value
+        A finite or infinite number (bools are not numbers here and never reach this).
+    kind
+        The column's kind.
+
+    Returns
+    -------
+    float or int
+        The value as the cell stores it.
+    """
+    if not math.isfinite(value):
+        return value
+    scaled = value * kind.scale if kind.scale != 1.0 else value
+    if kind.integer:
+        return int(round(scaled))
+    if kind.decimals is None:
+        return scaled if isinstance(scaled, int) else float(f"{scaled:.15g}")
+    rounded = round(float(scaled), kind.decimals)
+    return rounded + 0.0  # no negative zero
+
+
+def display_width(value: object, kind: Kind) -> int:
+    """Rough width in characters of a cell as Excel shows it (for column widths)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return max((len(line) for line in str(value).split("\n")), default=0)
+    if not math.isfinite(value):
+        return 4
+    fmt = kind.number_format
+    if fmt.endswith("%"):
+        return len(f"{value * 100:,.1f}%")
+    if fmt.endswith('"x"'):
+        return len(f"{value:,.2f}x")
+    if fmt == "0":
+        return len(str(int(value)))
+    if fmt == "General":
+        return len(f"{value:.10g}")
+    decimals = len(fmt.rsplit(".", 1)[1]) if "." in fmt else 0
+    return len(f"{value:,.{decimals}f}")

@@ -26,8 +26,9 @@ import pandas as pd
 
 from territory.domain.contract import SUPPORTED_FORMATS, is_missing
 from territory.io.outputs import add_files, is_engine_folder, is_legacy_run_folder, replace_folder
+from territory.io.sheets import KINDS, ColumnSpec, cell_number, column_spec, display_width
 
-__all__ = ["excel_safe", "write_outputs", "write_table", "write_workbook"]
+__all__ = ["ROW_KIND_COLUMN", "excel_safe", "write_outputs", "write_table", "write_workbook"]
 
 # Characters that make Excel or LibreOffice read a cell as a formula (CSV/formula injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -231,60 +232,32 @@ def _sheet_title(stem: str) -> str:
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-    write_workbook(path, {path.stem: frame}, formatted=False)
+    # Tables written as xlsx are read back as data (territories.xlsx by later steps, an
+    # assignments file as next year's input): formats and widths, but the column names kept.
+    write_workbook(path, {path.stem: frame}, readable=False)
 
 
-_MONEY_WORDS = (
-    "incentive",
-    "revenue",
-    "quota",
-    "potential",
-    "cost",
-    "comp",
-    "ote",
-    "base",
-    "earnings",
-    "payout",
-    "sales",
-    "budget",
-    "pay",
-    "history",
-    "target",
-)
-_FRACTION_WORDS = (
-    "ccos",
-    "share",
-    "ratio",
-    "_to_",
-    "_dev",
-    "attainment",
-    "utilization",
-    "p_",
-    "weight",
-    "factor",
-    "slope",
-)
-
-
-def _number_format(column: str) -> str | None:
-    """Excel number format for a column, read from its name (finance conventions)."""
-    name = column.lower()
-    if name.startswith("pct_") or name.endswith("_pct"):
-        return '0.0"%"'
-    if any(word in name for word in _FRACTION_WORDS):
-        return "0.0%"
-    if any(word in name for word in _MONEY_WORDS):
-        return "#,##0"
-    return None
+ROW_KIND_COLUMN = "value_kind"
+"""In a sheet with a ``value`` column, the kind (:data:`territory.io.sheets.KINDS`) of each
+row's value; the writer formats the value with it and does not write this column."""
 
 
 def write_workbook(
-    path: Path, sheets: Mapping[str, pd.DataFrame], *, formatted: bool = True
+    path: Path,
+    sheets: Mapping[str, pd.DataFrame],
+    *,
+    readable: bool = True,
+    currency: str = "USD",
 ) -> None:
-    """One sheet per table, header row frozen, text made Excel-safe, stable bytes.
+    """One sheet per table, formatted from the column table, text made Excel-safe, stable bytes.
 
-    With ``formatted`` numbers get formats from their column names (money with thousands
-    separators, fractions as percentages) and columns a readable width.
+    Every column's header, number format and precision come from
+    :func:`territory.io.sheets.column_spec`: money with thousands separators, shares stored as
+    fractions and shown as percentages, multiples as ``0.00"x"``, counts as integers; numbers
+    are rounded to their column's precision, so no float noise reaches the sheet. The header
+    row is bold and frozen (and the first column when it holds ids or labels), an autofilter
+    covers the table and columns are as wide as their content. A sheet with a
+    :data:`ROW_KIND_COLUMN` formats its ``value`` column row by row.
 
     Parameters
     ----------
@@ -292,8 +265,11 @@ def write_workbook(
         The .xlsx file to write.
     sheets
         Sheet name (cut to Excel's 31 characters) to table, in order.
-    formatted
-        Number formats and column widths from the column names.
+    readable
+        Readable headers with units (``Total comp P50 (USD)``); else the column names as
+        they are, for tables that are read back as data.
+    currency
+        Named in the headers of money columns.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -302,38 +278,73 @@ def write_workbook(
     from openpyxl.writer.excel import ExcelWriter
 
     workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
     for name, frame in sheets.items():
+        row_kinds = None
+        if ROW_KIND_COLUMN in frame.columns and "value" in frame.columns:
+            row_kinds = [KINDS[str(k)] for k in frame[ROW_KIND_COLUMN]]
+            frame = frame.drop(columns=[ROW_KIND_COLUMN])
+        specs = [column_spec(c, readable=readable, currency=currency) for c in frame.columns]
+        specs = _unique_headers(specs) if readable else specs
+        value_at = list(frame.columns).index("value") if row_kinds is not None else -1
         safe = excel_safe(frame)
         sheet = workbook.create_sheet(_sheet_title(name))
-        sheet.freeze_panes = "A2"
-        formats = [_number_format(str(c)) if formatted else None for c in safe.columns]
-        if formatted:
-            for i, label in enumerate(safe.columns, start=1):
-                sheet.column_dimensions[get_column_letter(i)].width = max(12, len(str(label)) + 2)
-            header = []
-            for label in safe.columns:
-                cell = WriteOnlyCell(sheet, value=_xlsx_cell(label))
-                cell.font = Font(bold=True)
-                header.append(cell)
-            sheet.append(header)
-        else:
-            sheet.append([_xlsx_cell(label) for label in safe.columns])
-        for record in safe.itertuples(index=False, name=None):
-            if not formatted:
-                sheet.append([_xlsx_cell(v) for v in record])
-                continue
+        widths = [len(spec.header) for spec in specs]
+        rows: list[list[Any]] = []
+        for r, record in enumerate(safe.itertuples(index=False, name=None)):
             row = []
-            for value, number_format in zip(record, formats, strict=True):
-                cell = WriteOnlyCell(sheet, value=_xlsx_cell(value))
-                if number_format and isinstance(cell.value, int | float):
-                    cell.number_format = number_format
-                row.append(cell)
-            sheet.append(row)
+            for i, (value, spec) in enumerate(zip(record, specs, strict=True)):
+                kind = row_kinds[r] if i == value_at and row_kinds is not None else spec.kind
+                cell = _xlsx_cell(value)
+                if isinstance(cell, int | float) and not isinstance(cell, bool):
+                    cell = cell_number(cell, kind)
+                if r < _WIDTH_SAMPLE:
+                    widths[i] = max(widths[i], display_width(cell, kind))
+                row.append((cell, kind))
+            rows.append(row)
+        for i, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
+        first = specs[0].kind if specs else None
+        freeze_id = first is KINDS["text"] and len(specs) > 2
+        sheet.freeze_panes = "B2" if freeze_id else "A2"
+        if specs:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(specs))}{len(rows) + 1}"
+        header = []
+        for spec in specs:
+            cell = WriteOnlyCell(sheet, value=_xlsx_cell(spec.header))
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for row in rows:
+            cells = []
+            for value, kind in row:
+                cell = WriteOnlyCell(sheet, value=value)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    cell.number_format = kind.number_format
+                cells.append(cell)
+            sheet.append(cells)
     # openpyxl stamps "now" into docProps/core.xml and every zip entry; fix both for stable bytes.
     workbook.properties.created = _FIXED_TIMESTAMP
     workbook.properties.modified = _FIXED_TIMESTAMP
     with _StableZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(workbook, archive).save()
+
+
+_WIDTH_SAMPLE = 2000
+"""Rows looked at to size a column (a long table's widths come from its first rows)."""
+
+
+def _unique_headers(specs: list[ColumnSpec]) -> list[ColumnSpec]:
+    """Keep headers distinct: a repeated header gets the column's position appended."""
+    seen: set[str] = set()
+    out = []
+    for i, spec in enumerate(specs, start=1):
+        header = spec.header
+        if header in seen:
+            header = f"{header} ({i})"
+        seen.add(header)
+        out.append(ColumnSpec(header, spec.kind))
+    return out
 
 
 def _jsonable(value: object, where: str) -> Any:

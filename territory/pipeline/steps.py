@@ -33,6 +33,7 @@ from territory.rendering.charts import (
 from territory.workflow.finance import (
     QuotaStep,
     StressStep,
+    finance_sheets,
     quota_rows,
     set_plan_quotas,
     stress_plan,
@@ -299,7 +300,10 @@ def write_stress_step(
         "rep_impact": step.rep_impact,
         "payout_table": step.payout_table,
     }
-    sheets = {**tables, "cost_distribution": step.cost_distribution}
+    sheets = finance_sheets(
+        runs.load_plan(folder), step, comp, seed=seed, n_sims=n_sims,
+        comp_source=comp_path.read_bytes(),
+    )  # fmt: skip
 
     def copy_comp(target: Path) -> None:
         # The plan as run, so that checks and the report read the same file later.
@@ -323,7 +327,7 @@ def write_stress_step(
         },
         "csv",
         files={
-            "finance.xlsx": lambda path: write_workbook(path, sheets),
+            "finance.xlsx": lambda path: write_workbook(path, sheets, currency=comp.currency),
             "attainment_distribution.png": lambda path: attainment_distribution_chart(
                 step.result, path
             ),

@@ -8,6 +8,8 @@ CLI writes them. Nothing here prints or touches files.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +35,9 @@ from territory.domain.stress import (
     sensitivity_grid,
 )
 from territory.domain.stress_centre import centre_on_model
+from territory.io.output_rules import engine_version
 from territory.io.runs import PlanFolder
+from territory.io.sheets import column_spec
 
 if TYPE_CHECKING:
     from territory.domain.response import ResponseModel
@@ -273,3 +277,236 @@ def stress_plan(
         lever=lever,
         expected_sales=centre,
     )
+
+
+# ------------------------------------------------------------------------------------------
+# finance.xlsx: the sheets, in the order a finance reviewer reads them
+
+FINANCE_SHEETS = (
+    "Scenarios", "Sensitivity", "Rep impact", "Quotas", "Payout table", "Cost distribution",
+    "Assumptions",
+)  # fmt: skip
+"""Sheet names of finance.xlsx (Quotas only when the run has quotas)."""
+
+_QUOTA_SHEET_COLUMNS = (
+    "territory_id", "rep_id", "role", "measure", "currency", "method", "final_annual_quota",
+    "prior_quota_rebased", "yoy_change_pct", "yoy_clip", "quota_to_potential", "quota_to_ote",
+    "ramp_factor", "w_history", "potential", "history_basis", "capacity_usd",
+    "allocation_share", "over_assignment_factor", "status",
+)  # fmt: skip
+"""Columns of the Quotas sheet from quotas_annual, periods (q1.. or m01..) after the quota."""
+
+
+def finance_sheets(
+    run: PlanFolder,
+    step: StressStep,
+    comp: CompPlan,
+    *,
+    seed: int,
+    n_sims: int,
+    comp_source: bytes | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Assemble the sheets of finance.xlsx from a stress step and the run it was made on.
+
+    Every quota row of the run (per rep and measure, annual and by period) goes to Quotas;
+    columns without a single value are left out and named in Assumptions, which also records
+    the target, methods, simulation settings and the plan's fingerprint. Prior-year quota and
+    payout are filled from the inputs when they hold them (see :func:`prior_year_columns`).
+
+    Parameters
+    ----------
+    run
+        The run folder (its quotas, ``quota_summary.json`` and ``solve.json``).
+    step
+        The stress test's tables.
+    comp
+        The comp plan stressed.
+    seed, n_sims
+        The simulation's seed and size.
+    comp_source
+        The comp plan file's bytes, for its hash in the fingerprint.
+
+    Returns
+    -------
+    dict
+        Sheet name to table, in :data:`FINANCE_SHEETS` order; formats come from the column
+        table when written (:func:`territory.io.write_workbook`).
+    """
+    rep_impact, prior_notes = prior_year_columns(step.rep_impact, run)
+    tables: dict[str, pd.DataFrame] = {
+        "Scenarios": step.scenarios,
+        "Sensitivity": step.sensitivity,
+        "Rep impact": rep_impact,
+    }
+    quotas = run.quotas() if (run.path / "quotas.parquet").exists() else None
+    if quotas is not None:
+        tables["Quotas"] = quota_sheet(quotas)
+    tables["Payout table"] = step.payout_table
+    tables["Cost distribution"] = step.cost_distribution
+    left_out: list[str] = []
+    for name, frame in tables.items():
+        empty = [c for c in frame.columns if frame[c].isna().all()]
+        if empty and len(frame):
+            tables[name] = frame.drop(columns=empty)
+            headers = [column_spec(c, currency=comp.currency).header for c in empty]
+            left_out.append(f"{name}: {', '.join(headers)}")
+    rows = assumption_rows(run, step, comp, seed=seed, n_sims=n_sims, comp_source=comp_source)
+    rows += prior_notes
+    if left_out:
+        rows.append(("Columns left out (no data)", "; ".join(left_out), "text", "this workbook"))
+    tables["Assumptions"] = pd.DataFrame(
+        rows, columns=["setting", "value", "value_kind", "source"]
+    ).astype({"value": object})
+    return tables
+
+
+def quota_sheet(quotas: pd.DataFrame) -> pd.DataFrame:
+    """Quotas per rep and measure: the annual quota, then one column per period, then bases."""
+    periods = [c for c in quotas.columns if c[:1] in ("q", "m") and c[1:].isdigit()]
+    keep = [c for c in _QUOTA_SHEET_COLUMNS if c in quotas.columns]
+    at = keep.index("final_annual_quota") + 1 if "final_annual_quota" in keep else len(keep)
+    return quotas[keep[:at] + periods + keep[at:]].reset_index(drop=True)
+
+
+def prior_year_columns(
+    rep_impact: pd.DataFrame, run: PlanFolder
+) -> tuple[pd.DataFrame, list[tuple[str, object, str, str]]]:
+    """Fill prior-year quota and payout from the inputs, and say where they came from.
+
+    Prior-year quota: the reps' ``prior_year_quota``, else the sum of the accounts'
+    ``quota_last_year`` over each territory (the quota last year's owners carried for the
+    accounts the territory holds now). Prior-year payout only from the reps'
+    ``prior_year_payout``: this year's comp plan applied to last year's sales would not be
+    what was paid. A column the inputs cannot fill is left out, with a note naming the input
+    that would fill it.
+    """
+    frame = rep_impact.copy()
+    notes: list[tuple[str, object, str, str]] = []
+    reps = run.reps.assign(rep_id=run.reps["rep_id"].astype(str)).set_index("rep_id")
+    ids = frame["rep_id"].astype(str)
+    quota_source = "stress inputs"
+    if frame["prior_year_quota"].isna().all() and "prior_year_quota" in reps.columns:
+        frame["prior_year_quota"] = ids.map(pd.to_numeric(reps["prior_year_quota"])).to_numpy()
+        quota_source = "reps.prior_year_quota"
+    if frame["prior_year_quota"].isna().all() and "quota_last_year" in run.accounts.columns:
+        last = pd.to_numeric(run.accounts["quota_last_year"], errors="coerce")
+        by_territory = last.groupby(run.rep_of_account.astype(str).to_numpy()).sum(min_count=1)
+        frame["prior_year_quota"] = frame["territory_id"].astype(str).map(by_territory).to_numpy()
+        quota_source = "accounts.quota_last_year, summed over each territory's accounts"
+    if frame["prior_year_payout"].isna().all() and "prior_year_payout" in reps.columns:
+        frame["prior_year_payout"] = ids.map(pd.to_numeric(reps["prior_year_payout"])).to_numpy()
+    frame["delta_expected_payout"] = frame["expected_payout"] - frame["prior_year_payout"]
+    if frame["prior_year_quota"].isna().all():
+        frame = frame.drop(columns=["prior_year_quota"])
+        notes.append(
+            ("Prior-year quota", "not in the inputs: column left out", "text",
+             "add quota_last_year to the accounts (or prior_year_quota to the reps)")
+        )  # fmt: skip
+    else:
+        notes.append(("Prior-year quota", "filled", "text", quota_source))
+    if frame["prior_year_payout"].isna().all():
+        frame = frame.drop(columns=["prior_year_payout", "delta_expected_payout"])
+        notes.append(
+            ("Prior-year payout", "not in the inputs: columns left out", "text",
+             "add prior_year_payout (incentive paid last year) to the reps")
+        )  # fmt: skip
+    else:
+        notes.append(("Prior-year payout", "filled", "text", "reps.prior_year_payout"))
+    return frame, notes
+
+
+def assumption_rows(
+    run: PlanFolder,
+    step: StressStep,
+    comp: CompPlan,
+    *,
+    seed: int,
+    n_sims: int,
+    comp_source: bytes | None = None,
+) -> list[tuple[str, object, str, str]]:
+    """Rows (setting, value, kind, source) of the Assumptions sheet: what the numbers rest on."""
+    rows: list[tuple[str, object, str, str]] = []
+    summary_doc = run.document("quota_summary.json") or {}
+    config = summary_doc.get("config") or {}
+    summary = summary_doc.get("summary") or {}
+    where = "quota_summary.json"
+    if config:
+        method = config.get("method") or {}
+        over = config.get("over_assignment")
+        caps = config.get("caps")
+        rows += [
+            ("Company target", config.get("company_target"), "money", where),
+            ("Non-quota revenue", config.get("non_quota_revenue"), "money", where),
+            ("Over-assignment", over if not isinstance(over, list) else
+             summary.get("over_assignment_factor", 1.0) - 1.0, "share", where),
+            ("Over-assignment factor", summary.get("over_assignment_factor"), "multiple", where),
+            ("Plan year", config.get("plan_year"), "year", where),
+            ("Quota method", method.get("name"), "text", where),
+            ("History weight", *_history_weight(method), where),
+            ("Quota periods", (config.get("seasonality") or {}).get("periods"), "text", where),
+            ("Year-over-year caps", _caps_text(caps), "text", where),
+        ]  # fmt: skip
+    rows += [
+        ("Comp plan", comp.plan_id, "text", "comp_plan.toml"),
+        ("Currency", comp.currency, "text", "comp_plan.toml"),
+        ("Forecast (company sales at 100% of plan)", step.forecast, "money", "stress.json"),
+        ("Simulations", n_sims, "count", "stress.json"),
+        ("Seed", seed, "count", "stress.json"),
+        ("Sensitivity lever", step.lever, "text", "stress.json"),
+    ]
+    stress_config = step.result.config
+    for label, value in (
+        ("Company spread (log-sd)", stress_config.sigma_company),
+        ("Segment spread (log-sd)", stress_config.sigma_segment),
+        ("Rep effectiveness spread (log-sd)", stress_config.sigma_effectiveness),
+        ("Rep idiosyncratic spread (log-sd)", stress_config.sigma_idio),
+    ):
+        rows.append((label, value, "number", "stress settings"))
+    rows.append(("Expected-sales centre", _centre_text(step.expected_sales), "text", "stress.json"))
+    inputs = run.solve.get("inputs") or {}
+    hashes = {str(k): str(v) for k, v in sorted(inputs.items()) if v}
+    if comp_source is not None:
+        hashes["comp_plan"] = "sha256:" + hashlib.sha256(comp_source).hexdigest()
+    for name, digest in hashes.items():
+        source = "solve.json" if name in inputs else "comp_plan.toml"
+        label = f"{name.replace('_', ' ').capitalize()} file (sha256)"
+        rows.append((label, digest, "text", source))
+    joined = json.dumps(hashes, sort_keys=True).encode()
+    fingerprint = hashlib.sha256(joined).hexdigest()[:16]
+    rows.append(("Plan fingerprint", fingerprint, "text", "sha256 of the input hashes above"))
+    rows.append(("Engine version (align)", run.solve.get("version"), "text", "solve.json"))
+    rows.append(("Engine version (stress)", engine_version(), "text", "installed package"))
+    return [row for row in rows if row[1] is not None]
+
+
+def _history_weight(method: dict[str, Any]) -> tuple[object, str]:
+    """Give the blend's history weight: one share, or the weights by role as text."""
+    fixed = method.get("history_weight")
+    if fixed is not None:
+        return float(fixed), "share"
+    by_role = method.get("role_history_weights") or {}
+    parts = [f"{role} {100 * float(w):g}%" for role, w in sorted(by_role.items())]
+    other = method.get("other_role_history_weight")
+    if other is not None:
+        parts.append(f"other roles {100 * float(other):g}%")
+    return ("by role: " + ", ".join(parts)) if parts else None, "text"
+
+
+def _caps_text(caps: dict[str, Any] | None) -> str:
+    """Year-over-year caps as a sentence (text that cannot start like a formula)."""
+    if not caps:
+        return "off"
+    low, high = 100 * float(caps.get("min_change", 0.0)), 100 * float(caps.get("max_change", 0.0))
+    reference = str(caps.get("reference", "prior_quota")).replace("_", " ")
+    return f"change on the {reference} kept between {low:g}% and {high:+g}%"
+
+
+def _centre_text(expected: dict[str, Any] | None) -> str:
+    """Where each rep's attainment was centred, as the stress step recorded it."""
+    if not expected or expected.get("source") != "model":
+        reason = f" ({expected['reason']})" if expected and expected.get("reason") else ""
+        return (
+            "history: last year's revenue per territory (potential x the company's "
+            f"penetration where none), scaled to the forecast{reason}"
+        )
+    return f"response model ({expected.get('model_source') or expected.get('reason') or 'saved'})"

@@ -181,7 +181,7 @@ class TestSyntheticRoundTrip:
         sheet = load_workbook(path).active
         assert sheet is not None
         assert sheet.title == "plan"
-        assert sheet.freeze_panes == "A2"
+        assert sheet.freeze_panes == "B2"  # header row and the id column
         assert sheet["A2"].value == "00123"
         assert sheet["B2"].value == pytest.approx(40.71)
 
