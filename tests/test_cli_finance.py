@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
+from territory.workflow.finance import FINANCE_SHEETS
 from tests.commands import DEMO_COMP as COMP
 from tests.commands import align_args, invoke, run_territory, write_instance
 
@@ -78,6 +79,7 @@ class TestSyntheticFinanceCli:
         sheet = workbook["Scenarios"]
         assert sheet.freeze_panes == "B2"
         assert sheet["A1"].font.bold
+        _assert_finance_workbook(workbook, scenarios, pd.read_csv(plan / "quotas_annual.csv"))
         assert json.loads((plan / "stress.json").read_text())["seed"] == 3
 
     def test_stress_is_reproducible_with_a_seed(self, plan: Path) -> None:
@@ -206,3 +208,54 @@ class TestReportCli:
     def test_report_on_a_folder_that_is_not_a_run(self, tmp_path: Path) -> None:
         done = runner.invoke(app, ["report", "--plan", str(tmp_path)])
         assert done.exit_code == EXIT_BAD_INPUT
+
+
+def _assert_finance_workbook(
+    workbook: Workbook, scenarios: pd.DataFrame, annual: pd.DataFrame
+) -> None:
+    """finance.xlsx as finance reads it: sheets, headers, formats, values, nothing live."""
+    assert workbook.sheetnames == list(FINANCE_SHEETS)
+    for sheet in workbook.worksheets:
+        headers = [c.value for c in sheet[1]]
+        assert all(isinstance(h, str) and "_" not in h for h in headers), (sheet.title, headers)
+        assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}" + str(
+            sheet.max_row
+        )
+        assert sheet.freeze_panes in ("A2", "B2")
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                assert cell.data_type != "f"
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r"))
+    by_header = {
+        sheet.title: {c.value: c.column for c in sheet[1]} for sheet in workbook.worksheets
+    }
+    stress = workbook["Scenarios"]
+    total = stress.cell(2, by_header["Scenarios"]["Total comp P50 (USD)"])
+    assert total.number_format == "#,##0"
+    assert total.value == pytest.approx(scenarios["total_comp_p50"].iloc[0], abs=0.01)
+    at_quota = stress.cell(2, by_header["Scenarios"]["Reps at quota"])
+    assert at_quota.number_format == "0.0%"
+    assert at_quota.value == pytest.approx(scenarios["pct_reps_ge_quota"].iloc[0] / 100, abs=1e-6)
+    payout = workbook["Payout table"]
+    column = by_header["Payout table"]["Payout (multiple of TI)"]
+    multiples = [payout.cell(r, column).value for r in range(2, payout.max_row + 1)]
+    assert payout.cell(2, column).number_format == '0.00"x"'
+    assert any(0 < m < 0.5 for m in multiples)  # fractions of TI survive (0.05 is not 0)
+    quotas = workbook["Quotas"]
+    assert quotas.max_row - 1 == len(annual)  # every rep and measure
+    annual_at = by_header["Quotas"]["Annual quota (USD)"]
+    periods = [by_header["Quotas"][f"Q{i} (USD)"] for i in range(1, 5)]
+    for r in range(2, quotas.max_row + 1):
+        split = sum(quotas.cell(r, c).value for c in periods)
+        assert split == pytest.approx(quotas.cell(r, annual_at).value, abs=0.05)
+    assumptions = {row[0].value: row[1] for row in workbook["Assumptions"].iter_rows(min_row=2)}
+    assert assumptions["Company target"].value == 10_000_000
+    assert assumptions["Company target"].number_format == "#,##0"
+    assert assumptions["Over-assignment"].number_format == "0.0%"
+    assert assumptions["Simulations"].value == 400 and assumptions["Seed"].value == 3
+    assert len(str(assumptions["Plan fingerprint"].value)) == 16
+    assert str(assumptions["Accounts file (sha256)"].value).startswith("sha256:")
+    rep_impact = by_header["Rep impact"]
+    if "Prior-year quota (USD)" not in rep_impact:  # the synthetic plan has no quota history
+        assert assumptions["Prior-year quota"].value == "not in the inputs: column left out"
