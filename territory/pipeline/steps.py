@@ -31,6 +31,7 @@ from territory.rendering.charts import (
     payout_curve_chart,
 )
 from territory.workflow.finance import (
+    FinanceRun,
     QuotaStep,
     StressStep,
     finance_sheets,
@@ -300,10 +301,9 @@ def write_stress_step(
         "rep_impact": step.rep_impact,
         "payout_table": step.payout_table,
     }
-    sheets = finance_sheets(
-        runs.load_plan(folder), step, comp, seed=seed, n_sims=n_sims,
-        comp_source=comp_path.read_bytes(),
-    )  # fmt: skip
+    run = runs.load_plan(folder)
+    made = FinanceRun(run, step, comp, seed, n_sims, comp_source=comp_path.read_bytes())
+    sheets = finance_sheets(made)
 
     def copy_comp(target: Path) -> None:
         # The plan as run, so that checks and the report read the same file later.

@@ -297,15 +297,22 @@ _QUOTA_SHEET_COLUMNS = (
 """Columns of the Quotas sheet from quotas_annual, periods (q1.. or m01..) after the quota."""
 
 
-def finance_sheets(
-    run: PlanFolder,
-    step: StressStep,
-    comp: CompPlan,
-    *,
-    seed: int,
-    n_sims: int,
-    comp_source: bytes | None = None,
-) -> dict[str, pd.DataFrame]:
+@dataclass(frozen=True)
+class FinanceRun:
+    """What finance.xlsx is made from: the run folder, its stress step and how it was run.
+
+    ``comp_source`` is the comp plan file's bytes, hashed into the plan fingerprint.
+    """
+
+    run: PlanFolder
+    step: StressStep
+    comp: CompPlan
+    seed: int
+    n_sims: int
+    comp_source: bytes | None = None
+
+
+def finance_sheets(made: FinanceRun) -> dict[str, pd.DataFrame]:
     """Assemble the sheets of finance.xlsx from a stress step and the run it was made on.
 
     Every quota row of the run (per rep and measure, annual and by period) goes to Quotas;
@@ -315,16 +322,9 @@ def finance_sheets(
 
     Parameters
     ----------
-    run
-        The run folder (its quotas, ``quota_summary.json`` and ``solve.json``).
-    step
-        The stress test's tables.
-    comp
-        The comp plan stressed.
-    seed, n_sims
-        The simulation's seed and size.
-    comp_source
-        The comp plan file's bytes, for its hash in the fingerprint.
+    made
+        The run folder (its quotas, ``quota_summary.json`` and ``solve.json``), the stress
+        step's tables, the comp plan and the simulation's seed and size.
 
     Returns
     -------
@@ -332,6 +332,7 @@ def finance_sheets(
         Sheet name to table, in :data:`FINANCE_SHEETS` order; formats come from the column
         table when written (:func:`territory.io.write_workbook`).
     """
+    run, step, comp = made.run, made.step, made.comp
     rep_impact, prior_notes = prior_year_columns(step.rep_impact, run)
     tables: dict[str, pd.DataFrame] = {
         "Scenarios": step.scenarios,
@@ -350,7 +351,7 @@ def finance_sheets(
             tables[name] = frame.drop(columns=empty)
             headers = [column_spec(c, currency=comp.currency).header for c in empty]
             left_out.append(f"{name}: {', '.join(headers)}")
-    rows = assumption_rows(run, step, comp, seed=seed, n_sims=n_sims, comp_source=comp_source)
+    rows = assumption_rows(made)
     rows += prior_notes
     if left_out:
         rows.append(("Columns left out (no data)", "; ".join(left_out), "text", "this workbook"))
@@ -415,16 +416,9 @@ def prior_year_columns(
     return frame, notes
 
 
-def assumption_rows(
-    run: PlanFolder,
-    step: StressStep,
-    comp: CompPlan,
-    *,
-    seed: int,
-    n_sims: int,
-    comp_source: bytes | None = None,
-) -> list[tuple[str, object, str, str]]:
+def assumption_rows(made: FinanceRun) -> list[tuple[str, object, str, str]]:
     """Rows (setting, value, kind, source) of the Assumptions sheet: what the numbers rest on."""
+    run, step, comp = made.run, made.step, made.comp
     rows: list[tuple[str, object, str, str]] = []
     summary_doc = run.document("quota_summary.json") or {}
     config = summary_doc.get("config") or {}
@@ -450,8 +444,8 @@ def assumption_rows(
         ("Comp plan", comp.plan_id, "text", "comp_plan.toml"),
         ("Currency", comp.currency, "text", "comp_plan.toml"),
         ("Forecast (company sales at 100% of plan)", step.forecast, "money", "stress.json"),
-        ("Simulations", n_sims, "count", "stress.json"),
-        ("Seed", seed, "count", "stress.json"),
+        ("Simulations", made.n_sims, "count", "stress.json"),
+        ("Seed", made.seed, "count", "stress.json"),
         ("Sensitivity lever", step.lever, "text", "stress.json"),
     ]
     stress_config = step.result.config
@@ -465,8 +459,8 @@ def assumption_rows(
     rows.append(("Expected-sales centre", _centre_text(step.expected_sales), "text", "stress.json"))
     inputs = run.solve.get("inputs") or {}
     hashes = {str(k): str(v) for k, v in sorted(inputs.items()) if v}
-    if comp_source is not None:
-        hashes["comp_plan"] = "sha256:" + hashlib.sha256(comp_source).hexdigest()
+    if made.comp_source is not None:
+        hashes["comp_plan"] = "sha256:" + hashlib.sha256(made.comp_source).hexdigest()
     for name, digest in hashes.items():
         source = "solve.json" if name in inputs else "comp_plan.toml"
         label = f"{name.replace('_', ' ').capitalize()} file (sha256)"

@@ -56,14 +56,10 @@ def _scenarios() -> pd.DataFrame:
 
 
 def _payout() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "plan_id": ["p/hunter", "p/hunter"],
-            "attainment": [0.05, 1.3],
-            "payout_multiple_of_ti": [0.05, 2.5],
-            "payout_at_sample_ote": [4500.0, 225000.0],
-        }
-    )
+    """Two rows of a payout table: a small and a large multiple of target incentive."""
+    columns = ["plan_id", "attainment", "payout_multiple_of_ti", "payout_at_sample_ote"]
+    return pd.DataFrame([("p/hunter", 0.05, 0.05, 4500.0), ("p/hunter", 1.3, 2.5, 225000.0)],
+                        columns=columns)  # fmt: skip
 
 
 class TestColumnTable:
@@ -190,17 +186,14 @@ class TestDataTables:
     """``align --format xlsx``: the same care, but column names kept for reading back."""
 
     def _territories(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "rep_id": ["=R1", "R2"],
-                "n_accounts": [144, 117],
-                "potential": [12116253.860000005, 11097422.83],
-                "potential_dev": [-0.049641, 0.048879],
-                "workload": [1490.4000000000005, 1385.7999999999997],
-                "utilization": [0.881893, 0.839879],
-                "mean_distance_km": [18.633, 3.657],
-            }
-        )
+        """Two territories with float noise (sums of hours) and a formula-like rep id."""
+        rows = [
+            ("=R1", 144, 12116253.860000005, -0.049641, 1490.4000000000005, 0.881893, 18.633),
+            ("R2", 117, 11097422.83, 0.048879, 1385.7999999999997, 0.839879, 3.657),
+        ]
+        columns = ["rep_id", "n_accounts", "potential", "potential_dev", "workload",
+                   "utilization", "mean_distance_km"]  # fmt: skip
+        return pd.DataFrame(rows, columns=columns)
 
     def test_formats_no_float_noise_names_kept(self, tmp_path: Path) -> None:
         path = tmp_path / "territories.xlsx"
