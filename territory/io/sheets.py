@@ -251,6 +251,8 @@ class Kind:
     unit: str = ""
     scale: float = 1.0
     integer: bool = False
+    label: bool = False
+    """Ids and names: a sheet whose first column is one freezes it beside the header."""
 
 
 KINDS: dict[str, Kind] = {
@@ -264,7 +266,7 @@ KINDS: dict[str, Kind] = {
     "number": Kind("#,##0.00", 4),
     "year": Kind("0", 0, integer=True),
     "general": Kind("General", None),
-    "text": Kind("General", None),
+    "text": Kind("General", None, label=True),
 }
 """Every kind of column a workbook holds. Shares are stored as fractions and shown as %."""
 
@@ -331,7 +333,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "final_annual_quota": ("Annual quota", "money"),
     "annual_quota": ("Annual quota", "money"),
     "period_quota": ("Period quota", "money"),
-    "prior_quota_rebased": ("Prior-year quota (rebased)", "money"),
+    "prior_quota_rebased": ("Prior-year quota, rebased", "money"),
     "revenue_last_year": ("Revenue last year", "money"),
     "revenue_at_risk": ("Revenue at risk", "money"),
     # shares (fractions) and percentage points

@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import itertools
 import json
 import math
 import re
 import shutil
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from territory.domain.contract import SUPPORTED_FORMATS, is_missing
 from territory.io.outputs import add_files, is_engine_folder, is_legacy_run_folder, replace_folder
-from territory.io.sheets import KINDS, ColumnSpec, cell_number, column_spec, display_width
+from territory.io.sheets import KINDS, ColumnSpec, Kind, cell_number, column_spec, display_width
 
 __all__ = ["ROW_KIND_COLUMN", "excel_safe", "write_outputs", "write_table", "write_workbook"]
 
@@ -256,8 +257,8 @@ def write_workbook(
     fractions and shown as percentages, multiples as ``0.00"x"``, counts as integers; numbers
     are rounded to their column's precision, so no float noise reaches the sheet. The header
     row is bold and frozen (and the first column when it holds ids or labels), an autofilter
-    covers the table and columns are as wide as their content. A sheet with a
-    :data:`ROW_KIND_COLUMN` formats its ``value`` column row by row.
+    covers the table and columns are as wide as their content. With ``readable``, a sheet with
+    a :data:`ROW_KIND_COLUMN` formats its ``value`` column row by row.
 
     Parameters
     ----------
@@ -281,48 +282,49 @@ def write_workbook(
     bold = Font(bold=True)
     for name, frame in sheets.items():
         row_kinds = None
-        if ROW_KIND_COLUMN in frame.columns and "value" in frame.columns:
+        if readable and ROW_KIND_COLUMN in frame.columns and "value" in frame.columns:
             row_kinds = [KINDS[str(k)] for k in frame[ROW_KIND_COLUMN]]
             frame = frame.drop(columns=[ROW_KIND_COLUMN])
         specs = [column_spec(c, readable=readable, currency=currency) for c in frame.columns]
         specs = _unique_headers(specs) if readable else specs
+        kinds = [spec.kind for spec in specs]
         value_at = list(frame.columns).index("value") if row_kinds is not None else -1
-        safe = excel_safe(frame)
+        records = _typed_rows(excel_safe(frame), kinds, row_kinds, value_at)
+        head = list(itertools.islice(records, _WIDTH_SAMPLE))
         sheet = workbook.create_sheet(_sheet_title(name))
-        widths = [len(spec.header) for spec in specs]
-        rows: list[list[Any]] = []
-        for r, record in enumerate(safe.itertuples(index=False, name=None)):
-            row = []
-            for i, (value, spec) in enumerate(zip(record, specs, strict=True)):
-                kind = row_kinds[r] if i == value_at and row_kinds is not None else spec.kind
-                cell = _xlsx_cell(value)
-                if isinstance(cell, int | float) and not isinstance(cell, bool):
-                    cell = cell_number(cell, kind)
-                if r < _WIDTH_SAMPLE:
-                    widths[i] = max(widths[i], display_width(cell, kind))
-                row.append((cell, kind))
-            rows.append(row)
-        for i, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
-        first = specs[0].kind if specs else None
-        freeze_id = first is KINDS["text"] and len(specs) > 2
-        sheet.freeze_panes = "B2" if freeze_id else "A2"
+        # Widths, panes and filter go before the first row: write-only sheets stream them first.
+        for i, spec in enumerate(specs):
+            seen = [display_width(row[i][0], row[i][1]) for row in head]
+            width = max([len(spec.header), *seen]) + 2
+            sheet.column_dimensions[get_column_letter(i + 1)].width = min(max(width, 8), 60)
+        sheet.freeze_panes = "B2" if len(specs) > 2 and kinds[0].label else "A2"
         if specs:
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(specs))}{len(rows) + 1}"
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(specs))}{len(frame) + 1}"
         header = []
         for spec in specs:
             cell = WriteOnlyCell(sheet, value=_xlsx_cell(spec.header))
             cell.font = bold
             header.append(cell)
         sheet.append(header)
-        for row in rows:
-            cells = []
-            for value, kind in row:
-                cell = WriteOnlyCell(sheet, value=value)
-                if isinstance(value, int | float) and not isinstance(value, bool):
+        # One cell object per column, reused row after row (each row is serialised at once):
+        # numbers carry the column's format, text and booleans none.
+        numbers = [WriteOnlyCell(sheet) for _ in specs]
+        for cell, kind in zip(numbers, kinds, strict=True):
+            cell.number_format = kind.number_format
+        texts = [WriteOnlyCell(sheet) for _ in specs]
+        for row in itertools.chain(head, records):
+            out: list[Any] = []
+            for i, (value, kind) in enumerate(row):
+                if value is None:
+                    out.append(None)
+                    continue
+                is_number = isinstance(value, int | float) and not isinstance(value, bool)
+                cell = numbers[i] if is_number else texts[i]
+                if is_number and i == value_at:
                     cell.number_format = kind.number_format
-                cells.append(cell)
-            sheet.append(cells)
+                cell.value = value
+                out.append(cell)
+            sheet.append(out)
     # openpyxl stamps "now" into docProps/core.xml and every zip entry; fix both for stable bytes.
     workbook.properties.created = _FIXED_TIMESTAMP
     workbook.properties.modified = _FIXED_TIMESTAMP
@@ -332,6 +334,21 @@ def write_workbook(
 
 _WIDTH_SAMPLE = 2000
 """Rows looked at to size a column (a long table's widths come from its first rows)."""
+
+
+def _typed_rows(
+    safe: pd.DataFrame, kinds: list[Kind], row_kinds: list[Kind] | None, value_at: int
+) -> Iterator[list[tuple[object, Kind]]]:
+    """Yield each row's cells as (value as stored, kind): numbers scaled and rounded."""
+    for r, record in enumerate(safe.itertuples(index=False, name=None)):
+        row = []
+        for i, value in enumerate(record):
+            kind = row_kinds[r] if i == value_at and row_kinds is not None else kinds[i]
+            cell = _xlsx_cell(value)
+            if isinstance(cell, int | float) and not isinstance(cell, bool):
+                cell = cell_number(cell, kind)
+            row.append((cell, kind))
+        yield row
 
 
 def _unique_headers(specs: list[ColumnSpec]) -> list[ColumnSpec]:

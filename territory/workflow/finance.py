@@ -423,6 +423,7 @@ def assumption_rows(made: FinanceRun) -> list[tuple[str, object, str, str]]:
     summary_doc = run.document("quota_summary.json") or {}
     config = summary_doc.get("config") or {}
     summary = summary_doc.get("summary") or {}
+    backtest = summary_doc.get("backtest") or {}
     where = "quota_summary.json"
     if config:
         method = config.get("method") or {}
@@ -434,6 +435,8 @@ def assumption_rows(made: FinanceRun) -> list[tuple[str, object, str, str]]:
             ("Over-assignment", over if not isinstance(over, list) else
              summary.get("over_assignment_factor", 1.0) - 1.0, "share", where),
             ("Over-assignment factor", summary.get("over_assignment_factor"), "multiple", where),
+            ("Street total (sum of quotas)", summary.get("street_total"), "money", where),
+            ("Last year's plan number", backtest.get("plan_target"), "money", where),
             ("Plan year", config.get("plan_year"), "year", where),
             ("Quota method", method.get("name"), "text", where),
             ("History weight", *_history_weight(method), where),
