@@ -1,9 +1,9 @@
 """Finance steps on an alignment run: quotas, then the comp plan's stress test and sensitivity.
 
-Each step reads a :class:`~territory.io.runs.PlanFolder`, computes with the domain modules
-(:mod:`territory.domain.quotas`, :mod:`territory.domain.comp`, :mod:`territory.domain.stress`) and
-returns frames; the
-CLI writes them. Nothing here prints or touches files.
+Each step reads a :class:`~territory.io.runs.PlanFolder` (its only way to the files), computes
+with the domain modules (:mod:`territory.domain.quotas`, :mod:`territory.domain.comp`,
+:mod:`territory.domain.stress`) and returns frames; the CLI writes them, finance.xlsx as
+:func:`finance_sheets` lays it out. Nothing here prints or writes files.
 """
 
 from __future__ import annotations
@@ -439,7 +439,7 @@ def assumption_rows(made: FinanceRun) -> list[tuple[str, object, str, str]]:
             ("Last year's plan number", backtest.get("plan_target"), "money", where),
             ("Plan year", config.get("plan_year"), "year", where),
             ("Quota method", method.get("name"), "text", where),
-            ("History weight", *_history_weight(method), where),
+            ("History weight (blended method)", *_history_weight(method), where),
             ("Quota periods", (config.get("seasonality") or {}).get("periods"), "text", where),
             ("Year-over-year caps", _caps_text(caps), "text", where),
         ]  # fmt: skip
