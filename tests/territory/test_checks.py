@@ -29,6 +29,7 @@ from territory.domain.checks import (
     Status,
     evidence_from_folder,
     exit_code,
+    inputs,
     run_checks,
     status_counts,
     thresholds_from_mapping,
@@ -46,7 +47,6 @@ from territory.domain.comp import (
     Threshold,
     Tier,
 )
-from territory.domain.checks import inputs
 from territory.errors import ScenarioError
 from territory.io.config_files import load_thresholds
 from tests.territory import four_reps as fr
@@ -757,7 +757,8 @@ class TestRealWorldChecks:
         t9 = by_id["T9"]
         balance = next(e for e in t9.evidence if "largest deviation" in e)
         assert balance.startswith("PASS: largest deviation")
-        assert all(float(x) <= 5.0 + 1e-4 for x in re.findall(r"(?:potential|workload) ([\d.]+)%", balance))
+        shares = re.findall(r"(?:potential|workload) ([\d.]+)%", balance)
+        assert shares and all(float(x) <= 5.0 + 1e-4 for x in shares)
         assert by_id["T1"].status == Status.PASS
         assert by_id["T4"].status == Status.PASS
         assert by_id["C5"].status == Status.PASS
