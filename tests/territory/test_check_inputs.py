@@ -246,3 +246,26 @@ class TestRealWorldCheckCommand:
         assert done.exit_code == 2
         assert "row 3, column 'can_calculate_pay'" in done.output
         assert "Traceback" not in done.output
+
+
+class TestSyntheticScenarioInputs:
+    def test_a_scenario_names_the_files_relative_to_itself(self, tmp_path: Path) -> None:
+        from scenarios.model import load_scenario
+        from scenarios.runner import scenario_inputs
+
+        (tmp_path / "data").mkdir()
+        for name in ("accounts.csv", "reps.csv", "objectives.csv"):
+            _write(tmp_path / "data", name, "x")
+        path = _write(
+            tmp_path,
+            "s.toml",
+            '[inputs]\naccounts = "data/accounts.csv"\nreps = "data/reps.csv"\n'
+            'objectives = "data/objectives.csv"\n',
+        )
+        scenario = load_scenario(path)
+        assert Path(str(scenario.spec.inputs.objectives)) == tmp_path / "data" / "objectives.csv"
+        assert str(tmp_path / "data" / "objectives.csv") in scenario_inputs(scenario)
+        # Files not named stay out of the manifest, so other scenarios' manifests keep their bytes.
+        resolved = scenario.resolved()["inputs"]
+        assert resolved["objectives"] == "data/objectives.csv"
+        assert "market_pay" not in resolved and "comp" in resolved
