@@ -21,7 +21,7 @@ from territory.errors import DataValidationError
 from territory.io.check_inputs import CheckInputs, load_check_inputs
 from territory.rendering.report.page import ENVIRONMENT
 from territory.rendering.report.scorecard import FRAMEWORK, scorecard_view
-from tests.commands import DEMO_COMP, ROOT, align_args, invoke, write_instance
+from tests.commands import DEMO_COMP, ROOT, aligned_plan, invoke
 from tests.territory import four_reps as fr
 from tests.territory.test_checks_statuses import TRACED
 
@@ -204,12 +204,7 @@ class TestSyntheticScorecard:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 120-account, 4-rep plan aligned by the CLI."""
-    folder = tmp_path_factory.mktemp("check-inputs")
-    write_instance(folder, 120, 4, seed=3)
-    out = folder / "plan"
-    done = invoke(align_args(folder, out, "--solver", "heuristic"))
-    assert done.exit_code == 0, done.output
-    return out
+    return aligned_plan(tmp_path_factory.mktemp("check-inputs"), 120, 4, seed=3)
 
 
 def _options(inputs: CheckInputs) -> list[str]:
