@@ -10,13 +10,18 @@ and WARN in words and names the framework, never an internal spec. End to end:
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from territory.domain.checks import CHECKS, CheckThresholds, Status, to_frame, to_records
+from territory.domain.checks.catalogue import SPECS
+from territory.domain.checks.model import Finding, Gauge, Part
 from territory.errors import DataValidationError
 from territory.io.check_inputs import CheckInputs, load_check_inputs
 from territory.rendering.report.page import ENVIRONMENT
@@ -264,3 +269,43 @@ class TestSyntheticScenarioInputs:
         resolved = scenario.resolved()["inputs"]
         assert resolved["objectives"] == "data/objectives.csv"
         assert "market_pay" not in resolved and "comp" in resolved
+
+
+_STATUSES = st.sampled_from([Status.PASS, Status.WARN, Status.FAIL, Status.NOT_ASSESSABLE])
+
+
+@st.composite
+def _parts(draw: st.DrawFn) -> list[Part]:
+    parts = []
+    for i in range(draw(st.integers(1, 5))):
+        status = draw(_STATUSES)
+        number = draw(st.none() | st.floats(-10, 10, allow_nan=False))
+        gauge = None if number is None else Gauge(f"part {i}", number, 1.0, ">=")
+        needs = "data" if status == Status.NOT_ASSESSABLE else None
+        parts.append(Part(status, f"part {i}", needs, gauge=gauge, action=f"fix {i}"))
+    return parts
+
+
+class TestPropertyDecidingValue:
+    @given(parts=_parts(), headline=st.floats(0, 1))
+    @settings(max_examples=200, deadline=None)
+    def test_the_row_shows_the_number_that_decided_it(
+        self, parts: list[Part], headline: float
+    ) -> None:
+        def t9_drawn(ev: Any, p: Any, rule: Any) -> Finding:
+            return Finding(parts, value=headline)
+
+        spec = replace(SPECS["T9"], measure=t9_drawn)
+        row = spec(fr.evidence(), TH)
+        if row.status in (Status.FAIL, Status.WARN):
+            deciding = [p for p in parts if p.status == row.status]
+            numbered = [p for p in deciding if p.gauge is not None]
+            first = (numbered or deciding)[0]
+            assert row.metric == (first.gauge.metric if first.gauge else first.evidence)
+            assert row.value == (first.gauge.value if first.gauge else None)
+            assert row.action == first.action
+        elif row.status == Status.NOT_ASSESSABLE:
+            assert row.value is None and row.needs and row.action == ""
+        else:
+            assert row.status == Status.PASS
+            assert (row.value, row.metric) == (headline, SPECS["T9"].metric)
