@@ -174,7 +174,10 @@ class TestSyntheticScorecard:
     def test_fail_shows_the_deciding_number_and_explains_itself(self) -> None:
         card = _card(to_records([_t9_quota_fails()]))
         assert "-1</b> \u2265 0.8" in card
-        assert "Measured Spearman(quota, territory potential): -1, which fails the rule" in card
+        assert (
+            "Measured Spearman(quota, territory potential): -1, against \u2265 0.8 (it fails)"
+            in card
+        )
         assert "What to do: Give potential more weight in the quota method" in card
 
     def test_not_assessable_shows_the_rule_but_no_number(self) -> None:

@@ -189,10 +189,13 @@ def _explanation(
     """Say in words why a row failed or warns: what was measured, against what, what to do."""
     if status not in ("FAIL", "WARN"):
         return None
-    verdict = "fails" if status == "FAIL" else "is close to failing"
+    verdict = "it fails" if status == "FAIL" else "short of a pass, inside the warning band"
     measured = metric or "the check's measure"
-    said = f"Measured {measured}" + (f": {value}" if value is not None else "")
-    said += f", which {verdict} the rule {rule}." if rule else f", which {verdict}."
+    if value is None:
+        said = f"{'Failed' if status == 'FAIL' else 'Warning'}: {measured}."
+    else:
+        said = f"Measured {measured}: {value}" + (f", against {rule}" if rule else "")
+        said += f" ({verdict})."
     todo = "" if is_missing(action) or not str(action).strip() else str(action).strip()
     return said + (f" What to do: {todo[0].upper()}{todo[1:]}." if todo else " See the evidence.")
 
