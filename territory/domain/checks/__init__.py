@@ -21,9 +21,8 @@ folder;
 * :mod:`~territory.domain.checks.model` - statuses, rows, limits, and :class:`CheckSpec`, the
 preamble
   every check shares;
-* :mod:`~territory.domain.checks.territory_checks` and :mod:`~territory.domain.checks.comp_checks`
-- one
-  measure function per check;
+* :mod:`~territory.domain.checks.territory_checks`, :mod:`~territory.domain.checks.comp_fit_checks`
+  (C1, C2) and :mod:`~territory.domain.checks.comp_checks` - one measure function per check;
 * :mod:`~territory.domain.checks.catalogue` - the 20 checks declared: statement, metric, scope,
 inputs
   required, threshold and measure;

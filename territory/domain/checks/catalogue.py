@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from territory.domain.checks import comp_checks as comp
+from territory.domain.checks import comp_fit_checks as comp_fit
 from territory.domain.checks import inputs
 from territory.domain.checks import territory_checks as territory
 from territory.domain.checks.model import CheckSpec, Limit
@@ -168,7 +169,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         "share of plan measures carrying an objective_id",
         "config",
         Limit(">=", "traceability_min"),
-        comp.c1_objective_alignment,
+        comp_fit.c1_objective_alignment,
         (inputs.COMP,),
         ("comp plan", "objectives"),
         follow_up=("a period of results to compare the achieved mix with the objectives",),
@@ -182,7 +183,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         "{mix_tolerance:g} of the market's",
         "config",
         Limit(">=", fixed=1.0),
-        comp.c2_market_competitiveness,
+        comp_fit.c2_market_competitiveness,
         (),
         ("comp plan", "quotas"),
         action="bring each role's OTE and pay mix into the market's range",
