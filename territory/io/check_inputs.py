@@ -307,27 +307,36 @@ def read_data_dates(path: Path, problems: list[InputProblem]) -> dict[str, Any]:
     if not table.columns(("item", "date"), ()):
         return {}
     dates: dict[str, date] = {}
+    rows: dict[str, int] = {}
     for row, record in table.rows():
         item = str(record["item"] or "").strip().lower()
-        if item not in DATE_ITEMS or item in dates:
+        if item in rows:
+            table.problem(row, "item", f"'{item}' is listed twice", "keep one row")
+            continue
+        if item not in DATE_ITEMS:
             close = difflib.get_close_matches(item, DATE_ITEMS, n=1)
             fix = f"use '{close[0]}'" if close else f"use one of {', '.join(DATE_ITEMS)}"
-            table.problem(row, "item", f"'{item}' is unknown or repeated", fix)
+            table.problem(row, "item", f"'{item}' is unknown", fix)
             continue
+        rows[item] = row
         when = table.cell(row, "date", record["date"], _date, "a date YYYY-MM-DD")
         if when is not None:
             dates[item] = when
-    if "assessed_on" not in dates:
+        elif _blank(record["date"]):
+            table.problem(row, "date", f"no date for {item}", "write the date YYYY-MM-DD")
+    if "assessed_on" not in rows:
         table.problem(
             None, "item", "no assessed_on row",
             "add the date the data are judged at (e.g. the day the plan was built)",
         )  # fmt: skip
         return {}
-    later = [
-        k for k, v in dates.items() if k != "last_closed_period_end" and v > dates["assessed_on"]
-    ]
-    for item in later:
-        table.problem(None, "date", f"{item} is after assessed_on", "check both dates")
+    if "assessed_on" not in dates:
+        return {}
+    assessed = dates["assessed_on"]
+    for item, when in dates.items():
+        if item != "last_closed_period_end" and when > assessed:
+            fix = f"check both dates (assessed_on is {assessed})"
+            table.problem(rows[item], "date", f"{item} {when} is after assessed_on", fix)
     return {"data_dates": dates}
 
 

@@ -87,15 +87,27 @@ class TestSyntheticReaders:
             tmp_path, "payouts.csv", "period_end,paid_on,payments\n2026-03-31,2026-03-01,10\n"
         )
         dates = _write(tmp_path, "dates.csv", "item,date\npotential_asof,2026-01-01\n")
+        later = _write(
+            tmp_path,
+            "later.csv",
+            "item,date\nassessed_on,2026-01-01\nlast_review,2026-02-01\nlast_review,2025-01-01\n"
+            "history_through,\n",
+        )
         problems = _problems(CheckInputs(objectives, market, survey, payouts, dates))
         expected = [
             f"{objectives}, column 'roles': required column is missing",
             f"{market}, row 3, column 'ote_p25': market OTE must be positive with P25 <= P50",
             f"{survey}, row 3, column 'can_calculate_pay': 'maybe' is not an answer",
             f"{payouts}, row 2, column 'paid_on': paid on 2026-03-01 before the period ended",
-            f"{dates}, row 2, column 'item': 'potential_asof' is unknown or repeated. "
+            f"{dates}, row 2, column 'item': 'potential_asof' is unknown. "
             "Fix: use 'potential_as_of'",
             f"{dates}, column 'item': no assessed_on row",
+        ]
+        problems += _problems(CheckInputs(data_dates=later))
+        expected += [
+            f"{later}, row 3, column 'date': last_review 2026-02-01 is after assessed_on",
+            f"{later}, row 4, column 'item': 'last_review' is listed twice",
+            f"{later}, row 5, column 'date': no date for history_through",
         ]
         for start in expected:
             assert any(p.startswith(start) for p in problems), (start, problems)
