@@ -26,7 +26,7 @@ from territory.errors import DataValidationError
 from territory.io.check_inputs import CheckInputs, load_check_inputs
 from territory.rendering.report.page import ENVIRONMENT
 from territory.rendering.report.scorecard import FRAMEWORK, scorecard_view
-from tests.commands import DEMO_COMP, ROOT, aligned_plan, invoke
+from tests.commands import DEMO_COMP, ROOT, aligned_plan, invoke, write_instance
 from tests.territory import four_reps as fr
 from tests.territory.test_checks_statuses import TRACED
 
@@ -324,3 +324,26 @@ class TestPropertyDecidingValue:
         else:
             assert row.status == Status.PASS
             assert (row.value, row.metric) == (headline, SPECS["T9"].metric)
+
+
+class TestRealWorldScenarioRun:
+    def test_a_scenario_run_checks_with_its_files(self, tmp_path: Path) -> None:
+        write_instance(tmp_path, 120, 4, seed=3)
+        scenario = _write(
+            tmp_path,
+            "s.toml",
+            '[inputs]\naccounts = "accounts.csv"\nreps = "reps.csv"\n'
+            f'data_dates = "{(EXAMPLES / "data_dates.csv").as_posix()}"\n'
+            f'survey = "{(EXAMPLES / "survey.csv").as_posix()}"\n'
+            '[align]\nsolver = "heuristic"\n',
+        )
+        done = invoke(["run", str(scenario), "--out", str(tmp_path / "out"), "--quiet"])
+        assert done.exit_code == 0, done.output
+        folder = tmp_path / "out" / "s"
+        rows = {r["check_id"]: r for r in json.loads((folder / "checks.json").read_text())}
+        t8 = rows["T8"]["evidence"]
+        assert any("potential estimate 2026-09-30: 2.0 months" in e for e in t8)
+        assert any("83.3% of 12 surveyed find the realignment process clear" in e for e in t8)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert {"data_dates", "survey"} <= set(manifest["inputs"])
+        assert "market_pay" not in manifest["inputs"]
