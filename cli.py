@@ -335,7 +335,7 @@ class _Check:
     comp = _option("Comp plan TOML (default: the one stress used).")
     no_fail = _option("Report only: exit 0 even when a check fails.")
     objectives = _option("Objectives CSV for C1: objective_id, weight, roles.")
-    market_pay = _option("Market pay CSV for C2: role, ote_p25, ote_p50, ote_p75, mix.")
+    market_pay = _option("Market pay CSV for C2: role, ote_p25/p50/p75, variable_share_p50.")
     survey = _option("Rep survey CSV for C9 (and T8): can_calculate_pay, process_is_clear.")
     payouts = _option("Payout runs CSV for C10: period_end, paid_on, payments, corrections.")
     data_dates = _option("Data dates CSV for T8: item, date (assessed_on, potential_as_of...).")
