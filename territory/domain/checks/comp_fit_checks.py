@@ -21,7 +21,7 @@ from territory.domain.checks.formats import listing, num, pct
 from territory.domain.checks.helpers import given, norm_role, numbers, plan_role_names
 from territory.domain.checks.model import Finding, Gauge, Part, Rule, Status
 from territory.domain.checks.thresholds import Params
-from territory.domain.comp import RolePlan
+from territory.domain.comp import CompPlan, Measure, RolePlan
 
 
 def _applies_to(roles: Sequence[str], plan_role: RolePlan) -> bool:
@@ -29,7 +29,7 @@ def _applies_to(roles: Sequence[str], plan_role: RolePlan) -> bool:
     return any(norm_role(r) in names for r in roles)
 
 
-def _weight_gap_part(ev: CheckEvidence, comp: Any, p: Params) -> Part | None:
+def _weight_gap_part(ev: CheckEvidence, comp: CompPlan, p: Params) -> Part | None:
     """How far each role's incentive weights stray from the weights of the objectives it serves."""
     weights = ev.objective_weights
     if not weights or ev.objectives is None:
@@ -71,7 +71,7 @@ def c1_objective_alignment(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     listed = None if ev.objectives is None else set(ev.objectives)
     measures = [(role, m) for role in comp.roles.values() for m in role.measures]
 
-    def traced(m: Any) -> bool:
+    def traced(m: Measure) -> bool:
         return bool(m.objective_id) and (listed is None or m.objective_id in listed)
 
     share = sum(traced(m) for _, m in measures) / len(measures)
