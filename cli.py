@@ -334,6 +334,11 @@ class _Check:
     thresholds = _option("Thresholds TOML (layout of data/checks.toml).")
     comp = _option("Comp plan TOML (default: the one stress used).")
     no_fail = _option("Report only: exit 0 even when a check fails.")
+    objectives = _option("Objectives CSV for C1: objective_id, weight, roles.")
+    market_pay = _option("Market pay CSV for C2: role, ote_p25/p50/p75, variable_share_p50.")
+    survey = _option("Rep survey CSV for C9 (and T8): can_calculate_pay, process_is_clear.")
+    payouts = _option("Payout runs CSV for C10: period_end, paid_on, payments, corrections.")
+    data_dates = _option("Data dates CSV for T8: item, date (assessed_on, potential_as_of...).")
 
 
 class _Report:
@@ -559,14 +564,21 @@ def check(
     comp: Annotated[Path | None, _Check.comp] = None,
     no_fail: Annotated[bool, _Check.no_fail] = False,
     quiet: QuietTable = False,
+    objectives: Annotated[Path | None, _Check.objectives] = None,
+    market_pay: Annotated[Path | None, _Check.market_pay] = None,
+    survey: Annotated[Path | None, _Check.survey] = None,
+    payouts: Annotated[Path | None, _Check.payouts] = None,
+    data_dates: Annotated[Path | None, _Check.data_dates] = None,
 ) -> None:
     """Check the plan against the framework's 20 statements; exit 1 when any check FAILs."""
     from territory.domain.checks import exit_code, status_counts
+    from territory.io.check_inputs import CheckInputs
     from territory.pipeline.steps import check_step, check_thresholds
 
+    files = CheckInputs(objectives, market_pay, survey, payouts, data_dates)
     with _failures_reported():
         limits = check_thresholds(thresholds, "--thresholds")
-        results = check_step(plan, limits, run_id=plan.resolve().name, comp=comp)
+        results = check_step(plan, limits, run_id=plan.resolve().name, comp=comp, inputs=files)
     if not quiet:
         show.check_table(results)
     show.check_counts(status_counts(results), plan)

@@ -133,6 +133,12 @@ class Inputs(_Strict):
     reps: str
     comp: str | None = None
     period_sales: str | None = None
+    # Files for the checks only a user can settle (territory check --objectives ... --data-dates).
+    objectives: str | None = None
+    market_pay: str | None = None
+    survey: str | None = None
+    payouts: str | None = None
+    data_dates: str | None = None
 
 
 class AlignTable(AlignmentSpec):
@@ -315,6 +321,9 @@ class ScenarioSpec(_Strict):
         return AlignmentSpec.build(**values)
 
 
+CHECK_INPUT_KEYS = ("objectives", "market_pay", "survey", "payouts", "data_dates")
+"""``[inputs]`` keys naming the checks' own files; left out of the manifest when not set."""
+
 FILE_ONLY_KEYS = ("extends", "description")
 """Keys that belong to one file and are not inherited."""
 
@@ -323,6 +332,7 @@ PATH_KEYS: tuple[Key, ...] = (
     ("inputs", "reps"),
     ("inputs", "comp"),
     ("inputs", "period_sales"),
+    *(("inputs", name) for name in CHECK_INPUT_KEYS),
     ("levers", "forbidden"),
     ("checks",),
     ("align", "units"),
@@ -363,6 +373,9 @@ class Scenario:
     def resolved(self) -> dict[str, Any]:
         """All parameters after inheritance, paths relative to the scenario file (manifest)."""
         data = self.spec.model_dump(mode="json")
+        for name in CHECK_INPUT_KEYS:
+            if data["inputs"].get(name) is None:
+                del data["inputs"][name]
         align = data["align"]
         for name, default in AlignTable().model_dump(mode="json").items():
             if name not in MANIFEST_ALIGN_KEYS and align.get(name) == default:

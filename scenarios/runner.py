@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from scenarios.levers import LeverResult, apply_levers, with_former_reps
-from scenarios.model import Scenario, ScenarioSpec
+from scenarios.model import CHECK_INPUT_KEYS, Scenario, ScenarioSpec
 from territory.domain.spec import FILE_LEVERS, AlignmentSpec
 from territory.errors import ScenarioError
+from territory.io.check_inputs import CheckInputs
 from territory.io.names import join_inside
 from territory.pipeline.inputs import AlignmentInputs, alignment_inputs, file_hash
 from territory.pipeline.steps import PlanTables, write_plan
@@ -283,6 +284,7 @@ def scenario_inputs(scenario: Scenario) -> list[str]:
         inputs.reps,
         inputs.comp,
         inputs.period_sales,
+        *(getattr(inputs, name) for name in CHECK_INPUT_KEYS),
         spec.levers.forbidden,
         spec.checks,
         *(getattr(spec.align, name) for name in FILE_LEVERS),
@@ -300,6 +302,7 @@ def _input_files(spec: ScenarioSpec) -> tuple[tuple[str, str | Path | None], ...
         ("reps", spec.inputs.reps),
         ("comp", spec.inputs.comp),
         ("period_sales", spec.inputs.period_sales),
+        *((name, getattr(spec.inputs, name)) for name in CHECK_INPUT_KEYS),
         ("forbidden", forbidden or spec.align.forbidden),
         ("checks", spec.checks if isinstance(spec.checks, str) else None),
         ("units", spec.align.units),
@@ -449,7 +452,8 @@ def _finance_and_checks(
     clock.lap("stress")
     say("checks")
     limits = check_thresholds(spec.checks, f"{scenario.path} [checks]")
-    check_step(work, limits, run_id=scenario.name)
+    files = CheckInputs(*(getattr(spec.inputs, name) for name in CHECK_INPUT_KEYS))
+    check_step(work, limits, run_id=scenario.name, inputs=files)
     steps["check"] = "run"
     clock.lap("check")
     say("report")

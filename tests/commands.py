@@ -72,3 +72,12 @@ def align_args(folder: Path, out: Path | str, *extra: str) -> list[str]:
 def invoke(args: list[str]) -> Result:
     """Run the command line in this process (typer's runner), for the cases a test patches."""
     return _RUNNER.invoke(app, args)
+
+
+def aligned_plan(folder: Path, n_accounts: int, n_reps: int, seed: int) -> Path:
+    """Align a synthetic instance in ``folder`` with the fast heuristic; the plan folder."""
+    write_instance(folder, n_accounts, n_reps, seed=seed)
+    out = folder / "plan"
+    done = invoke(align_args(folder, out, "--solver", "heuristic"))
+    assert done.exit_code == 0, done.output
+    return out

@@ -1,7 +1,12 @@
-"""The checks on a run folder: the comp plan comes from the file the stress step kept there."""
+"""The checks on a run folder: the comp plan comes from the file the stress step kept there.
+
+Files a user names besides the run (objectives, market pay, survey, payouts, data dates) are
+read by :mod:`territory.io.check_inputs` and added to the evidence.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from territory.domain.checks.evidence import evidence_from_folder
@@ -11,11 +16,15 @@ from territory.domain.checks.runner import run_checks
 from territory.domain.checks.thresholds import CheckThresholds
 from territory.domain.run import COMP_COPY
 from territory.domain.run import RunData as PlanFolder
+from territory.io.check_inputs import CheckInputs, load_check_inputs
 from territory.io.config_files import load_comp
 
 
 def check_run(
-    run: PlanFolder, thresholds: CheckThresholds | None = None, comp_path: Path | None = None
+    run: PlanFolder,
+    thresholds: CheckThresholds | None = None,
+    comp_path: Path | None = None,
+    inputs: CheckInputs | None = None,
 ) -> list[CheckResult]:
     """All 20 checks on a run folder, reading what its later steps left there.
 
@@ -28,6 +37,8 @@ def check_run(
     comp_path
         The comp plan file; defaults to the copy the stress test kept in the folder (no comp
         plan when there is none).
+    inputs
+        Files the user supplies for checks the run cannot settle (none by default).
 
     Returns
     -------
@@ -39,4 +50,6 @@ def check_run(
     evidence = evidence_from_folder(
         run, comp, run.document("quota_summary.json"), run.document("stress.json"), None
     )
+    if inputs is not None and inputs.given():
+        evidence = replace(evidence, **load_check_inputs(inputs))
     return run_checks(routed(evidence, run), thresholds)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from territory.domain.checks import CheckResult, CheckThresholds
     from territory.domain.response import ResponseModel
+    from territory.io.check_inputs import CheckInputs
 
 __all__ = [
     "PlanTables",
@@ -365,17 +366,18 @@ def check_step(
     *,
     run_id: str,
     comp: Path | None = None,
+    inputs: CheckInputs | None = None,
 ) -> list[CheckResult]:
     """Run the checks on the run in ``folder`` and add checks.csv and checks.json to it.
 
-    ``comp`` overrides the comp plan the stress step kept; ``run_id`` names the run in the
-    tables.
+    ``comp`` overrides the comp plan the stress step kept; ``inputs`` names the user's files
+    for checks the run cannot settle; ``run_id`` names the run in the tables.
     """
     from territory.domain.checks import to_frame, to_records
     from territory.io.run_checks import check_run
 
     with run_folder(folder, command="check"):
-        results = check_run(runs.load_plan(folder), limits, comp)
+        results = check_run(runs.load_plan(folder), limits, comp, inputs)
         write_outputs(
             folder,
             {"checks": to_frame(results, run_id)},

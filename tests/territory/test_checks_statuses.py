@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 from territory.domain.checks import CHECK_IDS, CHECKS, CheckEvidence, CheckThresholds, Status
 from territory.domain.checks import thresholds_from_mapping as limits
 from territory.domain.checks.catalogue import SPECS
-from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, PayMix, RolePlan
+from territory.domain.comp import ACCOUNT_MANAGER, HUNTER, CompPlan, Measure, PayMix, RolePlan
 from tests.territory import four_reps as fr
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_ASSESSABLE
@@ -66,6 +67,71 @@ TRACED = CompPlan.of(_traced(HUNTER, "new-logos"), _traced(ACCOUNT_MANAGER, "ret
 HEAVY = CompPlan.of(HUNTER.model_copy(update={"pay_mix": PayMix(base=0.3, variable=0.7)}))
 SKEWED = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 800.0]
 WITH_BACKTEST = {"company_error": 0.05, "plan_target": 1800.0, "naive_wmape": 0.12}
+
+
+OBJECTIVES = {"new-logos": ["hunter"], "retain": ["account_manager"]}
+
+
+def _c1(weights: dict[str, float] | None = None, **objectives: list[str]) -> CheckEvidence:
+    return fr.evidence(
+        comp=TRACED, objectives={**OBJECTIVES, **objectives}, objective_weights=weights
+    )
+
+
+def _c1_gap() -> CheckEvidence:
+    # Account managers serve retain (0.3) and grow (0.7) but pay 80% on retain: 50 pts apart.
+    renewal = Measure(name="renewal", weight=0.8, objective_id="retain")
+    expansion = Measure(name="expansion", weight=0.2, objective_id="grow")
+    am = ACCOUNT_MANAGER.model_copy(update={"measures": (renewal, expansion)})
+    comp = CompPlan.of(_traced(HUNTER, "new-logos"), am)
+    objectives = {**OBJECTIVES, "grow": ["account_manager"]}
+    weights = {"new-logos": 0.5, "retain": 0.15, "grow": 0.35}
+    return fr.evidence(comp=comp, objectives=objectives, objective_weights=weights)
+
+
+def _market(hunter_ote: float, hunter_mix: float = 0.5) -> CheckEvidence:
+    # Preset OTEs: hunter 200,000 at 50% variable, account manager 200,000 at 30%.
+    table = pd.DataFrame(
+        {
+            "role": ["hunter", "account_manager"],
+            "ote_p25": [hunter_ote * 0.9, 180_000.0],
+            "ote_p50": [hunter_ote, 200_000.0],
+            "ote_p75": [hunter_ote * 1.1, 220_000.0],
+            "variable_share_p50": [hunter_mix, 0.3],
+        }
+    )
+    return fr.evidence(market_pay=table)
+
+
+def _survey(agree: int, of: int = 10, column: str = "can_calculate_pay") -> CheckEvidence:
+    answers = [1.0] * agree + [0.0] * (of - agree)
+    return fr.evidence(survey=pd.DataFrame({"group": ["rep"] * of, column: answers}))
+
+
+def _payouts(days: int, corrections: float = 0.0) -> CheckEvidence:
+    table = pd.DataFrame(
+        {
+            "period_end": pd.to_datetime(["2026-03-31", "2026-06-30", "2026-09-30"]),
+            "payments": [40.0, 40.0, 20.0],
+            "corrections": [corrections, 0.0, 0.0],
+        }
+    )
+    table["paid_on"] = table["period_end"] + pd.Timedelta(days=days)
+    # The presets pay on "bookings": the quotas say which data field that is.
+    return fr.evidence(payouts=table, quotas=fr.quotas().assign(measure="bookings"))
+
+
+def _dates(potential: str = "2026-09-30", review: str = "2026-06-30", **more: str) -> CheckEvidence:
+    given = {
+        "assessed_on": "2026-11-30",
+        "potential_as_of": potential,
+        "history_through": "2026-09-30",
+        "last_review": review,
+        **more,
+    }
+    dated = {k: date.fromisoformat(v) for k, v in given.items()}
+    clear = pd.DataFrame({"process_is_clear": [1.0] * 9 + [0.0]})
+    return fr.evidence(data_dates=dated, survey=clear)
 
 
 def _stress(**changes: object) -> dict[str, object]:
@@ -133,9 +199,15 @@ CASES = [
     # T7: never PASS (handover records are not engine data).
     Case("T7", FAIL, lambda: fr.evidence(accounts=_moved(7, "R1", SKEWED)), "largest-moves"),
     Case("T7", NA, lambda: fr.evidence(accounts=_moved(0, "R2", SKEWED)), "small-moves"),
-    # T8: never PASS (data dates and a usability survey are not engine data).
+    # T8: data quality, then data dates: potential <= 12 months old (warn to 18), history up
+    # to the last closed quarter, a review <= 12 months ago (warn to 24).
+    Case("T8", PASS, _dates, "fresh"),
+    Case("T8", WARN, lambda: _dates(potential="2025-08-31"), "potential-15-months"),
+    Case("T8", WARN, lambda: _dates(review="2025-02-28"), "review-21-months"),
+    Case("T8", FAIL, lambda: _dates(review="2024-06-30"), "review-29-months"),
+    Case("T8", FAIL, lambda: _dates(history_through="2026-06-30"), "history-behind"),
     Case("T8", FAIL, lambda: fr.evidence(accounts=_accounts(lat=[np.nan] + [40.0] * 7)), "no-lat"),
-    Case("T8", NA, fr.evidence, "good-data"),
+    Case("T8", NA, fr.evidence, "no-dates"),
     # T9: balance pass at 15%, warn to 25%.
     Case("T9", PASS, fr.evidence, "on-target"),
     Case("T9", WARN, lambda: _territories(0.20), "20pct-off"),
@@ -151,10 +223,17 @@ CASES = [
     ),
     Case("T10", NA, lambda: fr.evidence(reps=fr.reps().assign(rating=[0.5] + [np.nan] * 3)), "na"),
     # C1: every measure traced to an objective that reaches its roles.
-    Case("C1", PASS, lambda: fr.evidence(comp=TRACED, objectives={"new-logos": ["hunter"]}), "ok"),
+    # With weights, a role paying far off the objective's weight warns.
+    Case("C1", PASS, _c1, "ok"),
+    Case("C1", PASS, lambda: _c1({"new-logos": 0.5, "retain": 0.5}), "weighted"),
+    Case("C1", WARN, lambda: _c1_gap(), "weight-gap"),
     Case("C1", FAIL, fr.evidence, "untraced"),
     Case("C1", NA, lambda: fr.evidence(comp=TRACED), "no-register"),
-    # C2: never measured (market pay data have no route yet).
+    # C2: OTE inside the market's P25..P75 (10% beyond warns), mix within 10 pts (15 warns).
+    Case("C2", PASS, lambda: _market(200_000.0), "at-median"),
+    Case("C2", WARN, lambda: _market(230_000.0), "ote-just-below-p25"),
+    Case("C2", WARN, lambda: _market(200_000.0, 0.38), "mix-12-pts"),
+    Case("C2", FAIL, lambda: _market(300_000.0), "ote-far-below"),
     Case("C2", NA, fr.evidence, "no-market-data"),
     # C3: pay mix in the role's band (no warn band).
     Case("C3", PASS, fr.evidence, "presets"),
@@ -189,20 +268,28 @@ CASES = [
     Case("C8", WARN, lambda: fr.evidence(backtest={"wmape": 0.15, **WITH_BACKTEST}), "15pct"),
     Case("C8", FAIL, lambda: fr.evidence(backtest={"wmape": 0.25, **WITH_BACKTEST}), "25pct"),
     Case("C8", NA, fr.evidence, "one-year-of-history"),
-    # C9: never measured (needs a survey).
+    # C9: share who can work out their pay, pass at 80%, warn from 60%, at least 5 answers.
+    Case("C9", PASS, lambda: _survey(9), "90pct"),
+    Case("C9", WARN, lambda: _survey(7), "70pct"),
+    Case("C9", FAIL, lambda: _survey(4), "40pct"),
+    Case("C9", NA, lambda: _survey(3, of=4), "too-few"),
     Case("C9", NA, fr.evidence, "no-survey"),
-    # C10: never PASS (payout dates are not engine data).
+    # C10: one plan per rep, then payment within 30 days (warn to 45), corrections <= 2% (5%).
+    Case("C10", PASS, lambda: _payouts(20), "20-days"),
+    Case("C10", WARN, lambda: _payouts(40), "40-days"),
+    Case("C10", WARN, lambda: _payouts(20, corrections=4.0), "4pct-corrected"),
+    Case("C10", FAIL, lambda: _payouts(60), "60-days"),
     Case("C10", FAIL, lambda: fr.evidence(reps=fr.reps().assign(role=["overlay"] * 4)), "no-plan"),
-    Case("C10", NA, fr.evidence, "all-resolve"),
+    Case("C10", NA, fr.evidence, "no-payout-dates"),
 ]
 
-NEVER_PASS = {"T7", "T8", "C2", "C9", "C10"}
-"""Checks with a required part no engine data can measure: they never pass, by design."""
+NEVER_PASS = {"T7"}
+"""Checks with a required part no engine data or input file can measure: they never pass."""
 
-NEVER_MEASURED = {"C2", "C9"}
+NEVER_MEASURED: set[str] = set()
 """Checks with no measured part at all: they never fail either."""
 
-WARN_BANDS = {"T2", "T3", "T5", "T9", "T10", "C4", "C7", "C8"}
+WARN_BANDS = {"T2", "T3", "T5", "T8", "T9", "T10", "C1", "C2", "C4", "C7", "C8", "C9", "C10"}
 """Checks with a WARN band: the declared ones (``warn_key``) and the bands inside a measure."""
 
 
@@ -228,7 +315,7 @@ class TestStatusCoverage:
 
     def test_declared_warn_bands_are_covered(self) -> None:
         declared = {check_id for check_id, spec in SPECS.items() if spec.limit.warn_key}
-        assert declared == {"T2", "T3", "T9", "T10", "C4", "C8"}
+        assert declared == {"T2", "T3", "T9", "T10", "C4", "C8", "C9"}
         assert declared <= WARN_BANDS
 
     @pytest.mark.parametrize("check_id", sorted(NEVER_PASS))

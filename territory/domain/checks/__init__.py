@@ -7,8 +7,9 @@ The rules follow the quota spec, section 3; every threshold is a config key
 :data:`DEFAULT_PARAMS`).
 
 A part of a check the data can measure is PASS, WARN or FAIL; a part it cannot measure (CRM
-activity, surveys, market pay, payout dates) is NOT_ASSESSABLE and names what data would settle
-it. Nothing unmeasured ever passes.
+activity, or a survey, market pay, payout dates the user did not supply) is NOT_ASSESSABLE and
+names what data would settle it. Nothing unmeasured ever passes. A row shows the number that
+decided its status (:func:`~territory.domain.checks.model.deciding_part`).
 
 The package, from the bottom up:
 
@@ -20,9 +21,8 @@ folder;
 * :mod:`~territory.domain.checks.model` - statuses, rows, limits, and :class:`CheckSpec`, the
 preamble
   every check shares;
-* :mod:`~territory.domain.checks.territory_checks` and :mod:`~territory.domain.checks.comp_checks`
-- one
-  measure function per check;
+* :mod:`~territory.domain.checks.territory_checks`, :mod:`~territory.domain.checks.comp_fit_checks`
+  (C1, C2) and :mod:`~territory.domain.checks.comp_checks` - one measure function per check;
 * :mod:`~territory.domain.checks.catalogue` - the 20 checks declared: statement, metric, scope,
 inputs
   required, threshold and measure;

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from territory.domain.checks import comp_checks as comp
+from territory.domain.checks import comp_fit_checks as comp_fit
 from territory.domain.checks import inputs
 from territory.domain.checks import territory_checks as territory
 from territory.domain.checks.model import CheckSpec, Limit
@@ -38,6 +39,10 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
             "(b) uses planned hours > 0 for the top accounts in place of a call-frequency norm "
             "per segment; a PASS covers the plan, not how reps actually spend their time."
         ),
+        action=(
+            "fill vacant seats or hand their top accounts to active reps, and relieve overloaded "
+            "reps"
+        ),
     ),
     CheckSpec(
         "T2",
@@ -49,6 +54,10 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         territory.t2_realignment_opportunity,
         (inputs.PLAN,),
         ("accounts", "reps", "plan"),
+        action=(
+            "the proposed map does not gain enough over today's to pay for the moves: keep "
+            "today's alignment or try other levers (territory value compares them)"
+        ),
     ),
     CheckSpec(
         "T3",
@@ -60,6 +69,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         territory.t3_objective_criteria,
         (inputs.SOLVE,),
         ("solve.json", "accounts.locked_rep"),
+        action="give every locked account a reason code and keep manual overrides under the limit",
     ),
     CheckSpec(
         "T4",
@@ -71,6 +81,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         (inputs.WORKLOAD,),
         ("accounts.workload", "accounts.potential", "plan"),
         notes="segment-default workloads cannot be told apart from account-level estimates",
+        action="estimate yearly workload hours for every account (calls x call time, plus travel)",
     ),
     CheckSpec(
         "T5",
@@ -81,6 +92,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         territory.t5_rep_workload,
         (inputs.PLAN,),
         ("accounts.workload", "reps.capacity", "plan"),
+        action="move accounts from reps outside the band, or change the headcount (territory size)",
     ),
     CheckSpec(
         "T6",
@@ -92,6 +104,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         territory.t6_account_potential,
         (inputs.POTENTIAL,),
         ("accounts.potential", "accounts.revenue_last_year", "solve.json", "quotas"),
+        action="estimate potential for every account and let it drive balance and quotas",
     ),
     CheckSpec(
         "T7",
@@ -105,6 +118,10 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         ("accounts.current_rep", "accounts.revenue_last_year", "plan"),
         follow_up=("customer retention or NPS after the change (moved vs unmoved accounts)",),
         notes="whether customers were upset can only be seen after the change",
+        action=(
+            "lock the largest accounts to their current rep (locked_rep) and realign with fewer "
+            "moves"
+        ),
     ),
     CheckSpec(
         "T8",
@@ -115,7 +132,8 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         Limit(">=", "data_quality_min"),
         territory.t8_realignment_data,
         (inputs.ACCOUNTS,),
-        ("accounts", "reps", "plan", "solve.json"),
+        ("accounts", "reps", "plan", "solve.json", "data dates file", "survey file"),
+        action="fix or refresh the data the evidence names, then realign",
     ),
     CheckSpec(
         "T9",
@@ -132,6 +150,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         territory.t9_balance_and_quotas,
         (inputs.TERRITORIES,),
         ("territories", "quotas", "rep_impact", "backtest"),
+        action="rerun align with a tighter balance, and set quotas that follow potential",
     ),
     CheckSpec(
         "T10",
@@ -142,6 +161,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         territory.t10_best_reps_best_territories,
         (inputs.RATED_TERRITORIES,),
         (),
+        action="give the territories with the most potential to the strongest reps, or say why not",
     ),
     CheckSpec(
         "C1",
@@ -149,21 +169,24 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         "share of plan measures carrying an objective_id",
         "config",
         Limit(">=", "traceability_min"),
-        comp.c1_objective_alignment,
+        comp_fit.c1_objective_alignment,
         (inputs.COMP,),
         ("comp plan", "objectives"),
         follow_up=("a period of results to compare the achieved mix with the objectives",),
         notes="behaviour itself shows only after the period",
+        action="tie every measure to a listed objective and every objective to its roles' plans",
     ),
     CheckSpec(
         "C2",
         "Pay is in line with the market, enough to hire and keep strong sellers.",
-        "OTE and pay mix against market P25-P75",
+        "share of roles paid within the market: OTE in P25..P75, variable share within "
+        "{mix_tolerance:g} of the market's",
         "config",
-        Limit("in", fixed="OTE in market P25..P75, mix within 10 pts"),
-        comp.c2_market_competitiveness,
+        Limit(">=", fixed=1.0),
+        comp_fit.c2_market_competitiveness,
         (),
         ("comp plan", "quotas"),
+        action="bring each role's OTE and pay mix into the market's range",
     ),
     CheckSpec(
         "C3",
@@ -174,6 +197,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         comp.c3_pay_mix,
         (inputs.COMP,),
         ("comp plan pay_mix",),
+        action="move each role's pay mix into its band",
     ),
     CheckSpec(
         "C4",
@@ -188,6 +212,9 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
             "percentiles pooled over ramped full-year reps and simulations at x = 1.00; the rank "
             "correlation is computed on a lognormal fitted to each role's A10 and A90"
         ),
+        action=(
+            "steepen the accelerator above quota so top performers earn about twice their target"
+        ),
     ),
     CheckSpec(
         "C5",
@@ -200,6 +227,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         (inputs.COMP,),
         ("comp plan measures",),
         notes="every measure that pays money counts; the plan format has no separate kickers",
+        action="pay on at most three measures, each worth at least a fifth of the target incentive",
     ),
     CheckSpec(
         "C6",
@@ -211,6 +239,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         (),
         ("territories", "stress verdicts", "quotas"),
         notes="standard rep = effectiveness 1 in every territory, at x = 1.00",
+        action="even out quota-to-potential so every territory offers the same chance to earn",
     ),
     CheckSpec(
         "C7",
@@ -221,6 +250,7 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         comp.c7_attainment_distribution,
         (),
         ("accounts.revenue_last_year", "quota_last_year", "reps.prior_year_payout"),
+        action="adjust quotas or over-assignment so about half reach quota and nine in ten earn",
     ),
     CheckSpec(
         "C8",
@@ -232,16 +262,21 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         (),
         ("quota backtest", "quota config"),
         notes="a rep-level WMAPE of 10% is demanding (it implies a rep sigma near 0.125)",
+        action="blend more history into the quota method and compare with last year x growth",
     ),
     CheckSpec(
         "C9",
         "Managers and reps can explain how the plan pays and work out their own earnings.",
-        "share of reps and leaders who can work out their own payout",
+        "share of surveyed reps and leaders who can work out their own incentive",
         "config",
-        Limit(">=", "survey_agree_min"),
+        Limit(">=", "survey_agree_min", warn_key="survey_agree_warn_min"),
         comp.c9_plan_understanding,
         (),
-        ("comp plan",),
+        ("comp plan", "survey file"),
+        action=(
+            "explain the plan with worked examples and simplify it until reps can work out their "
+            "pay"
+        ),
     ),
     CheckSpec(
         "C10",
@@ -251,7 +286,8 @@ _DECLARED: tuple[CheckSpec[Any], ...] = (
         Limit(">=", fixed=1.0),
         comp.c10_administration,
         (inputs.COMP_AND_REPS,),
-        ("comp plan", "reps.role", "quotas.measure"),
+        ("comp plan", "reps.role", "quotas.measure", "payouts file"),
+        action="give every rep one role plan, map every measure to data and pay soon after close",
     ),
 )
 

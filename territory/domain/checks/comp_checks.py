@@ -1,4 +1,7 @@
-"""Compensation and quota checks C1-C10: the pay plan, earning chances and the quotas' record.
+"""Compensation and quota checks C3-C10: the pay plan, earning chances and the quotas' record.
+
+C1 and C2, which hold the plan against the company's objectives and market pay, are in
+:mod:`territory.domain.checks.comp_fit_checks`.
 
 Each function measures one check and returns a :class:`~territory.domain.checks.model.Finding`; what
 the check states, requires and is held to is declared in :mod:`territory.domain.checks.catalogue`,
@@ -21,97 +24,12 @@ from scipy.stats import norm
 from territory.domain.checks import inputs
 from territory.domain.checks.evidence import CheckEvidence, as_dict, balance
 from territory.domain.checks.formats import listing, num, pct
-from territory.domain.checks.helpers import given, norm_role, numbers, spearman
-from territory.domain.checks.model import Finding, Part, Rule, Status
+from territory.domain.checks.helpers import given, numbers, plan_role_names, spearman
+from territory.domain.checks.model import Finding, Gauge, Part, Rule, Status
 from territory.domain.checks.thresholds import C3, Params
 from territory.domain.comp import RolePlan
 from territory.domain.payouts import payout_for
 from territory.errors import TerritoryError
-
-
-def _roles_of_rep(role: RolePlan) -> list[str]:
-    return [norm_role(role.name), *(norm_role(r) for r in role.rep_roles)]
-
-
-def c1_objective_alignment(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
-    """C1: every measure names an objective; every objective reaches its roles."""
-    comp = given(ev.comp)
-    measures = [(role, m) for role in comp.roles.values() for m in role.measures]
-    traced = [(r, m) for r, m in measures if m.objective_id]
-    share = len(traced) / len(measures)
-    untraced = [f"{r.name}/{m.name}" for r, m in measures if not m.objective_id]
-    parts = [
-        rule.part(
-            share,
-            f"{len(traced)} of {len(measures)} measures name an objective"
-            + (f"; without: {listing(untraced)}" if untraced else ""),
-        )
-    ]
-    if ev.objectives is not None:
-        gaps = []
-        pairs = 0
-        for objective, roles in ev.objectives.items():
-            for wanted in roles:
-                pairs += 1
-                plan_role = next(
-                    (r for r in comp.roles.values() if norm_role(wanted) in _roles_of_rep(r)),
-                    None,
-                )
-                if plan_role is None or not any(
-                    m.objective_id == objective for m in plan_role.measures
-                ):
-                    gaps.append(f"{objective}->{wanted}")
-        parts.append(
-            Part.measured(
-                not gaps,
-                f"{pairs - len(gaps)} of {pairs} objective-role pairs have a measure"
-                + (f"; missing: {listing(gaps)}" if gaps else ""),
-            )
-        )
-    else:
-        used = sorted({str(m.objective_id) for _, m in traced})
-        parts.append(
-            Part.unmeasured("objectives used: " + listing(used, limit=10), inputs.OBJECTIVES.needs)
-        )
-    return Finding(parts, value=share, n=len(measures))
-
-
-def _quota_by_rep(ev: CheckEvidence) -> pd.Series | None:
-    if ev.quotas is None or "final_annual_quota" not in ev.quotas.columns:
-        return None
-    return ev.quotas.groupby(ev.quotas["rep_id"].astype(str))["final_annual_quota"].sum()
-
-
-def c2_market_competitiveness(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
-    """C2: needs market pay data; reports OTE, mix and quota-to-OTE as evidence."""
-    lo, hi = p.quota_to_ote_low, p.quota_to_ote_high
-    evidence: list[str] = []
-    if ev.comp is not None:
-        quotas = _quota_by_rep(ev)
-        for role in ev.comp.roles.values():
-            line = (
-                f"{role.name}: OTE {role.ote:,.0f} {ev.comp.currency}, "
-                f"{pct(role.pay_mix.variable)} variable"
-            )
-            if quotas is not None and ev.reps is not None and "role" in ev.reps.columns:
-                wanted = set(role.rep_roles)
-                ids = ev.reps["rep_id"].astype(str)[ev.reps["role"].astype(str).isin(wanted)]
-                q = quotas.reindex(ids).to_numpy(dtype=np.float64)
-                ote = np.full(q.shape, role.ote)
-                if "ote" in ev.reps.columns:
-                    rep_ote = numbers(ev.reps, "ote")[ev.reps["rep_id"].astype(str).isin(ids)]
-                    ote = np.where(np.isfinite(rep_ote), rep_ote, role.ote)
-                ratio = q / ote
-                if np.isfinite(ratio).any():
-                    med = float(np.nanmedian(ratio))
-                    line += f"; median quota/OTE {med:.1f}x (band {lo:g}-{hi:g}x)"
-            evidence.append(line)
-    return Finding(
-        n=len(ev.comp.roles) if ev.comp else None,
-        evidence=evidence or ["no comp plan given"],
-        needs=[inputs.MARKET_PAY.needs],
-        status=Status.NOT_ASSESSABLE,
-    )
 
 
 def c3_pay_mix(ev: CheckEvidence, p: C3, rule: Rule) -> Finding:
@@ -124,9 +42,9 @@ def c3_pay_mix(ev: CheckEvidence, p: C3, rule: Rule) -> Finding:
     variable: dict[str, float] = {}
     for role in comp.roles.values():
         v = role.pay_mix.variable
-        for name in _roles_of_rep(role):
+        for name in plan_role_names(role):
             variable.setdefault(name, v)
-        band_key = next((k for k in _roles_of_rep(role) if k in bands), None)
+        band_key = next((k for k in plan_role_names(role) if k in bands), None)
         if band_key is None:
             parts.append(
                 Part.unmeasured(
@@ -140,7 +58,13 @@ def c3_pay_mix(ev: CheckEvidence, p: C3, rule: Rule) -> Finding:
         banded += 1
         in_band += ok
         parts.append(
-            Part.measured(ok, f"{role.name}: {pct(v)} variable (band {pct(lo)}-{pct(hi)})")
+            Part.measured(
+                ok,
+                f"{role.name}: {pct(v)} variable (band {pct(lo)}-{pct(hi)})",
+                gauge=Gauge(f"{role.name}: variable share of OTE", v, f"{lo:g}..{hi:g}", "in"),
+                action=f"move the {role.name} pay mix into {pct(lo)}-{pct(hi)} variable, or set "
+                "a band for this role in checks.C3.bands if the role differs",
+            )
         )
     for high, low in p.ordering:
         if high in variable and low in variable:
@@ -149,6 +73,13 @@ def c3_pay_mix(ev: CheckEvidence, p: C3, rule: Rule) -> Finding:
                     variable[high] >= variable[low] - 1e-9,
                     f"{high} variable {pct(variable[high])} vs {low} {pct(variable[low])} "
                     "(the first should not be lower)",
+                    gauge=Gauge(
+                        f"{high} variable share minus {low} variable share",
+                        variable[high] - variable[low],
+                        0.0,
+                        ">=",
+                    ),
+                    action=f"make the {high} plan at least as variable as the {low} plan",
                 )
             )
     return Finding(parts, value=in_band / banded if banded else None, n=len(comp.roles))
@@ -186,12 +117,15 @@ def _curve_parts(ev: CheckEvidence, r: Mapping[str, Any], p: Params) -> list[Par
         Part.measured(
             rho is not None and rho >= p.spearman_min,
             f"{name}: Spearman(attainment, payout) = {num(rho)} (needs >= {p.spearman_min:g})",
+            gauge=Gauge(f"{name}: Spearman(attainment, payout)", rho, p.spearman_min, ">="),
+            action="remove flat stretches and caps so pay rises with every step of attainment",
         ),
         Part.measured(
             not falling,
             f"{name}: payout never falls as attainment rises"
             if not falling
             else f"{name}: payout falls on {falling}",
+            action="give every tier a slope of zero or more",
         ),
     ]
 
@@ -216,6 +150,9 @@ def c4_pay_for_performance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 f90,
                 f"{name}: the 90th-percentile rep ({pct(r.get('attainment_p90'))} of quota) "
                 f"earns {num(f90)}x TI (pass >= {rule.threshold:g}, warn >= {rule.warn:g})",
+                metric=f"{name}: payout (x TI) at the 90th-percentile attainment",
+                action="steepen the accelerator above quota (or lift the cap) so top performers "
+                "earn about twice their target incentive",
             )
         )
         parts.append(
@@ -223,6 +160,11 @@ def c4_pay_for_performance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 f10 <= p.payout_p10_max,
                 f"{name}: the 10th-percentile rep ({pct(r.get('attainment_p10'))}) earns "
                 f"{num(f10)}x TI (limit {p.payout_p10_max:g})",
+                gauge=Gauge(
+                    f"{name}: payout (x TI) at the 10th percentile", f10, p.payout_p10_max, "<="
+                ),
+                action="raise the threshold or flatten the curve below quota so low performers "
+                "earn less",
             )
         )
         if r.get("cap_binding_rate") is not None:
@@ -232,6 +174,10 @@ def c4_pay_for_performance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                     cap <= p.cap_binding_max,
                     f"{name}: cap binds in {pct(cap)} of rep-draws (limit "
                     f"{pct(p.cap_binding_max)})",
+                    gauge=Gauge(
+                        f"{name}: share of rep-draws at the cap", cap, p.cap_binding_max, "<="
+                    ),
+                    action="raise or remove the cap",
                 )
             )
         slope = r.get("accelerator_slope_needed")
@@ -260,12 +206,20 @@ def c5_measures(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
         weights = [m.weight for m in role.measures]
         low = min(weights)
         lightest = min(lightest, low)
+        gauge = (
+            Gauge(f"{role.name}: number of measures", len(weights), n_max, "<=")
+            if len(weights) > n_max
+            else rule.gauge(f"{role.name}: lightest measure weight", low)
+        )
         parts.append(
             Part.measured(
                 len(weights) <= n_max and rule.holds(low),
                 f"{role.name}: {len(weights)} measure(s), lightest "
                 f"{pct(low)} of TI (limits: <= {n_max} measures, each "
                 f"{rule.comparator} {pct(rule.threshold)})",
+                gauge=gauge,
+                action="merge or drop the lightest measures so a plan pays on at most "
+                f"{n_max}, each worth at least {pct(rule.threshold)} of the target incentive",
             )
         )
     return Finding(parts, value=lightest, n=len(comp.roles))
@@ -282,6 +236,8 @@ def c6_earnings_balance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
             Part.measured(
                 pot <= b_max,
                 f"potential within {pct(pot)} of target for every rep (limit {pct(b_max)})",
+                gauge=Gauge("largest deviation of potential from target", pot, b_max, "<="),
+                action="rebalance potential (territory align with a tighter potential balance)",
             )
         )
     else:
@@ -297,6 +253,8 @@ def c6_earnings_balance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 value,
                 f"expected payout differs from the median by up to "
                 f"{num(value)}x TI (limit {rule.threshold:g})",
+                action="set quotas so every territory's expected payout is close to target "
+                "(quota-to-potential alike across territories)",
             )
         )
         parts.append(
@@ -304,6 +262,10 @@ def c6_earnings_balance(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 math.isfinite(p_spread) and p_spread <= p_max,
                 f"chance of reaching quota differs from the median by up to "
                 f"{pct(p_spread)} (limit {pct(p_max)})",
+                gauge=Gauge(
+                    "largest distance of P(attainment >= 1) from the median", p_spread, p_max, "<="
+                ),
+                action="set quotas so every territory is as likely to reach quota",
             )
         )
     else:
@@ -362,8 +324,18 @@ def _share_at_quota(share: float, label: str, p: Params, rule: Rule) -> Part:
     """Enough reps at quota, but not so many that the quotas look too easy."""
     text = f"{label}: {pct(share)} of reps at or above quota (needs >= {pct(rule.threshold)})"
     if share > p.too_easy_above:
-        return Part(Status.WARN, text + f"; above {pct(p.too_easy_above)} the quotas look too easy")
-    return rule.part(share, text)
+        return Part(
+            Status.WARN,
+            text + f"; above {pct(p.too_easy_above)} the quotas look too easy",
+            gauge=Gauge(f"{label}: share of reps at or above quota", share, p.too_easy_above, "<="),
+            action="raise quotas (less over-assignment relief) or the company target",
+        )
+    return rule.part(
+        share,
+        text,
+        metric=f"{label}: share of reps at or above quota",
+        action="lower quotas where they outrun potential, or the over-assignment",
+    )
 
 
 def _share_paid(share: float, label: str, p: Params, verb: str) -> Part:
@@ -371,6 +343,8 @@ def _share_paid(share: float, label: str, p: Params, verb: str) -> Part:
     return Part.measured(
         share >= p.share_paid_min,
         f"{label}: {pct(share)} of reps {verb} some incentive (needs >= {pct(p.share_paid_min)})",
+        gauge=Gauge(f"{label}: share of reps paid some incentive", share, p.share_paid_min, ">="),
+        action="lower the payout threshold so nine in ten reps earn some incentive",
     )
 
 
@@ -483,29 +457,78 @@ def c8_forecast_accuracy(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     return Finding(parts, value=wmape, evidence=evidence)
 
 
-def c9_plan_understanding(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
-    """C9: needs a survey; reports plan complexity and the calculator as evidence."""
+def _complexity(ev: CheckEvidence) -> list[str]:
+    """Plan complexity per role, and where the payout calculator is."""
+    if ev.comp is None:
+        return ["no comp plan given"]
     evidence = []
-    if ev.comp is not None:
-        for role in ev.comp.roles.values():
-            curves = [role.curve_of(m) for m in role.measures]
-            tiers = sum(len(c.tiers) for c in curves)
-            thresholds = sum(c.threshold is not None for c in curves)
-            caps = sum(c.cap is not None for c in curves)
-            evidence.append(
-                f"{role.name}: {len(role.measures)} measure(s), {tiers} tier(s), "
-                f"{thresholds} threshold(s), {caps} cap(s)"
-            )
-        evidence.append("payout calculator: payout_table.csv and `territory payout`")
-    return Finding(
-        n=len(ev.comp.roles) if ev.comp else None,
-        evidence=evidence or ["no comp plan given"],
-        needs=[
-            f"a survey or quiz of reps and leaders (pass at >= {pct(rule.threshold)} able to "
-            "calculate their own incentive)"
-        ],
-        status=Status.NOT_ASSESSABLE,
+    for role in ev.comp.roles.values():
+        curves = [role.curve_of(m) for m in role.measures]
+        tiers = sum(len(c.tiers) for c in curves)
+        thresholds = sum(c.threshold is not None for c in curves)
+        caps = sum(c.cap is not None for c in curves)
+        evidence.append(
+            f"{role.name}: {len(role.measures)} measure(s), {tiers} tier(s), "
+            f"{thresholds} threshold(s), {caps} cap(s)"
+        )
+    evidence.append("payout calculator: payout_table.csv and `territory payout`")
+    return evidence
+
+
+def survey_shares(survey: pd.DataFrame, column: str) -> list[tuple[str, float, int]]:
+    """Share agreeing per respondent group (one unnamed group without a ``group`` column).
+
+    Returns ``(group, share, answers)`` for each group with an answer, in name order;
+    unanswered rows (NaN) are left out.
+    """
+    answers = numbers(survey, column)
+    groups = (
+        survey["group"].astype("string").fillna("").str.strip()
+        if "group" in survey.columns
+        else pd.Series("", index=survey.index)
     )
+    out = []
+    for name in sorted(set(groups[np.isfinite(answers)])):
+        picked = answers[(groups == name).to_numpy() & np.isfinite(answers)]
+        out.append((str(name) or "all respondents", float(picked.mean()), int(picked.size)))
+    return out
+
+
+def c9_plan_understanding(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
+    """C9: share of surveyed reps and leaders who can work out their own pay, per group."""
+    evidence = _complexity(ev)
+    quiz = f"pass at >= {pct(rule.threshold)} able to calculate their own incentive"
+    if ev.survey is None or "can_calculate_pay" not in ev.survey.columns:
+        return Finding(
+            n=len(ev.comp.roles) if ev.comp else None,
+            evidence=evidence,
+            needs=[f"a survey or quiz of reps and leaders ({quiz})"],
+            status=Status.NOT_ASSESSABLE,
+        )
+    groups = survey_shares(ev.survey, "can_calculate_pay")
+    answered = sum(n for _, _, n in groups)
+    if answered < p.min_responses:
+        return Finding(
+            n=answered,
+            inputs=["survey file"],
+            evidence=[f"{answered} answer(s) to can_calculate_pay", *evidence],
+            needs=[f"at least {p.min_responses} survey answers ({quiz})"],
+            status=Status.NOT_ASSESSABLE,
+        )
+    parts = [
+        rule.part(
+            share,
+            f"{name}: {pct(share)} of {n} can work out their own incentive (pass >= "
+            f"{pct(rule.threshold)}, warn >= {pct(rule.warn)})",
+            metric=f"{name}: share who can work out their own incentive",
+            action="walk reps and leaders through the plan with worked examples (the plan "
+            "document and payout calculator), simplify the plan if it stays unclear, then "
+            "survey again",
+        )
+        for name, share, n in groups
+    ]
+    overall = float(sum(s * n for _, s, n in groups) / answered)
+    return Finding(parts, value=overall, n=answered, inputs=["survey file"], evidence=evidence)
 
 
 def _dry_run_errors(resolved: Sequence[RolePlan | None]) -> int:
@@ -541,6 +564,45 @@ def _crediting_part(ev: CheckEvidence) -> Part:
     return Part.measured(True, f"every measure ({listing(names)}) matches a data field")
 
 
+def _timeliness_parts(ev: CheckEvidence, p: Params) -> list[Part]:
+    """Median days from period close to payment, and the share of payments corrected later."""
+    if ev.payouts is None:
+        return [
+            Part.unmeasured(
+                "payment timeliness and corrections not measured",
+                f"payout run dates and an adjustment log (pay within {p.max_days_to_pay} days "
+                f"of close, corrections <= {pct(p.max_correction_rate)})",
+            )
+        ]
+    runs = ev.payouts
+    days = (pd.to_datetime(runs["paid_on"]) - pd.to_datetime(runs["period_end"])).dt.days
+    median = float(days.median())
+    d_max, d_warn = p.max_days_to_pay, p.days_to_pay_warn_max
+    payments = float(numbers(runs, "payments").sum())
+    rate = float(numbers(runs, "corrections").sum()) / payments if payments > 0 else 0.0
+    c_max, c_warn = p.max_correction_rate, p.correction_rate_warn_max
+    return [
+        Part.measured(
+            median <= d_max,
+            f"median {num(median)} days from period close to payment over {len(runs)} payout "
+            f"run(s) (pass <= {d_max}, warn <= {d_warn})",
+            warn=median <= d_warn,
+            gauge=Gauge("median days from period close to payment", median, d_max, "<="),
+            action="shorten the payout cycle: lock crediting data sooner after close and "
+            "automate the calculation",
+        ),
+        Part.measured(
+            rate <= c_max + 1e-12,
+            f"{pct(rate)} of {payments:,.0f} payments corrected after payment (pass <= "
+            f"{pct(c_max)}, warn <= {pct(c_warn)})",
+            warn=rate <= c_warn + 1e-12,
+            gauge=Gauge("share of payments corrected after payment", rate, c_max, "<="),
+            action="find why payments are corrected (crediting, late deals, plan terms) and "
+            "fix the source data or rules",
+        ),
+    ]
+
+
 def c10_administration(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     """C10: every rep maps to one plan and a dry-run payout works; timeliness needs dates."""
     comp, reps = given(ev.comp), given(ev.reps)
@@ -558,18 +620,22 @@ def c10_administration(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
             resolved.append(None)
     unresolved = reps["rep_id"].astype(str).to_numpy()[[r is None for r in resolved]]
     errors = _dry_run_errors(resolved)
+    resolving = 1.0 - unresolved.size / max(1, len(reps))
     parts = [
         Part.measured(
             unresolved.size == 0,
             f"{len(reps) - unresolved.size} of {len(reps)} reps resolve to one role plan"
             + (f"; unresolved: {listing(unresolved)}" if unresolved.size else ""),
+            action="give every rep a role that one role plan lists under rep_roles",
+            gauge=rule.gauge(None, resolving),
         ),
-        Part.measured(errors == 0, f"dry-run payout at 50/100/150% of quota: {errors} error(s)"),
+        Part.measured(
+            errors == 0,
+            f"dry-run payout at 50/100/150% of quota: {errors} error(s)",
+            gauge=Gauge("role plans whose dry-run payout fails", errors, 0, "<="),
+            action="fix the comp plan curves so every role pays a finite amount",
+        ),
         _crediting_part(ev),
-        Part.unmeasured(
-            "payment timeliness and corrections not measured",
-            f"payout run dates and an adjustment log (pay within {p.max_days_to_pay} days of "
-            f"close, corrections <= {pct(p.max_correction_rate)})",
-        ),
+        *_timeliness_parts(ev, p),
     ]
-    return Finding(parts, value=1.0 - unresolved.size / max(1, len(reps)), n=len(reps))
+    return Finding(parts, value=resolving, n=len(reps))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
+from datetime import date
 from functools import cached_property
 from typing import Any, TypedDict
 
@@ -38,6 +39,14 @@ class CheckEvidence:
     applies to (for C1); ``realignment_uplift`` is the relative gain in expected sales of the
     proposed over the current alignment from a sales-response model (for T2);
     ``rerun_plan`` is the plan of a second run from the same inputs and seed (for T3, T8).
+
+    The rest come from files a user supplies (:mod:`territory.io.check_inputs` reads and
+    validates them): ``objective_weights`` weighs each objective (C1); ``market_pay`` has a
+    row per role with ``ote_p25``, ``ote_p50``, ``ote_p75`` and ``variable_share_p50`` (C2);
+    ``survey`` a row per respondent with ``group`` and the 0/1 answers ``can_calculate_pay``
+    (C9) and ``process_is_clear`` (T8), NaN when not asked; ``payouts`` a row per payout run
+    with ``period_end``, ``paid_on``, ``payments`` and ``corrections`` (C10); ``data_dates``
+    the dates of the data by name, ``assessed_on`` always among them (T8).
     """
 
     accounts: pd.DataFrame | None = None
@@ -57,6 +66,11 @@ class CheckEvidence:
     objectives: Mapping[str, Sequence[str]] | None = None
     realignment_uplift: float | None = None
     rerun_plan: pd.Series | None = None
+    objective_weights: Mapping[str, float] | None = None
+    market_pay: pd.DataFrame | None = None
+    survey: pd.DataFrame | None = None
+    payouts: pd.DataFrame | None = None
+    data_dates: Mapping[str, date] | None = None
 
     def has_plan(self) -> bool:
         """Tell whether the accounts, the reps and the plan are all there."""

@@ -10,6 +10,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import spearmanr
 
+from territory.domain.comp import RolePlan
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -41,6 +43,11 @@ def share_of(mask: npt.ArrayLike, empty: float | None = None) -> float | None:
 def norm_role(name: str) -> str:
     """Role name as compared: lower case, words joined by ``_`` (``Field Rep`` = ``field_rep``)."""
     return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def plan_role_names(role: RolePlan) -> list[str]:
+    """Every name a role plan answers to: its own and the reps' roles it covers, compared form."""
+    return [norm_role(role.name), *(norm_role(r) for r in role.rep_roles)]
 
 
 def blank(values: pd.Series) -> BoolArray:

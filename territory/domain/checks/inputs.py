@@ -127,12 +127,13 @@ REALIGNMENT_UPLIFT = Input(
     load=_model_uplift,
 )
 OBJECTIVES = Input(
-    "objectives", "the strategic objectives with their weights and the roles each applies to"
+    "objectives",
+    "an objectives file: the strategic objectives, their weights and the roles each applies "
+    "to (territory check --objectives FILE)",
 )
 MARKET_PAY = Input(
     "market_pay",
-    "a market pay survey per role (P25/P50/P75 OTE and pay mix)",
-    lambda ev: False,  # no route yet: C2 reports pay and mix but cannot judge them
+    "a market pay file per role: P25/P50/P75 OTE and pay mix (territory check --market-pay FILE)",
 )
 
 ROUTES: tuple[Input, ...] = tuple(
@@ -141,7 +142,8 @@ ROUTES: tuple[Input, ...] = tuple(
 """Every input above with a ``load``: evidence read straight from a run folder's files.
 
 :data:`REALIGNMENT_UPLIFT` reads ``value.json``, so T2 is measured on every run that has one;
-giving :data:`OBJECTIVES` a ``load`` is all it takes for C1.
+the files a user supplies (objectives, market pay, survey, payouts, data dates) come in
+through :mod:`territory.io.check_inputs`.
 """
 
 

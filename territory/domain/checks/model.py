@@ -46,11 +46,13 @@ class Status(StrEnum):
 class CheckResult:
     """One row of ``checks.csv`` (quota spec §4.5).
 
-    ``value`` is the headline metric (None when it could not be computed), ``threshold`` and
-    ``comparator`` the rule it was held to, ``n`` the units measured and ``excluded_n`` those
-    left out (ramping or vacant reps, accounts without history). ``needs`` names the data that
-    would make the unmeasured parts assessable; ``evidence`` holds short findings with numbers
-    and ids.
+    ``value`` is the number that decided the status, with ``metric`` naming it and
+    ``threshold`` and ``comparator`` the rule it was held to: the headline metric on a PASS,
+    the failing (or warning) part's own number on a FAIL or WARN, and None on a
+    NOT_ASSESSABLE row (nothing was decided). ``n`` counts the units measured and
+    ``excluded_n`` those left out (ramping or vacant reps, accounts without history).
+    ``needs`` names the data that would make the unmeasured parts assessable; ``evidence``
+    holds short findings with numbers and ids; ``action`` says what to do about a FAIL or WARN.
     """
 
     check_id: str
@@ -69,6 +71,7 @@ class CheckResult:
     evidence: tuple[str, ...]
     source: str
     notes: str
+    action: str = ""
 
 
 CHECK_COLUMNS = (
@@ -88,9 +91,24 @@ CHECK_COLUMNS = (
     "evidence",
     "source",
     "notes",
+    "action",
     "run_id",
 )
 """Columns of ``checks.csv`` in order."""
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """The number a part was judged on: what it is, its value and the rule it was held to.
+
+    When the part decides its check's status, the row shows these in place of the headline;
+    a ``metric`` of None is the check's own metric.
+    """
+
+    metric: str | None
+    value: float | None
+    threshold: float | str | None = None
+    comparator: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,18 +116,30 @@ class Part:
     """One condition of a check: its status, a finding and, if unmeasured, what it needs.
 
     ``optional`` parts apply only when their data exist (T1's activity data): left unmeasured
-    they do not stop a PASS.
+    they do not stop a PASS. ``gauge`` is the number the part was judged on and ``action``
+    what to do when it fails or warns; a part that decides its row lends it both.
     """
 
     status: Status
     evidence: str
     needs: str | None = None
     optional: bool = False
+    gauge: Gauge | None = None
+    action: str = ""
 
     @classmethod
-    def measured(cls, ok: bool, evidence: str, *, warn: bool = False) -> Part:
+    def measured(
+        cls,
+        ok: bool,
+        evidence: str,
+        *,
+        warn: bool = False,
+        gauge: Gauge | None = None,
+        action: str = "",
+    ) -> Part:
         """Return PASS when ``ok``, else WARN when ``warn``, else FAIL."""
-        return cls(Status.PASS if ok else (Status.WARN if warn else Status.FAIL), evidence)
+        status = Status.PASS if ok else (Status.WARN if warn else Status.FAIL)
+        return cls(status, evidence, gauge=gauge, action=action)
 
     @classmethod
     def unmeasured(cls, evidence: str, needs: str, *, optional: bool = False) -> Part:
@@ -210,9 +240,18 @@ class Rule:
                 return Status.WARN
         return Status.FAIL
 
-    def part(self, value: float | None, evidence: str) -> Part:
-        """Return the part that judges ``value`` and states ``evidence``."""
-        return Part(self.judge(value), evidence)
+    def gauge(self, metric: str | None, value: float | None) -> Gauge:
+        """Return ``value`` under the name ``metric``, held to this rule."""
+        return Gauge(metric, value, self.shown, self.comparator)
+
+    def part(
+        self, value: float | None, evidence: str, *, metric: str | None = None, action: str = ""
+    ) -> Part:
+        """Return the part that judges ``value`` and states ``evidence``.
+
+        ``metric`` names the value when it is not the check's headline metric.
+        """
+        return Part(self.judge(value), evidence, gauge=self.gauge(metric, value), action=action)
 
 
 @dataclass(frozen=True)
@@ -276,9 +315,12 @@ class Limit:
 P = TypeVar("P", bound=BaseModel)
 Measure = Callable[[CheckEvidence, P, Rule], Finding]
 
+FRAMEWORK = "Sales Strategy Framework"
+"""The framework whose thought starters the checks test, by its title."""
+
 _LISTS = {
-    "T": ("territory", "3.1", "Territory Design"),
-    "C": ("comp", "3.2", "Compensation and Quota"),
+    "T": ("territory", "Territory Design"),
+    "C": ("comp", "Compensation Design and Quota Setting"),
 }
 
 
@@ -292,6 +334,7 @@ class CheckSpec(Generic[P]):
     threshold off the row when required inputs are missing (T1 states it only once measured).
     ``notes`` (the caveat of a measured row, unless the finding has its own) and ``follow_up``
     (data only later results can bring, added to ``needs``) apply once the check is measured.
+    ``action`` is what to do when the check fails or warns, unless the deciding part says.
     """
 
     check_id: str
@@ -305,6 +348,7 @@ class CheckSpec(Generic[P]):
     threshold_when_missing: bool = True
     notes: str = ""
     follow_up: tuple[str, ...] = ()
+    action: str = ""
     framework_list: str = field(init=False)
     source: str = field(init=False)
 
@@ -314,13 +358,10 @@ class CheckSpec(Generic[P]):
         A measure is named after the check whose thresholds it reads (``t1_coverage`` reads
         T1's), the name the package serves the check under.
         """
-        name, section, title = _LISTS[self.check_id[0]]
+        name, title = _LISTS[self.check_id[0]]
         object.__setattr__(self, "framework_list", name)
         object.__setattr__(
-            self,
-            "source",
-            f"quota spec §{section} {self.check_id}; framework, {title} statement "
-            f"{self.check_id[1:]}",
+            self, "source", f"{FRAMEWORK}, {title}, thought starter {self.check_id[1:]}"
         )
         model = THRESHOLD_MODELS[self.check_id]
         unknown = [k for k in self.limit.parameters() if k not in model.model_fields]
@@ -361,13 +402,33 @@ class CheckSpec(Generic[P]):
         threshold: str | float | None,
         comparator: str,
     ) -> CheckResult:
-        """Assemble a finding into a row; a PASS without a computable value is not a pass."""
+        """Assemble a finding into a row; a PASS without a computable value is not a pass.
+
+        The row shows the number that decided its status: the headline on a PASS, the deciding
+        part's own on a FAIL or WARN (:func:`deciding_part`), none on a NOT_ASSESSABLE row.
+        """
         status = finding.status if finding.status is not None else combine(finding.parts)
-        value = finding.value
-        if value is not None and not math.isfinite(value):
-            value = None
+        value = _finite(finding.value)
         if status == Status.PASS and value is None:
             status = Status.NOT_ASSESSABLE
+        action = ""
+        decider = deciding_part(finding.parts, status)
+        if decider is not None:
+            action = decider.action
+            if decider.gauge is not None:
+                gauge = decider.gauge
+                metric = gauge.metric or metric
+                value, threshold, comparator = (
+                    _finite(gauge.value),
+                    gauge.threshold,
+                    gauge.comparator,
+                )
+            else:
+                metric, value, threshold, comparator = decider.evidence, None, None, ""
+        if status in (Status.FAIL, Status.WARN):
+            action = action or self.action
+        elif status == Status.NOT_ASSESSABLE:
+            value = None
         needs = [p.needs for p in finding.parts if p.needs] + list(finding.needs)
         if not finding.missing:
             needs += self.follow_up
@@ -380,5 +441,23 @@ class CheckSpec(Generic[P]):
         return CheckResult(
             *(self.check_id, self.framework_list, self.statement, status, metric, value),
             *(threshold, comparator, scope, finding.n, finding.excluded_n, tuple(inputs)),
-            *(tuple(dict.fromkeys(needs)), tuple(evidence), self.source, notes),
+            *(tuple(dict.fromkeys(needs)), tuple(evidence), self.source, notes, action),
         )
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def deciding_part(parts: Sequence[Part], status: Status) -> Part | None:
+    """Return the part a FAIL or WARN row is down to: the first with that status and a number.
+
+    Without a number, the first with that status. None for other statuses, and when the
+    status was set by the finding rather than by its parts.
+    """
+    if status not in (Status.FAIL, Status.WARN):
+        return None
+    candidates = [p for p in parts if p.status == status]
+    with_number = [p for p in candidates if p.gauge is not None and p.gauge.value is not None]
+    chosen = with_number or candidates
+    return chosen[0] if chosen else None

@@ -57,6 +57,7 @@ def to_records(results: Iterable[CheckResult], run_id: str | None = None) -> lis
                 "evidence": list(r.evidence),
                 "source": r.source,
                 "notes": r.notes,
+                "action": r.action,
                 "run_id": run_id,
             }
         )

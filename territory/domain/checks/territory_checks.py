@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,7 @@ from territory.domain.checks import inputs
 from territory.domain.checks.evidence import CheckEvidence, balance
 from territory.domain.checks.formats import listing, num, pct
 from territory.domain.checks.helpers import blank, given, numbers, pearson, share_of, spearman
-from territory.domain.checks.model import Finding, Part, Rule, Status
+from territory.domain.checks.model import Finding, Gauge, Part, Rule, Status
 from territory.domain.checks.thresholds import Params
 from territory.domain.metrics import moved_mask, territory_table
 from territory.domain.model import DEFAULT_TIER_FACTORS
@@ -56,6 +57,14 @@ def t1_coverage(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
             f"({k}) have an active rep and planned hours (needs >= "
             f"{pct(p.a_segment_covered_min)})"
             + (f"; uncovered: {listing(ids)}" if ids.size else ""),
+            gauge=Gauge(
+                "share of top accounts with an active rep and hours",
+                a_share,
+                p.a_segment_covered_min,
+                ">=",
+            ),
+            action="give every top account an active rep and planned hours (lock it to one, or "
+            "fill the vacant seat)",
         )
     )
     table = given(ev.territory_table())
@@ -63,11 +72,15 @@ def t1_coverage(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     util = table["utilization"].to_numpy(dtype=np.float64)[active_rows]
     u_max = p.utilisation_max
     over = table["rep_id"].to_numpy()[active_rows][util > u_max]
+    highest = float(util.max()) if util.size else None
     parts.append(
         Part.measured(
             bool(util.size == 0 or util.max() <= u_max),
             f"(c) highest utilisation {num(float(util.max()) if util.size else None)} "
             f"(limit {u_max:g})" + (f"; over: {listing(over)}" if over.size else ""),
+            gauge=Gauge("highest utilisation of an active rep", highest, u_max, "<="),
+            action="move accounts from the overloaded reps, add capacity or run align with a "
+            "tighter workload balance",
         )
     )
     parts.append(
@@ -264,6 +277,7 @@ def t4_workload_known(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
             Part.measured(
                 p_share >= p_min,
                 f"{pct(p_share)} of potential is on accounts with workload (needs >= {pct(p_min)})",
+                gauge=Gauge("share of potential on accounts with workload", p_share, p_min, ">="),
             )
         )
     if ev.plan is not None:
@@ -275,6 +289,7 @@ def t4_workload_known(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 t_share >= t_min,
                 f"{pct(t_share)} of {len(per_rep)} territories have a workload total "
                 f"(needs >= {pct(t_min)})",
+                gauge=Gauge("share of territories with a workload total", t_share, t_min, ">="),
             )
         )
     else:
@@ -299,7 +314,11 @@ def t5_rep_workload(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
     if not inside.all():
         text += f"; outside {lo:g}..{hi:g}: {listing(ids[~inside])}"
     return Finding(
-        [Part.measured(bool(inside.all()), text, warn=bool(near.all()))],
+        [
+            Part.measured(
+                bool(inside.all()), text, warn=bool(near.all()), gauge=rule.gauge(None, share)
+            )
+        ],
         value=share,
         n=int(util.size),
         excluded_n=int((~active).sum()),
@@ -334,7 +353,11 @@ def _potential_usage(ev: CheckEvidence, w_min: float) -> Part:
         return Part.unmeasured(
             "(c) use of potential not shown", "solve.json or quotas showing how potential is used"
         )
-    return Part.measured(ok, "(c) " + "; ".join(found) + f" (needs weight >= {w_min:g})")
+    return Part.measured(
+        ok,
+        "(c) " + "; ".join(found) + f" (needs weight >= {w_min:g})",
+        action="balance territories on potential, or give potential more weight in the quotas",
+    )
 
 
 def _plausibility_parts(acc: pd.DataFrame, has: npt.NDArray[np.bool_], p: Params) -> list[Part]:
@@ -354,11 +377,22 @@ def _plausibility_parts(acc: pd.DataFrame, has: npt.NDArray[np.bool_], p: Params
             r_share >= r_min,
             f"(a) {pct(r_share)} of last year's revenue is on accounts with potential "
             f"(needs >= {pct(r_min)})",
+            gauge=Gauge(
+                "share of last year's revenue on accounts with potential", r_share, r_min, ">="
+            ),
+            action="estimate potential for the accounts that bought last year",
         ),
         Part.measured(
             pl_share >= pl_min,
             f"(b) potential >= last year's revenue for {pct(pl_share)} of accounts with "
             f"history (needs >= {pct(pl_min)})" + (f"; below: {listing(low)}" if low.size else ""),
+            gauge=Gauge(
+                "share of accounts whose potential covers last year's revenue",
+                pl_share,
+                pl_min,
+                ">=",
+            ),
+            action="re-estimate potential where it is below what the account already buys",
         ),
     ]
 
@@ -419,6 +453,8 @@ def t7_assignment_changes(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 f"{pct(top_moved)} of the top {pct(p.top_accounts_share)} accounts by revenue "
                 f"({k}) change rep (limit {pct(t_max)})"
                 + (f"; largest moved: {listing(ids[biggest])}" if biggest.size else ""),
+                gauge=Gauge("share of top accounts that change rep", top_moved, t_max, "<="),
+                action="lock the largest accounts to their current rep (locked_rep) and realign",
             )
         )
     parts += [
@@ -459,8 +495,105 @@ def _valid_accounts(
     return valid, fields
 
 
+def _months(later: date, earlier: date) -> float:
+    return (later - earlier).days / (365.25 / 12)
+
+
+def _last_quarter_end(day: date) -> date:
+    """Return the last day of the calendar quarter before the one ``day`` falls in."""
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1) - timedelta(days=1)
+
+
+def _age_part(
+    dates: Mapping[str, date], key: str, what: str, limits: tuple[int, int], action: str
+) -> Part:
+    """How old a dated piece of the data is on the assessment date: passes, warns or fails."""
+    when = dates.get(key)
+    pass_max, warn_max = limits
+    if when is None:
+        return Part.unmeasured(f"{what} unknown", f"{key} in the data dates file")
+    age = _months(dates["assessed_on"], when)
+    return Part.measured(
+        age <= pass_max,
+        f"{what} {when.isoformat()}: {age:.1f} months before {dates['assessed_on'].isoformat()} "
+        f"(pass <= {pass_max}, warn <= {warn_max})",
+        warn=age <= warn_max,
+        gauge=Gauge(f"months since the {what}", age, pass_max, "<="),
+        action=action,
+    )
+
+
+def _date_parts(dates: Mapping[str, date], p: Params) -> list[Part]:
+    """Freshness of potential, history up to the last closed period, a recent review."""
+    parts = [
+        _age_part(
+            dates,
+            "potential_as_of",
+            "potential estimate",
+            (p.max_data_age_months, p.data_age_warn_months),
+            "refresh the account potential estimates before realigning",
+        )
+    ]
+    through = dates.get("history_through")
+    closed = dates.get("last_closed_period_end") or _last_quarter_end(dates["assessed_on"])
+    if through is None:
+        parts.append(
+            Part.unmeasured(
+                "end of the revenue history unknown", "history_through in the data dates file"
+            )
+        )
+    else:
+        behind = max(0.0, _months(closed, through))
+        parts.append(
+            Part.measured(
+                through >= closed,
+                f"revenue history runs to {through.isoformat()}; the last closed period ended "
+                f"{closed.isoformat()}",
+                gauge=Gauge("months of closed periods missing from the history", behind, 0, "<="),
+                action="reload revenue_last_year through the last closed period before realigning",
+            )
+        )
+    parts.append(
+        _age_part(
+            dates,
+            "last_review",
+            "last alignment review",
+            (p.max_review_age_months, p.review_age_warn_months),
+            "review the alignment (this run can be that review: record its date)",
+        )
+    )
+    return parts
+
+
+def _process_part(ev: CheckEvidence, p: Params) -> Part:
+    """Whether the people who use the realignment process find it clear (survey), optional."""
+    survey = ev.survey
+    if survey is None or "process_is_clear" not in survey.columns:
+        return Part.unmeasured(
+            "ease of the process not measured",
+            "a user survey of the realignment process (column process_is_clear)",
+            optional=True,
+        )
+    answers = numbers(survey, "process_is_clear")
+    answers = answers[np.isfinite(answers)]
+    if not answers.size:
+        return Part.unmeasured(
+            "nobody answered process_is_clear", "answers to process_is_clear", optional=True
+        )
+    share = float(answers.mean())
+    need = p.process_clear_min
+    return Part.measured(
+        share >= need,
+        f"{pct(share)} of {answers.size} surveyed find the realignment process clear "
+        f"(needs >= {pct(need)})",
+        gauge=Gauge("share who find the realignment process clear", share, need, ">="),
+        action="explain each territory change to the people it affects (the change report) "
+        "and ask what was unclear",
+    )
+
+
 def t8_realignment_data(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
-    """T8: account data quality and a reproducible run; dates and usability need more data."""
+    """T8: account data quality, fresh data, a recent review and a reproducible run."""
     acc = given(ev.accounts)
     valid, fields = _valid_accounts(ev, acc)
     share = share_of(valid)
@@ -469,6 +602,7 @@ def t8_realignment_data(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
             share,
             f"{pct(share)} of accounts have a valid {', '.join(fields)} (needs >= "
             f"{pct(rule.threshold)})",
+            action="fix the accounts with a missing rep, potential, segment or location",
         )
     ]
     if "segment" not in acc.columns:
@@ -477,24 +611,18 @@ def t8_realignment_data(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
         parts.append(_reproducibility(ev))
     else:
         parts.append(Part.unmeasured("reproducibility not checked", "solve.json of the run"))
-    parts += [
-        Part.unmeasured(
-            "age of the potential estimates unknown",
-            f"as-of date of the potential estimates (at most {p.max_data_age_months} months old)",
-        ),
-        Part.unmeasured(
-            "whether history covers the last closed period unknown",
-            "the period revenue_last_year covers",
-        ),
-        Part.unmeasured(
-            "date of the last alignment review unknown",
-            f"date of the last alignment review (at most {p.max_review_age_months} months ago)",
-        ),
-        Part.unmeasured(
-            "ease of the process not measured",
-            "a user survey or usability review of the realignment process",
-        ),
-    ]
+    if ev.data_dates is not None:
+        parts += _date_parts(ev.data_dates, p)
+    else:
+        parts.append(
+            Part.unmeasured(
+                "age of the data and of the last review unknown",
+                f"a data dates file: potential as-of date (at most {p.max_data_age_months} "
+                "months old), end of the revenue history, date of the last alignment review "
+                f"(at most {p.max_review_age_months} months ago)",
+            )
+        )
+    parts.append(_process_part(ev, p))
     return Finding(parts, value=share, n=len(acc))
 
 
@@ -519,6 +647,8 @@ def _quota_part(ev: CheckEvidence, p: Params) -> Part:
     return Part.measured(
         rho is not None and rho >= r_min,
         f"Spearman(quota, potential) = {num(rho)} over {len(q)} territories (needs >= {r_min:g})",
+        gauge=Gauge("Spearman(quota, territory potential)", rho, r_min, ">="),
+        action="give potential more weight in the quota method (blended or potential)",
     )
 
 
@@ -541,6 +671,8 @@ def _difficulty_part(ev: CheckEvidence, p: Params) -> Part:
         worst <= d_max,
         f"expected attainment at plan: median {pct(med)}, largest distance from it "
         f"{pct(worst)} (limit {pct(d_max)})" + outside,
+        gauge=Gauge("largest distance of expected attainment from the median", worst, d_max, "<="),
+        action="even out quota-to-potential across territories so each is as hard to reach",
     )
 
 

@@ -95,7 +95,14 @@ _DEFAULTS: Mapping[str, tuple[str, Mapping[str, Default]]] = {
     ),
     "T8": (
         "account data quality and how old data and reviews may be.",
-        {"data_quality_min": 0.98, "max_data_age_months": 12, "max_review_age_months": 12},
+        {
+            "data_quality_min": 0.98,
+            "max_data_age_months": 12,
+            "max_review_age_months": 12,
+            "data_age_warn_months": 18,
+            "review_age_warn_months": 24,
+            "process_clear_min": 0.80,
+        },
     ),
     "T9": (
         "balance tolerances and how closely quotas and difficulty must follow potential.",
@@ -120,10 +127,19 @@ _DEFAULTS: Mapping[str, tuple[str, Mapping[str, Default]]] = {
             "ramped_after_months": 12,
         },
     ),
-    "C1": ("the share of measures that must name a company objective.", {"traceability_min": 1.0}),
+    "C1": (
+        "the share of measures that must name a company objective.",
+        {"traceability_min": 1.0, "weight_gap_warn_max": 0.20},
+    ),
     "C2": (
         "the quota-to-OTE band reported next to market pay.",
-        {"quota_to_ote_low": 4.0, "quota_to_ote_high": 6.0},
+        {
+            "quota_to_ote_low": 4.0,
+            "quota_to_ote_high": 6.0,
+            "mix_tolerance": 0.10,
+            "mix_warn_tolerance": 0.15,
+            "ote_band_slack": 0.10,
+        },
     ),
     "C4": (
         "payout at the 90th and 10th percentile, rank correlation and cap binding.",
@@ -158,11 +174,16 @@ _DEFAULTS: Mapping[str, tuple[str, Mapping[str, Default]]] = {
     ),
     "C9": (
         "the share of surveyed people who can work out their own pay.",
-        {"survey_agree_min": 0.80},
+        {"survey_agree_min": 0.80, "survey_agree_warn_min": 0.60, "min_responses": 5},
     ),
     "C10": (
         "how fast and how accurately incentives must be paid.",
-        {"max_days_to_pay": 30, "max_correction_rate": 0.02},
+        {
+            "max_days_to_pay": 30,
+            "max_correction_rate": 0.02,
+            "days_to_pay_warn_max": 45,
+            "correction_rate_warn_max": 0.05,
+        },
     ),
 }
 """What each check's thresholds are about, and each threshold's default, by check id."""

@@ -2,10 +2,16 @@
 
 Rows of ``checks.json`` come from any version of ``territory check`` (or a hand-written
 file), so every field is optional here and odd values are shown as text, never trusted.
+
+The value a row shows is the one that decided its status (``territory check`` writes the
+deciding part's number on a FAIL or WARN); a NOT_ASSESSABLE row decided nothing, so it shows
+the rule it would be held to and no number. Every FAIL and WARN carries a plain sentence:
+what was measured, against what, and what to do.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +23,13 @@ from territory.rendering.report.views import Notice
 STATUS_ORDER = ("PASS", "WARN", "FAIL", "NOT_ASSESSABLE", "INFO", "NOT_APPLICABLE")
 """Check statuses in the order the scorecard counts them."""
 
-FRAMEWORKS = (("territory", "Territory design"), ("comp", "Compensation and quotas"))
+FRAMEWORK = "Sales Strategy Framework"
+"""The framework whose thought starters the checks test, named where the checks are introduced."""
+
+FRAMEWORKS = (
+    ("territory", "Territory design"),
+    ("comp", "Compensation design and quota setting"),
+)
 
 CHECKS_COMMAND = "territory check --plan {plan}"
 
@@ -58,8 +70,9 @@ class Badge:
 class CheckRow:
     """One check as the scorecard shows it.
 
-    ``value`` is None when the check has neither value nor threshold; ``threshold`` is None
-    when it has no threshold. ``needs`` is None when the needs list is not shown at all.
+    ``value`` is None when the row shows no number (none was measured, or the check is not
+    assessable); ``threshold`` is None when it has no threshold. ``needs`` is None when the
+    needs list is not shown at all. ``explanation`` is the plain sentence of a FAIL or WARN.
     """
 
     check_id: str
@@ -76,6 +89,7 @@ class CheckRow:
     needs: tuple[str, ...] | None
     evidence: tuple[str, ...]
     inputs: str
+    explanation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,7 @@ class ScorecardView:
     notice: Notice | None
     counts: tuple[tuple[Badge, int], ...] = ()
     groups: tuple[CheckGroup, ...] = ()
+    framework: str = FRAMEWORK
 
 
 def status_of(check: Mapping[str, Any]) -> str:
@@ -157,6 +172,34 @@ def _group(title: str, key: str, checks: Sequence[Mapping[str, Any]]) -> CheckGr
     return CheckGroup(key, title, summary, tuple(_row(check) for check in checks))
 
 
+_SPEC_REFERENCE = re.compile(r"(quota spec|§|\[[DPS]\])", re.IGNORECASE)
+
+
+def _public_source(source: object) -> str | None:
+    """Return the source without references to internal documents (older files had them)."""
+    if is_missing(source) or not source:
+        return None
+    kept = [p.strip() for p in str(source).split(";") if not _SPEC_REFERENCE.search(p)]
+    return "; ".join(p for p in kept if p) or None
+
+
+def _explanation(
+    status: str, metric: str | None, value: str | None, rule: str | None, action: object
+) -> str | None:
+    """Say in words why a row failed or warns: what was measured, against what, what to do."""
+    if status not in ("FAIL", "WARN"):
+        return None
+    verdict = "it fails" if status == "FAIL" else "short of a pass, inside the warning band"
+    measured = metric or "the check's measure"
+    if value is None:
+        said = f"{'Failed' if status == 'FAIL' else 'Warning'}: {measured}."
+    else:
+        said = f"Measured {measured}: {value}" + (f", against {rule}" if rule else "")
+        said += f" ({verdict})."
+    todo = "" if is_missing(action) or not str(action).strip() else str(action).strip()
+    return said + (f" What to do: {todo[0].upper()}{todo[1:]}." if todo else " See the evidence.")
+
+
 def _row(check: Mapping[str, Any]) -> CheckRow:
     status = status_of(check)
     meta = []
@@ -172,19 +215,24 @@ def _row(check: Mapping[str, Any]) -> CheckRow:
     if symbol is None:
         symbol = "vs" if is_missing(comparator) else str(comparator)
     needs = text_list(check.get("needs"))
+    shown = not is_missing(value) and status != "NOT_ASSESSABLE"
+    rule = f"{symbol} {plain(threshold)}" if has_threshold else None
+    metric_text = plain(metric) if not is_missing(metric) and metric else None
+    value_text = plain(value) if shown else None
     return CheckRow(
         check_id=text(check.get("check_id")),
         status=status,
         badge=badge(status),
         statement=text(check.get("statement")),
         meta=" \u00b7 ".join(meta),
-        source=plain(source) if not is_missing(source) and source else None,
+        source=_public_source(source),
         notes=plain(notes) if not is_missing(notes) and notes else None,
-        metric=plain(metric) if not is_missing(metric) and metric else None,
-        value=None if is_missing(value) and is_missing(threshold) else plain(value),
+        metric=metric_text,
+        value=value_text,
         symbol=symbol,
         threshold=plain(threshold) if has_threshold else None,
         needs=tuple(needs) if needs or status == "NOT_ASSESSABLE" else None,
         evidence=tuple(text_list(check.get("evidence"))),
         inputs=", ".join(text_list(check.get("inputs_used"))),
+        explanation=_explanation(status, metric_text, value_text, rule, check.get("action")),
     )
