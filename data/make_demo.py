@@ -9,6 +9,11 @@ from one fixed seed and the ZIP table shipped with the ``zipcodes`` package (STA
 with coordinates in NY, NJ, PA, CT and MA: a dense corridor plus rural Pennsylvania and upstate
 New York, so that travel matters).
 
+The company is sized so that pay, quotas and sales agree (the numbers ``make demo`` plans with):
+the 40 reps sold about 29.6M last year (740k each) and 26.0M the year before; each rep's ``ote``
+is its role's on-target earnings in ``data/demo/comp.toml`` (hunters 165k, account managers 145k)
+scaled by tier (:data:`TIER_PAY`), so a 2027 plan of 32.5M lands quotas near 5x OTE.
+
 What the data set shows off, and the guarantees behind it:
 
 * skewed (lognormal) potential with 10 key accounts, each at most 30% of the smallest rep's

@@ -72,3 +72,12 @@ def align_args(folder: Path, out: Path | str, *extra: str) -> list[str]:
 def invoke(args: list[str]) -> Result:
     """Run the command line in this process (typer's runner), for the cases a test patches."""
     return _RUNNER.invoke(app, args)
+
+
+def small_plan(folder: Path) -> Path:
+    """A 300-account, 6-rep instance aligned by the CLI (heuristic), as the finance steps need."""
+    write_instance(folder, 300, 6, seed=5)
+    out = folder / "plan"
+    done = invoke(align_args(folder, out, "--solver", "heuristic"))
+    assert done.exit_code == 0, done.output
+    return out

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli import EXIT_BAD_INPUT, app
 from tests.commands import DEMO_COMP as COMP
-from tests.commands import align_args, invoke, run_territory, write_instance
+from tests.commands import run_territory, small_plan
 
 runner = CliRunner()
 
@@ -20,12 +20,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-account, 6-rep plan aligned by the CLI, as `make demo` does it."""
-    folder = tmp_path_factory.mktemp("finance")
-    write_instance(folder, 300, 6, seed=5)
-    out = folder / "plan"
-    done = invoke(align_args(folder, out, "--solver", "heuristic"))
-    assert done.exit_code == 0, done.output
-    return out
+    return small_plan(tmp_path_factory.mktemp("finance"))
 
 
 class TestSyntheticFinanceCli:

@@ -12,18 +12,13 @@ import pytest
 
 from territory.domain.comp import parse_comp
 from territory.io.config_files import load_comp
-from tests.commands import DEMO_COMP, align_args, invoke, write_instance
+from tests.commands import DEMO_COMP, invoke, small_plan
 
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-account, 6-rep plan aligned by the CLI."""
-    folder = tmp_path_factory.mktemp("measures")
-    write_instance(folder, 300, 6, seed=5)
-    out = folder / "plan"
-    done = invoke(align_args(folder, out, "--solver", "heuristic"))
-    assert done.exit_code == 0, done.output
-    return out
+    return small_plan(tmp_path_factory.mktemp("measures"))
 
 
 def quota(plan: Path, *extra: str) -> str:

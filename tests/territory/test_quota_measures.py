@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,7 +44,7 @@ def potential_config(target: float = 900_000.0, **kwargs: object) -> QuotaConfig
     )
 
 
-def three(**columns: object) -> pd.DataFrame:
+def three(**columns: Any) -> pd.DataFrame:
     """Potential 500k/300k/200k held by a hunter and two account managers."""
     frame = pd.DataFrame(
         {
@@ -86,7 +88,7 @@ class TestCapFallback:
             {},  # no reference at all: nothing to cap, nothing to say
         ],
     )
-    def test_no_warning_when_nothing_falls_back(self, columns: dict[str, object]) -> None:
+    def test_no_warning_when_nothing_falls_back(self, columns: dict[str, Any]) -> None:
         assert plan_quotas(three(**columns), potential_config()).summary.warnings == ()
 
     def test_caps_on_history_by_choice_say_nothing(self) -> None:
@@ -184,10 +186,11 @@ class TestQuotasByMeasure:
     def test_check_refuses_a_split_for_another_plan(self) -> None:
         plan = plan_quotas(three(), potential_config(), comp=PLAN)
         assert plan.by_measure is not None
+        quota = plan.by_measure["final_annual_quota"].to_numpy() + np.array([0.01, 0, 0, 0, 0])
         other = plan.by_measure.assign(
-            measure=plan.by_measure["measure"].replace("expansion", "upsell")
+            measure=plan.by_measure["measure"].replace("expansion", "upsell"),
+            final_annual_quota=quota,
         )
-        other.loc[0, "final_annual_quota"] += 0.01
         with pytest.raises(DataValidationError) as caught:
             check_measure_quotas(other, plan.table, PLAN, "q.csv")
         said = [(p.source, p.row, p.column) for p in caught.value.problems]
