@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/territory align --accounts data/demo/accounts.csv --reps data/demo/reps.csv \
 		--out out/demo --seed 7 --time-limit 120
 	$(BIN)/territory value --plan out/demo --seed 7
-	$(BIN)/territory quota --plan out/demo --target 165000000 --method blend --over-assign 0.10 \
-		--year 2027 --last-year-target 148000000
+	$(BIN)/territory quota --plan out/demo --target 32500000 --method blend --over-assign -0.08 \
+		--year 2027 --last-year-target 29500000 --comp data/demo/comp.toml
 	$(BIN)/territory stress --plan out/demo --comp data/demo/comp.toml --sims 10000 --seed 7
 	$(BIN)/territory payout --comp data/demo/comp.toml --attainment 1.15
 	$(BIN)/territory check --plan out/demo --no-fail

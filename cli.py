@@ -310,6 +310,7 @@ class _Quota:
     last_year_target = _option(
         "Last year's company target, for the backtest's forecast error.", rules.MONEY
     )
+    comp = _option("Comp plan TOML: fills quota_to_ote and splits quotas per measure.")
 
 
 class _Stress:
@@ -501,6 +502,7 @@ def quota(
     no_caps: Annotated[bool, _Quota.no_caps] = False,
     year: Annotated[int | None, _Quota.year] = None,
     last_year_target: Annotated[float | None, _Quota.last_year_target] = None,
+    comp: Annotated[Path | None, _Quota.comp] = None,
     quiet: QuietSummary = False,
 ) -> None:
     """Set quotas for the territories of a plan (adds quotas.csv to the plan folder)."""
@@ -513,7 +515,7 @@ def quota(
             profile=_parse_profile(season_profile), caps=not no_caps, year=year,
         )  # fmt: skip
         step = quota_step(
-            plan, config, period_sales=period_sales, last_year_target=last_year_target
+            plan, config, period_sales=period_sales, last_year_target=last_year_target, comp=comp
         )
     if not quiet:
         show.quota_summary(step, plan, last_year_target=last_year_target)

@@ -9,6 +9,11 @@ from one fixed seed and the ZIP table shipped with the ``zipcodes`` package (STA
 with coordinates in NY, NJ, PA, CT and MA: a dense corridor plus rural Pennsylvania and upstate
 New York, so that travel matters).
 
+The company is sized so that pay, quotas and sales agree (the numbers ``make demo`` plans with):
+the 40 reps sold about 29.6M last year (740k each) and 26.0M the year before; each rep's ``ote``
+is its role's on-target earnings in ``data/demo/comp.toml`` (hunters 165k, account managers 145k)
+scaled by tier (:data:`TIER_PAY`), so a 2027 plan of 32.5M lands quotas near 5x OTE.
+
 What the data set shows off, and the guarantees behind it:
 
 * skewed (lognormal) potential with 10 key accounts, each at most 30% of the smallest rep's
@@ -62,7 +67,6 @@ from territory.domain.synthetic import (
     home_bases,
     person_names,
     potential_targets,
-    segment_for,
     witness_groups,
     workload_targets,
 )
@@ -87,6 +91,19 @@ HIDDEN_RESPONSE: Final = {"base": 0.05, "saturation": 0.5, "half": 1.0, "shape":
 RATING_SLOPE: Final = 0.9
 ACCOUNT_NOISE_SD: Final = 0.3
 
+#: Median potential of an ordinary account before fitting, currency/year. Sets the company's
+#: size: last year's sales come to about 29.6M, some 740k per rep, so that quotas near 5x the
+#: reps' on-target earnings (data/demo/comp.toml) add up to the plan ``make demo`` sets.
+ACCOUNT_POTENTIAL: Final = 9_000.0
+#: On-target earnings of a B-tier rep by role (as in data/demo/comp.toml), currency/year.
+ROLE_OTE: Final = {"hunter": 165_000.0, "account_manager": 145_000.0}
+#: Pay of A- and C-tier reps relative to B: the stronger reps hold the larger territories.
+TIER_PAY: Final = {"A": 1.25, "B": 1.0, "C": 0.8}
+#: Potential range of the 10 key accounts, currency/year.
+KEY_ACCOUNT_POTENTIAL: Final = (300_000.0, 600_000.0)
+#: Potential at which an account counts as Mid-Market, and as Enterprise (currency/year).
+SEGMENT_FLOORS: Final = (15_000.0, 50_000.0)
+
 # Segment-level penetration multipliers: large customers are better covered historically.
 _SEGMENT_PENETRATION: Final = {"Enterprise": 1.25, "Mid-Market": 1.0, "SMB": 0.8}
 _SEGMENT_PROSPECT_RATE: Final = {"Enterprise": 0.03, "Mid-Market": 0.12, "SMB": 0.25}
@@ -109,6 +126,13 @@ def zip_centroids(states: Sequence[str] = STATES) -> pd.DataFrame:
     zips = pd.DataFrame(rows, columns=["zip", "state", "city", "lat", "lon"])
     zips = zips.astype({"zip": "str", "lat": "float64", "lon": "float64"})
     return zips.sort_values("zip", kind="stable").reset_index(drop=True)
+
+
+def demo_segments(potential: np.ndarray) -> np.ndarray:
+    """SMB / Mid-Market / Enterprise by potential at this company's :data:`SEGMENT_FLOORS`."""
+    labels = np.array(["SMB", "Mid-Market", "Enterprise"], dtype=object)
+    code = (potential >= SEGMENT_FLOORS[0]).astype(np.int64) + (potential >= SEGMENT_FLOORS[1])
+    return np.asarray(labels[code], dtype=object)
 
 
 def hidden_response(coverage: np.ndarray) -> np.ndarray:
@@ -155,11 +179,11 @@ def build(
 
     # Raw potential: lognormal, a little richer in dense areas; key accounts sit in metros.
     urban = (density[at] / np.median(density)) ** 0.15
-    raw = 45_000.0 * urban * np.exp(rng.normal(0.0, 1.0, N_ACCOUNTS))
+    raw = ACCOUNT_POTENTIAL * urban * np.exp(rng.normal(0.0, 1.0, N_ACCOUNTS))
     key = rng.choice(
         N_ACCOUNTS, size=N_KEY_ACCOUNTS, replace=False, p=density[at] / density[at].sum()
     )
-    raw[key] = rng.uniform(1.5e6, 3.0e6, N_KEY_ACCOUNTS)
+    raw[key] = rng.uniform(*KEY_ACCOUNT_POTENTIAL, N_KEY_ACCOUNTS)
 
     # Home bases: centres of equal-potential regions, snapped to distinct real ZIP centroids.
     c_lat, c_lon = home_bases(lat, lon, raw, N_REPS, rng)
@@ -200,7 +224,7 @@ def build(
 
     # Revenue: the hidden response to each rep's coverage, by segment and rating; some prospects.
     # (The draws keep the order and sizes of earlier versions, so every other column is as was.)
-    segment = segment_for(potential)
+    segment = demo_segments(potential)
     seg_pen = np.array([_SEGMENT_PENETRATION[s] for s in segment])
     seg_prospect = np.array([_SEGMENT_PROSPECT_RATE[s] for s in segment])
     skill = np.exp(rng.normal(0.0, 0.05, N_REPS))
@@ -255,6 +279,10 @@ def build(
         }
     )
     reps = reps.astype(dict.fromkeys(["rep_id", "tier", "name", "role"], "str"))[list(REP_COLUMNS)]
+    # Each rep's own OTE: the role's, scaled by tier, to the nearest 5,000 (comp.toml keeps
+    # the role's B-tier figure for reps without one).
+    pay = [ROLE_OTE[r] * TIER_PAY[t] for r, t in zip(role, tier, strict=True)]
+    reps["ote"] = np.round(np.asarray(pay) / 5_000.0) * 5_000.0
     return accounts, reps
 
 

@@ -429,8 +429,9 @@ def _finance_and_checks(
             periods=q.periods, profile=q.season_profile, caps=q.caps, year=q.year,
         )  # fmt: skip
         quota_step(
-            work, config, period_sales=spec.inputs.period_sales, last_year_target=q.last_year_target
-        )
+            work, config, period_sales=spec.inputs.period_sales,
+            last_year_target=q.last_year_target, comp=spec.inputs.comp,
+        )  # fmt: skip
         steps["quota"] = "run"
     clock.lap("quota")
     say("valuing the plan")

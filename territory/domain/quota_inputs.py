@@ -38,6 +38,7 @@ _ACCOUNT_HISTORY = MappingProxyType(
         "quota_last_year": "prior_quota",
     }
 )
+_MEASURE_SUFFIX = "_last_year"
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,7 +306,9 @@ def territory_history(
     History follows the accounts, not the old territory (spec §0), so each account's
     ``revenue_last_year`` is summed under the rep the new plan gives it. Optional account
     columns ``revenue_prior_year``, ``revenue_two_years_ago`` and ``quota_last_year`` become
-    ``history_prev``, ``history_prev2`` and ``prior_quota`` the same way. A territory whose
+    ``history_prev``, ``history_prev2`` and ``prior_quota`` the same way, and any other
+    ``<measure>_last_year`` column (last year's sales of one comp-plan measure) becomes
+    ``history_<measure>``. A territory whose
     accounts all lack a value gets NaN, which the quota methods read as "no history yet"
     (unlike 0, "no revenue"). ``potential_before`` sums potential under ``current_rep``, to
     exempt territories that the realignment changed from the yearly caps.
@@ -380,7 +383,13 @@ def territory_history(
         rep_order = sorted(set(plan.tolist()))
     out = pd.DataFrame({"rep_id": rep_order})
     keys = plan.to_numpy()
-    for source, target in _ACCOUNT_HISTORY.items():
+    # Last year's sales per comp-plan measure (<measure>_last_year) split quotas by measure.
+    by_measure = {
+        str(c): f"history_{str(c).removesuffix(_MEASURE_SUFFIX)}"
+        for c in accounts.columns
+        if str(c).endswith(_MEASURE_SUFFIX) and c not in _ACCOUNT_HISTORY
+    }
+    for source, target in {**_ACCOUNT_HISTORY, **by_measure}.items():
         if source in accounts.columns:
             values = pd.to_numeric(accounts[source], errors="coerce").to_numpy(np.float64)
             sums = pd.Series(values).groupby(keys).sum(min_count=1)

@@ -7,7 +7,7 @@ territories, rounding, periods) and returns the quota table with its summary.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from territory.domain.arrays import BoolArray, FloatArray, IntArray, ObjectArray
+from territory.domain.comp import CompPlan
 from territory.domain.quota_allocation import _allocate_cents, _split_rows_cents
 from territory.domain.quota_bases import (
     _normalise_role,
@@ -36,6 +37,7 @@ from territory.domain.quota_bases import (
 )
 from territory.domain.quota_config import _HISTORY_METHODS, _MONTHS, QuotaConfig, YearlyCaps
 from territory.domain.quota_inputs import _Inputs, _read_inputs, _row_problems
+from territory.domain.quota_measures import measure_quotas, ote_of_territories
 from territory.domain.quota_rules import check_config
 from territory.errors import (
     DataValidationError,
@@ -209,14 +211,20 @@ class QuotaSummary:
     new_territories: tuple[str, ...]
     vacant_territories: tuple[str, ...]
     ramping_territories: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
 class QuotaPlan:
-    """The quotas table (quotas.csv layout, spec §4.2) and its plan-level summary."""
+    """The quotas table (quotas.csv layout, spec §4.2) and its plan-level summary.
+
+    ``by_measure`` splits each territory's quota over the measures of its role's comp plan
+    (:func:`~territory.domain.quota_measures.measure_quotas`); None without a comp plan.
+    """
 
     table: pd.DataFrame
     summary: QuotaSummary
+    by_measure: pd.DataFrame | None = None
 
 
 def _company_growth(inp: _Inputs, config: QuotaConfig) -> float:
@@ -228,11 +236,38 @@ def _company_growth(inp: _Inputs, config: QuotaConfig) -> float:
     return float(last[both].sum()) / prev_sum - 1.0 if prev_sum > 0 else 0.0
 
 
+def _cap_reference(
+    inp: _Inputs, caps: YearlyCaps, street: float
+) -> tuple[FloatArray, tuple[str, ...]]:
+    """Return the amount each territory's yearly cap applies to, and a warning on fallback.
+
+    Caps on last year's quota need ``prior_quota``. A territory without it is capped against
+    last year's sales scaled to this year's street total (so the caps bound how far its share
+    moves, and can always hold), with a warning naming the column; never left uncapped unsaid.
+    """
+    sales = inp.history[:, 0]
+    if caps.reference == "history":
+        return sales, ()
+    fallback = np.isnan(inp.prior_quota) & ~np.isnan(sales)
+    total = float(np.nansum(sales))
+    if not fallback.any() or total <= 0:
+        return inp.prior_quota, ()
+    growth = street / total
+    warning = (
+        f"{int(fallback.sum())} of {inp.n} territories have no last year's quota, so their "
+        f"yearly change caps use last year's sales x {growth:.3f} (this year's street total over "
+        "last year's sales) instead; add a quota_last_year column to the accounts (prior_quota "
+        "in a territory table) to cap against last year's quotas"
+    )
+    return np.where(fallback, sales * growth, inp.prior_quota), (warning,)
+
+
 def plan_quotas(
     territories: pd.DataFrame,
     config: QuotaConfig,
     *,
     period_sales: pd.DataFrame | None = None,
+    comp: CompPlan | None = None,
 ) -> QuotaPlan:
     """Set every territory's annual and period quotas from the company number.
 
@@ -262,11 +297,16 @@ def plan_quotas(
     period_sales
         Optional long table of past sales by ``territory_id`` (or ``rep_id``), ``year``,
         ``period`` and ``sales``, for history-based seasonality.
+    comp
+        Optional comp plan: territories without an ``ote`` take their role's OTE (so
+        ``quota_to_ote`` is filled) and :attr:`QuotaPlan.by_measure` splits the quotas over
+        each role's measures.
 
     Raises
     ------
     DataValidationError
-        A needed column is missing or holds unusable values (every problem is listed).
+        A needed column is missing or holds unusable values (every problem is listed), or
+        a territory's ``role`` has no plan in ``comp``.
     ScenarioError
         The configuration is invalid.
     InfeasibleError
@@ -274,6 +314,9 @@ def plan_quotas(
     """
     check_config(config)
     inp = _read_inputs(territories, config)
+    if comp is not None:
+        roles = inp.frame["role"].tolist() if "role" in inp.frame.columns else [None] * inp.n
+        inp = replace(inp, ote=ote_of_territories(roles, inp.ote, comp))
     street = config.street_total
     basis = _basis(inp, config, street)
     labels = [str(t) for t in inp.territory_id]
@@ -285,8 +328,9 @@ def plan_quotas(
     monthly = ramp_months(inp.tenure, inp.hire_month, config.ramp)
     monthly[inp.vacant] = 1.0
     ramp = monthly.mean(axis=1)
+    warnings: tuple[str, ...] = ()
     if config.caps is not None:
-        reference = inp.prior_quota if config.caps.reference == "prior_quota" else inp.history[:, 0]
+        reference, warnings = _cap_reference(inp, config.caps, street)
         floors, ceilings, capped = yearly_bounds(
             reference, config.caps, inp.potential, inp.potential_before
         )
@@ -323,8 +367,13 @@ def plan_quotas(
     table = _quota_table(
         inp, config, basis, raw_c, quota_c, periods_c, profile_id, state, capped, ramp
     )
-    summary = _summary(inp, config, basis, table, street, ramp)
-    return QuotaPlan(table=table, summary=summary)
+    summary = replace(_summary(inp, config, basis, table, street, ramp), warnings=warnings)
+    by_measure = (
+        None
+        if comp is None
+        else measure_quotas(table, inp.frame, comp, config.seasonality.columns, inp.ote)
+    )
+    return QuotaPlan(table=table, summary=summary, by_measure=by_measure)
 
 
 def set_quotas(

@@ -119,6 +119,8 @@ def quota_summary(step: QuotaStep, plan: Path, *, last_year_target: float | None
         f"expected share of reps at quota if the plan is hit: "
         f"{100 * summary.share_at_quota_if_plan_hit:.0f}%"
     )
+    for warning in summary.warnings:
+        console.print(f"warning: {warning}")
     if step.backtest is not None:
         bt = step.backtest
         company = (
@@ -126,10 +128,12 @@ def quota_summary(step: QuotaStep, plan: Path, *, last_year_target: float | None
             if last_year_target is not None
             else "company error not measured (give --last-year-target)"
         )
+        gap = 100 * (bt.wmape - bt.naive_wmape)
+        verdict = f"{gap:.1f} points worse than" if gap > 0 else f"{-gap:.1f} points better than"
         console.print(
             f"backtest (last year's quotas set from the year before): {company}, quota "
-            f"WMAPE {100 * bt.wmape:.1f}% against actuals (naive last-year baseline "
-            f"{100 * bt.naive_wmape:.1f}%)"
+            f"WMAPE {100 * bt.wmape:.1f}% against actuals, {verdict} the naive baseline "
+            f"(last year's sales x growth: {100 * bt.naive_wmape:.1f}%)"
         )
     console.print(f"written to {plan}/quotas.csv")
 

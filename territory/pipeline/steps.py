@@ -141,6 +141,9 @@ def write_plan(
 # ------------------------------------------------------------------------------------------
 # Quota
 
+QUOTAS_BY_MEASURE = "quotas_by_measure"
+"""Table of quotas per territory and comp-plan measure, written when the quota step has a plan."""
+
 
 def quota_config(
     *,
@@ -178,19 +181,24 @@ def quota_step(
     *,
     period_sales: str | Path | None = None,
     last_year_target: float | None = None,
+    comp: str | Path | None = None,
 ) -> QuotaStep:
     """Set the quotas of the plan in ``folder`` and add the quota files to it.
 
     ``period_sales`` names the sales history table (rep_id, year, period, sales) that gives the
-    seasonality; it is read before the plan.
+    seasonality; it is read before the plan. ``comp`` names the comp plan: with it each rep's
+    OTE fills ``quota_to_ote`` and the quotas are split over its measures
+    (``quotas_by_measure.csv``; quotas.csv then has a row per rep, measure and period).
     """
     history = read_table(period_sales) if period_sales is not None else None
+    plan = load_comp(comp) if comp is not None else None
     with run_folder(folder, command="quota"):
         step = set_plan_quotas(
             runs.load_plan(folder),
             config,
             period_sales=history,
             last_year_target=last_year_target,
+            comp=plan,
         )
         write_quota_step(folder, step, config)
     return step
@@ -198,10 +206,13 @@ def quota_step(
 
 def write_quota_step(folder: Path, step: QuotaStep, config: QuotaConfig) -> None:
     """quotas.csv (rep x period), quotas_annual.csv, quota_summary.json and the exact copy."""
-    table = step.plan.table
+    table, by_measure = step.plan.table, step.plan.by_measure
+    tables = {"quotas": quota_rows(table, by_measure), "quotas_annual": table}
+    if by_measure is not None:
+        tables[QUOTAS_BY_MEASURE] = by_measure
     write_outputs(
         folder,
-        {"quotas": quota_rows(table), "quotas_annual": table},
+        tables,
         {"quota_summary.json": step.summary_document(config)},
         "csv",
         files={runs.QUOTAS: runs.parquet_writer(table)},
@@ -243,8 +254,24 @@ def stress_step(
         )  # fmt: skip
         if record is not None:
             step = replace(step, expected_sales={**record, **(step.expected_sales or {})})
+        step = replace(step, quota_by_measure=measure_quotas_read(run, comp))
         write_stress_step(folder, step, comp, Path(comp_path), seed=seed, n_sims=sims)
     return step
+
+
+def measure_quotas_read(run: runs.PlanFolder, comp: CompPlan) -> dict[str, float] | None:
+    """Read and check the quotas per measure the quota step split for ``comp`` (None: none).
+
+    Only a quota step given a comp plan records them in ``quota_summary.json``; a split left
+    by an earlier run is not read.
+    """
+    from territory.domain.quota_measures import check_measure_quotas
+
+    name = f"{QUOTAS_BY_MEASURE}.csv"
+    table = run.table(name)
+    if "quota_by_measure" not in (run.document("quota_summary.json") or {}) or table is None:
+        return None
+    return check_measure_quotas(table, run.quotas(), comp, str(run.path / name))
 
 
 def expected_sales_source(
@@ -324,6 +351,7 @@ def write_stress_step(
                 "sample_calculations": step.samples,
                 # Only when a response model is in play, so that runs without one are unchanged.
                 **({"expected_sales": step.expected_sales} if step.expected_sales else {}),
+                **({"quota_by_measure": step.quota_by_measure} if step.quota_by_measure else {}),
             }
         },
         "csv",

@@ -95,11 +95,22 @@ class QuotaStep:
             doc["backtest"] = bt
         else:
             doc["backtest"] = None
+        if self.plan.by_measure is not None:
+            # Tells the stress test that quotas_by_measure.csv belongs to these quotas.
+            by_measure = self.plan.by_measure.groupby("measure", sort=True)["final_annual_quota"]
+            doc["quota_by_measure"] = {
+                str(k): round(float(v), 2) for k, v in by_measure.sum().items()
+            }
         return doc
 
 
-def quota_rows(annual: pd.DataFrame) -> pd.DataFrame:
-    """quotas.csv: one row per rep and period with the method, its bases and the change."""
+def quota_rows(annual: pd.DataFrame, by_measure: pd.DataFrame | None = None) -> pd.DataFrame:
+    """quotas.csv: one row per rep and period with the method, its bases and the change.
+
+    With ``by_measure`` (quotas split over the comp plan's measures) there is one row per rep,
+    measure and period: ``period_quota`` and ``annual_quota`` are the measure's, and
+    ``rep_annual_quota`` the rep's total over its measures.
+    """
     keep = [
         c
         for c in (
@@ -109,9 +120,20 @@ def quota_rows(annual: pd.DataFrame) -> pd.DataFrame:
         )
         if c in annual.columns
     ]  # fmt: skip
-    long = quotas_long(annual)
-    return long.merge(annual[keep], on="rep_id", how="left", validate="many_to_one").rename(
-        columns={"quota": "period_quota", "final_annual_quota": "annual_quota"}
+    if by_measure is None:
+        long = quotas_long(annual)
+        return long.merge(annual[keep], on="rep_id", how="left", validate="many_to_one").rename(
+            columns={"quota": "period_quota", "final_annual_quota": "annual_quota"}
+        )
+    long = quotas_long(by_measure)
+    measure = by_measure[
+        ["rep_id", "measure", "weight", "split_basis", "final_annual_quota", "quota_to_ote"]
+    ].rename(columns={"final_annual_quota": "annual_quota"})
+    rep = annual[keep].rename(columns={"final_annual_quota": "rep_annual_quota"})
+    return (
+        long.merge(measure, on=["rep_id", "measure"], how="left", validate="many_to_one")
+        .merge(rep, on="rep_id", how="left", validate="many_to_one")
+        .rename(columns={"quota": "period_quota"})
     )
 
 
@@ -121,16 +143,18 @@ def set_plan_quotas(
     *,
     period_sales: pd.DataFrame | None = None,
     last_year_target: float | None = None,
+    comp: CompPlan | None = None,
 ) -> QuotaStep:
     """Quotas for every territory of the run; the backtest runs when last year's basis exists.
 
+    ``comp`` (the comp plan) fills each rep's OTE and splits the quotas per measure.
     ``period_sales`` (rep_id, year, period, sales) gives the seasonality its history;
     ``last_year_target`` (the plan number of the year just ended) lets the backtest measure the
     company forecast error too. Without it the backtest compares quotas rescaled to the actual
     total, which scores only how the number was spread.
     """
     inputs = quota_inputs(run)
-    plan = plan_quotas(inputs, config, period_sales=period_sales)
+    plan = plan_quotas(inputs, config, period_sales=period_sales, comp=comp)
     result = None
     if "history_prev" in inputs.columns and inputs["history_prev"].notna().any():
         actual = float(inputs["history"].sum())
@@ -232,6 +256,8 @@ class StressStep:
     lever: str
     expected_sales: dict[str, Any] | None = None
     """Where attainment was centred when a response model was used (None: history only)."""
+    quota_by_measure: dict[str, float] | None = None
+    """Quota per comp-plan measure the stress read (None: quotas were set without a plan)."""
 
 
 def stress_plan(

@@ -351,7 +351,7 @@ class TestQuotaAndCompNumbers:
     def test_cli_payout_with_an_oversized_ote(self, tmp_path: Path) -> None:
         text = (ROOT / "data" / "demo" / "comp.toml").read_text()
         comp = tmp_path / "comp.toml"
-        comp.write_text(text.replace("ote = 180000.0", "ote = 1.8e300", 1))
+        comp.write_text(text.replace("ote = 165000.0", "ote = 1.65e300", 1))
         result = runner.invoke(app, ["payout", "--comp", str(comp), "--attainment", "1.2"])
         message = _no_traceback(result, EXIT_BAD_INPUT)
         assert str(comp) in message and "key 'ote'" in message and "1e12" in message

@@ -262,7 +262,8 @@ class TestSyntheticThresholdsSchema:
             (
                 {"checks": {"C8": {"wmape": 0.1}}},
                 "key 'checks.C8.wmape' is unknown; allowed keys in [checks.C8] are "
-                "['company_error_max', 'wmape_pass_max', 'wmape_warn_max']",
+                "['company_error_max', 'naive_gap_pass_max', 'naive_gap_warn_max', "
+                "'wmape_pass_max', 'wmape_warn_max']",
             ),
         ],
     )

@@ -236,12 +236,12 @@ class TestSyntheticPayoutCalculator:
             {"renewal_bookings": np.array([0.7, 1.0]), "expansion_bookings": np.array([2.0, 1.0])},
             months_in_role=6,
         )
-        ti_half = 150_000 * 0.3 / 2
+        ti_half = 145_000 * 0.3 / 2
         np.testing.assert_allclose(earned.by_measure["renewal_bookings"], [0.0, 0.6 * ti_half])
         np.testing.assert_allclose(
             earned.by_measure["expansion_bookings"], [0.4 * 2.5 * ti_half, 0.4 * ti_half]
         )
-        assert earned.base == pytest.approx(150_000 * 0.7 / 2)
+        assert earned.base == pytest.approx(145_000 * 0.7 / 2)
 
     def test_payout_for_ote_override(self) -> None:
         earned = payout_for(ACCOUNT_MANAGER, np.array([1.0]), ote=100_000)
@@ -254,7 +254,7 @@ class TestSyntheticPayoutCalculator:
         steps = attainment_steps()
         assert steps.size == 41 and steps[0] == 0.0 and steps[-1] == 2.0 and 1.0 in steps
         assert len(table) == 41 * 3
-        assert set(table["plan_id"]) == {"demo-fy2025/hunter", "demo-fy2025/account_manager"}
+        assert set(table["plan_id"]) == {"demo-fy2027/hunter", "demo-fy2027/account_manager"}
 
     def test_payout_table_values(self) -> None:
         table = payout_table(ACCOUNT_MANAGER)

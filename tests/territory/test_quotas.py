@@ -58,9 +58,13 @@ def cents(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
 
 
 def config(method: str = "potential", **kwargs: object) -> QuotaConfig:
-    """The shared company number (street total 990,000) with one method."""
+    """The shared company number (street total 990,000) with one method.
+
+    No yearly caps unless asked for: with history and no last year's quota they would cap
+    against last year's sales (tested in test_quota_measures.py), hiding the basis under test.
+    """
     options = {k: v for k, v in kwargs.items() if k in QuotaMethod.__dataclass_fields__}
-    rest = {k: v for k, v in kwargs.items() if k not in options}
+    rest = {"caps": None} | {k: v for k, v in kwargs.items() if k not in options}
     return QuotaConfig(
         company_target=1_000_000.0,
         non_quota_revenue=100_000.0,
@@ -656,8 +660,9 @@ class TestSyntheticBacktest:
         assert result.share_within_wide_band == 1.0
 
     def test_potential_backtest_fails(self) -> None:
-        # Even potential -> Q* = 220k each: (100 + 40 + 80) / 600 = 36.7% -> FAIL.
-        cfg = QuotaConfig(company_target=1.0, method=QuotaMethod(name="potential"))
+        # Even potential -> Q* = 220k each: (100 + 40 + 80) / 600 = 36.7% -> FAIL. (Without
+        # caps: last year's sales would otherwise bound each quota, see test_quota_measures.)
+        cfg = QuotaConfig(company_target=1.0, method=QuotaMethod(name="potential"), caps=None)
         result = backtest(self.frame(), cfg, plan_target=660_000.0)
         assert result.wmape == pytest.approx(220 / 600)
         assert result.status == "FAIL"
@@ -710,7 +715,7 @@ class TestErrorsQuotas:
             {"rep_id": ["A", "B", "C"], "potential": [1.0] * 3, "prior_quota": [100_000.0] * 3}
         )
         with pytest.raises(InfeasibleError, match=r"375,000\.00.*990,000\.00") as info:
-            set_quotas(frame, config())
+            set_quotas(frame, config(caps=YearlyCaps()))
         assert "caps.min_change/max_change" in str(info.value)
 
     def test_missing_columns(self) -> None:

@@ -448,13 +448,43 @@ def c8_forecast_accuracy(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 f"{pct(p.company_error_max)})",
             )
         )
+    parts.append(_against_naive(wmape, bt.get("naive_wmape"), p))
     evidence = [
         f"{pct(bt.get('share_within_narrow_band'))} of territories within ±10% of quota, "
         f"{pct(bt.get('share_within_wide_band'))} within ±20%",
-        f"naive prior-year x growth WMAPE {pct(bt.get('naive_wmape'))} (information)",
         *forward,
     ]
     return Finding(parts, value=wmape, evidence=evidence)
+
+
+def _against_naive(wmape: float, naive: float | None, p: Params) -> Part:
+    """C8 (c): the method's quotas against the naive rule, last year's sales x growth."""
+    if naive is None or not math.isfinite(float(naive)):
+        return Part.unmeasured(
+            "naive baseline not in the backtest", "a backtest with last year's sales per territory"
+        )
+    base = float(naive)
+    gap = wmape - base
+    if gap > 0:
+        said = (
+            f"the quotas miss actual sales by {pct(wmape)} (WMAPE), {100 * gap:.1f} points more "
+            f"than the naive rule, last year's sales x growth ({pct(base)}): the method spreads "
+            "the number less accurately than history alone"
+        )
+    else:
+        said = (
+            f"the quotas miss actual sales by {pct(wmape)} (WMAPE), no more than the naive rule, "
+            f"last year's sales x growth ({pct(base)})"
+        )
+    limits = (
+        f" (pass when no more than {100 * p.naive_gap_pass_max:.1f} points worse, warn up to "
+        f"{100 * p.naive_gap_warn_max:.1f})"
+    )
+    return Part.measured(
+        gap <= p.naive_gap_pass_max + 1e-12,
+        said + limits,
+        warn=gap <= p.naive_gap_warn_max + 1e-12,
+    )
 
 
 def _complexity(ev: CheckEvidence) -> list[str]:

@@ -169,8 +169,14 @@ _DEFAULTS: Mapping[str, tuple[str, Mapping[str, Default]]] = {
         },
     ),
     "C8": (
-        "forecast and quota accuracy against what was sold.",
-        {"company_error_max": 0.10, "wmape_pass_max": 0.10, "wmape_warn_max": 0.20},
+        "forecast and quota accuracy against what was sold, and against a naive baseline.",
+        {
+            "company_error_max": 0.10,
+            "wmape_pass_max": 0.10,
+            "wmape_warn_max": 0.20,
+            "naive_gap_pass_max": 0.0,
+            "naive_gap_warn_max": 0.03,
+        },
     ),
     "C9": (
         "the share of surveyed people who can work out their own pay.",
