@@ -126,6 +126,8 @@ def align(
     quiet: opts.QuietRun = False,
     decompose: Annotated[str, opts.Align.decompose] = DEFAULT.decompose,
     checkpoint: Annotated[Path | None, opts.Align.checkpoint] = None,
+    lock_file: Annotated[Path | None, opts.Align.lock_file] = None,
+    leave_unreachable: Annotated[bool, opts.Align.leave_unreachable] = False,
     force: opts.Force = False,
     sheet: opts.Sheets = [],  # noqa: B006
 ) -> None:
@@ -140,7 +142,8 @@ def align(
         with show.progress(quiet) as status:
             result = align_command(
                 spec, accounts, reps, out, output_format=output_format, sheets=sheet,
-                force=force, progress=status,
+                force=force, progress=status, lock_file=lock_file,
+                leave_unreachable=leave_unreachable,
             )  # fmt: skip
     if not quiet:
         show.alignment_summary(result.report, out)

@@ -231,6 +231,15 @@ class Align:
     gap = option("Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip).", rules.GAP)
     decompose = option("Micro-cluster decomposition (auto: from 50,000 accounts).", rules.DECOMPOSE)
     checkpoint = option("Folder for stage checkpoints: a rerun with the same inputs resumes.")
+    lock_file = option(
+        "CSV of accounts to lock: account_id, optional rep_id (blank: keep the current rep) and "
+        "lock_reason; beside the accounts' locked_rep column."
+    )
+    leave_unreachable = switch(
+        "Leave accounts no rep reaches within --max-distance-km unassigned (listed in "
+        "unreachable.csv) instead of failing.",
+        "--leave-unreachable",
+    )
 
 
 class Design:
