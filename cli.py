@@ -139,7 +139,7 @@ def align(
         spec = AlignmentSpec.build(
             **levers, time_limit_s=time_limit, tier_factors=opts.parse_tier_factors(tier)
         )
-        with show.progress(quiet) as status:
+        with show.progress(quiet, spec.time_limit_s) as status:
             result = align_command(
                 spec, accounts, reps, out, output_format=output_format, sheets=sheet,
                 force=force, progress=status, lock_file=lock_file,
@@ -187,7 +187,7 @@ def design(
         "max_travel_km": max_travel_km, "travel_measure": travel_measure,
         "allow_vacant": allow_vacant,
     }  # fmt: skip
-    with _failures_reported(), show.progress(quiet) as status:
+    with _failures_reported(), show.progress(quiet, time_limit) as status:
         run = design_command(
             units, k, out, accounts=accounts, reps=reps, unit_id_column=unit_id_column,
             potential_column=potential_column, workload_column=workload_column,
