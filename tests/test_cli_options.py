@@ -153,3 +153,14 @@ def test_the_command_line_reads_human_numbers(tmp_path: Path) -> None:
     done = runner.invoke(app, ["quota", "--plan", str(tmp_path), "--target", "165 Mio"])
     assert done.exit_code == EXIT_BAD_INPUT
     assert "unknown suffix 'Mio'" in _flat(done.output)
+
+
+def test_tier_factors_read_percentages_and_refuse_junk() -> None:
+    from territory.pipeline.cli_options import parse_tier_factors
+
+    factors = parse_tier_factors(["A=120%", "c=0.8"])
+    assert factors is not None and factors["A"] == 1.2 and factors["C"] == 0.8
+    done = runner.invoke(app, ["align", "--accounts", "a.csv", "--reps", "r.csv", "--out", "o",
+                               "--tier", "A=lots"])  # fmt: skip
+    assert done.exit_code == EXIT_BAD_INPUT
+    assert "'A=lots': 'lots': not a number" in _flat(done.output)

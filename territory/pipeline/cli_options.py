@@ -206,7 +206,7 @@ class Align:
         "Cost (hour-km) per unit of potential moved from its rep.", rules.WEIGHT
     )
     candidates = option("Nearest reps each account considers.", rules.COUNT)
-    tier = option("Tier factor override, e.g. --tier A=1.2 (repeatable).")
+    tier = option("Tier factor override, e.g. --tier A=1.2 or A=120% (repeatable).")
     soft = switch("If the tolerance is impossible, minimise the worst deviation.", "--soft")
     allow_overtime = switch("Let workload exceed capacity.", "--allow-overtime")
     max_distance_km = option("No account further than this from its rep's home.", rules.KILOMETRES)
