@@ -54,6 +54,10 @@ def test_no_flag_reads_no_no(command: str) -> None:
         ("quota", "[quarter|month]"),
         ("quota", "[historical|potential|untapped|blended|capacity|even|blend|history|growth]"),
         ("stress", "[auto|model|history]"),
+        (
+            "stress",
+            "[over_assignment|accelerator_slope|sigma_idio|sigma_effectiveness|sigma_company]",
+        ),
     ],
 )
 def test_help_lists_the_choices(command: str, choices: str) -> None:
@@ -164,3 +168,9 @@ def test_tier_factors_read_percentages_and_refuse_junk() -> None:
                                "--tier", "A=lots"])  # fmt: skip
     assert done.exit_code == EXIT_BAD_INPUT
     assert "'A=lots': 'lots': not a number" in _flat(done.output)
+
+
+def test_stress_levers_are_the_stress_tests_levers() -> None:
+    from territory.domain.stress_config import StressConfig
+
+    assert set(rules.STRESS_LEVERS) == set(StressConfig().sensitivity_levers)

@@ -213,6 +213,11 @@ QUOTA_METHODS = (
     "blend", "history", "growth",
 )  # fmt: skip
 PERIODS = ("quarter", "month")
+STRESS_LEVERS = (
+    "over_assignment", "accelerator_slope", "sigma_idio", "sigma_effectiveness", "sigma_company",
+)  # fmt: skip
+"""The stress test's sensitivity levers (the keys of its default lever grid; a test keeps them
+in step)."""
 EXPECTED_SALES = ("auto", "model", "history")
 """Centres of the stress test's attainment: the response model when saved, the model, history."""
 QUOTA_METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}

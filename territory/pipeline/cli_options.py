@@ -308,7 +308,9 @@ class Stress:
     sims = option("Monte Carlo simulations.", rules.COUNT)
     seed = option("Random seed (recorded in the outputs).", rules.SEED)
     forecast = option("Finance forecast (default: sum of quotas).", rules.MONEY)
-    lever = option("Sensitivity lever: over_assignment, accelerator_slope, sigma_idio, ...")
+    lever = option(
+        "Sensitivity lever: the design choice varied over its grid.", rules.STRESS_LEVERS
+    )
     expected_sales = option(
         "Centre of attainment: model (response.json of `territory value`), history (last "
         "year's revenue) or auto (the model when fitted on this run's inputs).",
