@@ -364,7 +364,6 @@ def _align_once(
     ):
         # Never give up while time remains: exact repair of the worst reps' neighbourhoods.
         solution = rescue(problem, solution, budget, reserve_s=0.5, seed=spec.seed, notes=log.notes)
-    say(f"heuristic plan: {_gap_text(solution.gap)}")
     attempt = 0
     while not problem.is_feasible(solution.assignment, 1e-6):
         dev_p, dev_w = deviations(problem, solution.assignment)
@@ -412,6 +411,8 @@ def _align_once(
             f"soft mode: tolerances widened to ±{100 * settings.balance.potential:.3g}% potential "
             f"and ±{100 * settings.balance.workload:.3g}% workload to reach a plan"
         )
+
+    say(f"heuristic plan: {_gap_text(solution.gap)}")
 
     # 4. Exact backend, started from the heuristic's plan.
     chosen = spec.solver
