@@ -4,8 +4,9 @@ Exit codes: 0 success, 1 a check failed or a sweep had failures, 2 bad input, ar
 paths (and running out of memory), 3 infeasible rules, 4 solver failure or an unexpected error (a
 bug), 130 Ctrl-C, 143 SIGTERM. Nothing is written to ``--out`` unless the whole run succeeds, and
 only a folder the engine wrote (or an empty one) is replaced; ``--force`` widens that within
-limits (see :mod:`territory.io.outputs`). The work is done by :mod:`territory.pipeline`; what is
-shown is drawn by :mod:`territory.pipeline.console`.
+limits (see :mod:`territory.io.outputs`). The options are declared in
+:mod:`territory.pipeline.cli_options` (one class per command), the work is done by
+:mod:`territory.pipeline` and what is shown is drawn by :mod:`territory.pipeline.console`.
 """
 
 from __future__ import annotations
