@@ -193,7 +193,7 @@ class Align:
 
     accounts = option("Accounts table (.csv, .parquet or .xlsx).")
     reps = option("Reps table (.csv, .parquet or .xlsx).")
-    balance = option("Allowed ± deviation from target (0.05 = 5%).", rules.TOLERANCE)
+    balance = option("Allowed ± deviation from target (0.05 or 5%).", rules.TOLERANCE)
     potential_balance = option("Override --balance for potential.", rules.TOLERANCE)
     workload_balance = option("Override --balance for workload.", rules.TOLERANCE)
     solver = option(
@@ -226,7 +226,7 @@ class Align:
     )
     max_moved_accounts = option("At most this many accounts change rep.", rules.COUNT_OR_ZERO)
     max_moved_revenue_share = option(
-        "At most this share of last year's revenue changes rep (0.10 = 10%).", rules.SHARE
+        "At most this share of last year's revenue changes rep (0.10 or 10%).", rules.SHARE
     )
     gap = option("Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip).", rules.GAP)
     decompose = option("Micro-cluster decomposition (auto: from 50,000 accounts).", rules.DECOMPOSE)
@@ -280,14 +280,14 @@ class Quota:
     """The options of ``territory quota``."""
 
     plan = option("Folder written by `territory align`.")
-    target = option("Company target, currency/year.", rules.MONEY)
+    target = option("Company target, currency/year (165000000, 165,000,000 or 165M).", rules.MONEY)
     method = option(
         "How quotas are set (blend = blended; history and growth = historical).",
         rules.QUOTA_METHODS,
         case_sensitive=False,
     )
     history_weight = option("Blend weight on history (default: by role).", rules.SHARE)
-    over_assign = option("Over-assignment rate (0.10 = 10%).", rules.OVER_ASSIGNMENT)
+    over_assign = option("Over-assignment rate (0.10 or 10%).", rules.OVER_ASSIGNMENT)
     non_quota_revenue = option(
         "Revenue not carried by quota reps, currency/year.", rules.MONEY_OR_ZERO
     )
