@@ -67,14 +67,18 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
     @app.command()
     def value(
         plan: Annotated[Path, typer.Option(help="Folder written by `territory align`.")],
-        literature_defaults: Annotated[bool, typer.Option(help=LITERATURE_HELP)] = False,
+        literature_defaults: Annotated[
+            bool, typer.Option("--literature-defaults", help=LITERATURE_HELP)
+        ] = False,
         margin: Annotated[float, margin_option] = 0.6,
         rep_cost: Annotated[float, cost_option] = 150_000.0,
         time_to_fill: Annotated[int, fill_option] = 3,
         bootstrap: Annotated[int, boot_option] = 200,
         sims: Annotated[int, count("Simulations behind P10/P50/P90.")] = 2000,
         seed: Annotated[int, seed_option] = 7,
-        quiet: Annotated[bool, typer.Option(help="No summary (for batch jobs).")] = False,
+        quiet: Annotated[
+            bool, typer.Option("--quiet", help="No summary (for batch jobs).")
+        ] = False,
     ) -> None:
         """Value a plan: expected sales per rep (P10/P50/P90) and the uplift over today.
 
@@ -122,7 +126,9 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
             typer.Option(help="New hire's productivity by month since start, comma-separated."),
         ] = "0,0.25,0.5,0.75,1",
         months: Annotated[int, count("Months of the hiring plan.")] = 24,
-        literature_defaults: Annotated[bool, typer.Option(help=LITERATURE_HELP)] = False,
+        literature_defaults: Annotated[
+            bool, typer.Option("--literature-defaults", help=LITERATURE_HELP)
+        ] = False,
         bootstrap: Annotated[int, boot_option] = 200,
         time_limit: Annotated[
             float,
@@ -134,10 +140,12 @@ def register(app: typer.Typer, fail: Fail, number: Number) -> None:
         ] = [],  # noqa: B006
         force: Annotated[
             bool,
-            typer.Option(help="Replace --out even if territory did not write it (limits apply)."),
+            typer.Option(
+                "--force", help="Replace --out even if territory did not write it (limits apply)."
+            ),
         ] = False,
         quiet: Annotated[
-            bool, typer.Option(help="No progress or summary (for batch jobs).")
+            bool, typer.Option("--quiet", help="No progress or summary (for batch jobs).")
         ] = False,
     ) -> None:
         """Size the sales force: sales, cost and contribution per headcount, and a hiring plan.

@@ -15,6 +15,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from territory.errors import UsageError
 
@@ -30,6 +31,8 @@ class Range:
     integer: bool = False
     meaning: str = ""
     """What the number is, in the user's terms, shown after the interval."""
+    percent: bool = False
+    """Whether ``115%`` may be typed (read as 1.15): the value is a fraction or a multiple."""
 
     @property
     def text(self) -> str:
@@ -83,29 +86,100 @@ class Range:
         return int(value) if self.integer else float(value)  # type: ignore[call-overload]
 
     def parse_number(self, text: object) -> object:
-        """Text as a number (an ``int`` when it reads as one), else the text unchanged."""
+        """Text as a number (an ``int`` when it reads as one), else the text unchanged.
+
+        Human forms are read by :func:`human_number`; ``%`` only where :attr:`percent` allows.
+        """
         if not isinstance(text, str):
             return text
-        for kind in (int, float) if self.integer else (float,):
-            try:
-                return kind(text)
-            except ValueError:
-                continue
-        return text
+        try:
+            exact = human_number(text, percent=self.percent)
+        except ValueError:
+            return text
+        if self.integer and exact == exact.to_integral_value():
+            return int(exact)
+        return float(exact)
 
     def parse(self, text: object, name: str) -> float:
-        """Parse a command-line value (text, or a default already a number) and check its range."""
+        """Parse a command-line value (text, or a default already a number) and check its range.
+
+        Raises
+        ------
+        UsageError
+            Text that is no number (saying which forms are read) or a number out of range.
+        """
+        if isinstance(text, str):
+            try:
+                human_number(text, percent=self.percent)
+            except ValueError as exc:
+                subject = f"{name} is {text!r}:" if name else f"{text!r}:"
+                raise UsageError(f"{subject} {exc}; allowed: {self.text}") from None
         return self.check(self.parse_number(text), name)
+
+
+SUFFIXES = {"k": 3, "m": 6, "b": 9, "bn": 9, "t": 12}
+"""Magnitude suffixes (any case): ``1.5k`` = 1,500, ``165M`` = 165,000,000, ``2B`` = 2e9."""
+_HUMAN = re.compile(
+    r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:_\d+)*(?:\.\d*)?|\.\d+)"
+    r"(?P<exponent>[eE][+-]?\d+)?\s*(?P<suffix>[A-Za-z]+|%)?$"
+)
+HUMAN_FORMS = "e.g. 0.05, 5%, 1,000,000, 1.5k, 165M or 2B"
+"""The forms :func:`human_number` reads, as error messages quote them."""
+
+
+def human_number(text: str, *, percent: bool = False) -> Decimal:
+    """Read a number as people type it: ``1,000,000``, ``165M``, ``1.5k``, ``2B``, ``115%``.
+
+    The one parser of numbers typed on the command line. Commas must group thousands (``1,00``
+    is refused, not guessed); ``k``, ``M``, ``B`` (or ``bn``) and ``T`` multiply by a thousand,
+    a million, a billion and a trillion, in any case; ``%`` divides by 100 and is read only when
+    ``percent`` is true (the value is a fraction or a multiple, such as a tolerance or an
+    attainment). The result is exact (a :class:`~decimal.Decimal`), so ``115%`` is 1.15 and not
+    1.1500000000000001.
+
+    Raises
+    ------
+    ValueError
+        Saying why the text is not such a number (no number, an unknown suffix, ``%`` where a
+        fraction is not meant, not finite).
+    """
+    match = _HUMAN.match(text.strip())
+    if match is None and text.strip().lstrip("+-").lower() in ("nan", "inf", "infinity"):
+        raise ValueError("not a finite number")
+    if match is None:
+        raise ValueError(f"not a number ({HUMAN_FORMS})")
+    digits = match["digits"].replace(",", "").replace("_", "")
+    try:
+        value = Decimal(match["sign"] + digits + (match["exponent"] or ""))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimal digits
+        raise ValueError(f"not a number ({HUMAN_FORMS})") from None
+    suffix = match["suffix"]
+    if suffix == "%":
+        if not percent:
+            raise ValueError("a percentage is not read here (this value is not a fraction)")
+        value = value.scaleb(-2)
+    elif suffix is not None:
+        power = SUFFIXES.get(suffix.lower())
+        if power is None:
+            raise ValueError(
+                f"unknown suffix {suffix!r} (k = thousand, M = million, B = billion, T = trillion)"
+            )
+        value = value.scaleb(power)
+    if not math.isfinite(float(value)):
+        raise ValueError("not a finite number")
+    return value
 
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-TOLERANCE = Range(0.0, 1.0, high_open=True, meaning="a share of the target, 0.05 = ±5%")
+TOLERANCE = Range(
+    0.0, 1.0, high_open=True, meaning="a share of the target, 0.05 = ±5%", percent=True
+)
 """Balance tolerances: 1 or more would allow a rep nothing (or everything)."""
-SHARE = Range(0.0, 1.0, meaning="a share, 0.10 = 10%")
-GAP = Range(0.0, 1.0, high_open=True, meaning="a relative gap, 0.01 = 1%")
+SHARE = Range(0.0, 1.0, meaning="a share, 0.10 = 10%", percent=True)
+GAP = Range(0.0, 1.0, high_open=True, meaning="a relative gap, 0.01 = 1%", percent=True)
 SECONDS = Range(0.0, low_open=True, meaning="seconds")
 POSITIVE = Range(0.0, low_open=True)
 NON_NEGATIVE = Range(0.0)
@@ -113,9 +187,13 @@ KILOMETRES = Range(0.0, low_open=True, meaning="km")
 WEIGHT = Range(0.0, meaning="a cost weight")
 MONEY = Range(0.0, low_open=True, meaning="currency per year")
 MONEY_OR_ZERO = Range(0.0, meaning="currency per year")
-OVER_ASSIGNMENT = Range(-1.0, 1.0, low_open=True, high_open=True, meaning="a rate, 0.10 = 10%")
-TIER_FACTOR = Range(0.0, low_open=True, meaning="a multiplier of the potential target")
-ATTAINMENT = Range(0.0, meaning="a fraction of quota, 1.15 = 115%")
+OVER_ASSIGNMENT = Range(
+    -1.0, 1.0, low_open=True, high_open=True, meaning="a rate, 0.10 = 10%", percent=True
+)
+TIER_FACTOR = Range(
+    0.0, low_open=True, meaning="a multiplier of the potential target", percent=True
+)
+ATTAINMENT = Range(0.0, meaning="a fraction of quota, 1.15 = 115%", percent=True)
 SEED = Range(0, 2**31 - 1, integer=True, meaning="a random seed")
 """Seeds reach numpy (no negatives) and HiGHS / CP-SAT (32-bit signed)."""
 COUNT = Range(1, integer=True)
@@ -135,6 +213,11 @@ QUOTA_METHODS = (
     "blend", "history", "growth",
 )  # fmt: skip
 PERIODS = ("quarter", "month")
+STRESS_LEVERS = (
+    "over_assignment", "accelerator_slope", "sigma_idio", "sigma_effectiveness", "sigma_company",
+)  # fmt: skip
+"""The stress test's sensitivity levers (the keys of its default lever grid; a test keeps them
+in step)."""
 EXPECTED_SALES = ("auto", "model", "history")
 """Centres of the stress test's attainment: the response model when saved, the model, history."""
 QUOTA_METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}

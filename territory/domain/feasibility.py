@@ -12,6 +12,7 @@ from scipy import sparse
 from scipy.sparse import csgraph  # noqa: F401 - loads sparse.csgraph
 
 from territory.domain.model import AlignmentProblem
+from territory.domain.reach import reach_summary, smallest_reaching_limit
 from territory.errors import InfeasibilityReason
 
 
@@ -162,6 +163,7 @@ def stranded_accounts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
     """Accounts that no rep may take: every rep is forbidden or beyond the travel limit."""
     stranded = np.flatnonzero(np.diff(problem.account_start) == 0)
     reasons = []
+    beyond: list[float] = []
     limit = problem.settings.max_distance_km
     for a in stranded.tolist():
         distance, _ = problem.pair_costs(
@@ -185,6 +187,12 @@ def stranded_accounts(problem: AlignmentProblem) -> list[InfeasibilityReason]:
                 excess=float(distance[nearest] - limit) if limit is not None else None,
             )
         )
+        if limit is not None and distance[nearest] > limit:
+            beyond.append(float(distance[nearest]))
+    if beyond and limit is not None:
+        # One summary before the per-account list: how many, and the limit that reaches all.
+        summary = reach_summary(len(beyond), limit, smallest_reaching_limit(np.array(beyond)))
+        reasons.insert(0, InfeasibilityReason("travel_limit", "all accounts", summary))
     return reasons
 
 

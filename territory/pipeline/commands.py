@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from territory.domain.spec import AlignmentSpec
+from territory.pipeline.account_rules import (
+    UNREACHABLE_TABLE,
+    left_out_note,
+    lock_from_file,
+    set_aside_unreachable,
+)
 from territory.pipeline.inputs import alignment_inputs, file_hash, territory_polygons, unit_graph
 from territory.pipeline.steps import PlanTables, write_plan
 
@@ -39,8 +45,14 @@ def align_command(
     sheets: Sequence[str] = (),
     force: bool = False,
     progress: Progress | None = None,
+    lock_file: Path | None = None,
+    leave_unreachable: bool = False,
 ) -> AlignmentResult:
     """``territory align``: read, align, and write the plan folder ``out`` (or nothing at all).
+
+    ``lock_file`` locks the accounts it lists (:func:`territory.domain.locks.apply_locks`);
+    ``leave_unreachable`` plans without the accounts no rep reaches within the travel limit and
+    lists them in ``unreachable.<format>`` (a note of the result says so).
 
     Raises
     ------
@@ -53,7 +65,7 @@ def align_command(
     from territory.io.outputs import check_output_folder, prepare_folder
     from territory.workflow import align as api
 
-    files = [spec.units, spec.links, spec.forbidden]
+    files = [spec.units, spec.links, spec.forbidden, lock_file]
     inputs = [accounts, reps, *files, spec.checkpoint]
     check_output_folder(out, command="align", inputs=inputs, force=force)
     if spec.checkpoint is not None:
@@ -69,17 +81,29 @@ def align_command(
         accounts, reps, accounts_sheet=accounts_sheet, reps_sheet=reps_sheet
     )
     hashes = {"accounts": file_hash(accounts), "reps": file_hash(reps)}
+    if lock_file is not None:
+        accounts_df = lock_from_file(accounts_df, reps_df, lock_file)
+        hashes["lock_file"] = file_hash(lock_file)
+    far = None
+    if leave_unreachable:
+        accounts_df, far = set_aside_unreachable(accounts_df, reps_df, spec.max_distance_km)
     read = alignment_inputs(spec, accounts_df, hashes)
     result = api.align(
         read.accounts, reps_df, spec, forbidden=read.forbidden, unit_graph=read.unit_graph,
         validate=False, input_hashes=read.hashes, progress=progress,
     )  # fmt: skip
+    if far is not None and len(far):
+        result.report.notes.append(left_out_note(far, f"{UNREACHABLE_TABLE}.{output_format}"))
+    document = result.solve_document()
+    if far is not None:
+        document["unreachable_accounts"] = len(far)
     plan = PlanTables(
         result.assignments, result.territories, read.accounts, reps_df,
         unit_layer=read.unit_layer, unit_plan=result.unit_plan,
+        unreachable=None if far is None or far.empty else far,
     )  # fmt: skip
     write_plan(
-        out, plan, {"solve.json": result.solve_document()}, output_format, command="align",
+        out, plan, {"solve.json": document}, output_format, command="align",
         inputs=inputs, force=force,
     )  # fmt: skip
     return result

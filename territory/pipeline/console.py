@@ -7,6 +7,8 @@ functions take what the pipeline returned and print it; they compute nothing of 
 from __future__ import annotations
 
 import errno
+import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,24 +32,76 @@ console = Console(stderr=True)
 """The one console of the command line (standard error)."""
 
 
-@contextmanager
-def progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
-    """Show a live status line on stderr for long solves; nothing in quiet mode.
+_GAP = re.compile(r"\bgap (\d[\d.,]*%)")
+"""How a stage message reports the plan's gap to its bound (``gap 0.84%``)."""
 
-    When stderr is not a terminal (a batch job's log), each stage is one plain line instead.
+
+class RunStatus:
+    """What a long run is doing: stage, seconds, share of the time limit, last reported gap.
+
+    Rich redraws the live status line from :meth:`__rich__` several times a second, so the
+    seconds keep counting while a solver works; :meth:`line` is the same as one plain line.
+    """
+
+    def __init__(self, time_limit_s: float | None = None) -> None:
+        self.started = time.perf_counter()
+        self.time_limit_s = time_limit_s
+        self.stage = "starting"
+        self.gap: str | None = None
+
+    def update(self, message: str) -> None:
+        """Take a stage message of the pipeline; a ``gap X%`` in it becomes the current gap."""
+        self.stage = message
+        found = _GAP.search(message)
+        if found:
+            self.gap = found.group(1)
+
+    def clock(self) -> str:
+        """Return the time part of the status: ``12 s elapsed, 20% of the 60 s limit``."""
+        elapsed = time.perf_counter() - self.started
+        text = f"{elapsed:.0f} s elapsed"
+        if self.time_limit_s:
+            share = min(100.0, 100.0 * elapsed / self.time_limit_s)
+            text += f", {share:.0f}% of the {self.time_limit_s:,.0f} s limit"
+        return text
+
+    def line(self) -> str:
+        """Return the status as one line: stage, time (unless the stage says it), current gap."""
+        parts = [self.stage]
+        if "elapsed" not in self.stage:  # the staged large solve reports its own clock
+            parts.append(self.clock())
+        if self.gap is not None and not _GAP.search(self.stage):
+            parts.append(f"current gap {self.gap}")
+        return " | ".join(parts)
+
+    def __rich__(self) -> str:
+        """Render the live line (called on every refresh)."""
+        return escape(self.line())
+
+
+@contextmanager
+def progress(
+    quiet: bool, time_limit_s: float | None = None
+) -> Iterator[Callable[[str], None] | None]:
+    """Show where a long run is on stderr: stage, elapsed seconds, share of the limit, gap.
+
+    On a terminal one live line keeps counting; elsewhere (a batch job's log) each stage is one
+    plain line with the same content. Nothing in quiet mode.
     """
     if quiet:
         yield None
         return
+    status = RunStatus(time_limit_s)
     if not console.is_terminal:
 
         def log(message: str) -> None:
-            console.print(f"... {message}", markup=False, highlight=False, soft_wrap=True)
+            status.update(message)
+            console.print(f"... {status.line()}", markup=False, highlight=False, soft_wrap=True)
 
         yield log
         return
-    with console.status("starting") as status:
-        yield lambda message: status.update(message)
+    with console.status(status):
+        yield status.update
 
 
 def say(kind: str, message: str) -> None:

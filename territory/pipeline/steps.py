@@ -83,6 +83,8 @@ class PlanTables:
     accounts_before: pd.DataFrame | None = None
     unit_layer: gpd.GeoDataFrame | None = None
     unit_plan: pd.Series | None = None
+    unreachable: pd.DataFrame | None = None
+    """Accounts left unassigned because no rep reaches them (``--leave-unreachable``)."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return assignments, territories and, when today's reps are known, transitions."""
@@ -96,6 +98,8 @@ class PlanTables:
             tables["transitions"] = transition_plan(
                 before, None, self.assignments[["account_id", "rep_id"]], self.reps
             )
+        if self.unreachable is not None:
+            tables["unreachable"] = self.unreachable
         return tables
 
     def files(self) -> dict[str, Callable[[Path], None]]:

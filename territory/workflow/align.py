@@ -232,6 +232,11 @@ def align(
     return _align_with_caps(accounts, reps, caps, spec, budget, solve)
 
 
+def _gap_text(gap: float | None) -> str:
+    """``gap 0.84%`` as progress reports it, or that no bound is known yet."""
+    return "no bound yet" if gap is None else f"gap {100 * gap:.2f}%"
+
+
 def _check_files_read(
     spec: AlignmentSpec, accounts: pd.DataFrame, forbidden: pd.DataFrame | None
 ) -> None:
@@ -407,6 +412,8 @@ def _align_once(
             f"and ±{100 * settings.balance.workload:.3g}% workload to reach a plan"
         )
 
+    say(f"heuristic plan: {_gap_text(solution.gap)}")
+
     # 4. Exact backend, started from the heuristic's plan.
     chosen = spec.solver
     gap = spec.stop_gap
@@ -421,6 +428,7 @@ def _align_once(
         )
         if exact.status != SolveStatus.ERROR and problem.is_feasible(exact.assignment, 1e-6):
             solution = _merge(solution, exact)
+            say(f"{chosen}: {exact.status.value}, {_gap_text(solution.gap)}")
         elif exact.status != SolveStatus.ERROR:
             # Only a plan checked against the rules replaces the heuristic's (checked) one.
             log.notes.append(

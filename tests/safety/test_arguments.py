@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cli import EXIT_BAD_INPUT, _number, _one_of, app
+from cli import EXIT_BAD_INPUT, app
 from solvers import SOLVERS, get_solver
 from territory.domain import arguments as rules
 from territory.domain.synthetic import make_instance
@@ -27,6 +27,8 @@ from territory.errors import (
     UsageError,
 )
 from territory.io import SUPPORTED_FORMATS
+from territory.pipeline.cli_options import number as _number
+from territory.pipeline.cli_options import one_of as _one_of
 from territory.workflow.api import align
 
 runner = CliRunner()
