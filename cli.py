@@ -281,6 +281,7 @@ class _Design:
         "What the travel limit measures: farthest unit or centre.", rules.TRAVEL_MEASURES
     )
     allow_vacant = _option("Leave territories no rep can reach vacant instead of failing.")
+    max_load = _option("Most workload / rep capacity per match (1.1 = 10% over).", rules.POSITIVE)
     soft = _option("When the balance cannot be met, the most balanced design.")
     time_limit = _option("Seconds for the design.", rules.SECONDS)
     seed = _option("Random seed (initial centres).", rules.SEED)
@@ -452,6 +453,7 @@ def design(
     max_travel_km: Annotated[float | None, _Design.max_travel_km] = None,
     travel_measure: Annotated[str, _Design.travel_measure] = "farthest",
     allow_vacant: Annotated[bool, _Design.allow_vacant] = False,
+    max_load: Annotated[float | None, _Design.max_load] = None,
     soft: Annotated[bool, _Design.soft] = False,
     time_limit: Annotated[float, _Design.time_limit] = 120.0,
     seed: Annotated[int, _Design.seed] = 7,
@@ -469,7 +471,7 @@ def design(
     }  # fmt: skip
     matching = {
         "max_travel_km": max_travel_km, "travel_measure": travel_measure,
-        "allow_vacant": allow_vacant,
+        "allow_vacant": allow_vacant, "max_load": max_load,
     }  # fmt: skip
     with _failures_reported(), show.progress(quiet) as status:
         run = design_command(
