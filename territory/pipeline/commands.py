@@ -223,7 +223,12 @@ def _match(
         "unassigned_reps": list(matching.unassigned_reps),
         "reps": len(reps),
     }
-    return matching.table, unmatched
+    home = [c for c in ("rep_id", "name", "lat", "lon") if c in reps.columns]
+    homes = reps[home].assign(rep_id=reps["rep_id"].astype(str))
+    table = matching.table.merge(
+        homes.rename(columns={"lat": "home_lat", "lon": "home_lon"}), on="rep_id", how="left"
+    )
+    return table, unmatched
 
 
 def _design_assignments(

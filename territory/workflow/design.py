@@ -689,10 +689,7 @@ def unmatched_reps(matching: RepMatching, reps: pd.DataFrame) -> pd.DataFrame:
     k = len(matching.table)
     n_reps = len(reps)
     if n_reps > k:
-        reason = (
-            f"{n_reps} reps for {k} territories: the matching placed the {k} that score best "
-            "(talent on potential, continuity, travel)"
-        )
+        reason = f"{n_reps} reps for {k} territories; the {k} placed scored higher"
     else:
         reason = "no territory within the travel or capacity limits was left for this rep"
     if matching.max_load is not None and n_reps > k:
