@@ -658,13 +658,13 @@ def capacity_summary(
         "suggested_k": suggest_k(total_workload, finite, limit) if finite.size else None,
         "overloaded": [
             {
-                "territory_id": str(row.territory_id),
-                "rep_id": str(row.rep_id),
-                "workload_h": float(row.workload),
-                "capacity_h": float(row.capacity),
-                "load": float(row.load),
+                "territory_id": str(row["territory_id"]),
+                "rep_id": str(row["rep_id"]),
+                "workload_h": float(row["workload"]),
+                "capacity_h": float(row["capacity"]),
+                "load": float(row["load"]),
             }
-            for row in over.itertuples(index=False)
+            for row in over.to_dict("records")
         ],
     }
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -89,7 +90,7 @@ def ring_path(ring: Sequence[Sequence[float]], *, hole: bool) -> tuple[FloatArra
 
 def polygon_rings(kind: object, coords: object) -> list[tuple[FloatArray, CodeArray]]:
     """Rings of a GeoJSON Polygon / MultiPolygon's coordinates (other kinds: none)."""
-    polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
+    polygons: Any = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
     return [
         ring_path(ring, hole=k > 0)
         for polygon in polygons or []

@@ -176,9 +176,10 @@ def _homes(design: DesignFolder, terr: pd.DataFrame) -> tuple[Any, Any, list[str
         else pd.DataFrame(columns=["home_lat", "home_lon", "name", "rep_id"])
     )
     lat, lon, labels = [], [], []
-    for row in terr.itertuples(index=False):
-        tid = str(row.territory_id)
-        rep = by_territory.loc[tid] if tid in by_territory.index else None
+    reps: dict[str, Any] = {str(t): r for t, r in by_territory.to_dict("index").items()}
+    for row in terr.to_dict("records"):
+        tid = str(row["territory_id"])
+        rep = reps.get(tid)
         if rep is not None and not is_missing(rep.get("home_lat")):
             lat.append(float(rep["home_lat"]))
             lon.append(float(rep["home_lon"]))
@@ -186,8 +187,8 @@ def _homes(design: DesignFolder, terr: pd.DataFrame) -> tuple[Any, Any, list[str
             who = rep.get("rep_id") if is_missing(who) else who
             labels.append(f"{tid} \u00b7 {_mpl_text(who, 18)}")
         else:
-            lat.append(float(row.centre_lat))
-            lon.append(float(row.centre_lon))
+            lat.append(float(row["centre_lat"]))
+            lon.append(float(row["centre_lon"]))
             labels.append(f"{tid} (no rep)")
     return np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64), labels
 
@@ -360,7 +361,7 @@ def _over_row(summary: Mapping[str, Any]) -> Any:
     limit = _limit(summary)
 
     def css(record: pd.Series) -> str:
-        load = record.get("load")
+        load: Any = record.get("load")
         return "off" if not is_missing(load) and float(load) > limit * (1 + 1e-9) else ""
 
     return css
