@@ -190,7 +190,7 @@ def account_territories(
 
     Cells are built on the map's projected coordinates (longitude x ``cos_lat``) so they are not
     stretched; accounts at the same place count once (the first one's owner). The area ends
-    :data:`REACH_KM` beyond the accounts and, when ``land`` is given, at the coast.
+    :data:`REACH_KM` beyond the accounts and, when ``land`` covers the accounts, at the coast.
     """
     ok = np.isfinite(lon) & np.isfinite(lat) & (owner >= 0)
     x, y, who = lon[ok] * cos_lat, lat[ok], owner[ok]
@@ -210,7 +210,10 @@ def account_territories(
     )
     region = shapely.concave_hull(shapely.multipoints(points), ratio=0.3).buffer(reach)
     if land is not None:
-        region = region.intersection(shapely.affinity.scale(land, cos_lat, 1.0, origin=(0, 0)))
+        # Clip at the coast only where the layer covers the accounts (elsewhere it would cut).
+        shore = shapely.affinity.scale(land, cos_lat, 1.0, origin=(0, 0))
+        if shapely.contains_xy(shore, points[:, 0], points[:, 1]).mean() >= 0.95:
+            region = region.intersection(shore)
     shapes = []
     for index in np.unique(who).tolist():
         area = shapely.union_all(cells[who == index], grid_size=1e-7).intersection(region)

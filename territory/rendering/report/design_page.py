@@ -236,38 +236,46 @@ def _limit(summary: Mapping[str, Any]) -> float:
 
 # --------------------------------------------------------------------------- views
 
-_TERRITORY_COLUMNS: tuple[Column, ...] = (
-    ("Territory", "territory_id", text, False),
-    ("Rep", "rep_id", text, False),
-    ("Units", "n_units", num, True),
-    ("Accounts", "n_accounts", num, True),
-    ("Potential", "potential", num, True),
-    ("Potential vs equal", "potential_dev", pct2, True),
-    ("Workload (h/yr)", "workload_h", num, True),
-    ("Workload vs equal", "workload_dev", pct2, True),
-    ("Rep capacity (h/yr)", "rep_capacity_h", num, True),
-    ("Workload / capacity", "load", dec2, True),
-)
-_MATCH_COLUMNS: tuple[Column, ...] = (
-    ("Territory", "territory_id", text, False),
-    ("Rep", "rep_id", text, False),
-    ("Name", "name", text, False),
-    ("Tier", "tier", text, False),
-    ("Rating", "rating", dec2, True),
-    ("Potential", "potential", num, True),
-    ("Km home to centre", "km_to_centre", num, True),
-    ("Km to farthest unit", "km_to_farthest", num, True),
-    ("Book kept", "continuity_share", pct2, True),
-    ("Score", "score", dec2, True),
-)
-_UNMATCHED_COLUMNS: tuple[Column, ...] = (
-    ("Rep", "rep_id", text, False),
-    ("Name", "name", text, False),
-    ("Tier", "tier", text, False),
-    ("Rating", "rating", dec2, True),
-    ("Capacity (h/yr)", "capacity", num, True),
-    ("Why no territory", "reason", text, False),
-)
+_COLUMNS: dict[str, Column] = {
+    column[1]: column
+    for column in (
+        ("Territory", "territory_id", text, False),
+        ("Rep", "rep_id", text, False),
+        ("Name", "name", text, False),
+        ("Tier", "tier", text, False),
+        ("Rating", "rating", dec2, True),
+        ("Units", "n_units", num, True),
+        ("Accounts", "n_accounts", num, True),
+        ("Potential", "potential", num, True),
+        ("Potential vs equal", "potential_dev", pct2, True),
+        ("Workload (h/yr)", "workload_h", num, True),
+        ("Workload vs equal", "workload_dev", pct2, True),
+        ("Rep capacity (h/yr)", "rep_capacity_h", num, True),
+        ("Workload / capacity", "load", dec2, True),
+        ("Km home to centre", "km_to_centre", num, True),
+        ("Km to farthest unit", "km_to_farthest", num, True),
+        ("Book kept", "continuity_share", pct2, True),
+        ("Score", "score", dec2, True),
+        ("Capacity (h/yr)", "capacity", num, True),
+        ("Why no territory", "reason", text, False),
+    )
+}
+"""Every column the design page's tables show, by the table column it reads."""
+
+
+def _columns(*names: str) -> tuple[Column, ...]:
+    return tuple(_COLUMNS[name] for name in names)
+
+
+_TERRITORY_COLUMNS = _columns(
+    "territory_id", "rep_id", "n_units", "n_accounts", "potential", "potential_dev",
+    "workload_h", "workload_dev", "rep_capacity_h", "load",
+)  # fmt: skip
+_MATCH_COLUMNS = _columns(
+    "territory_id", "rep_id", "name", "tier", "rating", "potential", "km_to_centre",
+    "km_to_farthest", "continuity_share", "score",
+)  # fmt: skip
+_UNMATCHED_COLUMNS = _columns("rep_id", "name", "tier", "rating", "capacity", "reason")
 
 
 @dataclass(frozen=True)
