@@ -312,3 +312,20 @@ def _inside_rings(shape: Any, points: Any) -> Any:
     for a, b in zip(starts[:-1], starts[1:], strict=True):
         count += MplPath(shape.vertices[a:b]).contains_points(points)
     return count % 2 == 1
+
+
+def test_report_on_a_design_without_reps(tmp_path: Path) -> None:
+    folder = _inputs(tmp_path)
+    out = tmp_path / "no-reps"
+    args = [a for a in _design_args(folder, out) if a != str(folder / "reps.csv")]
+    args.remove("--reps")
+    done = runner.invoke(app, [*args, "--format", "parquet", "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert not (out / "unmatched_reps.parquet").exists()
+    done = runner.invoke(app, ["report", "--plan", str(out)])
+    assert done.exit_code == 0, done.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "No reps were matched" in html and "Reps matched" not in html
+    assert "workload cannot be set against capacity" in html
+    labels = load_design(out)
+    assert labels.matching is None and len(labels.territories) == 3

@@ -138,14 +138,9 @@ def load_basemap(layers: tuple[Path, ...] = BASEMAP_LAYERS) -> Basemap:
         if county is not None:
             counties.append(county)
         by_state.setdefault(str(props.get("state", "")), []).append(shape)
-    states = [
-        outline(state, shapely.union_all(shapes, grid_size=1e-6))
-        for state, shapes in sorted(by_state.items())
-    ]
-    land = shapely.union_all(
-        [shapely.union_all(shapes, grid_size=1e-6) for shapes in by_state.values()],
-        grid_size=1e-6,
-    )
+    dissolved = {state: shapely.union_all(shapes) for state, shapes in sorted(by_state.items())}
+    states = [outline(state, shape) for state, shape in dissolved.items()]
+    land = shapely.union_all(list(dissolved.values()))
     return Basemap(tuple(counties), tuple(s for s in states if s is not None), land)
 
 
@@ -216,7 +211,8 @@ def account_territories(
             region = region.intersection(shore)
     shapes = []
     for index in np.unique(who).tolist():
-        area = shapely.union_all(cells[who == index], grid_size=1e-7).intersection(region)
+        # Voronoi cells tile the plane edge to edge: a coverage union is exact and fast.
+        area = shapely.coverage_union_all(cells[who == index]).intersection(region)
         area = shapely.affinity.scale(area, 1.0 / cos_lat, 1.0, origin=(0, 0))
         shape = outline(keys[index], area)
         if shape is not None:

@@ -168,28 +168,27 @@ def design_maps(design: DesignFolder) -> list[bytes]:
 
 
 def _homes(design: DesignFolder, terr: pd.DataFrame) -> tuple[Any, Any, list[str]]:
-    """Where each territory's star goes (its rep's home, else its centre) and its label."""
+    """Where each territory's star goes (its rep's home, else its centre) and its label.
+
+    Folders written before ``matching`` carried the rep's home put the star at the centre.
+    """
     match = design.matching
-    by_territory = (
-        match.set_index("territory_id")
-        if match is not None and "home_lat" in match.columns
-        else pd.DataFrame(columns=["home_lat", "home_lon", "name", "rep_id"])
+    reps: dict[str, Any] = (
+        {str(t): r for t, r in match.set_index("territory_id").to_dict("index").items()}
+        if match is not None and "territory_id" in match.columns
+        else {}
     )
     lat, lon, labels = [], [], []
-    reps: dict[str, Any] = {str(t): r for t, r in by_territory.to_dict("index").items()}
     for row in terr.to_dict("records"):
         tid = str(row["territory_id"])
-        rep = reps.get(tid)
-        if rep is not None and not is_missing(rep.get("home_lat")):
-            lat.append(float(rep["home_lat"]))
-            lon.append(float(rep["home_lon"]))
-            who = rep.get("name")
-            who = rep.get("rep_id") if is_missing(who) else who
-            labels.append(f"{tid} \u00b7 {_mpl_text(who, 18)}")
-        else:
-            lat.append(float(row["centre_lat"]))
-            lon.append(float(row["centre_lon"]))
-            labels.append(f"{tid} (no rep)")
+        rep = reps.get(tid) or {}
+        home = not is_missing(rep.get("home_lat")) and not is_missing(rep.get("home_lon"))
+        lat.append(float(rep["home_lat"] if home else row["centre_lat"]))
+        lon.append(float(rep["home_lon"] if home else row["centre_lon"]))
+        who = rep.get("rep_id") if is_missing(rep.get("name")) else rep.get("name")
+        labels.append(
+            f"{tid} (no rep)" if is_missing(who) else f"{tid} \u00b7 {_mpl_text(who, 18)}"
+        )
     return np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64), labels
 
 
