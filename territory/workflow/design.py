@@ -589,8 +589,19 @@ def check_capacity(
     ------
     CapacityLimitError
         With the ``k`` that would fit (or saying more reps are needed).
+    DataValidationError
+        If the reps have no ``capacity`` column to hold the rule against.
     """
-    if "capacity" not in reps.columns or k < 1:
+    if "capacity" not in reps.columns:
+        raise DataValidationError(
+            [
+                InputProblem(
+                    "reps", None, "capacity", "--max-load needs each rep's capacity",
+                    "add a 'capacity' column (workload hours a year), or drop --max-load",
+                )
+            ]
+        )  # fmt: skip
+    if k < 1:
         return
     capacity = pd.to_numeric(reps["capacity"], errors="coerce").to_numpy(np.float64)
     capacity = np.sort(capacity[np.isfinite(capacity) & (capacity > 0)])[::-1]

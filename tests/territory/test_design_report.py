@@ -329,3 +329,14 @@ def test_report_on_a_design_without_reps(tmp_path: Path) -> None:
     assert "workload cannot be set against capacity" in html
     labels = load_design(out)
     assert labels.matching is None and len(labels.territories) == 3
+
+
+def test_max_load_without_capacities_is_bad_input(tmp_path: Path) -> None:
+    folder = _inputs(tmp_path)
+    reps = pd.read_csv(folder / "reps.csv").drop(columns=["capacity"])
+    reps.to_csv(folder / "reps.csv", index=False)
+    out = tmp_path / "no-capacity"
+    done = runner.invoke(app, _design_args(folder, out, "--max-load", "1.0"))
+    assert done.exit_code == 2, done.output
+    assert "capacity" in done.output and "Traceback" not in done.output
+    assert not out.exists()
