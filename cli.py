@@ -169,6 +169,7 @@ def design(
     max_travel_km: Annotated[float | None, opts.Design.max_travel_km] = None,
     travel_measure: Annotated[str, opts.Design.travel_measure] = "farthest",
     allow_vacant: Annotated[bool, opts.Design.allow_vacant] = False,
+    max_load: Annotated[float | None, opts.Design.max_load] = None,
     soft: Annotated[bool, opts.Design.soft] = False,
     time_limit: Annotated[float, opts.Design.time_limit] = 120.0,
     seed: Annotated[int, opts.Design.seed] = 7,
@@ -186,7 +187,7 @@ def design(
     }  # fmt: skip
     matching = {
         "max_travel_km": max_travel_km, "travel_measure": travel_measure,
-        "allow_vacant": allow_vacant,
+        "allow_vacant": allow_vacant, "max_load": max_load,
     }  # fmt: skip
     with _failures_reported(), show.progress(quiet, time_limit) as status:
         run = design_command(

@@ -25,6 +25,11 @@ Why these terms:
   territory's units when a ``units`` table is given (where the rep actually drives), otherwise
   the distance to the territory centre.
 
+Capacity: a territory's workload (hours/year) against the matched rep's ``capacity`` is its
+*load*. ``max_load`` (e.g. 1.1) forbids pairs whose load would exceed it, so nobody is handed a
+book they cannot work; without it the load is only reported (``load`` column) and
+:func:`suggest_k` says how many equal territories the reps could carry.
+
 The travel *limit* reads like a sales-ops rule: ``travel_measure="centre"`` bounds the distance
 from home to the territory centre; ``"farthest"`` bounds the distance to the farthest unit of the
 territory ("no rep drives more than X km to the farthest part of their territory", needs
@@ -119,12 +124,27 @@ class RepMatching:
     travel_measure: TravelMeasure
     travel_reasons: tuple[InfeasibilityReason, ...] = field(default=())
     min_travel_km: float | None = None
+    max_load: float | None = None
 
     @property
     def assignment(self) -> dict[str, str]:
         """territory_id -> rep_id for the filled territories."""
         filled = self.table[self.table["rep_id"].notna()]
         return dict(zip(filled["territory_id"], filled["rep_id"], strict=True))
+
+
+class CapacityLimitError(InfeasibleError):
+    """No full matching keeps every territory's workload within ``max_load`` x rep capacity.
+
+    ``suggested_k`` is the number of equal territories the reps could carry (None when even
+    one territory per rep would overload them: more reps are needed).
+    """
+
+    def __init__(
+        self, reasons: list[InfeasibilityReason], suggested_k: int | None, hint: str = ""
+    ) -> None:
+        super().__init__(reasons, hint)
+        self.suggested_k = suggested_k
 
 
 class TravelLimitError(InfeasibleError):
@@ -158,6 +178,15 @@ class _Inputs:
     km_farthest: FloatArray  # reps x territories, NaN without units
     travel_km: FloatArray  # reps x territories
     share: FloatArray  # reps x territories
+    workload: FloatArray  # per territory, NaN without a workload column
+    capacity: FloatArray  # per rep, NaN without a capacity column
+
+    @property
+    def load(self) -> FloatArray:
+        """Territory workload / rep capacity, reps x territories (NaN where unknown)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cap = np.where(self.capacity > 0, self.capacity, np.nan)
+            return np.asarray(self.workload[None, :] / cap[:, None], dtype=np.float64)
 
 
 def match_reps(
@@ -170,6 +199,7 @@ def match_reps(
     max_travel_km: float | None = None,
     travel_measure: TravelMeasure = "centre",
     allow_vacant: bool = False,
+    max_load: float | None = None,
 ) -> RepMatching:
     """Assign reps to territories maximising the score; exact (Hungarian algorithm).
 
@@ -184,6 +214,10 @@ def match_reps(
     ``allow_vacant``: when the limit prevents a full matching, leave territories vacant (and
     reps unassigned) instead of raising :class:`TravelLimitError`; the matching then fills as
     many territories as possible and, among those, maximises the score.
+    ``max_load``: largest territory workload / rep ``capacity`` a pair may have (1.0 = exactly
+    at capacity); needs ``workload`` on the territories and ``capacity`` on the reps. When it
+    prevents a full matching, :class:`CapacityLimitError` names the territories nobody can
+    carry and the ``k`` that would fit (or vacancies, with ``allow_vacant``).
     """
     w = weights if weights is not None else MatchWeights()
     if travel_measure not in ("centre", "farthest"):
@@ -192,8 +226,10 @@ def match_reps(
         raise ValueError("travel_measure='farthest' needs the units table (territory_id, lat, lon)")
     if max_travel_km is not None and not max_travel_km >= 0:
         raise ValueError(f"max_travel_km must be >= 0, got {max_travel_km}")
+    if max_load is not None and not max_load > 0:
+        raise ValueError(f"max_load must be > 0, got {max_load}")
 
-    data = _prepare(territories, reps, units, continuity)
+    data = _prepare(territories, reps, units, continuity, need_load=max_load is not None)
     k, n_reps = len(data.territory_ids), len(data.rep_ids)
     mean_potential = float(data.potential.mean()) if k else 0.0
     if mean_potential <= 0:
@@ -210,10 +246,18 @@ def match_reps(
         else limit_km <= max_travel_km * (1 + _TOL) + _TOL
     )
     need = min(k, n_reps)
-    matched_max = _max_matching_size(allowed)
     reasons: list[InfeasibilityReason] = []
     min_km: float | None = None
-    if matched_max < need:
+    if max_load is not None:
+        fits = data.load <= max_load * (1 + _TOL)
+        allowed &= fits
+        if _max_matching_size(fits) < need:
+            reasons = _explain_load(data, fits, max_load)
+            if not allow_vacant:
+                suggested = suggest_k(float(data.workload.sum()), data.capacity, max_load)
+                raise CapacityLimitError(reasons, suggested, hint=_load_hint(data, suggested))
+    matched_max = _max_matching_size(allowed)
+    if matched_max < need and not reasons:
         assert max_travel_km is not None  # without a limit every pair is allowed
         min_km = _bottleneck(limit_km, need)
         reasons = _explain(data, allowed, limit_km, max_travel_km, travel_measure, min_km)
@@ -229,6 +273,7 @@ def match_reps(
                     "or pass allow_vacant=True to leave territories vacant."
                 ),
             )
+    if matched_max < need:
         rows, cols = _solve_padded(score, allowed, matched_max)
     else:
         rows, cols = _solve(score, allowed)
@@ -250,6 +295,85 @@ def match_reps(
         travel_measure,
         reasons,
         min_km,
+        max_load,
+    )
+
+
+def suggest_k(total_workload: float, capacity: FloatArray, max_load: float = 1.0) -> int | None:
+    """Fewest equal territories that as many reps can carry within ``max_load`` x capacity.
+
+    Equal shares of ``total_workload`` over ``k`` territories need ``k`` reps whose capacity
+    (times ``max_load``) holds a share: the smallest ``k`` with the ``k``-th largest capacity
+    x ``max_load`` >= total / k. None when no ``k`` up to the number of reps works (the team
+    is too small for the work; more reps are needed).
+
+    Parameters
+    ----------
+    total_workload
+        Hours per year over all territories.
+    capacity
+        Hours per year each rep can work (NaN and values <= 0 are left out).
+    max_load
+        Largest workload / capacity accepted (1.0: at capacity).
+
+    Returns
+    -------
+    int or None
+        The smallest workable ``k``, or None.
+    """
+    cap = np.sort(np.asarray(capacity, dtype=np.float64)[np.asarray(capacity) > 0])[::-1]
+    for k in range(1, cap.size + 1):
+        if cap[k - 1] * max_load * (1 + _TOL) >= total_workload / k:
+            return k
+    return None
+
+
+def _explain_load(data: _Inputs, fits: BoolArray, max_load: float) -> list[InfeasibilityReason]:
+    """Territories no rep can carry, with their workload against the largest capacity."""
+    reasons = []
+    biggest = float(np.nanmax(data.capacity)) if np.isfinite(data.capacity).any() else 0.0
+    for t in np.flatnonzero(~fits.any(axis=0)).tolist():
+        hours = float(data.workload[t])
+        reasons.append(
+            InfeasibilityReason(
+                constraint="capacity",
+                subject=f"territory {data.territory_ids[t]}",
+                message=(
+                    f"territory {data.territory_ids[t]} carries {hours:,.0f} h of workload a "
+                    f"year, {hours / max(biggest, 1e-9):.2f}x the largest rep capacity "
+                    f"({biggest:,.0f} h); at most {max_load:.2f}x is allowed"
+                ),
+                excess=hours - biggest * max_load,
+            )
+        )
+    if not reasons:
+        reasons.append(
+            InfeasibilityReason(
+                constraint="capacity",
+                subject="matching",
+                message=(
+                    f"too few reps can carry the territories' workload within {max_load:.2f}x "
+                    "their capacity for every territory to get one"
+                ),
+            )
+        )
+    return reasons
+
+
+def _load_hint(data: _Inputs, suggested: int | None) -> str:
+    """Say what to change: the k the reps could carry, or that the team is too small."""
+    total = float(data.workload.sum())
+    capacity = float(np.nansum(np.clip(data.capacity, 0.0, None)))
+    if suggested is None:
+        return (
+            f"The territories hold {total:,.0f} h of workload a year and the "
+            f"{len(data.rep_ids)} reps {capacity:,.0f} h: add reps, raise --max-load, or "
+            "leave territories vacant (--allow-vacant)."
+        )
+    return (
+        f"The territories hold {total:,.0f} h of workload a year; {suggested} equal "
+        f"territories ({total / suggested:,.0f} h each) fit the reps' capacities: design "
+        f"with --k {suggested}, raise --max-load, or leave territories vacant (--allow-vacant)."
     )
 
 
@@ -433,8 +557,10 @@ def _result(
     measure: TravelMeasure,
     reasons: list[InfeasibilityReason],
     min_km: float | None,
+    max_load: float | None = None,
 ) -> RepMatching:
     k, n_reps = len(data.territory_ids), len(data.rep_ids)
+    load = data.load
     rep_of = np.full(k, -1)
     rep_of[np.asarray(cols, dtype=np.intp)] = np.asarray(rows, dtype=np.intp)
     records: list[dict[str, object]] = []
@@ -454,6 +580,9 @@ def _result(
                     "travel_km": np.nan,
                     "continuity_share": np.nan,
                     "score": 0.0,
+                    "workload": float(data.workload[t]),
+                    "capacity": np.nan,
+                    "load": np.nan,
                 }
             )
             continue
@@ -470,6 +599,9 @@ def _result(
                 "travel_km": float(data.travel_km[r, t]),
                 "continuity_share": float(data.share[r, t]),
                 "score": float(talent_term[r, t] + continuity_term[r, t] - travel_term[r, t]),
+                "workload": float(data.workload[t]),
+                "capacity": float(data.capacity[r]),
+                "load": float(load[r, t]),
             }
         )
     table = pd.DataFrame.from_records(records)
@@ -499,6 +631,7 @@ def _result(
         travel_measure=measure,
         travel_reasons=tuple(reasons),
         min_travel_km=min_km,
+        max_load=max_load,
     )
 
 
@@ -565,9 +698,13 @@ def _prepare(
     reps: pd.DataFrame,
     units: pd.DataFrame | None,
     continuity: pd.DataFrame | None,
+    need_load: bool = False,
 ) -> _Inputs:
     """Validate, sort by id (deterministic ties) and build the rep x territory matrices."""
     problems = _require(territories, "territories", ["territory_id", "potential"])
+    if need_load:
+        problems += _require(territories, "territories", ["workload"])
+        problems += _require(reps, "reps", ["capacity"])
     problems += _require(territories, "territories", ["centre_lat", "centre_lon"])
     problems += _require(reps, "reps", ["rep_id", "lat", "lon"])
     if units is not None:
@@ -584,6 +721,9 @@ def _prepare(
         raise DataValidationError(problems)
     problems += _numeric(territories, "territories", ["potential", "centre_lat", "centre_lon"])
     problems += _numeric(reps, "reps", ["lat", "lon"])
+    if need_load:
+        problems += _numeric(territories, "territories", ["workload"])
+        problems += _numeric(reps, "reps", ["capacity"])
     problems += _duplicates(territories, "territories", "territory_id")
     problems += _duplicates(reps, "reps", "rep_id")
     problems += _talent(reps)[2]  # row numbers as in the user's table, before sorting
@@ -627,7 +767,16 @@ def _prepare(
         km_farthest=km_farthest,
         travel_km=travel_km,
         share=share,
+        workload=_column(terr, "workload"),
+        capacity=_column(rp, "capacity"),
     )
+
+
+def _column(frame: pd.DataFrame, name: str) -> FloatArray:
+    """Read a numeric column as floats (NaN where missing or not a number, all NaN if absent)."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _unit_distances(

@@ -270,6 +270,7 @@ class Design:
     allow_vacant = switch(
         "Leave territories no rep can reach vacant instead of failing.", "--allow-vacant"
     )
+    max_load = option("Most workload / rep capacity per match (1.1 = 10% over).", rules.POSITIVE)
     soft = switch("When the balance cannot be met, the most balanced design.", "--soft")
     time_limit = option("Seconds for the design.", rules.SECONDS)
     seed = option("Random seed (initial centres).", rules.SEED)

@@ -141,7 +141,7 @@ def design_command(
     ``design`` holds :func:`territory.workflow.design.design_territories`' keywords (balance,
     compactness, contiguity, method, time_limit_s, seed, soft) and ``matching``
     :func:`territory.workflow.design.match_designed`'s (max_travel_km, travel_measure,
-    allow_vacant).
+    allow_vacant, max_load).
     """
     import pandas as pd
 
@@ -150,6 +150,7 @@ def design_command(
     from territory.io.units import read_units
     from territory.pipeline.inputs import join_units
     from territory.workflow.design import (
+        check_capacity,
         design_summary,
         design_territories,
         territory_name,
@@ -177,6 +178,9 @@ def design_command(
     loads = unit_loads(
         layer, graph.point_lonlat, accounts_df, unit_of, potential_column, workload_column
     )
+    if reps_df is not None and matching.get("max_load") is not None:
+        check_capacity(float(loads.table["workload"].sum()), reps_df, k, matching["max_load"],
+                       design.get("balance", 0.05))  # fmt: skip
     result = design_territories(loads, graph, k, progress=progress, **design)
     territories = territory_table(loads, result, graph)
     summary = design_summary(result, graph, territories)
@@ -184,8 +188,10 @@ def design_command(
     unit_table = loads.table.assign(territory_id=names)
     tables = {"territories": territories, "units": unit_table}
     if reps_df is not None:
-        tables["matching"] = _match(loads, result, territories, unit_table, summary, reps_df,
-                                    accounts_df, unit_of, matching)  # fmt: skip
+        tables["matching"], tables["unmatched_reps"] = _match(
+            loads, result, territories, unit_table, summary, reps_df, accounts_df, unit_of,
+            matching,
+        )  # fmt: skip
     if accounts_df is not None and unit_of is not None:
         tables["assignments"] = _design_assignments(accounts_df, unit_of, unit_table, territories)
     held = pd.Series(unit_table["territory_id"].to_numpy(), index=unit_table["unit_id"])
@@ -212,9 +218,13 @@ def _match(
     accounts: pd.DataFrame | None,
     unit_of: pd.Series | None,
     options: dict[str, Any],
-) -> pd.DataFrame:
-    """Match reps to the designed territories; fills ``rep_id`` and the summary's matching."""
-    from territory.workflow.design import match_designed
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Match reps to the designed territories: the matching and the reps left without one.
+
+    Fills ``rep_id``, the rep's capacity and the load on ``territories`` and the summary's
+    ``matching`` and ``capacity``.
+    """
+    from territory.workflow.design import capacity_summary, match_designed, unmatched_reps
 
     matching = match_designed(
         loads, result, territories, reps, accounts=accounts, unit_of_account=unit_of, **options
@@ -222,6 +232,11 @@ def _match(
     rep_of = matching.assignment
     territories["rep_id"] = territories["territory_id"].map(rep_of)
     unit_table["rep_id"] = unit_table["territory_id"].map(rep_of)
+    by_territory = matching.table.set_index("territory_id")
+    territories["rep_capacity_h"] = territories["territory_id"].map(by_territory["capacity"])
+    territories["load"] = territories["territory_id"].map(by_territory["load"])
+    unmatched = unmatched_reps(matching, reps)
+    summary["capacity"] = capacity_summary(matching, reps, float(territories["workload_h"].sum()))
     summary["matching"] = {
         "objective": matching.objective,
         "talent": matching.talent_score,
@@ -230,9 +245,14 @@ def _match(
         "status": matching.status,
         "vacant": list(matching.vacant),
         "unassigned_reps": list(matching.unassigned_reps),
+        "reps": len(reps),
     }
-    table: pd.DataFrame = matching.table
-    return table
+    home = [c for c in ("rep_id", "name", "lat", "lon") if c in reps.columns]
+    homes = reps[home].assign(rep_id=reps["rep_id"].astype(str))
+    table = matching.table.merge(
+        homes.rename(columns={"lat": "home_lat", "lon": "home_lon"}), on="rep_id", how="left"
+    )
+    return table, unmatched
 
 
 def _design_assignments(

@@ -154,13 +154,50 @@ def design_summary(run: DesignRun, k: int, out: Path) -> None:
         f"{summary['contiguous']}; {run.result.seconds:.1f} s"
     )
     if "matching" in summary:
-        m = summary["matching"]
-        console.print(
-            f"reps matched: objective {m['objective']:.3f} (talent {m['talent']:.3f}, "
-            f"continuity {m['continuity']:.3f}, travel -{m['travel_cost']:.3f}); vacant: "
-            f"{', '.join(m['vacant']) or 'none'}"
-        )
+        _matching_summary(summary, k)
     console.print(f"outputs in {out}")
+
+
+def _matching_summary(summary: dict[str, Any], k: int) -> None:
+    """Print who was matched, who was not, and every territory over its rep's capacity."""
+    m, cap = summary["matching"], summary.get("capacity") or {}
+    idle = m["unassigned_reps"]
+    console.print(
+        f"reps matched: {m['reps'] - len(idle)} of {m['reps']}; objective {m['objective']:.3f} "
+        f"(talent {m['talent']:.3f}, continuity {m['continuity']:.3f}, travel "
+        f"-{m['travel_cost']:.3f}); vacant territories: {', '.join(m['vacant']) or 'none'}"
+    )
+    if idle:
+        shown = ", ".join(idle[:12]) + (f" and {len(idle) - 12} more" if len(idle) > 12 else "")
+        console.print(
+            f"[yellow]reps without a territory: {len(idle)} of {m['reps']}[/yellow] ({shown}); "
+            "see the unmatched_reps output"
+        )
+    over = cap.get("overloaded") or []
+    if over:
+        console.print(
+            f"[yellow]warning: {len(over)} of {k} territories carry more workload than "
+            f"{cap['limit']:.2f}x their rep's capacity[/yellow] (largest "
+            f"{cap['largest_load']:.2f}x):"
+        )
+        for row in over[:12]:
+            console.print(
+                f"  {row['territory_id']} ({row['rep_id']}): {row['workload_h']:,.0f} h of "
+                f"workload for {row['capacity_h']:,.0f} h of capacity = {row['load']:.2f}x"
+            )
+        if len(over) > 12:
+            console.print(f"  ... and {len(over) - 12} more (territories: load column)")
+    if over and cap.get("suggested_k") is not None:
+        console.print(
+            f"suggestion: --k {cap['suggested_k']} gives equal territories of "
+            f"{cap['total_workload_h'] / cap['suggested_k']:,.0f} h that the reps can carry; "
+            "--max-load makes capacity a rule"
+        )
+    elif over:
+        console.print(
+            f"the reps' capacity ({cap['total_capacity_h']:,.0f} h) is short of the workload "
+            f"({cap['total_workload_h']:,.0f} h) at any k: more reps are needed"
+        )
 
 
 def quota_summary(step: QuotaStep, plan: Path, *, last_year_target: float | None) -> None:

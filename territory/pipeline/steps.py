@@ -428,8 +428,11 @@ def report_html(folder: Path, shown_as: Path | None = None) -> str:
     workspace that becomes it later.
     """
     from territory.rendering.report import collect_report_inputs, render_report
+    from territory.rendering.report.design_page import design_report_html, is_design_folder
 
     with run_folder(folder, command="report"):
+        if is_design_folder(folder):
+            return design_report_html(folder, shown_as)
         inputs = collect_report_inputs(folder)
         if shown_as is not None:
             inputs["run"] = replace(inputs["run"], path=shown_as)

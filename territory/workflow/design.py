@@ -32,7 +32,13 @@ import pandas as pd
 from territory.domain.budget import Budget
 from territory.domain.districting import DualGraph, cut_edges, is_contiguous
 from territory.domain.geo import haversine_km
-from territory.domain.matching import MatchWeights, RepMatching, match_reps
+from territory.domain.matching import (
+    CapacityLimitError,
+    MatchWeights,
+    RepMatching,
+    match_reps,
+    suggest_k,
+)
 from territory.errors import (
     DataValidationError,
     InfeasibilityReason,
@@ -526,11 +532,13 @@ def match_designed(
     max_travel_km: float | None = None,
     travel_measure: Literal["centre", "farthest"] = "farthest",
     allow_vacant: bool = False,
+    max_load: float | None = None,
 ) -> RepMatching:
     """Put reps on the designed territories.
 
     A-players go on the most potential, near home, keeping customers with today's rep where it
-    is cheap.
+    is cheap. ``max_load`` forbids pairs whose workload exceeds that multiple of the rep's
+    capacity (see :func:`territory.domain.matching.match_reps`).
     """
     names = np.array([territory_name(t) for t in range(design.centres.shape[0])], dtype=object)
     units = pd.DataFrame(
@@ -565,7 +573,145 @@ def match_designed(
         max_travel_km=max_travel_km,
         travel_measure=travel_measure,
         allow_vacant=allow_vacant,
+        max_load=max_load,
     )
+
+
+def check_capacity(
+    total_workload: float, reps: pd.DataFrame, k: int, max_load: float, balance: float
+) -> None:
+    """Refuse, before designing, a ``k`` whose territories no ``k`` reps could carry.
+
+    Every territory holds at least ``(1 - balance)`` of an equal share of the workload, so the
+    ``k``-th largest capacity x ``max_load`` must reach that much.
+
+    Raises
+    ------
+    CapacityLimitError
+        With the ``k`` that would fit (or saying more reps are needed).
+    DataValidationError
+        If the reps have no ``capacity`` column to hold the rule against.
+    """
+    if "capacity" not in reps.columns:
+        raise DataValidationError(
+            [
+                InputProblem(
+                    "reps", None, "capacity", "--max-load needs each rep's capacity",
+                    "add a 'capacity' column (workload hours a year), or drop --max-load",
+                )
+            ]
+        )  # fmt: skip
+    if k < 1:
+        return
+    capacity = pd.to_numeric(reps["capacity"], errors="coerce").to_numpy(np.float64)
+    capacity = np.sort(capacity[np.isfinite(capacity) & (capacity > 0)])[::-1]
+    smallest_share = (1.0 - balance) * total_workload / k
+    if capacity.size >= k and capacity[k - 1] * max_load >= smallest_share * (1 - 1e-9):
+        return
+    suggested = suggest_k(total_workload, capacity, max_load)
+    held = float(capacity[k - 1]) if capacity.size >= k else 0.0
+    reason = InfeasibilityReason(
+        constraint="capacity",
+        subject=f"{k} territories",
+        message=(
+            f"{k} territories of {total_workload / k:,.0f} h of workload a year each (at least "
+            f"{smallest_share:,.0f} h at ±{100 * balance:.3g}%) need {k} reps with "
+            f"{smallest_share / max_load:,.0f} h of capacity at --max-load {max_load:g}; "
+            + (
+                f"the {k}th largest capacity is {held:,.0f} h"
+                if capacity.size >= k
+                else f"only {capacity.size} reps have a capacity"
+            )
+        ),
+        excess=smallest_share - held * max_load,
+    )
+    hint = (
+        f"Design with --k {suggested} ({total_workload / suggested:,.0f} h each), or raise "
+        "--max-load."
+        if suggested is not None
+        else f"The reps' capacity ({capacity.sum():,.0f} h) is short of the workload "
+        f"({total_workload:,.0f} h) at any k: add reps or raise --max-load."
+    )
+    raise CapacityLimitError([reason], suggested, hint=hint)
+
+
+OVER_CAPACITY = 1.0
+"""Without ``--max-load``, territories whose workload exceeds the rep's capacity are flagged."""
+
+
+def capacity_summary(
+    matching: RepMatching, reps: pd.DataFrame, total_workload: float
+) -> dict[str, Any]:
+    """How the designed workload sits on the matched reps: loads, overloads and a workable k.
+
+    ``overloaded`` lists territories whose workload exceeds ``max_load`` (or the capacity
+    itself without one) times the matched rep's capacity; ``suggested_k`` is
+    :func:`~territory.domain.matching.suggest_k` over every rep's capacity (None without
+    capacities, or when the reps cannot carry the work at any k).
+    """
+    limit = matching.max_load if matching.max_load is not None else OVER_CAPACITY
+    table = matching.table
+    filled = table[table["rep_id"].notna()] if "load" in table.columns else table.iloc[:0]
+    over = filled[filled["load"] > limit * (1 + 1e-9)]
+    capacity = (
+        pd.to_numeric(reps["capacity"], errors="coerce").to_numpy(np.float64)
+        if "capacity" in reps.columns
+        else np.zeros(0)
+    )
+    finite = capacity[np.isfinite(capacity) & (capacity > 0)]
+    return {
+        "limit": limit,
+        "max_load": matching.max_load,
+        "total_workload_h": total_workload,
+        "total_capacity_h": float(finite.sum()),
+        "matched_capacity_h": float(filled["capacity"].sum()) if len(filled) else 0.0,
+        "largest_load": float(filled["load"].max()) if len(filled) else None,
+        "suggested_k": suggest_k(total_workload, finite, limit) if finite.size else None,
+        "overloaded": [
+            {
+                "territory_id": str(row["territory_id"]),
+                "rep_id": str(row["rep_id"]),
+                "workload_h": float(row["workload"]),
+                "capacity_h": float(row["capacity"]),
+                "load": float(row["load"]),
+            }
+            for row in over.to_dict("records")
+        ],
+    }
+
+
+def unmatched_reps(matching: RepMatching, reps: pd.DataFrame) -> pd.DataFrame:
+    """Reps the matching left without a territory, with what they could carry and why.
+
+    Parameters
+    ----------
+    matching
+        The result of :func:`match_reps`.
+    reps
+        The reps table given to it (``rep_id`` and optionally ``name``, ``tier``, ``rating``,
+        ``capacity``, ``lat``, ``lon``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unmatched rep, sorted by ``rep_id``: the rep's columns above that exist and
+        ``reason`` in words.
+    """
+    k = len(matching.table)
+    n_reps = len(reps)
+    if n_reps > k:
+        reason = f"{n_reps} reps for {k} territories; the {k} placed scored higher"
+    else:
+        reason = "no territory within the travel or capacity limits was left for this rep"
+    if matching.max_load is not None and n_reps > k:
+        reason += f"; pairs over {matching.max_load:.2f}x capacity were not allowed"
+    columns = [
+        c for c in ("rep_id", "name", "tier", "rating", "capacity", "lat", "lon") if c in reps
+    ]
+    frame = reps[columns].assign(rep_id=reps["rep_id"].astype(str))
+    frame = frame[frame["rep_id"].isin(set(matching.unassigned_reps))]
+    frame = frame.sort_values("rep_id", kind="stable").reset_index(drop=True)
+    return frame.assign(reason=[reason] * len(frame))
 
 
 def _unit_numbers(units: pd.DataFrame, column: str, ids: list[str]) -> pd.Series:

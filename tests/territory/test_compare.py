@@ -327,8 +327,12 @@ class TestSyntheticCompare:
         links = re.findall(r'\s(?:src|href|action|srcset|poster)="([^"]*)"', html)
         assert links
         assert all(link.startswith(("data:image/png;base64,", "#")) for link in links)
-        images = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]*)"', html)
+        maps = re.search(r'<section id="maps">(.*?)</section>', html, re.S)
+        assert maps is not None
+        images = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]*)"', maps.group(1))
         assert len(images) == len(runs)
+        diff = re.search(r'<section id="diff">(.*?)</section>', html, re.S)
+        assert diff is not None and 'id="diff-map-0"' in diff.group(1)
         import base64
 
         sizes = set()
@@ -415,12 +419,18 @@ class TestRealWorldCompare:
             Path(folder) / "comparison.html",
             expressions={
                 "images": "Array.from(document.images).filter(i => i.naturalWidth > 0).length",
+                "maps": "document.querySelectorAll('#maps img').length",
+                "diff": "Array.from(document.querySelectorAll('#diff figure img'))"
+                ".map(i => i.clientWidth)",
                 "scripts": "document.scripts.length",
             },
         )
         assert report.console_errors == []
         assert report.external_requests == []
-        assert report.values["images"] == len(result.names)
+        assert report.values["maps"] == len(result.names)
+        # The map of the accounts that differ fills the page's width, to be read.
+        assert 1 <= len(report.values["diff"]) <= 2 and min(report.values["diff"]) >= 1000
+        assert report.values["images"] == len(result.names) + len(report.values["diff"])
         assert report.values["scripts"] == 0
 
 

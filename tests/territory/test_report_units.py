@@ -94,20 +94,27 @@ def test_report_caption_says_the_polygons_are_dissolved_units(grid_run: Path) ->
     assert 'alt="Map of territory polygons and accounts, coloured by rep"' in match.group(1)
 
 
-def test_without_the_geojson_the_map_is_as_before(grid_run: Path, tmp_path: Path) -> None:
+def test_without_the_geojson_the_areas_come_from_the_accounts(
+    grid_run: Path, tmp_path: Path
+) -> None:
     bare = tmp_path / "bare"
     bare.mkdir()
     for item in grid_run.iterdir():
         if item.name != TERRITORY_SHAPES:
             (bare / item.name).write_bytes(item.read_bytes())
-    data = _map_data(load_plan(bare))
-    assert data.territories == ()
+    run = load_plan(bare)
+    data = _map_data(run)
+    assert data.derived
+    assert {s.rep_id for s in data.territories} == set(run.rep_of_account.astype(str))
     figure = _map_figure(
         data, _padded_box(data.lon, data.lat, data.cos_lat), "t", "s", labelled=False, frames=[]
     )
-    assert _territory_patches(figure) == []
+    assert len(_territory_patches(figure)) == len(data.territories)
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "Territory: the area nearest its accounts" in legend
     html = render_report(**collect_report_inputs(bare))
     assert "dissolved into one shape" not in html
+    assert "the rep of the nearest account" in html
 
 
 def test_holes_stay_holes_and_unknown_reps_are_grey(tmp_path: Path) -> None:

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from territory.domain.metrics import moved_mask
 from territory.io.runs import PlanFolder
+from territory.rendering.charts import DPI
 from territory.rendering.compare.kpis import plan_array, run_names
 from territory.rendering.report import (
     MAX_MAP_ACCOUNTS,
@@ -28,6 +34,10 @@ from territory.rendering.report import (
     rep_colours,
     territory_shapes,
 )
+from territory.rendering.report.basemap import draw_basemap
+from territory.rendering.report.figures import _png_bytes
+from territory.rendering.report.labels import Box, _place_labels
+from territory.rendering.report.maps import _inside, _lat_label, _lon_label, basemap_handles
 
 MAX_LABELLED_REPS = 40
 """Small-multiple maps label home bases up to this many reps."""
@@ -191,3 +201,220 @@ def comparison_maps(runs: Sequence[PlanFolder], names: Sequence[str] | None = No
             )
         )
     return pngs
+
+
+@dataclass(frozen=True)
+class _Differences:
+    """What the difference maps draw, in degrees: the accounts that differ and the reps involved."""
+
+    lon: FloatArray
+    lat: FloatArray
+    fill: list[str]
+    ring: list[str]
+    every_lon: FloatArray
+    every_lat: FloatArray
+    home_lon: FloatArray
+    home_lat: FloatArray
+    home_colour: list[str]
+    labels: list[str]
+    cos_lat: float
+    legend: str
+
+
+def difference_maps(
+    runs: Sequence[PlanFolder], diff: pd.DataFrame, names: Sequence[str]
+) -> list[bytes]:
+    """Draw large maps of the accounts whose rep differs between the runs (empty if none).
+
+    The first map fits the differing accounts (every account stays as a grey dot for context,
+    county and state lines under them). Each differing account is filled with its rep's colour
+    in the last run and ringed with its colour in the first, so a change of hands reads as two
+    colours; the home bases of the reps involved are stars. Names that would overlap are left
+    out there, and a second map zooms on the home bases they belong to.
+
+    Parameters
+    ----------
+    runs
+        The compared run folders (colours as :func:`shared_rep_colours`).
+    diff
+        ``assignment_diff`` of :func:`territory.rendering.compare.compare_runs`: ``account_id``
+        and one column of rep ids per run, named as in ``names``.
+    names
+        The run names, in the order of ``runs``.
+
+    Returns
+    -------
+    list of bytes
+        PNG images (the whole frame, then at most one zoom); same runs, same bytes.
+    """
+    data = _differences(runs, diff, names)
+    if data is None:
+        return []
+    box = _at_least(_padded_box(data.lon, data.lat, data.cos_lat, pad=0.12), 40.0, data.cos_lat)
+    title = f"{data.lon.size:,} accounts assigned differently between the runs"
+    first, left_out = _diff_panel(data, box, title, "Zoomed to the accounts that differ")
+    if not left_out:
+        return [first]
+    crowd = _at_least(
+        _padded_box(data.home_lon[left_out], data.home_lat[left_out], data.cos_lat, pad=0.3),
+        20.0, data.cos_lat,
+    )  # fmt: skip
+    first, _ = _diff_panel(
+        data, box, title, "Zoomed to the accounts that differ; names in the dashed frame are on "
+        "the next map", frame=crowd,
+    )  # fmt: skip
+    inside = int(_inside(data.lon, data.lat, crowd).sum())
+    zoom, _ = _diff_panel(
+        data, crowd, f"Zoom: {inside:,} of the differing accounts, where home bases crowd",
+        "The dashed frame of the map above; names that still would overlap are left out",
+    )  # fmt: skip
+    return [first, zoom]
+
+
+def _differences(
+    runs: Sequence[PlanFolder], diff: pd.DataFrame, names: Sequence[str]
+) -> _Differences | None:
+    if diff.empty or len(runs) < 2:
+        return None
+    union = _union_reps(runs)
+    points = [_points(run, union) for run in runs]
+    _, _, _, cos_lat = _frame(points)
+    by_rep = _colours(points, union, cos_lat)
+    where = _account_places(runs)
+    ids = diff["account_id"].astype(str).tolist()
+    lon = np.array([where.get(a, (np.nan, np.nan))[0] for a in ids], dtype=np.float64)
+    lat = np.array([where.get(a, (np.nan, np.nan))[1] for a in ids], dtype=np.float64)
+    first, last = (diff[n].astype(object).to_numpy() for n in (names[0], names[-1]))
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return None
+    reps = sorted(
+        {str(r) for r in np.concatenate([first[ok], last[ok]]) if not _blank(r)} & set(union)
+    )
+    homes = _homes(runs, reps)
+    grey = "#BBBBBB"
+    return _Differences(
+        lon=lon[ok], lat=lat[ok],
+        fill=[grey if _blank(r) else by_rep.get(str(r), grey) for r in last[ok]],
+        ring=[grey if _blank(r) else by_rep.get(str(r), grey) for r in first[ok]],
+        every_lon=points[0].lon[points[0].known], every_lat=points[0].lat[points[0].known],
+        home_lon=np.array([homes[r][0] for r in reps], dtype=np.float64),
+        home_lat=np.array([homes[r][1] for r in reps], dtype=np.float64),
+        home_colour=[by_rep[r] for r in reps],
+        labels=[_mpl_text(_rep_name(runs, r), 20) for r in reps],
+        cos_lat=cos_lat,
+        legend=f"Account that differs: fill = rep in {_mpl_text(names[-1], 24)}, ring = rep in "
+        f"{_mpl_text(names[0], 24)}",
+    )  # fmt: skip
+
+
+def _diff_panel(
+    data: _Differences, box: Box, title: str, subtitle: str, frame: Box | None = None
+) -> tuple[bytes, list[int]]:
+    """One difference map inside ``box``: PNG bytes and the reps whose names were left out."""
+    fig = _diff_figure(box, data.cos_lat)
+    ax = fig.axes[0]
+    draw_basemap(ax, box)
+    ax.scatter(data.every_lon, data.every_lat, s=6, c="#C4C4C4", linewidths=0, zorder=2)
+    ax.scatter(
+        data.lon, data.lat, s=70, c=data.fill, edgecolors=data.ring, linewidths=2.4, zorder=4
+    )
+    seen = (
+        np.isfinite(data.home_lon) & np.isfinite(data.home_lat)
+        & _inside(data.home_lon, data.home_lat, box)
+    )  # fmt: skip
+    ax.scatter(
+        data.home_lon[seen], data.home_lat[seen], s=200, marker="*", edgecolors="black",
+        linewidths=1.0, c=[c for c, s in zip(data.home_colour, seen, strict=True) if s],
+        zorder=5,
+    )  # fmt: skip
+    if frame is not None:
+        ax.add_patch(
+            Rectangle(
+                (frame[0], frame[1]), frame[2] - frame[0], frame[3] - frame[1], fill=False,
+                edgecolor="#333333", linewidth=1.2, linestyle="--", zorder=6,
+            )
+        )  # fmt: skip
+        seen &= ~_inside(data.home_lon, data.home_lat, frame)
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
+    ax.set_aspect(1.0 / data.cos_lat)
+    ax.xaxis.set_major_formatter(FuncFormatter(_lon_label))
+    ax.yaxis.set_major_formatter(FuncFormatter(_lat_label))
+    ax.tick_params(labelsize=9, colors="#666666")
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", linestyle="none", color="#C4C4C4", markersize=5,
+                   label="Account assigned alike in every run"),
+            Line2D([], [], marker="o", linestyle="none", color="#888888", markersize=9,
+                   markeredgecolor="#333333", markeredgewidth=2.2, label=data.legend),
+            Line2D([], [], marker="*", linestyle="none", color="#888888", markersize=13,
+                   markeredgecolor="black", label="Home base of a rep involved"),
+            *basemap_handles(box),
+        ],
+        loc="upper center", bbox_to_anchor=(0.5, -0.06), ncols=2, fontsize=9.5, frameon=False,
+    )  # fmt: skip
+    fig.suptitle(title, fontsize=14, fontweight="bold", color="#333333")
+    ax.set_title(subtitle, fontsize=9.5, color="#666666")
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    left_out = _place_labels(
+        fig, ax, data.home_lon, data.home_lat, data.labels, seen, leave_out=True
+    )
+    return _png_bytes(fig), left_out
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == ""
+
+
+def _account_places(runs: Sequence[PlanFolder]) -> dict[str, tuple[float, float]]:
+    """Account id -> (lon, lat), first run first."""
+    where: dict[str, tuple[float, float]] = {}
+    for run in runs:
+        frame = run.accounts
+        lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(np.float64)
+        lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(np.float64)
+        for a, x, y in zip(frame["account_id"].astype(str), lon, lat, strict=True):
+            where.setdefault(a, (float(x), float(y)))
+    return where
+
+
+def _homes(runs: Sequence[PlanFolder], reps: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Rep id -> home (lon, lat) from the first run that has the rep."""
+    homes: dict[str, tuple[float, float]] = dict.fromkeys(reps, (np.nan, np.nan))
+    for run in reversed(runs):
+        frame = run.reps.assign(rep_id=run.reps["rep_id"].astype(str))
+        for row in frame[frame["rep_id"].isin(homes)].to_dict("records"):
+            homes[str(row["rep_id"])] = (float(row["lon"]), float(row["lat"]))
+    return homes
+
+
+def _rep_name(runs: Sequence[PlanFolder], rep: str) -> str:
+    for run in runs:
+        if "name" not in run.reps.columns:
+            continue
+        hit = run.reps[run.reps["rep_id"].astype(str) == rep]
+        if len(hit) and isinstance(hit["name"].iloc[0], str) and hit["name"].iloc[0].strip():
+            return str(hit["name"].iloc[0])
+    return rep
+
+
+def _at_least(box: Box, km: float, cos_lat: float) -> Box:
+    """Widen ``box`` around its centre to at least ``km`` across and high."""
+    half_y = max((box[3] - box[1]) / 2, km / 2 / 111.2)
+    half_x = max((box[2] - box[0]) / 2, km / 2 / 111.2 / cos_lat)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return (cx - half_x, cy - half_y, cx + half_x, cy + half_y)
+
+
+def _diff_figure(box: Box, cos_lat: float) -> Figure:
+    """Make a wide figure (the page's full width) shaped like the frame."""
+    aspect = (box[3] - box[1]) / max((box[2] - box[0]) * cos_lat, 1e-9)
+    width = 12.0
+    height = float(np.clip(width * aspect + 1.6, 5.0, 13.0))
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_facecolor("#FBFBFB")
+    return fig

@@ -30,7 +30,7 @@ from territory.rendering.compare.kpis import (
     format_kpi,
     kpi_specs,
 )
-from territory.rendering.compare.maps import comparison_maps
+from territory.rendering.compare.maps import comparison_maps, difference_maps
 from territory.rendering.report import run_fingerprint
 from territory.rendering.report.page import _CSS, ENVIRONMENT
 from territory.rendering.report.views import Cell, Image, Row, Table, image
@@ -88,6 +88,7 @@ def comparison_html(
     runs: Sequence[PlanFolder],
     *,
     maps: Sequence[bytes] | None = None,
+    diff_maps: Sequence[bytes] | None = None,
 ) -> str:
     """Render the comparison page: runs, key figures side by side, maps, assignment differences.
 
@@ -100,6 +101,9 @@ def comparison_html(
     maps
         PNG bytes, one per run; by default :func:`territory.rendering.compare.comparison_maps`
         draws them.
+    diff_maps
+        PNGs of the accounts that differ; drawn by
+        :func:`territory.rendering.compare.maps.difference_maps` when ``maps`` is drawn too.
 
     Returns
     -------
@@ -114,6 +118,8 @@ def comparison_html(
     if len(runs) != len(result.names):
         raise ValueError(f"the result compares {len(result.names)} runs but {len(runs)} were given")
     pngs = list(maps) if maps is not None else comparison_maps(runs, result.names)
+    if maps is None and diff_maps is None:
+        diff_maps = difference_maps(runs, result.assignment_diff, result.names)
     kpis, notes = _kpi_rows(result)
     diff = result.assignment_diff
     return ENVIRONMENT.get_template("comparison.html.j2").render(
@@ -128,6 +134,15 @@ def comparison_html(
         notes=notes,
         maps=_map_images(result, pngs),
         diff_count=len(diff),
+        diff_maps=[
+            image(
+                png,
+                "Map of the accounts assigned differently",
+                _DIFF_CAPTION if k == 0 else "The dashed frame of the map above, closer.",
+                ident=f"diff-map-{k}",
+            )
+            for k, png in enumerate(diff_maps or [])
+        ],
         diff_file=DIFF_FILE,
         matrix=_diff_matrix(result) if len(result.names) > 1 else [],
         diff_table=_diff_table(result) if len(diff) else None,
@@ -135,6 +150,13 @@ def comparison_html(
             f" (the first {MAX_DIFF_ROWS:,} of {len(diff):,})" if len(diff) > MAX_DIFF_ROWS else ""
         ),
     )
+
+
+_DIFF_CAPTION = (
+    "Only the accounts that some run assigns to another rep are in colour: filled with their rep "
+    "in the last run, ringed with their rep in the first; grey dots are accounts every run "
+    "assigns alike. Stars are the home bases of the reps involved."
+)
 
 
 def _run_row(name: str, path: str, run: PlanFolder) -> _RunRow:

@@ -44,12 +44,15 @@ def _place_labels(
     y: FloatArray,
     labels: Sequence[str],
     show: npt.NDArray[np.bool_],
-) -> None:
+    *,
+    leave_out: bool = False,
+) -> list[int]:
     """Label each home base at the first spot that overlaps nothing already drawn.
 
     Spots ring the star, nearest first; a far spot gets a thin leader line. Stars count as
     obstacles, so labels do not hide other home bases. A label that fits nowhere takes the
-    spot that overlaps least.
+    spot that overlaps least, or with ``leave_out`` is not drawn. Returns the positions of
+    the labels left out.
     """
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     points = ax.transData.transform(np.column_stack([x, y]))
@@ -63,6 +66,7 @@ def _place_labels(
     placed: list[Box] = []
     halo = [patheffects.withStroke(linewidth=2.6, foreground="white")]
     order = np.lexsort((np.arange(len(labels)), -y))  # top to bottom, then table order
+    left_out: list[int] = []
     for i in order.tolist():
         if not show[i]:
             continue
@@ -94,9 +98,13 @@ def _place_labels(
                 text.remove()
             if cost < 0.5 * (k + 1):
                 break
-        if best is not None:
+        if best is not None and leave_out and best[0] >= 0.5 * len(_LABEL_SPOTS):
+            best[1].remove()  # overlaps whatever spot it takes: better no label than a smudge
+            left_out.append(i)
+        elif best is not None:
             box = best[1].get_window_extent(renderer)
             placed.append((box.x0, box.y0, box.x1, box.y1))
+    return left_out
 
 
 def _overlap(a: Box, b: Box) -> float:

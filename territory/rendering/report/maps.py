@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ParamSpec
 
@@ -29,6 +29,15 @@ from matplotlib.ticker import FuncFormatter
 from territory.domain.metrics import moved_mask
 from territory.io.runs import PlanFolder
 from territory.rendering.charts import DPI
+from territory.rendering.report.basemap import (
+    COUNTY_EDGE,
+    STATE_EDGE,
+    account_territories,
+    draw_basemap,
+    load_basemap,
+    overlaps,
+    polygon_rings,
+)
 from territory.rendering.report.figures import (
     _MUTED,
     _TEXT,
@@ -122,26 +131,6 @@ class TerritoryShape:
     codes: npt.NDArray[np.uint8]
 
 
-def _ring_path(
-    ring: Sequence[Sequence[float]], *, hole: bool
-) -> tuple[FloatArray, npt.NDArray[np.uint8]]:
-    """One closed ring; exteriors counter-clockwise, holes clockwise.
-
-    Agg fills with the non-zero winding rule, so a hole only stays open when it runs against
-    its exterior; GeoJSON from other tools need not follow that convention.
-    """
-    points = np.asarray([xy[:2] for xy in ring], dtype=np.float64).reshape(-1, 2)
-    x, y = points[:, 0], points[:, 1]
-    twice_area = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-    if (twice_area < 0) != hole:
-        points = points[::-1].copy()
-    codes = np.full(len(points), MplPath.LINETO, dtype=np.uint8)
-    codes[0] = MplPath.MOVETO
-    if len(points) > 1:
-        codes[-1] = MplPath.CLOSEPOLY
-    return points, codes
-
-
 def territory_shapes(folder: Path, colour_of: Mapping[str, str]) -> tuple[TerritoryShape, ...]:
     """Read the run folder's ``territories.geojson`` as paths coloured by rep (empty if absent).
 
@@ -155,14 +144,7 @@ def territory_shapes(folder: Path, colour_of: Mapping[str, str]) -> tuple[Territ
     shapes = []
     for feature in doc.get("features") or []:
         geometry = (feature or {}).get("geometry") or {}
-        kind, coords = geometry.get("type"), geometry.get("coordinates") or []
-        polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
-        rings = [
-            _ring_path(ring, hole=k > 0)
-            for polygon in polygons
-            for k, ring in enumerate(polygon)
-            if len(ring) > 0
-        ]
+        rings = polygon_rings(geometry.get("type"), geometry.get("coordinates") or [])
         if not rings:
             continue
         rep_id = str((feature.get("properties") or {}).get("rep_id", ""))
@@ -196,6 +178,30 @@ class _MapData:
     n_moved: int
     n_reps: int
     territories: tuple[TerritoryShape, ...] = ()
+    derived: bool = False
+    dot_label: str = "Account (colour = its rep)"
+    territory_label: str = "the rep's units dissolved"
+
+
+def with_outlines(
+    data: _MapData, rep_index: npt.NDArray[np.int64], rep_ids: Sequence[str]
+) -> _MapData:
+    """Give an account-level map (no territory polygons) the derived area of each rep.
+
+    ``rep_index`` is each drawn account's position in ``rep_ids``; see
+    :func:`territory.rendering.report.basemap.account_territories`.
+    """
+    if data.territories:
+        return data
+    colour_of = dict(zip(rep_ids, data.home_colour, strict=True))
+    derived = account_territories(
+        data.lon, data.lat, rep_index, rep_ids, data.cos_lat, load_basemap().land
+    )
+    shapes = tuple(
+        TerritoryShape(s.key, colour_of.get(s.key, NO_REP_COLOUR), s.vertices, s.codes)
+        for s in derived
+    )
+    return replace(data, territories=shapes, derived=bool(shapes))
 
 
 def _map_data(run: PlanFolder) -> _MapData:
@@ -219,7 +225,7 @@ def _map_data(run: PlanFolder) -> _MapData:
     if shown.size > MAX_MAP_ACCOUNTS:
         rng = np.random.default_rng(0)
         shown = np.sort(rng.choice(shown, size=MAX_MAP_ACCOUNTS, replace=False))
-    return _MapData(
+    data = _MapData(
         lon=lon[shown],
         lat=lat[shown],
         colour=np.array(colours, dtype=object)[rep_index[shown]],
@@ -236,6 +242,7 @@ def _map_data(run: PlanFolder) -> _MapData:
         n_reps=len(rep_ids),
         territories=territory_shapes(run.path, dict(zip(rep_ids, colours, strict=True))),
     )
+    return with_outlines(data, rep_index[shown], rep_ids)
 
 
 def _padded_box(lon: FloatArray, lat: FloatArray, cos_lat: float, pad: float = 0.04) -> Box:
@@ -328,6 +335,18 @@ def map_charts(run: PlanFolder) -> list[bytes]:
     seeded sample is drawn. Home bases inside a zoom frame are labelled on the zoom only.
     """
     data = _map_data(run)
+    title = (
+        f"Territories: {data.n_accounts:,} accounts, {data.n_reps:,} reps, "
+        f"{data.n_moved:,} accounts moved"
+    )
+    return charts_of(data, title)
+
+
+def charts_of(data: _MapData, title: str, dots: str = "accounts") -> list[bytes]:
+    """Draw the whole-area map of ``data`` and its zooms (see :func:`map_charts`).
+
+    ``dots`` names what the dots are in the subtitle when a sample is drawn.
+    """
     outlines = [t.vertices for t in data.territories]
     whole = _padded_box(
         np.concatenate([data.lon, data.home_lon, *(v[:, 0] for v in outlines)]),
@@ -337,13 +356,9 @@ def map_charts(run: PlanFolder) -> list[bytes]:
     labelled = data.n_reps <= MAX_LABELLED_REPS
     zooms = _zoom_tree(data, whole) if labelled else []
     sample = (
-        f"; an even sample of {data.lon.size:,} of {data.n_accounts:,} accounts is drawn"
+        f"; an even sample of {data.lon.size:,} of {data.n_accounts:,} {dots} is drawn"
         if data.lon.size < data.n_accounts
         else ""
-    )
-    title = (
-        f"Territories: {data.n_accounts:,} accounts, {data.n_reps:,} reps, "
-        f"{data.n_moved:,} accounts moved"
     )
     subtitle = (
         f"Longitude scaled by cos(mean latitude) so distances are true to scale at "
@@ -409,11 +424,13 @@ def _map_figure(
     size = float(np.clip(40_000.0 / max(n_visible, 1), 4.0, 36.0))
     still = visible & ~data.moved
     ringed = visible & data.moved
+    draw_basemap(ax, box)
+    tint = 0.2 if data.derived else 0.3
     for shape in data.territories:
         # A light tint of the rep's colour, so the same-coloured dots stay visible on top.
         ax.add_patch(
             PathPatch(
-                MplPath(shape.vertices, shape.codes), facecolor=to_rgba(shape.colour, 0.3),
+                MplPath(shape.vertices, shape.codes), facecolor=to_rgba(shape.colour, tint),
                 edgecolor="#444444", linewidth=0.7, zorder=1, gid=f"territory:{shape.rep_id}",
             )
         )  # fmt: skip
@@ -453,19 +470,24 @@ def _map_figure(
         ax.spines[side].set_visible(False)
     handles: list[Artist] = [
         Line2D([], [], marker="o", linestyle="none", color="#888888", markersize=6,
-               label="Account (colour = its rep)"),
-        Line2D([], [], marker="o", linestyle="none", color="#888888", markeredgecolor="#111111",
-               markeredgewidth=1.0, markersize=8, label="Account moving to a new rep (black ring)"),
+               label=data.dot_label),
         Line2D([], [], marker="*", linestyle="none", color="#888888", markeredgecolor="black",
                markersize=14, label="Rep home base"),
     ]  # fmt: skip
+    if data.moved.any():
+        handles.insert(1, Line2D(
+            [], [], marker="o", linestyle="none", color="#888888", markeredgecolor="#111111",
+            markeredgewidth=1.0, markersize=8, label="Account moving to a new rep (black ring)",
+        ))  # fmt: skip
     if data.territories:
+        what = "the area nearest its accounts" if data.derived else data.territory_label
         handles.append(
-            Patch(facecolor=to_rgba("#888888", 0.3), edgecolor="#444444", linewidth=0.7,
-                  label="Territory: the rep's units dissolved")
+            Patch(facecolor=to_rgba("#888888", tint), edgecolor="#444444", linewidth=0.7,
+                  label=f"Territory: {what}")
         )  # fmt: skip
+    handles += basemap_handles(box)
     fig.legend(
-        handles=handles, loc="outside lower center", ncols=2 if data.territories else 3,
+        handles=handles, loc="outside lower center", ncols=3,
         fontsize=9.5, frameon=False,
     )  # fmt: skip
     fig.suptitle(title, fontsize=14, fontweight="bold", color=_TEXT)
@@ -478,6 +500,17 @@ def _map_figure(
             show &= ~_inside(data.home_lon, data.home_lat, frame)
         _place_labels(fig, ax, data.home_lon, data.home_lat, data.labels, show)
     return fig
+
+
+def basemap_handles(box: Box) -> list[Artist]:
+    """Legend entries for the county and state outlines, when the map shows any."""
+    base = load_basemap()
+    if not any(overlaps(s.bounds, box) for s in base.states):
+        return []
+    return [
+        Line2D([], [], color=COUNTY_EDGE, linewidth=0.8, label="County line"),
+        Line2D([], [], color=STATE_EDGE, linewidth=1.4, label="State line"),
+    ]
 
 
 def _as_png(draw: Callable[_P, Figure]) -> Callable[_P, bytes]:

@@ -225,6 +225,12 @@ def map_view(run: PlanFolder) -> MapView:
             f"counties, ...) each rep holds, dissolved into one shape ({TERRITORY_SHAPES})."
         )
         alt = "Map of territory polygons and accounts, coloured by rep"
+    else:
+        shapes = (
+            " Shaded areas are each rep's territory drawn from its accounts: every place goes "
+            "to the rep of the nearest account (no unit layer was given to the alignment)."
+        )
+    shapes += " Grey lines are county and state borders (US Census cartographic boundaries)."
     caption = (
         "Each dot is an account in the colour of its rep; neighbouring territories get "
         f"different colours. Accounts with a black ring move to a new rep in this plan. {labels}"
