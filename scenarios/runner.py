@@ -469,28 +469,40 @@ def _value_step(scenario: Scenario, work: Path) -> str:
     reps; the accounts of removed reps keep their former rep as today's. History that cannot
     support a fit leaves the value files out and the step says why.
     """
+    from territory.domain.response import history_digest
     from territory.domain.value import Economics
     from territory.errors import DataValidationError
     from territory.io import load_inputs
     from territory.io import runs as run_files
-    from territory.pipeline.value_commands import ValueSettings, cached_fit, fit_key, value_step
+    from territory.pipeline.value_commands import (
+        RUN_INPUTS,
+        ValueSettings,
+        cached_fit,
+        fit_key,
+        value_step,
+    )
 
     spec = scenario.spec
     v = spec.value
     if not v.enabled:
         return "skipped: value.enabled = false"
     inputs = spec.inputs
-    key = fit_key(
-        Path(inputs.accounts), Path(inputs.reps), literature_defaults=v.literature_defaults,
-        n_boot=v.n_boot, seed=spec.seed,
-    )  # fmt: skip
     history, today = load_inputs(inputs.accounts, inputs.reps)
+    key = fit_key(
+        history, today, literature_defaults=v.literature_defaults, n_boot=v.n_boot,
+        seed=spec.seed,
+    )  # fmt: skip
     try:
         model = cached_fit(history, today, key)
     except DataValidationError as exc:
         reasons = "; ".join(p.message for p in exc.problems)
         return f"skipped: the history cannot support a sales-response fit ({reasons})"
     plan = run_files.load_plan(work)
+    # The levers may have changed the inputs the folder holds (removed reps, capacities): the
+    # model, fitted on today's history, is still this folder's model (see ``saved_model``).
+    folder_inputs = history_digest(plan.accounts, plan.reps)
+    if any(key[name] != digest for name, digest in folder_inputs.items()):
+        key = {**key, RUN_INPUTS: folder_inputs}
     accounts = plan.accounts
     if "current_rep" in history.columns:
         # Today's rep of every account as it really is (a removed rep's accounts included).

@@ -2,9 +2,10 @@
 
 The sales-response model (:mod:`territory.domain.response`) is fitted to the history the run
 folder holds (last year's revenue under ``current_rep``), saved as ``response.json`` and reused
-by the next call while the run's inputs and the fit's settings are the same (the document
-records the sha256 of ``input_accounts.parquet`` and ``input_reps.parquet`` and the settings it
-was fitted with); anything else refits. The plan is then valued
+by the next call while the history and the fit's settings are the same (the document records
+:func:`~territory.domain.response.history_digest` of the columns the fit read, so a scenario
+run that fitted on the CSV files and a later command reading the folder's Parquet copies agree,
+and the settings it was fitted with); anything else refits. The plan is then valued
 (:func:`territory.domain.value.value_plan`): ``value.csv`` per rep and ``value.json`` for the
 plan, its uplift over the current alignment and the fit's quality.
 
@@ -22,17 +23,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from territory.domain.response import LITERATURE_RAMP, fit_response, from_json, to_json
+import pandas as pd
+
+from territory.domain.response import (
+    LITERATURE_RAMP,
+    fit_response,
+    from_json,
+    history_digest,
+    to_json,
+)
 from territory.domain.sizing import DEFAULT_TIME_TO_FILL
 from territory.domain.value import DEFAULT_MARGIN, DEFAULT_REP_COST, Economics, value_plan
 from territory.errors import DataValidationError
 from territory.io import runs, write_outputs
 from territory.io.outputs import read_marker, run_folder
-from territory.pipeline.inputs import file_hash
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from territory.domain.response import ResponseModel
     from territory.domain.value import PlanValue
 
@@ -53,6 +59,8 @@ __all__ = [
 ]
 
 RESPONSE_FILE = "response.json"
+RUN_INPUTS = "run_inputs"
+"""Key of ``fitted_on``: the digest of a scenario folder's inputs when its levers changed them."""
 VALUE_FILE = "value.json"
 DEFAULT_BOOTSTRAP = 200
 """Bootstrap refits behind the intervals: enough for stable P10/P90 in a few seconds."""
@@ -170,8 +178,8 @@ def value_command(
     with run_folder(plan, command="value"):
         run = runs.load_plan(plan)
         key = fit_key(
-            plan / runs.INPUT_ACCOUNTS, plan / runs.INPUT_REPS,
-            literature_defaults=literature_defaults, n_boot=n_boot, seed=seed,
+            run.accounts, run.reps, literature_defaults=literature_defaults, n_boot=n_boot,
+            seed=seed,
         )  # fmt: skip
         model = _saved_model(plan, key)
         reused = model is not None
@@ -199,14 +207,21 @@ class ValueSettings:
 
 
 def fit_key(
-    accounts_file: Path, reps_file: Path, *, literature_defaults: bool, n_boot: int, seed: int
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    *,
+    literature_defaults: bool,
+    n_boot: int,
+    seed: int,
 ) -> dict[str, Any]:
-    """Say what a fit depends on: the history files' sha256 and the fit's settings.
+    """Say what a fit depends on: the history it reads and the fit's settings.
 
-    Recorded as ``fitted_on`` in ``response.json``; equal keys give the same model.
+    The history is fingerprinted by value (:func:`~territory.domain.response.history_digest`),
+    not by file bytes. Recorded as ``fitted_on`` in ``response.json``; equal keys give the
+    same model.
     """
     return {
-        **_history_hashes(accounts_file, reps_file),
+        **history_digest(accounts, reps),
         "defaults": "literature" if literature_defaults else None,
         "n_boot": n_boot,
         "seed": seed,
@@ -307,11 +322,12 @@ class SavedModel:
 
 
 def saved_model(folder: Path) -> SavedModel:
-    """Read the model ``territory value`` saved in ``folder`` if it was fitted on these inputs.
+    """Read the model ``territory value`` saved in ``folder`` if it was fitted on this history.
 
-    Only the inputs are compared (the sha256 of ``input_accounts.parquet`` and
-    ``input_reps.parquet``): bootstrap size and seed change the intervals, not the point
-    estimate a later step uses.
+    The history the fit read is compared by value (:func:`fit_key`), not the settings:
+    bootstrap size and seed change the intervals, not the point estimate a later step uses. A
+    scenario run fits on today's history and records the digest of the inputs its levers made
+    (``run_inputs``): its model is this folder's model although the inputs differ from today's.
     """
     present = (folder / RESPONSE_FILE).exists()
     document = _model_document(folder)
@@ -324,24 +340,28 @@ def saved_model(folder: Path) -> SavedModel:
         return SavedModel(None, reason, present)
     fitted_on = document.get("fitted_on")
     fitted_on = fitted_on if isinstance(fitted_on, dict) else {}
-    hashes = _history_hashes(folder / runs.INPUT_ACCOUNTS, folder / runs.INPUT_REPS)
-    changed = [n for n, h in hashes.items() if fitted_on.get(n) != h]
-    if changed:
+    digest = history_digest(
+        pd.read_parquet(folder / runs.INPUT_ACCOUNTS), pd.read_parquet(folder / runs.INPUT_REPS)
+    )
+    changed = [n for n, h in digest.items() if fitted_on.get(n) != h]
+    if not changed:
+        reason = f"{RESPONSE_FILE} was fitted by territory value on these inputs"
+    elif fitted_on.get(RUN_INPUTS) == digest:
+        reason = (
+            f"{RESPONSE_FILE} was fitted on today's history by the scenario run whose levers "
+            "made these inputs"
+        )
+    else:
         return SavedModel(
             None,
-            f"{RESPONSE_FILE} was fitted on other inputs ({', '.join(changed)} changed since); "
-            f"run `territory value --plan {folder}` again",
+            f"{RESPONSE_FILE} was fitted on other inputs (the {' and '.join(changed)} history "
+            f"changed since); run `territory value --plan {folder}` again",
             present,
         )
     model = _parsed(document, folder)
     if model is None:
         return SavedModel(None, f"{RESPONSE_FILE} is damaged or of an older format", present)
-    return SavedModel(model, f"{RESPONSE_FILE} was fitted by territory value on these inputs", True)
-
-
-def _history_hashes(accounts_file: Path, reps_file: Path) -> dict[str, str]:
-    """Return the sha256 of the history a fit reads (the part of :func:`fit_key` steps check)."""
-    return {"input_accounts": file_hash(accounts_file), "input_reps": file_hash(reps_file)}
+    return SavedModel(model, reason, True)
 
 
 def _model_document(folder: Path) -> dict[str, Any] | None:
