@@ -356,6 +356,8 @@ class _Run:
     scenario = typer.Argument(help="Scenario TOML file (see scenarios/).")
     out = _option("Parent folder: the run is written to <out>/<scenario name>/.")
     force = _option("Replace <out>/<scenario name> even if it holds files territory did not write.")
+    margin = _option("Gross margin (default: the scenario's [value], else 0.6).", rules.SHARE)
+    rep_cost = _option("Rep cost/year (default: [value], else 150000).", rules.MONEY_OR_ZERO)
 
 
 class _Sweep:
@@ -370,6 +372,7 @@ class _Sweep:
     out = _option("Folder for the runs, summary.csv and tradeoffs.png.")
     quiet = _option("No progress or table (for batch jobs).")
     force = _option("Write into --out and its run folders even if territory did not.")
+    margin, rep_cost = _Run.margin, _Run.rep_cost
 
 
 class _Payout:
@@ -623,12 +626,15 @@ def run(
     out: Annotated[Path, _Run.out] = Path("out"),
     quiet: QuietRun = False,
     force: Annotated[bool, _Run.force] = False,
+    margin: Annotated[float | None, _Run.margin] = None,
+    rep_cost: Annotated[float | None, _Run.rep_cost] = None,
 ) -> None:
     """Run a scenario's whole pipeline: align (or evaluate), quota, stress, checks, report."""
     from scenarios import load_scenario, run_scenario
+    from scenarios.value_cli import economics_overrides
 
     with _failures_reported():
-        loaded = load_scenario(scenario)
+        loaded = load_scenario(scenario, overrides=economics_overrides(margin, rep_cost))
         with show.progress(quiet) as status:
             result = run_scenario(loaded, out, progress=status, force=force)
     if not quiet:
@@ -644,16 +650,19 @@ def sweep(
     out: Annotated[Path, _Sweep.out] = Path("out/sweep"),
     quiet: Annotated[bool, _Sweep.quiet] = False,
     force: Annotated[bool, _Sweep.force] = False,
+    margin: Annotated[float | None, _Sweep.margin] = None,
+    rep_cost: Annotated[float | None, _Sweep.rep_cost] = None,
 ) -> None:
     """Run many scenarios in parallel; exit 1 when any of them failed (the others complete)."""
     from scenarios import plan_sweep, run_sweep
+    from scenarios.value_cli import economics_overrides
 
     def done(row: dict[str, object]) -> None:
         if not quiet:
             console.print(f"{row['scenario']}: {row['status']} {row.get('error') or ''}".rstrip())
 
     with _failures_reported():
-        tasks = plan_sweep(scenario_files, out, grid)
+        tasks = plan_sweep(scenario_files, out, grid, economics_overrides(margin, rep_cost))
         result = run_sweep(
             tasks, out, workers=workers, scheduler=scheduler, progress=done, force=force
         )
