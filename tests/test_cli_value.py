@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import json
 from pathlib import Path
@@ -148,8 +149,32 @@ def test_size_writes_the_curve_and_the_hiring_plan(world_files: Path, tmp_path: 
     again = tmp_path / "again"
     assert invoke(_size_args(world_files, again, "--min-reps", "12", "--max-reps", "20",
                              "--step", "4")).exit_code == 0  # fmt: skip
-    names = ("sizing.csv", "sizing.json", "hiring_plan.csv", "response.json")
+    names = ("sizing.csv", "sizing.json", "hiring_plan.csv", "response.json", "sizing.png")
     assert _bytes(out, *names) == _bytes(again, *names)
+
+
+def test_size_draws_the_curve_and_report_renders_its_page(
+    world_files: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "size"
+    done = invoke(
+        _size_args(world_files, out, "--min-reps", "12", "--max-reps", "20", "--step", "4")
+    )
+    assert done.exit_code == 0, done.output
+    assert (out / "sizing.png").read_bytes().startswith(b"\x89PNG")
+    page = html.unescape((out / "report.html").read_text(encoding="utf-8"))
+    summary = json.loads((out / "sizing.json").read_text())
+    for said in ('id="sizing-chart"', 'id="sizing-recommendation"', 'id="hiring-plan"',
+                 "Headcount of the largest contribution", "data:image/png;base64,"):  # fmt: skip
+        assert said in page, said
+    lo, hi = summary["flat_range"]
+    assert f"{lo} to {hi}" in page
+    # `territory report` on the sizing folder renders the page again (not a run-folder error).
+    (out / "report.html").unlink()
+    again = invoke(["report", "--plan", str(out)])
+    assert again.exit_code == 0, again.output
+    redrawn = html.unescape((out / "report.html").read_text(encoding="utf-8"))
+    assert 'id="sizing-chart"' in redrawn and f"{lo} to {hi}" in redrawn
 
 
 def test_size_refuses_before_any_work(world_files: Path, tmp_path: Path) -> None:

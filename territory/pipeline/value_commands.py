@@ -34,7 +34,7 @@ from territory.domain.response import (
 )
 from territory.domain.sizing import DEFAULT_TIME_TO_FILL
 from territory.domain.value import DEFAULT_MARGIN, DEFAULT_REP_COST, Economics, value_plan
-from territory.errors import DataValidationError
+from territory.errors import DataValidationError, InputProblem
 from territory.io import runs, write_outputs
 from territory.io.outputs import read_marker, run_folder
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BOOTSTRAP",
     "RESPONSE_FILE",
+    "SIZING_FILE",
     "VALUE_FILE",
     "SavedModel",
     "ValueRun",
@@ -54,11 +55,14 @@ __all__ = [
     "fit_model",
     "model_summary",
     "saved_model",
+    "sizing_files",
+    "sizing_report",
     "value_command",
     "value_step",
 ]
 
 RESPONSE_FILE = "response.json"
+SIZING_FILE = "sizing.json"
 RUN_INPUTS = "run_inputs"
 """Key of ``fitted_on``: the digest of a scenario folder's inputs when its levers changed them."""
 VALUE_FILE = "value.json"
@@ -395,3 +399,47 @@ def _saved_model(folder: Path, key: dict[str, Any]) -> ResponseModel | None:
 def _finite(value: float) -> float | None:
     v = float(value)
     return v if math.isfinite(v) else None
+
+
+def sizing_report(folder: Path, shown_as: Path | None = None) -> dict[str, bytes]:
+    """Draw the sizing curve and the page of a ``territory size`` folder from its files.
+
+    Returns ``{"sizing.png": ..., "report.html": ...}``; ``territory size`` writes both and
+    ``territory report --plan DIR`` renders the page again. ``shown_as`` names the folder on
+    the page when ``folder`` is a workspace.
+
+    Raises
+    ------
+    DataValidationError
+        ``sizing.csv`` or ``sizing.json`` is missing or does not parse.
+    """
+    files = {name: folder / name for name in ("sizing.csv", SIZING_FILE)}
+    missing = [name for name, path in files.items() if not path.is_file()]
+    try:
+        summary = json.loads(files[SIZING_FILE].read_text(encoding="utf-8"))
+        sizing = pd.read_csv(files["sizing.csv"])
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(
+            [
+                InputProblem(
+                    str(folder), None, None,
+                    f"{', '.join(missing) or 'the sizing files'} cannot be read ({exc})",
+                    "run `territory size` again to write the sizing folder",
+                )
+            ]
+        ) from None  # fmt: skip
+    hiring_file = folder / "hiring_plan.csv"
+    hiring = pd.read_csv(hiring_file) if hiring_file.is_file() else None
+    return sizing_files((shown_as or folder).as_posix(), sizing, summary, hiring)
+
+
+def sizing_files(
+    name: str, sizing: pd.DataFrame, summary: dict[str, Any], hiring: pd.DataFrame | None
+) -> dict[str, bytes]:
+    """Draw ``sizing.png`` and render ``report.html`` of a sizing folder named ``name``."""
+    from territory.rendering.report import REPORT_FILE
+    from territory.rendering.sizing import SIZING_CHART, sizing_chart, sizing_page
+
+    chart = sizing_chart(sizing, summary)
+    html = sizing_page(name, sizing, summary, hiring, chart)
+    return {SIZING_CHART: chart, REPORT_FILE: html.encode("utf-8")}

@@ -8,6 +8,7 @@ the scenario's model, also when the levers changed the inputs (a removed rep).
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -74,8 +75,11 @@ def test_stress_on_a_scenario_folder_uses_the_scenarios_model(
     world: Path, name: str, levers: str, why: str
 ) -> None:
     folder = _run(world, name, levers)
-    # The run's own stress step already centred on the model it had just fitted ...
+    # The run's own stress step already centred on the model it had just fitted (its report
+    # says so) ...
     assert _centre(folder)["source"] == "model"
+    page = html.unescape((folder / "report.html").read_text(encoding="utf-8"))
+    assert 'id="stress-centre"' in page and "response model's expected sales" in page
     # ... and so does a stress test run on the folder afterwards (it read the Parquet copies).
     done = invoke(
         ["stress", "--plan", str(folder), "--comp", str(DEMO_COMP), "--sims", "200",
