@@ -96,8 +96,9 @@ def _shade_unsupported(ax: Axes, sizing: pd.DataFrame, *, label: bool) -> None:
     outside = ~sizing["supported"].astype(bool).to_numpy()
     edges = np.concatenate([[n[0] - 0.5], (n[1:] + n[:-1]) / 2.0, [n[-1] + 0.5]])
     for k, i in enumerate(np.flatnonzero(outside)):
+        named = label and k == 0
         ax.axvspan(edges[i], edges[i + 1], color="#E6E6E6", linewidth=0, zorder=0,
-                   label="Beyond the coverage the history shows" if label and k == 0 else None)  # fmt: skip
+                   label="Beyond the coverage the history shows" if named else None)  # fmt: skip
 
 
 def _sales_panel(ax: Axes, sizing: pd.DataFrame, summary: Mapping[str, Any]) -> None:
@@ -140,10 +141,10 @@ def _contribution_panel(ax: Axes, sizing: pd.DataFrame, summary: Mapping[str, An
     best = summary.get("headcount_max_contribution")
     at = np.flatnonzero(n == best) if isinstance(best, int) else np.array([], np.int64)
     if at.size:
-        peak = float(contribution[int(at[0])])
+        peak, where = float(contribution[int(at[0])]), float(n[int(at[0])])
         # The recommendation stays within the coverage history supports (sizing.json says so).
         within = best != summary.get("headcount_max_contribution_unrestricted")
-        ax.plot([best], [peak], marker="*", markersize=16, color=_TARGET, linestyle="none",
+        ax.plot([where], [peak], marker="*", markersize=16, color=_TARGET, linestyle="none",
                 label=f"Best{' within the history' if within else ''}: {best} reps, "
                 f"{_millions(peak)}")  # fmt: skip
     ax.set_ylabel("Contribution per year", fontsize=11, color=_TEXT)

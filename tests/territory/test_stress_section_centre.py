@@ -17,15 +17,16 @@ def test_no_record_means_no_model_in_the_folder() -> None:
 
 
 def test_a_model_centre_gives_its_reason_and_warnings() -> None:
-    record = {
+    reason = "response.json was fitted by territory value on these inputs"
+    record: dict[str, object] = {
         "source": "model",
-        "reason": "response.json was fitted by territory value on these inputs",
+        "reason": reason,
         "model_source": "fitted",
         "warnings": ["coverage beyond the history"],
     }
     said = expected_sales_centre(record, "out/a")
     assert MODEL_CENTRE in said and "fitted to the history" in said
-    assert record["reason"] in said and "coverage beyond the history" in said
+    assert reason in said and "coverage beyond the history" in said
     literature = expected_sales_centre({**record, "model_source": "literature"}, "x")
     assert "literature defaults" in literature
 
