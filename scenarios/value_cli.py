@@ -282,4 +282,7 @@ def _size_summary(run: "SizingRun", out: Path) -> None:
         + (f"run-rate reaches the target in month {when}" if when else "target not reached")
     )
     _warnings([*s["warnings"], *h["warnings"]])
-    _line(f"written to {out}/ (sizing.csv, sizing.json, hiring_plan.csv, response.json)")
+    _line(
+        f"written to {out}/ (sizing.csv, sizing.json, hiring_plan.csv, response.json, "
+        "sizing.png and report.html: open it for the curve)"
+    )

@@ -130,9 +130,9 @@ def _contribution_panel(ax: Axes, sizing: pd.DataFrame, summary: Mapping[str, An
     flat = summary.get("flat_range") or []
     tolerance = float(summary.get("flat_tolerance") or 0.01)
     if len(flat) == 2:
+        span = f"{flat[0]} reps" if flat[0] == flat[1] else f"{flat[0]}\u2013{flat[1]} reps"
         ax.axvspan(float(flat[0]) - 0.5, float(flat[1]) + 0.5, color=_CONTRIBUTION, alpha=0.12,
-                   linewidth=0, label=f"Within {tolerance:.0%} of the best: "
-                   f"{flat[0]}\u2013{flat[1]} reps")  # fmt: skip
+                   linewidth=0, label=f"Within {tolerance:.0%} of the best: {span}")  # fmt: skip
     if {"contribution_p10", "contribution_p90"} <= set(sizing.columns):
         ax.fill_between(n, sizing["contribution_p10"], sizing["contribution_p90"],
                         color=_CONTRIBUTION, alpha=0.15, linewidth=0)  # fmt: skip

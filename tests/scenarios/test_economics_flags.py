@@ -19,30 +19,16 @@ from scenarios.value_cli import economics_overrides
 from territory.errors import UsageError
 from tests.commands import invoke
 from tests.response_worlds import make_world
-from tests.scenarios.small import write_inputs
-
-FAST = """description = "realign"
-seed = 3
-[inputs]
-accounts = "data/accounts.csv"
-reps = "data/reps.csv"
-[align]
-solver = "heuristic"
-time_limit_s = 10.0
-[value]
-n_boot = 10
-sims = 100
-margin = 0.5
-"""
+from tests.scenarios.small import VALUED, write_inputs
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("economics")
-    made = make_world("adbudg", seed=3, n_accounts=300, n_reps=14)
+    made = make_world("adbudg", seed=3, n_accounts=300, n_reps=14)  # enough reps for a fit
     write_inputs(folder / "data", made.accounts, made.reps)
     path = folder / "moved.toml"
-    path.write_text(FAST)
+    path.write_text('description = "realign"\n' + VALUED)
     return path
 
 

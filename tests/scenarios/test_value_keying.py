@@ -19,27 +19,19 @@ from scenarios import load_scenario, run_scenario
 from territory.domain.response import history_digest
 from tests.commands import DEMO_COMP, invoke
 from tests.response_worlds import make_world
-from tests.scenarios.small import write_inputs
+from tests.scenarios.small import VALUED, write_inputs
 
-SCENARIO = """
-seed = 3
+QUOTAS = """extends = "valued.toml"
 [inputs]
-accounts = "data/accounts.csv"
-reps = "data/reps.csv"
 comp = "data/comp.toml"
-[align]
-solver = "heuristic"
-time_limit_s = 10.0
 [quota]
 target = 14_000_000.0
 method = "potential"
 over_assignment = 0.10
 [stress]
 sims = 200
-[value]
-n_boot = 20
-sims = 200
 """
+"""The valued scenario with quotas from potential and a stress test of the demo comp plan."""
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +39,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("keying")
     made = make_world("adbudg", seed=3, n_accounts=400, n_reps=16)
     write_inputs(folder / "data", made.accounts, made.reps)
+    (folder / "valued.toml").write_text(VALUED)
     return folder
 
 
 def _run(world: Path, name: str, levers: str = "") -> Path:
     path = world / f"{name}.toml"
-    path.write_text(f'description = "{name}"\n{SCENARIO}{levers}')
+    path.write_text(f'description = "{name}"\n{QUOTAS}{levers}')
     result = run_scenario(load_scenario(path), world / "out")
     assert result.steps["value"] == "run" and result.steps["stress"] == "run", result.steps
     return result.folder

@@ -6,7 +6,6 @@ The fit is seeded, so reusing it changes no number; these tests count the fits.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -21,12 +20,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the calls of ``fit_model`` behind :func:`cached_fit`, on an empty cache."""
     calls: list[int] = []
     real = value_commands.fit_model
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(value_commands, "fit_model", counting)
+    monkeypatch.setattr(
+        value_commands, "fit_model", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     monkeypatch.setattr(value_commands, "_FITTED", {})
     return calls
 
