@@ -145,8 +145,9 @@ def expected_sales_centre(record: Any, plan: str) -> str:
     """
     if not isinstance(record, Mapping):
         return (
-            f"Attainment is centred on {HISTORY_CENTRE}: the run folder holds no response model "
-            f"(`territory value --plan {plan}` fits one; the stress test then centres on it)."
+            f"Attainment is centred on {HISTORY_CENTRE}: the run folder held no response model "
+            f"when the stress test ran (`territory value --plan {plan}` fits one; a stress test "
+            "run after it centres on the model)."
         )
     reason = text(record.get("reason"))
     if record.get("source") == "model":
