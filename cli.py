@@ -258,6 +258,10 @@ class _Align:
         "Micro-cluster decomposition: auto (from 50,000 accounts), on or off.", rules.DECOMPOSE
     )
     checkpoint = _option("Folder for stage checkpoints: a rerun with the same inputs resumes.")
+    objective = _option(
+        "travel, or value: then give moved accounts back where it raises expected sales.",
+        ("travel", "value"),
+    )
 
 
 class _Design:
@@ -418,6 +422,7 @@ def align(
     checkpoint: Annotated[Path | None, _Align.checkpoint] = None,
     force: Force = False,
     sheet: Sheets = [],  # noqa: B006
+    objective: Annotated[str, _Align.objective] = "travel",
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.pipeline.commands import align_command
@@ -430,7 +435,7 @@ def align(
         with show.progress(quiet) as status:
             result = align_command(
                 spec, accounts, reps, out, output_format=output_format, sheets=sheet,
-                force=force, progress=status,
+                force=force, progress=status, objective=objective,
             )  # fmt: skip
     if not quiet:
         show.alignment_summary(result.report, out)

@@ -39,8 +39,12 @@ def align_command(
     sheets: Sequence[str] = (),
     force: bool = False,
     progress: Progress | None = None,
+    objective: str = "travel",
 ) -> AlignmentResult:
     """``territory align``: read, align, and write the plan folder ``out`` (or nothing at all).
+
+    ``objective="value"`` then raises the plan's expected sales by the response model
+    (:func:`territory.pipeline.value_commands.value_objective_step`).
 
     Raises
     ------
@@ -74,13 +78,18 @@ def align_command(
         read.accounts, reps_df, spec, forbidden=read.forbidden, unit_graph=read.unit_graph,
         validate=False, input_hashes=read.hashes, progress=progress,
     )  # fmt: skip
+    document: dict[str, object] = {}
+    if objective == "value":
+        from territory.pipeline.value_commands import value_objective_step
+
+        result, document["value_objective"] = value_objective_step(result, read.accounts, reps_df)
     plan = PlanTables(
         result.assignments, result.territories, read.accounts, reps_df,
         unit_layer=read.unit_layer, unit_plan=result.unit_plan,
     )  # fmt: skip
     write_plan(
-        out, plan, {"solve.json": result.solve_document()}, output_format, command="align",
-        inputs=inputs, force=force,
+        out, plan, {"solve.json": {**result.solve_document(), **document}}, output_format,
+        command="align", inputs=inputs, force=force,
     )  # fmt: skip
     return result
 

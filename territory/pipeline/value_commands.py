@@ -41,6 +41,7 @@ from territory.io.outputs import read_marker, run_folder
 if TYPE_CHECKING:
     from territory.domain.response import ResponseModel
     from territory.domain.value import PlanValue
+    from territory.workflow.result import AlignmentResult
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -58,6 +59,7 @@ __all__ = [
     "sizing_files",
     "sizing_report",
     "value_command",
+    "value_objective_step",
     "value_step",
 ]
 
@@ -443,3 +445,22 @@ def sizing_files(
     chart = sizing_chart(sizing, summary)
     html = sizing_page(name, sizing, summary, hiring, chart)
     return {SIZING_CHART: chart, REPORT_FILE: html.encode("utf-8")}
+
+
+def value_objective_step(
+    result: AlignmentResult, accounts: pd.DataFrame, reps: pd.DataFrame, *, seed: int = 7
+) -> tuple[AlignmentResult, dict[str, Any]]:
+    """``territory align --objective value``: fit the model and raise the plan's expected sales.
+
+    The point estimate is enough (no bootstrap); the fit is cached like every other
+    (:func:`cached_fit`). See :mod:`territory.workflow.value_objective` for the approximation.
+
+    Raises
+    ------
+    DataValidationError
+        The history cannot support a fit (exit 2, before anything is written).
+    """
+    from territory.workflow.value_objective import raise_value
+
+    key = fit_key(accounts, reps, literature_defaults=False, n_boot=0, seed=seed)
+    return raise_value(result, accounts, reps, cached_fit(accounts, reps, key))

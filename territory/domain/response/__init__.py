@@ -88,6 +88,7 @@ from territory.domain.response.model import (
 from territory.domain.response.predict import (
     RepSales,
     account_expected_sales,
+    pair_expected_sales,
     rep_effectiveness,
     rep_expected_sales,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "fit_response",
     "history_digest",
     "from_json",
+    "pair_expected_sales",
     "plan_array",
     "literature_model",
     "rep_effectiveness",
