@@ -6,6 +6,7 @@ The fit is seeded, so reusing it changes no number; these tests count the fits.
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -16,18 +17,15 @@ from tests.response_worlds import make_world
 
 
 @pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the calls of ``fit_model`` behind :func:`cached_fit`, on an empty cache."""
-    calls: list[int] = []
-    real = value_commands.fit_model
-    monkeypatch.setattr(
-        value_commands, "fit_model", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+def counted(monkeypatch: pytest.MonkeyPatch) -> mock.Mock:
+    """Spy on ``fit_model`` behind :func:`cached_fit`, on an empty cache."""
+    spy = mock.Mock(wraps=value_commands.fit_model)
+    monkeypatch.setattr(value_commands, "fit_model", spy)
     monkeypatch.setattr(value_commands, "_FITTED", {})
-    return calls
+    return spy
 
 
-def test_the_same_history_is_fitted_once(counted: list[int], tmp_path: Path) -> None:
+def test_the_same_history_is_fitted_once(counted: mock.Mock, tmp_path: Path) -> None:
     world = make_world("adbudg", seed=4, n_accounts=300, n_reps=14)
     key = fit_key(world.accounts, world.reps, literature_defaults=False, n_boot=5, seed=1)
     first = cached_fit(world.accounts, world.reps, key)
@@ -37,13 +35,13 @@ def test_the_same_history_is_fitted_once(counted: list[int], tmp_path: Path) -> 
     same = fit_key(again, world.reps, literature_defaults=False, n_boot=5, seed=1)
     assert same == key
     assert cached_fit(again, world.reps, same) is first
-    assert len(counted) == 1
+    assert counted.call_count == 1
     other = fit_key(world.accounts, world.reps, literature_defaults=False, n_boot=5, seed=2)
     assert cached_fit(world.accounts, world.reps, other) is not first
-    assert len(counted) == 2
+    assert counted.call_count == 2
 
 
-def test_sizing_twice_fits_once(counted: list[int], tmp_path: Path) -> None:
+def test_sizing_twice_fits_once(counted: mock.Mock, tmp_path: Path) -> None:
     from scenarios.sizing import size_command
 
     world = make_world("adbudg", seed=4, n_accounts=300, n_reps=14)
@@ -64,7 +62,7 @@ def test_sizing_twice_fits_once(counted: list[int], tmp_path: Path) -> None:
         )  # fmt: skip
         for name in ("one", "two")
     ]
-    assert len(counted) == 1
+    assert counted.call_count == 1
     assert runs[0].model is runs[1].model
     assert (tmp_path / "one" / "sizing.csv").read_bytes() == (
         tmp_path / "two" / "sizing.csv"
