@@ -182,10 +182,15 @@ def _give_backs(
     # The LP's whole give-backs together (a vertex has at most one fractional one per window
     # row), when their final loads fit; then every other one by gain while the windows hold.
     whole = x >= 1.0 - 1e-9
-    loads = [_moved(load, size, cand[whole], reps_of, whole) for size, _, _, load in limits]
-    if not all(_inside(load, lo, hi) for (_, lo, hi, _), load in zip(limits, loads, strict=True)):
-        whole[:] = False
-        loads = [load.copy() for _, _, _, load in limits]
+    while True:  # drop the least valuable give-back touching a rep outside its window
+        loads = [_moved(load, size, cand[whole], reps_of, whole) for size, _, _, load in limits]
+        outside = np.zeros(n, dtype=bool)
+        for (_, lo, hi, _), load in zip(limits, loads, strict=True):
+            outside |= (load > hi + 1e-9) | (load < lo - 1e-9)
+        touching = whole & (outside[reps_of[:k]] | outside[reps_of[k:]])
+        if not touching.any():
+            break
+        whole[np.flatnonzero(touching)[int(np.argmin(gain[touching]))]] = False
     taken = set(cand[whole].tolist())
     for _ in range(2):  # a give-back refused early may fit once others have moved
         for j in np.argsort(-gain, kind="stable").tolist():
