@@ -260,7 +260,7 @@ class _Align:
     checkpoint = _option("Folder for stage checkpoints: a rerun with the same inputs resumes.")
     objective = _option(
         "travel, or value: then give moved accounts back where it raises expected sales.",
-        ("travel", "value"),
+        rules.OBJECTIVES,
     )
 
 
@@ -435,7 +435,7 @@ def align(
         with show.progress(quiet) as status:
             result = align_command(
                 spec, accounts, reps, out, output_format=output_format, sheets=sheet,
-                force=force, progress=status, objective=objective,
+                force=force, progress=status,
             )  # fmt: skip
     if not quiet:
         show.alignment_summary(result.report, out)

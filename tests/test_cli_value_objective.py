@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 from cli import EXIT_BAD_INPUT
+from scenarios import load_scenario, run_scenario
 from territory.domain.synthetic import make_instance
 from tests.commands import align_args, invoke, write_tables
 from tests.response_worlds import make_world
+from tests.scenarios.small import VALUED, write_inputs
 
 FAST = ("--solver", "heuristic", "--time-limit", "10", "--seed", "3")
 
@@ -72,3 +74,16 @@ def test_value_needs_a_history_that_supports_a_fit(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
     wrong = invoke(align_args(tmp_path, tmp_path / "out", "--objective", "revenue"))
     assert wrong.exit_code == EXIT_BAD_INPUT and "travel, value" in wrong.output
+
+
+def test_a_scenario_sets_the_objective_in_its_align_table(tmp_path: Path) -> None:
+    world = make_world("adbudg", seed=5, n_accounts=400, n_reps=16)
+    write_inputs(tmp_path / "data", world.accounts, world.reps)
+    path = tmp_path / "valued.toml"
+    path.write_text('description = "value"\n' + VALUED)
+    scenario = load_scenario(path, overrides={"align.objective": "value"})
+    assert scenario.spec.alignment().objective == "value"
+    result = run_scenario(scenario, tmp_path / "out")
+    record = json.loads((result.folder / "solve.json").read_text())["value_objective"]
+    assert record["expected_sales"] >= record["expected_sales_solved"]
+    assert result.steps["value"] == "run"  # the value step reused the same fit

@@ -135,6 +135,8 @@ QUOTA_METHODS = (
     "blend", "history", "growth",
 )  # fmt: skip
 PERIODS = ("quarter", "month")
+OBJECTIVES = ("travel", "value")
+"""What an alignment aims at: least travel, or then the response model's expected sales."""
 EXPECTED_SALES = ("auto", "model", "history")
 """Centres of the stress test's attainment: the response model when saved, the model, history."""
 QUOTA_METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}

@@ -39,11 +39,10 @@ def align_command(
     sheets: Sequence[str] = (),
     force: bool = False,
     progress: Progress | None = None,
-    objective: str = "travel",
 ) -> AlignmentResult:
     """``territory align``: read, align, and write the plan folder ``out`` (or nothing at all).
 
-    ``objective="value"`` then raises the plan's expected sales by the response model
+    ``spec.objective == "value"`` then raises the plan's expected sales by the response model
     (:func:`territory.pipeline.value_commands.value_objective_step`).
 
     Raises
@@ -79,7 +78,7 @@ def align_command(
         validate=False, input_hashes=read.hashes, progress=progress,
     )  # fmt: skip
     document: dict[str, object] = {}
-    if objective == "value":
+    if spec.objective == "value":
         from territory.pipeline.value_commands import value_objective_step
 
         result, document["value_objective"] = value_objective_step(result, read.accounts, reps_df)
