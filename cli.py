@@ -131,6 +131,7 @@ def align(
     leave_unreachable: Annotated[bool, opts.Align.leave_unreachable] = False,
     force: opts.Force = False,
     sheet: opts.Sheets = [],  # noqa: B006
+    objective: Annotated[str, opts.Align.objective] = "travel",
 ) -> None:
     """Balance territories: assign every account to one rep, then write the plan to --out."""
     from territory.pipeline.commands import align_command
@@ -336,12 +337,15 @@ def run(
     out: Annotated[Path, opts.Run.out] = Path("out"),
     quiet: opts.QuietRun = False,
     force: Annotated[bool, opts.Run.force] = False,
+    margin: Annotated[float | None, opts.Run.margin] = None,
+    rep_cost: Annotated[float | None, opts.Run.rep_cost] = None,
 ) -> None:
     """Run a scenario's whole pipeline: align (or evaluate), quota, stress, checks, report."""
     from scenarios import load_scenario, run_scenario
+    from scenarios.value_cli import economics_overrides
 
     with _failures_reported():
-        loaded = load_scenario(scenario)
+        loaded = load_scenario(scenario, overrides=economics_overrides(margin, rep_cost))
         with show.progress(quiet) as status:
             result = run_scenario(loaded, out, progress=status, force=force)
     if not quiet:
@@ -357,16 +361,19 @@ def sweep(
     out: Annotated[Path, opts.Sweep.out] = Path("out/sweep"),
     quiet: Annotated[bool, opts.Sweep.quiet] = False,
     force: Annotated[bool, opts.Sweep.force] = False,
+    margin: Annotated[float | None, opts.Sweep.margin] = None,
+    rep_cost: Annotated[float | None, opts.Sweep.rep_cost] = None,
 ) -> None:
     """Run many scenarios in parallel; exit 1 when any of them failed (the others complete)."""
     from scenarios import plan_sweep, run_sweep
+    from scenarios.value_cli import economics_overrides
 
     def done(row: dict[str, object]) -> None:
         if not quiet:
             console.print(f"{row['scenario']}: {row['status']} {row.get('error') or ''}".rstrip())
 
     with _failures_reported():
-        tasks = plan_sweep(scenario_files, out, grid)
+        tasks = plan_sweep(scenario_files, out, grid, economics_overrides(margin, rep_cost))
         result = run_sweep(
             tasks, out, workers=workers, scheduler=scheduler, progress=done, force=force
         )

@@ -15,7 +15,11 @@ on a different alignment (a rebalanced plan) against the truth's noise-free expe
   (an 80% interval: about four worlds in five should);
 * ``sizing`` - on larger worlds (80 reps), the true contribution at the recommended headcount
   as a share of the true maximum (target: at least 0.99), the rep cost set so the true
-  optimum lies inside the coverage last year's reps had.
+  optimum lies inside the coverage last year's reps had;
+* ``fit cache`` - on the demo's files, the seconds of the first fit and of a reuse in the same
+  process (:func:`territory.pipeline.value_commands.cached_fit`: reading the files again and
+  fingerprinting the history), which every further scenario of a sweep worker and every
+  further ``territory size`` of the same book saves.
 """
 
 from __future__ import annotations
@@ -147,6 +151,25 @@ def bench_sizing(seeds: int, n_accounts: int, n_reps: int) -> None:
     )
 
 
+def bench_cache(boot: int) -> None:
+    """Time the first fit of the demo's history and its reuse in the same process."""
+    from territory.io import load_inputs
+    from territory.pipeline.value_commands import cached_fit, fit_key
+
+    root = Path(__file__).resolve().parent.parent / "data" / "demo"
+    seconds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        accounts, reps = load_inputs(root / "accounts.csv", root / "reps.csv")
+        key = fit_key(accounts, reps, literature_defaults=False, n_boot=boot, seed=7)
+        cached_fit(accounts, reps, key)
+        seconds.append(time.perf_counter() - start)
+    print(
+        f"\nfit cache (demo, {boot} bootstrap refits): first fit {seconds[0]:.1f} s, reuse "
+        f"{seconds[1]:.2f} s; saved per further scenario or sizing: {seconds[0] - seconds[1]:.1f} s"
+    )
+
+
 def main() -> None:
     """Run the fit and sizing benchmarks with the sizes given on the command line."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -161,6 +184,7 @@ def main() -> None:
     bench_fit(args.seeds, args.accounts, args.reps, args.boot)
     if args.sizing_seeds > 0:
         bench_sizing(args.sizing_seeds, args.sizing_accounts, args.sizing_reps)
+    bench_cache(200)
 
 
 if __name__ == "__main__":

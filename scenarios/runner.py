@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from territory.io.names import join_inside
 from territory.pipeline.inputs import AlignmentInputs, alignment_inputs, file_hash
 from territory.pipeline.steps import PlanTables, write_plan
 from territory.rendering.compare.kpis import finite_number, value_kpis
+
+if TYPE_CHECKING:
+    from territory.domain.response import ResponseModel
 
 __all__ = [
     "RunResult",
@@ -97,16 +100,55 @@ class _Clock:
 
 
 def _align(
-    spec: AlignmentSpec, prepared: LeverResult, read: AlignmentInputs
+    spec: AlignmentSpec, prepared: LeverResult, read: AlignmentInputs, scenario: Scenario
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], pd.Series | None]:
-    """Solve: assignments, territories, the solve document (timings still inside), unit plan."""
+    """Solve: assignments, territories, the solve document (timings still inside), unit plan.
+
+    ``[align] objective = "value"`` then gives moved accounts back where the response model,
+    fitted on today's history as the value step fits it (the same cached fit), sells more.
+    """
     from territory.workflow import align as api
 
     result = api.align(
         read.accounts, prepared.reps, spec, forbidden=read.forbidden, unit_graph=read.unit_graph,
         validate=False, input_hashes=read.hashes,
     )  # fmt: skip
-    return result.assignments, result.territories, result.solve_document(), result.unit_plan
+    extra: dict[str, Any] = {}
+    if spec.objective == "value":
+        from territory.workflow.value_objective import raise_value
+
+        model = _history_model(scenario)
+        result, extra["value_objective"] = raise_value(result, read.accounts, prepared.reps, model)
+    document = {**result.solve_document(), **extra}
+    return result.assignments, result.territories, document, result.unit_plan
+
+
+def _history_model(scenario: Scenario) -> ResponseModel:
+    """Fit the response model to today's history (the input files as they are), once a process.
+
+    Raises
+    ------
+    DataValidationError
+        The history cannot support a fit.
+    """
+    from territory.pipeline.value_commands import cached_fit
+
+    history, today, key = _history(scenario)
+    return cached_fit(history, today, key)
+
+
+def _history(scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Read today's accounts and reps as the input files hold them, and the key a fit has."""
+    from territory.io import load_inputs
+    from territory.pipeline.value_commands import fit_key
+
+    spec = scenario.spec
+    history, today = load_inputs(spec.inputs.accounts, spec.inputs.reps)
+    key = fit_key(
+        history, today, literature_defaults=spec.value.literature_defaults,
+        n_boot=spec.value.n_boot, seed=spec.seed,
+    )  # fmt: skip
+    return history, today, key
 
 
 def _evaluate(
@@ -262,7 +304,7 @@ def _plan(
         unit_plan = None
     else:
         read = alignment_inputs(spec, prepared.accounts, dict(hashes), forbidden=prepared.forbidden)
-        assignments, territories, doc, unit_plan = _align(spec, prepared, read)
+        assignments, territories, doc, unit_plan = _align(spec, prepared, read, scenario)
     assignments, territories = _count_removed_reps_moves(prepared, assignments, territories, doc)
     before = prepared.accounts_before
     if "unit_id" in read.accounts.columns and read.unit_layer is not None:
@@ -474,28 +516,33 @@ def _value_step(scenario: Scenario, work: Path) -> str:
     reps; the accounts of removed reps keep their former rep as today's. History that cannot
     support a fit leaves the value files out and the step says why.
     """
+    from territory.domain.response import history_digest
     from territory.domain.value import Economics
     from territory.errors import DataValidationError
-    from territory.io import load_inputs
     from territory.io import runs as run_files
-    from territory.pipeline.value_commands import ValueSettings, cached_fit, fit_key, value_step
+    from territory.pipeline.value_commands import (
+        RUN_INPUTS,
+        ValueSettings,
+        cached_fit,
+        value_step,
+    )
 
     spec = scenario.spec
     v = spec.value
     if not v.enabled:
         return "skipped: value.enabled = false"
-    inputs = spec.inputs
-    key = fit_key(
-        Path(inputs.accounts), Path(inputs.reps), literature_defaults=v.literature_defaults,
-        n_boot=v.n_boot, seed=spec.seed,
-    )  # fmt: skip
-    history, today = load_inputs(inputs.accounts, inputs.reps)
+    history, today, key = _history(scenario)
     try:
         model = cached_fit(history, today, key)
     except DataValidationError as exc:
         reasons = "; ".join(p.message for p in exc.problems)
         return f"skipped: the history cannot support a sales-response fit ({reasons})"
     plan = run_files.load_plan(work)
+    # The levers may have changed the inputs the folder holds (removed reps, capacities): the
+    # model, fitted on today's history, is still this folder's model (see ``saved_model``).
+    folder_inputs = history_digest(plan.accounts, plan.reps)
+    if any(key[name] != digest for name, digest in folder_inputs.items()):
+        key = {**key, RUN_INPUTS: folder_inputs}
     accounts = plan.accounts
     if "current_rep" in history.columns:
         # Today's rep of every account as it really is (a removed rep's accounts included).

@@ -8,7 +8,9 @@ territories: each row of ``sizing.csv`` is a real alignment, valued in steady st
 (:func:`territory.domain.sizing.size_sales_force`). ``hiring_plan.csv`` turns the recommendation
 into months (:func:`territory.domain.sizing.hiring_plan`): requisitions, hires after the time to
 fill, ramp, attrition backfill and expected sales, holding the headcount whose run-rate reaches
-the target.
+the target. ``sizing.png`` draws the curve and ``report.html`` shows it with the recommendation
+and both tables (:mod:`territory.rendering.sizing`; ``territory report --plan DIR`` renders the
+page again).
 
 The alignments use the heuristic solver with soft balance and overtime allowed, so that every
 headcount gets a plan (too few reps cannot be balanced within capacity, and that is the point
@@ -33,8 +35,11 @@ from territory.errors import DataValidationError, InputProblem, UsageError
 from territory.pipeline.value_commands import (
     DEFAULT_BOOTSTRAP,
     RESPONSE_FILE,
-    fit_model,
+    SIZING_FILE,
+    cached_fit,
+    fit_key,
     model_summary,
+    sizing_files,
 )
 
 if TYPE_CHECKING:
@@ -147,7 +152,8 @@ def size_command(
     sizes = _headcounts(len(team), min_reps, max_reps, step)
     say = progress or (lambda _message: None)
     say("fitting the sales-response model")
-    model = fit_model(book, team, literature_defaults=literature_defaults, n_boot=n_boot, seed=seed)
+    key = fit_key(book, team, literature_defaults=literature_defaults, n_boot=n_boot, seed=seed)
+    model = cached_fit(book, team, key)  # a second sizing of the same book reuses the fit
     spec = AlignmentSpec.build(
         solver="heuristic", soft=True, allow_overtime=True, time_limit_s=time_limit, seed=seed
     )
@@ -182,16 +188,26 @@ def size_command(
     }
     from territory.domain.response import to_json
 
+    say("drawing the sizing curve")
+    pages = sizing_files(out.as_posix(), sizing.table, summary, hires.table)
     write_outputs(
         out,
         {"sizing": sizing.table, "hiring_plan": hires.table},
-        {"sizing.json": summary, RESPONSE_FILE: to_json(model)},
+        {SIZING_FILE: summary, RESPONSE_FILE: {**to_json(model), "fitted_on": key}},
         "csv",
+        files={name: _bytes_writer(content) for name, content in pages.items()},
         command="size",
         inputs=[accounts, reps],
         force=force,
     )
     return SizingRun(sizing=sizing, hiring=hires, model=model, summary=summary)
+
+
+def _bytes_writer(content: bytes) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        path.write_bytes(content)
+
+    return write
 
 
 def _role_book(

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,8 +49,8 @@ SUMMARY_COLUMNS = (
     "mean_distance_km", "accounts_moved", "revenue_moved", "revenue_moved_share", "gap",
     "incentive_p50_at_plan", "share_at_quota_at_plan", "ccos_p50_at_plan", "expected_sales",
     "expected_sales_p10", "expected_sales_p90", "uplift", "uplift_p10", "uplift_p90",
-    "contribution", "value_note", "checks_fail", "checks_warn", "solve_seconds", "seconds",
-    "folder",
+    "contribution", "margin", "rep_cost", "value_note", "checks_fail", "checks_warn",
+    "solve_seconds", "seconds", "folder",
 )  # fmt: skip
 """Columns of ``summary.csv``; ``solve_seconds`` and ``seconds`` are wall-clock times."""
 
@@ -76,9 +76,15 @@ class SweepTask:
 
 
 def plan_sweep(
-    paths: Sequence[str | Path], out_root: str | Path, grid: str | None = None
+    paths: Sequence[str | Path],
+    out_root: str | Path,
+    grid: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> list[SweepTask]:
     """List the tasks of a sweep: every file, or every grid value of every file.
+
+    ``overrides`` (dotted keys, e.g. ``value.margin`` from ``--margin``) apply to every task;
+    the grid's lever is set on top of them.
 
     Raises
     ------
@@ -93,6 +99,7 @@ def plan_sweep(
     if grid is not None:
         lever, values = parse_grid(grid)
         resolve_key(lever)
+    common = dict(overrides or {})
     tasks: list[SweepTask] = []
     for path in paths:
         stem = validate_name(
@@ -101,7 +108,11 @@ def plan_sweep(
             "rename the scenario file: its name without .toml names the run folder",
         )
         if lever is None:
-            tasks.append(SweepTask(source=str(path), name=stem, out_root=str(out_root)))
+            tasks.append(
+                SweepTask(
+                    source=str(path), name=stem, out_root=str(out_root), overrides=dict(common)
+                )
+            )
             continue
         for value in values:
             tasks.append(
@@ -113,7 +124,7 @@ def plan_sweep(
                         "shorten the scenario file name or the grid value",
                     ),
                     out_root=str(out_root),
-                    overrides={lever: value},
+                    overrides={**common, lever: value},
                     lever=lever,
                     value=value,
                 )

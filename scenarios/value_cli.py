@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from territory.domain.response import RampCurve
     from territory.pipeline.value_commands import ValueRun
 
-__all__ = ["register"]
+__all__ = ["economics_overrides", "register"]
 
 Fail = Callable[[BaseException], typer.Exit]
 Number = Callable[[rules.Range], Callable[[object], float]]
@@ -37,6 +37,30 @@ LITERATURE_HELP = "When the history cannot identify the response curve, use publ
 MARGIN_HELP = "Gross margin on sales (0.6 = 60%)."
 REP_COST_HELP = "Fully loaded cost of a rep, currency/year (a reps 'cost' column wins)."
 FILL_HELP = "Months from requisition to a new hire's first day."
+
+
+def economics_overrides(margin: float | None, rep_cost: float | None) -> dict[str, float]:
+    """Turn ``territory run`` / ``sweep``'s ``--margin`` and ``--rep-cost`` into overrides.
+
+    A flag left out keeps the scenario's ``[value]`` setting (0.6 and 150,000 when the file
+    sets none). The overrides are recorded in each run's ``manifest.json`` and the settings
+    used in ``value.json``, which ``summary.csv`` and ``territory compare`` show.
+
+    Raises
+    ------
+    UsageError
+        ``margin`` is 0: no contribution can be earned at a zero margin.
+    """
+    from territory.errors import UsageError
+
+    if margin is not None and margin <= 0:
+        raise UsageError(f"--margin {margin:g}: give a gross margin above 0, e.g. 0.6 for 60%")
+    overrides: dict[str, float] = {}
+    if margin is not None:
+        overrides["value.margin"] = float(margin)
+    if rep_cost is not None:
+        overrides["value.rep_cost"] = float(rep_cost)
+    return overrides
 
 
 def register(app: typer.Typer, fail: Fail, number: Number) -> None:
@@ -266,4 +290,7 @@ def _size_summary(run: "SizingRun", out: Path) -> None:
         + (f"run-rate reaches the target in month {when}" if when else "target not reached")
     )
     _warnings([*s["warnings"], *h["warnings"]])
-    _line(f"written to {out}/ (sizing.csv, sizing.json, hiring_plan.csv, response.json)")
+    _line(
+        f"written to {out}/ (sizing.csv, sizing.json, hiring_plan.csv, response.json, "
+        "sizing.png and report.html: open it for the curve)"
+    )

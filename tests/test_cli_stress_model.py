@@ -122,16 +122,16 @@ def test_a_model_fitted_on_other_inputs_is_not_used(plan: Path, tmp_path: Path) 
     stale = tmp_path / "stale"
     shutil.copytree(_valued(plan), stale)
     model = json.loads((stale / "response.json").read_text())
-    model["fitted_on"]["input_reps"] = "sha256:" + "0" * 64
+    model["fitted_on"]["reps"] = "sha256:" + "0" * 64
     (stale / "response.json").write_text(json.dumps(model))
 
     code, output = _stress(stale, "--quiet")
     assert code == 0, output
     record = _document(stale)["expected_sales"]
     assert isinstance(record, dict)
-    assert record["source"] == "history" and "input_reps changed" in record["reason"]
+    assert record["source"] == "history" and "the reps history changed" in record["reason"]
     code, output = _stress(stale, "--expected-sales", "model")
-    assert code == EXIT_BAD_INPUT and "input_reps changed" in output
+    assert code == EXIT_BAD_INPUT and "the reps history changed" in output
 
 
 def test_an_unknown_source_is_a_usage_error(plan: Path) -> None:

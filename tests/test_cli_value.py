@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import json
 from pathlib import Path
@@ -59,7 +60,9 @@ def test_value_adds_its_files_and_reuses_the_model(plan: Path) -> None:
     assert uplift["amount"] == pytest.approx(uplift["plan_expected"] - uplift["current_expected"])
     assert fit["source"] == "fitted" and 0.0 < fit["r2"] <= 1.0 and fit["cv_mape"] > 0.0
     model = json.loads((plan / "response.json").read_text())
-    assert model["fitted_on"]["n_boot"] == 20 and model["fitted_on"]["input_accounts"]
+    assert model["fitted_on"]["n_boot"] == 20 and model["fitted_on"]["accounts"].startswith(
+        "sha256:"
+    )
     marker = read_marker(plan)
     assert marker is not None
     assert {"value.csv", "value.json", "response.json", "assignments.csv"} <= set(marker["files"])
@@ -146,8 +149,32 @@ def test_size_writes_the_curve_and_the_hiring_plan(world_files: Path, tmp_path: 
     again = tmp_path / "again"
     assert invoke(_size_args(world_files, again, "--min-reps", "12", "--max-reps", "20",
                              "--step", "4")).exit_code == 0  # fmt: skip
-    names = ("sizing.csv", "sizing.json", "hiring_plan.csv", "response.json")
+    names = ("sizing.csv", "sizing.json", "hiring_plan.csv", "response.json", "sizing.png")
     assert _bytes(out, *names) == _bytes(again, *names)
+
+
+def test_size_draws_the_curve_and_report_renders_its_page(
+    world_files: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "size"
+    done = invoke(
+        _size_args(world_files, out, "--min-reps", "12", "--max-reps", "20", "--step", "4")
+    )
+    assert done.exit_code == 0, done.output
+    assert (out / "sizing.png").read_bytes().startswith(b"\x89PNG")
+    page = html.unescape((out / "report.html").read_text(encoding="utf-8"))
+    summary = json.loads((out / "sizing.json").read_text())
+    for said in ('id="sizing-chart"', 'id="sizing-recommendation"', 'id="hiring-plan"',
+                 "Headcount of the largest contribution", "data:image/png;base64,"):  # fmt: skip
+        assert said in page, said
+    lo, hi = summary["flat_range"]
+    assert f"{lo} to {hi}" in page
+    # `territory report` on the sizing folder renders the page again (not a run-folder error).
+    (out / "report.html").unlink()
+    again = invoke(["report", "--plan", str(out)])
+    assert again.exit_code == 0, again.output
+    redrawn = html.unescape((out / "report.html").read_text(encoding="utf-8"))
+    assert 'id="sizing-chart"' in redrawn and f"{lo} to {hi}" in redrawn
 
 
 def test_size_refuses_before_any_work(world_files: Path, tmp_path: Path) -> None:

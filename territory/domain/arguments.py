@@ -218,6 +218,8 @@ STRESS_LEVERS = (
 )  # fmt: skip
 """The stress test's sensitivity levers (the keys of its default lever grid; a test keeps them
 in step)."""
+OBJECTIVES = ("travel", "value")
+"""What an alignment aims at: least travel, or then the response model's expected sales."""
 EXPECTED_SALES = ("auto", "model", "history")
 """Centres of the stress test's attainment: the response model when saved, the model, history."""
 QUOTA_METHOD_ALIASES = {"blend": "blended", "history": "historical", "growth": "historical"}

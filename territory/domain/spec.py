@@ -137,6 +137,10 @@ class AlignmentSpec(BaseModel):
         Connected territories on the unit graph (rook or queen neighbours), ``travel`` or
         ``moi`` compactness, the cost of a border between territories, and the
         micro-cluster decomposition (``auto``, ``on``, ``off``).
+    objective
+        ``travel``, or ``value``: after the solve, moved accounts go back to their current rep
+        where the sales-response model says that sells more
+        (:mod:`territory.workflow.value_objective`; needs a history a fit can use).
     units, unit_id_column, links, forbidden, checkpoint
         Files: the unit layer (and its id column) whose units are aligned whole, extra unit
         links, forbidden account-rep pairs, and the checkpoint folder of a decomposed solve.
@@ -164,6 +168,7 @@ class AlignmentSpec(BaseModel):
     compactness: Annotated[str, _choice(rules.COMPACTNESS)] = "travel"
     cut_edge_weight: Annotated[float, _ranged(rules.WEIGHT)] = 0.0
     decompose: Annotated[str, _choice(rules.DECOMPOSE)] = "auto"
+    objective: Annotated[str, _choice(rules.OBJECTIVES)] = "travel"
     max_moved_accounts: Annotated[int | None, _ranged(rules.COUNT_OR_ZERO, "cap")] = None
     max_moved_revenue_share: Annotated[float | None, _ranged(rules.SHARE, "cap")] = None
     units: OptionalPath = None

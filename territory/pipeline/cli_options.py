@@ -231,6 +231,10 @@ class Align:
     gap = option("Stop at this relative gap (default 1% for auto, 1e-6 for cpsat/mip).", rules.GAP)
     decompose = option("Micro-cluster decomposition (auto: from 50,000 accounts).", rules.DECOMPOSE)
     checkpoint = option("Folder for stage checkpoints: a rerun with the same inputs resumes.")
+    objective = option(
+        "travel, or value: then give moved accounts back where it raises expected sales.",
+        rules.OBJECTIVES,
+    )
     lock_file = option(
         "CSV of accounts to lock: account_id, optional rep_id (blank: keep the current rep) and "
         "lock_reason; beside the accounts' locked_rep column."
@@ -356,6 +360,8 @@ class Run:
     force = switch(
         "Replace <out>/<scenario name> even if it holds files territory did not write.", "--force"
     )
+    margin = option("Gross margin (default: the scenario's [value], else 0.6).", rules.SHARE)
+    rep_cost = option("Rep cost/year (default: [value], else 150000).", rules.MONEY_OR_ZERO)
 
 
 class Sweep:
@@ -370,6 +376,7 @@ class Sweep:
     out = option("Folder for the runs, summary.csv and tradeoffs.png.")
     quiet = switch("No progress or table (for batch jobs).", "--quiet")
     force = switch("Write into --out and its run folders even if territory did not.", "--force")
+    margin, rep_cost = Run.margin, Run.rep_cost
 
 
 class Payout:

@@ -53,6 +53,8 @@ def align_command(
     ``lock_file`` locks the accounts it lists (:func:`territory.domain.locks.apply_locks`);
     ``leave_unreachable`` plans without the accounts no rep reaches within the travel limit and
     lists them in ``unreachable.<format>`` (a note of the result says so).
+    ``spec.objective == "value"`` then raises the plan's expected sales by the response model
+    (:func:`territory.pipeline.value_commands.value_objective_step`).
 
     Raises
     ------
@@ -92,9 +94,14 @@ def align_command(
         read.accounts, reps_df, spec, forbidden=read.forbidden, unit_graph=read.unit_graph,
         validate=False, input_hashes=read.hashes, progress=progress,
     )  # fmt: skip
+    document: dict[str, object] = {}
+    if spec.objective == "value":
+        from territory.pipeline.value_commands import value_objective_step
+
+        result, document["value_objective"] = value_objective_step(result, read.accounts, reps_df)
     if far is not None and len(far):
         result.report.notes.append(left_out_note(far, f"{UNREACHABLE_TABLE}.{output_format}"))
-    document = result.solve_document()
+    document = {**result.solve_document(), **document}
     if far is not None:
         document["unreachable_accounts"] = len(far)
     plan = PlanTables(

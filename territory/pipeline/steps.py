@@ -427,12 +427,15 @@ def report_html(folder: Path, shown_as: Path | None = None) -> str:
     ``shown_as`` is the folder the page names (its title and hints) when ``folder`` is a
     workspace that becomes it later.
     """
-    from territory.rendering.report import collect_report_inputs, render_report
+    from territory.pipeline.value_commands import SIZING_FILE, sizing_report
+    from territory.rendering.report import REPORT_FILE, collect_report_inputs, render_report
     from territory.rendering.report.design_page import design_report_html, is_design_folder
 
     with run_folder(folder, command="report"):
         if is_design_folder(folder):
             return design_report_html(folder, shown_as)
+        if (folder / SIZING_FILE).is_file() and not (folder / runs.PLAN).exists():
+            return sizing_report(folder, shown_as)[REPORT_FILE].decode("utf-8")
         inputs = collect_report_inputs(folder)
         if shown_as is not None:
             inputs["run"] = replace(inputs["run"], path=shown_as)

@@ -2,9 +2,10 @@
 
 The sales-response model (:mod:`territory.domain.response`) is fitted to the history the run
 folder holds (last year's revenue under ``current_rep``), saved as ``response.json`` and reused
-by the next call while the run's inputs and the fit's settings are the same (the document
-records the sha256 of ``input_accounts.parquet`` and ``input_reps.parquet`` and the settings it
-was fitted with); anything else refits. The plan is then valued
+by the next call while the history and the fit's settings are the same (the document records
+:func:`~territory.domain.response.history_digest` of the columns the fit read, so a scenario
+run that fitted on the CSV files and a later command reading the folder's Parquet copies agree,
+and the settings it was fitted with); anything else refits. The plan is then valued
 (:func:`territory.domain.value.value_plan`): ``value.csv`` per rep and ``value.json`` for the
 plan, its uplift over the current alignment and the fit's quality.
 
@@ -22,23 +23,30 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from territory.domain.response import LITERATURE_RAMP, fit_response, from_json, to_json
+import pandas as pd
+
+from territory.domain.response import (
+    LITERATURE_RAMP,
+    fit_response,
+    from_json,
+    history_digest,
+    to_json,
+)
 from territory.domain.sizing import DEFAULT_TIME_TO_FILL
 from territory.domain.value import DEFAULT_MARGIN, DEFAULT_REP_COST, Economics, value_plan
-from territory.errors import DataValidationError
+from territory.errors import DataValidationError, InputProblem
 from territory.io import runs, write_outputs
 from territory.io.outputs import read_marker, run_folder
-from territory.pipeline.inputs import file_hash
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from territory.domain.response import ResponseModel
     from territory.domain.value import PlanValue
+    from territory.workflow.result import AlignmentResult
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
     "RESPONSE_FILE",
+    "SIZING_FILE",
     "VALUE_FILE",
     "SavedModel",
     "ValueRun",
@@ -48,11 +56,17 @@ __all__ = [
     "fit_model",
     "model_summary",
     "saved_model",
+    "sizing_files",
+    "sizing_report",
     "value_command",
+    "value_objective_step",
     "value_step",
 ]
 
 RESPONSE_FILE = "response.json"
+SIZING_FILE = "sizing.json"
+RUN_INPUTS = "run_inputs"
+"""Key of ``fitted_on``: the digest of a scenario folder's inputs when its levers changed them."""
 VALUE_FILE = "value.json"
 DEFAULT_BOOTSTRAP = 200
 """Bootstrap refits behind the intervals: enough for stable P10/P90 in a few seconds."""
@@ -170,8 +184,8 @@ def value_command(
     with run_folder(plan, command="value"):
         run = runs.load_plan(plan)
         key = fit_key(
-            plan / runs.INPUT_ACCOUNTS, plan / runs.INPUT_REPS,
-            literature_defaults=literature_defaults, n_boot=n_boot, seed=seed,
+            run.accounts, run.reps, literature_defaults=literature_defaults, n_boot=n_boot,
+            seed=seed,
         )  # fmt: skip
         model = _saved_model(plan, key)
         reused = model is not None
@@ -199,14 +213,21 @@ class ValueSettings:
 
 
 def fit_key(
-    accounts_file: Path, reps_file: Path, *, literature_defaults: bool, n_boot: int, seed: int
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    *,
+    literature_defaults: bool,
+    n_boot: int,
+    seed: int,
 ) -> dict[str, Any]:
-    """Say what a fit depends on: the history files' sha256 and the fit's settings.
+    """Say what a fit depends on: the history it reads and the fit's settings.
 
-    Recorded as ``fitted_on`` in ``response.json``; equal keys give the same model.
+    The history is fingerprinted by value (:func:`~territory.domain.response.history_digest`),
+    not by file bytes. Recorded as ``fitted_on`` in ``response.json``; equal keys give the
+    same model.
     """
     return {
-        **_history_hashes(accounts_file, reps_file),
+        **history_digest(accounts, reps),
         "defaults": "literature" if literature_defaults else None,
         "n_boot": n_boot,
         "seed": seed,
@@ -307,11 +328,12 @@ class SavedModel:
 
 
 def saved_model(folder: Path) -> SavedModel:
-    """Read the model ``territory value`` saved in ``folder`` if it was fitted on these inputs.
+    """Read the model ``territory value`` saved in ``folder`` if it was fitted on this history.
 
-    Only the inputs are compared (the sha256 of ``input_accounts.parquet`` and
-    ``input_reps.parquet``): bootstrap size and seed change the intervals, not the point
-    estimate a later step uses.
+    The history the fit read is compared by value (:func:`fit_key`), not the settings:
+    bootstrap size and seed change the intervals, not the point estimate a later step uses. A
+    scenario run fits on today's history and records the digest of the inputs its levers made
+    (``run_inputs``): its model is this folder's model although the inputs differ from today's.
     """
     present = (folder / RESPONSE_FILE).exists()
     document = _model_document(folder)
@@ -324,24 +346,28 @@ def saved_model(folder: Path) -> SavedModel:
         return SavedModel(None, reason, present)
     fitted_on = document.get("fitted_on")
     fitted_on = fitted_on if isinstance(fitted_on, dict) else {}
-    hashes = _history_hashes(folder / runs.INPUT_ACCOUNTS, folder / runs.INPUT_REPS)
-    changed = [n for n, h in hashes.items() if fitted_on.get(n) != h]
-    if changed:
+    digest = history_digest(
+        pd.read_parquet(folder / runs.INPUT_ACCOUNTS), pd.read_parquet(folder / runs.INPUT_REPS)
+    )
+    changed = [n for n, h in digest.items() if fitted_on.get(n) != h]
+    if not changed:
+        reason = f"{RESPONSE_FILE} was fitted by territory value on these inputs"
+    elif fitted_on.get(RUN_INPUTS) == digest:
+        reason = (
+            f"{RESPONSE_FILE} was fitted on today's history by the scenario run whose levers "
+            "made these inputs"
+        )
+    else:
         return SavedModel(
             None,
-            f"{RESPONSE_FILE} was fitted on other inputs ({', '.join(changed)} changed since); "
-            f"run `territory value --plan {folder}` again",
+            f"{RESPONSE_FILE} was fitted on other inputs (the {' and '.join(changed)} history "
+            f"changed since); run `territory value --plan {folder}` again",
             present,
         )
     model = _parsed(document, folder)
     if model is None:
         return SavedModel(None, f"{RESPONSE_FILE} is damaged or of an older format", present)
-    return SavedModel(model, f"{RESPONSE_FILE} was fitted by territory value on these inputs", True)
-
-
-def _history_hashes(accounts_file: Path, reps_file: Path) -> dict[str, str]:
-    """Return the sha256 of the history a fit reads (the part of :func:`fit_key` steps check)."""
-    return {"input_accounts": file_hash(accounts_file), "input_reps": file_hash(reps_file)}
+    return SavedModel(model, reason, True)
 
 
 def _model_document(folder: Path) -> dict[str, Any] | None:
@@ -375,3 +401,66 @@ def _saved_model(folder: Path, key: dict[str, Any]) -> ResponseModel | None:
 def _finite(value: float) -> float | None:
     v = float(value)
     return v if math.isfinite(v) else None
+
+
+def sizing_report(folder: Path, shown_as: Path | None = None) -> dict[str, bytes]:
+    """Draw the sizing curve and the page of a ``territory size`` folder from its files.
+
+    Returns ``{"sizing.png": ..., "report.html": ...}``; ``territory size`` writes both and
+    ``territory report --plan DIR`` renders the page again. ``shown_as`` names the folder on
+    the page when ``folder`` is a workspace.
+
+    Raises
+    ------
+    DataValidationError
+        ``sizing.csv`` or ``sizing.json`` is missing or does not parse.
+    """
+    files = {name: folder / name for name in ("sizing.csv", SIZING_FILE)}
+    missing = [name for name, path in files.items() if not path.is_file()]
+    try:
+        summary = json.loads(files[SIZING_FILE].read_text(encoding="utf-8"))
+        sizing = pd.read_csv(files["sizing.csv"])
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(
+            [
+                InputProblem(
+                    str(folder), None, None,
+                    f"{', '.join(missing) or 'the sizing files'} cannot be read ({exc})",
+                    "run `territory size` again to write the sizing folder",
+                )
+            ]
+        ) from None  # fmt: skip
+    hiring_file = folder / "hiring_plan.csv"
+    hiring = pd.read_csv(hiring_file) if hiring_file.is_file() else None
+    return sizing_files((shown_as or folder).as_posix(), sizing, summary, hiring)
+
+
+def sizing_files(
+    name: str, sizing: pd.DataFrame, summary: dict[str, Any], hiring: pd.DataFrame | None
+) -> dict[str, bytes]:
+    """Draw ``sizing.png`` and render ``report.html`` of a sizing folder named ``name``."""
+    from territory.rendering.report import REPORT_FILE
+    from territory.rendering.sizing import SIZING_CHART, sizing_chart, sizing_page
+
+    chart = sizing_chart(sizing, summary)
+    html = sizing_page(name, sizing, summary, hiring, chart)
+    return {SIZING_CHART: chart, REPORT_FILE: html.encode("utf-8")}
+
+
+def value_objective_step(
+    result: AlignmentResult, accounts: pd.DataFrame, reps: pd.DataFrame, *, seed: int = 7
+) -> tuple[AlignmentResult, dict[str, Any]]:
+    """``territory align --objective value``: fit the model and raise the plan's expected sales.
+
+    The point estimate is enough (no bootstrap); the fit is cached like every other
+    (:func:`cached_fit`). See :mod:`territory.workflow.value_objective` for the approximation.
+
+    Raises
+    ------
+    DataValidationError
+        The history cannot support a fit (exit 2, before anything is written).
+    """
+    from territory.workflow.value_objective import raise_value
+
+    key = fit_key(accounts, reps, literature_defaults=False, n_boot=0, seed=seed)
+    return raise_value(result, accounts, reps, cached_fit(accounts, reps, key))

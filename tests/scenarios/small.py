@@ -34,3 +34,19 @@ def write_inputs(folder: Path, accounts: pd.DataFrame, reps: pd.DataFrame) -> Pa
     reps.to_csv(folder / "reps.csv", index=False)
     (folder / "comp.toml").write_bytes(COMP.read_bytes())
     return folder
+
+
+VALUED = """
+seed = 3
+[inputs]
+accounts = "data/accounts.csv"
+reps = "data/reps.csv"
+[align]
+solver = "heuristic"
+time_limit_s = 10.0
+[value]
+n_boot = 20
+sims = 200
+margin = 0.5
+"""
+"""Align quickly, no quotas (so no stress test), 20 bootstrap refits, a 50% margin."""

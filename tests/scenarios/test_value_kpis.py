@@ -25,24 +25,11 @@ from territory.domain.synthetic import make_instance
 from territory.rendering.compare.kpis import VALUE_KPIS
 from tests.commands import ROOT
 from tests.response_worlds import make_world
-from tests.scenarios.small import write_inputs
+from tests.scenarios.small import VALUED, write_inputs
 
 runner = CliRunner()
 
-FAST = """
-seed = 3
-[inputs]
-accounts = "data/accounts.csv"
-reps = "data/reps.csv"
-[align]
-solver = "heuristic"
-time_limit_s = 10.0
-[value]
-n_boot = 20
-sims = 200
-margin = 0.5
-"""
-"""Align quickly, no quotas (so no stress test), 20 bootstrap refits, a 50% margin."""
+FAST = VALUED
 
 
 @pytest.fixture(scope="module")

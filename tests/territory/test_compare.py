@@ -388,6 +388,8 @@ class TestSyntheticValueKpis:
             "uplift_p10": 0.01,
             "uplift_p90": 0.05,
             "contribution": pytest.approx(1_000.0 * 0.6 - 300.0),
+            "margin": 0.6,
+            "rep_cost": 150.0,
         }
         assert all(why is None for _value, why in got.values())
 

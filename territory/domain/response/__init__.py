@@ -66,6 +66,7 @@ Everything here is pure: no file is read or written and the inputs are never mod
 from __future__ import annotations
 
 from territory.domain.arrays import PlanLike as PlanLike  # not in __all__, as before
+from territory.domain.response.digest import history_digest
 from territory.domain.response.document import from_json, to_json
 from territory.domain.response.estimate import fit_response, literature_model
 from territory.domain.response.model import (
@@ -87,6 +88,7 @@ from territory.domain.response.model import (
 from territory.domain.response.predict import (
     RepSales,
     account_expected_sales,
+    pair_expected_sales,
     rep_effectiveness,
     rep_expected_sales,
 )
@@ -107,7 +109,9 @@ __all__ = [
     "ResponseModel",
     "account_expected_sales",
     "fit_response",
+    "history_digest",
     "from_json",
+    "pair_expected_sales",
     "plan_array",
     "literature_model",
     "rep_effectiveness",

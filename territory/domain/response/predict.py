@@ -311,3 +311,47 @@ def rep_effectiveness(model: ResponseModel, reps: pd.DataFrame) -> FloatArray:
         coverage=np.ones(len(reps)),
     )
     return np.asarray(_rep_factors(model.names, model.estimate[None, :], design)[0], np.float64)
+
+
+def pair_expected_sales(
+    model: ResponseModel,
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    plan: PlanLike,
+    account: IntArray,
+    rep: IntArray,
+    moved: npt.ArrayLike,
+) -> FloatArray:
+    """Value account ``account[k]`` held by rep ``rep[k]``, every rep's coverage as in ``plan``.
+
+    The linearisation an objective needs: every rep keeps the coverage ``plan`` gives it
+    (moving one account changes its loads by little), so a pair's sales are the account's
+    potential x segment level x (1 - transition loss if ``moved[k]``) x the rep's
+    effectiveness x response at that coverage. At the point estimate, reps fully ramped.
+
+    Parameters
+    ----------
+    model : ResponseModel
+        The fitted model.
+    accounts, reps : pandas.DataFrame
+        As for :func:`account_expected_sales`.
+    plan : array-like, pandas.Series or pandas.DataFrame
+        The plan whose coverage the pairs are valued at.
+    account, rep : numpy.ndarray
+        Positions into ``accounts`` and ``reps``, one pair per entry.
+    moved : array-like of bool
+        Per pair, whether the account would change hands from today's rep.
+
+    Returns
+    -------
+    numpy.ndarray
+        Expected sales per pair (currency/year).
+    """
+    design, _, _, params = _prepared(model, accounts, reps, plan, {})
+    row = params[:1]
+    per_rep = (_rep_factors(model.names, row, design) * _rep_response(model.names, row, design))[0]
+    seg_keys, seg_cols = _columns(model.names, "segment:")
+    level = _multiplier(row, seg_cols, design.segment)[0] if seg_keys else np.ones(len(accounts))
+    loss = float(row[0, model.names.index("transition_loss")])
+    keep = np.where(np.asarray(moved, dtype=bool), 1.0 - loss, 1.0)
+    return np.asarray(design.potential[account] * level[account] * keep * per_rep[rep], np.float64)

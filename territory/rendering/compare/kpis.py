@@ -78,6 +78,8 @@ _OTHER_KPIS: tuple[Kpi, ...] = (
     Kpi("uplift_p10", "Uplift P10", "share"),
     Kpi("uplift_p90", "Uplift P90", "share"),
     Kpi("contribution", "Contribution (P50 sales x margin - rep cost)", "currency", "higher"),
+    Kpi("margin", "Gross margin behind the contribution", "share"),
+    Kpi("rep_cost", "Rep cost/year behind it (a reps cost column wins)", "currency"),
     Kpi("checks_pass", "Checks PASS", "count", "higher"),
     Kpi("checks_warn", "Checks WARN", "count", "lower"),
     Kpi("checks_fail", "Checks FAIL", "count", "lower"),
@@ -381,7 +383,7 @@ def _scenario_at(scenarios: pd.DataFrame | None, plan_x: float) -> Mapping[str, 
 
 VALUE_KPIS = (
     "expected_sales", "expected_sales_p10", "expected_sales_p90",
-    "uplift", "uplift_p10", "uplift_p90", "contribution",
+    "uplift", "uplift_p10", "uplift_p90", "contribution", "margin", "rep_cost",
 )  # fmt: skip
 """The key figures read from ``value.json`` (:func:`value_kpis`)."""
 
@@ -389,7 +391,7 @@ VALUE_KPIS = (
 def value_kpis(
     document: Mapping[str, Any] | None, missing: str
 ) -> dict[str, tuple[float | None, str | None]]:
-    """Read expected sales, uplift and contribution from a run's ``value.json``.
+    """Read expected sales, uplift, contribution and its margin and rep cost from ``value.json``.
 
     Expected sales are the plan's simulated P50 (P10, P90 beside it); the uplift is the P50
     over the model's draws of the gain over the current alignment, net of the transition loss;
@@ -429,7 +431,10 @@ def value_kpis(
                        ("uplift_p90", "uplift_p90")):  # fmt: skip
         number = finite_number(uplift.get(field))
         out[key] = (number, None if number is not None else str(no_uplift))
-    p50, margin = out["expected_sales"][0], finite_number(settings.get("margin"))
+    for key in ("margin", "rep_cost"):
+        number = finite_number(settings.get(key))
+        out[key] = (number, None if number is not None else f"value.json has no {key} setting")
+    p50, margin = out["expected_sales"][0], out["margin"][0]
     cost = finite_number(total.get("cost"))
     out["contribution"] = (
         (p50 * margin - cost, None)

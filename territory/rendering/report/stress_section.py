@@ -66,6 +66,7 @@ class StressView:
 
     notice: Notice | None
     lead: str = ""
+    centre: str = ""
     verdicts: KvTable | None = None
     roles: Table | None = None
     charts: tuple[Image, ...] = ()
@@ -110,6 +111,7 @@ def stress_view(
     return StressView(
         notice=None,
         lead=lead,
+        centre=expected_sales_centre(doc.get("expected_sales"), ctx.plan) if doc else "",
         verdicts=_verdicts(verdicts, cur) if verdicts else None,
         roles=_roles(verdicts.get("roles") or []) if verdicts else None,
         charts=_charts(charts, sens, verdicts),
@@ -124,6 +126,42 @@ def stress_view(
             if stress is None
             else None
         ),
+    )
+
+
+HISTORY_CENTRE = "last year's revenue of each rep's territory, scaled to the forecast"
+MODEL_CENTRE = (
+    "the response model's expected sales of each rep (coverage, tier and rating, ramp, "
+    "hand-over loss), scaled to the forecast"
+)
+
+
+def expected_sales_centre(record: Any, plan: str) -> str:
+    """Say what the reps' attainment was centred on, and why (``stress.json`` ``expected_sales``).
+
+    ``territory stress --expected-sales auto`` (the default) takes the model ``territory value``
+    saved when it was fitted on this run's history, else history: the recorded reason says
+    which and why. A stress test that found no ``response.json`` records nothing.
+    """
+    if not isinstance(record, Mapping):
+        return (
+            f"Attainment is centred on {HISTORY_CENTRE}: the run folder held no response model "
+            f"when the stress test ran (`territory value --plan {plan}` fits one; a stress test "
+            "run after it centres on the model)."
+        )
+    reason = text(record.get("reason"))
+    if record.get("source") == "model":
+        fitted = text(record.get("model_source"))
+        how = "literature defaults" if fitted == "literature" else "fitted to the history"
+        warnings = "; ".join(text_list(record.get("warnings")))
+        return f"Attainment is centred on {MODEL_CENTRE} (model {how}): {reason}." + (
+            f" Model warnings: {warnings}." if warnings else ""
+        )
+    if reason.startswith("asked for"):
+        return f"Attainment is centred on {HISTORY_CENTRE}: {reason}."
+    return (
+        f"Attainment is centred on {HISTORY_CENTRE}: the saved response model was not used "
+        f"(--expected-sales auto) because {reason}."
     )
 
 
