@@ -341,7 +341,7 @@ def saved_model(folder: Path) -> SavedModel:
         reason = (
             f"{RESPONSE_FILE} was not written by territory value or cannot be read"
             if present
-            else f"no response model in the run folder (`territory value --plan {folder}` fits one)"
+            else "no response model in the run folder (`territory value --plan` on it fits one)"
         )
         return SavedModel(None, reason, present)
     fitted_on = document.get("fitted_on")
@@ -361,7 +361,7 @@ def saved_model(folder: Path) -> SavedModel:
         return SavedModel(
             None,
             f"{RESPONSE_FILE} was fitted on other inputs (the {' and '.join(changed)} history "
-            f"changed since); run `territory value --plan {folder}` again",
+            "changed since); run `territory value --plan` on this folder again",
             present,
         )
     model = _parsed(document, folder)

@@ -118,3 +118,13 @@ def test_the_digest_reads_values_not_file_bytes(tmp_path: Path) -> None:
         history_digest(accounts.assign(revenue_last_year=revenue), reps)["accounts"]
         != (same["accounts"])
     )
+
+
+def test_the_reason_never_names_the_folder(tmp_path: Path) -> None:
+    """stress.json records the reason; a temp or run path in it would break byte-identity."""
+    from territory.pipeline.value_commands import saved_model
+
+    folder = tmp_path / "territory-run-x1y2"
+    folder.mkdir()
+    found = saved_model(folder)
+    assert found.model is None and str(folder) not in found.reason and "x1y2" not in found.reason
