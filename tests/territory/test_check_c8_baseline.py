@@ -80,3 +80,12 @@ def test_backtest_scores_the_naive_rule_on_the_same_year() -> None:
     # Potential spreads 220 each: |110-220| + 0 + |330-220| over 660.
     assert result.wmape == pytest.approx(220.0 / 660.0)
     assert result.table["naive_rescaled"].tolist() == pytest.approx([110.0, 220.0, 330.0])
+
+
+def test_a_naive_warning_shows_the_gap_that_decided_it() -> None:
+    """The row's value is the gap to the naive rule, not the WMAPE that passed on its own."""
+    result = c8(0.065, 0.044)
+    assert result.status == Status.WARN
+    assert result.value == pytest.approx(0.021)
+    assert "last year's sales x growth" in (result.metric or "")
+    assert result.action

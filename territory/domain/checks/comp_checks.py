@@ -446,6 +446,9 @@ def c8_forecast_accuracy(ev: CheckEvidence, p: Params, rule: Rule) -> Finding:
                 float(company_error) <= p.company_error_max,
                 f"company forecast error {pct(float(company_error))} (limit "
                 f"{pct(p.company_error_max)})",
+                gauge=Gauge(
+                    "company forecast error", float(company_error), p.company_error_max, "<="
+                ),
             )
         )
     parts.append(_against_naive(wmape, bt.get("naive_wmape"), p))
@@ -484,6 +487,11 @@ def _against_naive(wmape: float, naive: float | None, p: Params) -> Part:
         gap <= p.naive_gap_pass_max + 1e-12,
         said + limits,
         warn=gap <= p.naive_gap_warn_max + 1e-12,
+        gauge=Gauge(
+            "quota WMAPE minus that of last year's sales x growth", gap, p.naive_gap_pass_max, "<="
+        ),
+        action="blend more history into the quota method (--history-weight) or set quotas from "
+        "last year's sales x growth until the method beats it",
     )
 
 
