@@ -19,11 +19,11 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import LpResult, solve_relaxation
+from solvers.lp import LpResult, rep_prices, solve_relaxation
 from solvers.lp_rounding import lp_rounding
 from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.budget import Budget
-from territory.domain.geo import unit_vectors
+from territory.domain.geo import EARTH_RADIUS_KM, unit_vectors
 from territory.domain.model import AlignmentProblem, AlignmentSettings, build_problem
 from territory.workflow.rescue import settle_whole_clusters, split_clusters
 
@@ -63,6 +63,9 @@ COARSE_MARGIN = 0.3
 """Share of each window's half-width the coarse LP keeps clear where it can (cheap slack may
 use it): splitting its clusters then moves each rep by about one account without leaving the
 window."""
+
+COARSE_PRICING_ROUNDS = 3
+"""Pricing rounds of the coarse LP while it leaves a window (see :func:`_priced`)."""
 
 LP_FEASIBLE_TOL = 1e-7
 """Elastic violation (targets, summed over reps) below which the coarse LP meets its windows."""
@@ -223,6 +226,7 @@ def coarse_start(
     lp = solve_relaxation(
         coarse, time_limit_s=budget.share("coarse_lp"), elastic=True, margin=margin
     )
+    coarse, lp = _priced(coarse, lp, budget, margin, notes)
     support_a, support_r = _support_pairs(fine, coarse, lp)
     plan: IntArray | None = None
     if lp.optimal and lp.violation <= LP_FEASIBLE_TOL:
@@ -260,6 +264,82 @@ def coarse_start(
         assert coarse.members is not None
         plan = _per_unit(fine, solved.assignment[coarse.members.unit_of])
     return CoarseStart(plan, support_a, support_r, lp.seconds)
+
+
+def _priced(
+    coarse: AlignmentProblem, lp: LpResult, budget: Budget, margin: float, notes: list[str]
+) -> tuple[AlignmentProblem, LpResult]:
+    """Add cluster-rep pairs the coarse LP's duals ask for while it leaves a window.
+
+    Nearest-rep candidates can leave a rep out of reach of enough clusters (sparse regions):
+    the elastic LP then pays to leave the window and its duals price every cluster-rep pair.
+    Pairs are priced at the cluster's centre (its workload times the distance, which is the
+    exact cost for a point cluster) and the cheapest two per cluster with a negative reduced
+    cost join the model; the LP resumes from its basis (new columns keep it valid). Measured at
+    100k/500 in Texas, Oklahoma and Louisiana: one round took the violation from 1.71 targets
+    to none (Oklahoma City's clusters reach farther reps); the warm re-solve took 19 s against
+    30 s cold (and more with the primal simplex), on 2 cores under a load of 8-10.
+    """
+    added = 0
+    for _ in range(COARSE_PRICING_ROUNDS):
+        if not lp.optimal or lp.row_dual is None or lp.violation <= LP_FEASIBLE_TOL:
+            break
+        if budget.remaining() < 0.5 * budget.limit_s:
+            break
+        clusters, reps = _negative_pairs(coarse, lp)
+        if clusters.size == 0:
+            break
+        added += clusters.size
+        coarse = coarse.with_pairs(clusters, reps)
+        lp = solve_relaxation(
+            coarse,
+            time_limit_s=budget.share("coarse_lp"),
+            warm=lp,
+            elastic=True,
+            margin=margin,
+        )
+    if added:
+        notes.append(
+            f"coarse LP: {added:,} cluster-rep pairs added by pricing; "
+            + (f"{lp.violation:.3g} targets still outside the windows" if lp.optimal else lp.status)
+        )
+    return coarse, lp
+
+
+def _negative_pairs(coarse: AlignmentProblem, lp: LpResult) -> tuple[IntArray, IntArray]:
+    """Up to two cluster-rep pairs per cluster, outside the model, with negative reduced cost."""
+    assert lp.row_dual is not None
+    n, r = coarse.n_accounts, coarse.n_reps
+    pi, sigma = rep_prices(coarse, lp)
+    dual = lp.row_dual[:n]
+    rep_xyz = unit_vectors(coarse.rep_lat, coarse.rep_lon)
+    xyz = unit_vectors(coarse.account_lat, coarse.account_lon)
+    rows = max(1, 4_000_000 // max(r, 1))
+    found_a: list[IntArray] = []
+    found_r: list[IntArray] = []
+    for lo in range(0, n, rows):
+        chunk = np.arange(lo, min(lo + rows, n), dtype=np.int64)
+        chord = np.sqrt(np.maximum(2.0 - 2.0 * xyz[chunk] @ rep_xyz.T, 0.0))
+        distance = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / 2.0, 1.0))
+        w = coarse.workload[chunk][:, None]
+        cost = coarse.settings.travel(np.broadcast_to(w, distance.shape), distance)
+        reduced = (
+            cost
+            - coarse.potential[chunk][:, None] * pi[None, :]
+            - w * sigma[None, :]
+            - dual[chunk][:, None]
+        )
+        best = np.argsort(reduced, axis=1, kind="stable")[:, :2]
+        value = np.take_along_axis(reduced, best, axis=1)
+        pick = value < -1e-9 * max(float(np.abs(dual).max(initial=1.0)), 1.0)
+        found_a.append(np.repeat(chunk, 2)[pick.ravel()])
+        found_r.append(best.ravel()[pick.ravel()].astype(np.int64))
+    clusters = np.concatenate(found_a)
+    reps = np.concatenate(found_r)
+    keys = clusters * r + reps
+    have = coarse.pair_account * r + coarse.pair_rep
+    new = ~np.isin(keys, have)
+    return clusters[new], reps[new]
 
 
 def _rounded(
