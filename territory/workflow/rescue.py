@@ -168,6 +168,7 @@ def rescue(
     reserve_s: float,
     seed: int,
     notes: list[str],
+    polish_reserve_s: float = 0.0,
 ) -> Solution:
     """Repair ``start`` into a plan within every window if time allows, then polish it.
 
@@ -185,6 +186,8 @@ def rescue(
         Seed of the MIP repairs.
     notes
         Receives one line saying what the rescue did.
+    polish_reserve_s
+        Seconds more the local search on a balanced plan leaves (for a bound taken after it).
 
     Returns
     -------
@@ -199,20 +202,22 @@ def rescue(
         plan, log = neighbourhood_repair(problem, plan, deadline, seed=seed)
     feasible = problem.violation(plan) <= RESCUE_TOL
     solution = start
-    if feasible and time.perf_counter() < deadline:
+    polish_until = deadline - polish_reserve_s
+    if feasible and time.perf_counter() < polish_until:
         warm = Solution(
             assignment=plan, status=SolveStatus.FEASIBLE, objective=problem.objective(plan),
             bound=None, bound_source="none", backend="neighbourhood repair", seconds=0.0,
         )  # fmt: skip
         solution = HeuristicSolver(use_lp=False).solve(
-            problem, time_limit_s=max(deadline - time.perf_counter(), 0.1), seed=seed,
+            problem, time_limit_s=max(polish_until - time.perf_counter(), 0.1), seed=seed,
             warm_start=warm,
         )  # fmt: skip
         if problem.violation(solution.assignment) > RESCUE_TOL:
             solution = warm
     elif plan is not start.assignment:
+        status = SolveStatus.FEASIBLE if feasible else SolveStatus.INFEASIBLE
         solution = Solution(
-            assignment=plan, status=SolveStatus.INFEASIBLE, objective=problem.objective(plan),
+            assignment=plan, status=status, objective=problem.objective(plan),
             bound=None, bound_source="none", backend="neighbourhood repair", seconds=0.0,
         )  # fmt: skip
     if start.bound is not None:

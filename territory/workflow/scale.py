@@ -520,15 +520,18 @@ def align_large(
         if budget.reserve("final_write") > 1.0:
             # Never give up while time remains: exact repair of the worst neighbourhoods, then
             # local search on (or only local search for a plan already balanced).
+            # A late bound keeps its share once the plan is balanced (polish stops for it).
+            write_s = STAGE_SHARES["final_write"] * time_limit_s
+            bound_s = STAGE_SHARES["late_bound"] * time_limit_s if late_bound else 0.0
             refined = rescue(
-                problem, refined, budget, reserve_s=STAGE_SHARES["final_write"] * time_limit_s,
+                problem, refined, budget, reserve_s=write_s, polish_reserve_s=bound_s,
                 seed=seed, notes=notes,
             )  # fmt: skip
         assignment = refined.assignment
         refined_status = refined.status
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
-    if late_bound and budget.remaining() > 0.2 * time_limit_s:
+    if late_bound and budget.remaining() > 0.8 * STAGE_SHARES["late_bound"] * time_limit_s:
         t = time.perf_counter()
         clock(5, "Lagrangian bound over all pairs, with the time left")
         deadline = budget.deadline - STAGE_SHARES["final_write"] * time_limit_s
