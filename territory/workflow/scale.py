@@ -531,10 +531,12 @@ def align_large(
         refined_status = refined.status
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
-    if late_bound and budget.remaining() > 0.8 * STAGE_SHARES["late_bound"] * time_limit_s:
+    if late_bound and budget.remaining() > 0.5 * STAGE_SHARES["late_bound"] * time_limit_s:
         t = time.perf_counter()
         clock(5, "Lagrangian bound over all pairs, with the time left")
-        deadline = budget.deadline - STAGE_SHARES["final_write"] * time_limit_s
+        # The climb gets 40% of what is left; the exact pass over all pairs after it, the rest.
+        left = budget.remaining() - STAGE_SHARES["final_write"] * time_limit_s
+        deadline = time.perf_counter() + 0.4 * max(left, 0.0)
         bound = window_bound(problem, deadline, rounds=1)[0]
         stages["bound"] = time.perf_counter() - t
     elif late_bound:
@@ -552,6 +554,7 @@ def align_large(
                 f"{time.perf_counter() - t_start:.0f} s; the best deviates up to "
                 f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Reps "
                 "left off balance: " + "; ".join(unbalanced_reasons(problem, assignment)) + ". "
+                "Steps taken: " + "; ".join(notes) + ". "
                 "Raise --time-limit, widen --balance, use --soft, or try --decompose off"
             )
         _, loads = problem.loads(assignment)

@@ -17,7 +17,7 @@ from territory.domain.spec import AlignmentSpec
 from territory.domain.synthetic import make_instance
 from territory.io.zip_regions import zip_centroids
 from territory.workflow.api import align
-from territory.workflow.coarse import _negative_pairs, _priced
+from territory.workflow.coarse import _negative_pairs, _priced, _with_reach
 
 
 def _problem(n: int = 600, r: int = 6, seed: int = 2, candidates: int = 8) -> AlignmentProblem:
@@ -111,6 +111,20 @@ def test_coarse_pricing_reaches_reps_the_candidates_miss() -> None:
     assert priced.n_pairs > problem.n_pairs
     assert better.violation < lp.violation
     assert notes and "added by pricing" in notes[0]
+
+
+def test_greedy_reach_gives_crowded_accounts_the_reps_beyond() -> None:
+    # One candidate rep per account: nearest reps alone cannot balance; the greedy fills over
+    # the nearest reps add what the LP needs.
+    problem = _problem(candidates=1)
+    alone = solve_relaxation(problem, time_limit_s=30, elastic=True)
+    notes: list[str] = []
+    reached = _with_reach(problem, notes)
+    assert reached.n_pairs > problem.n_pairs
+    assert (reached.pair_index(problem.pair_rep[problem.account_start[:-1]]) >= 0).all()
+    lp = solve_relaxation(reached, time_limit_s=30, elastic=True)
+    assert lp.violation < alone.violation
+    assert notes and "greedy fill" in notes[0]
 
 
 def test_unbalanced_reasons_count_the_reps_not_listed() -> None:
