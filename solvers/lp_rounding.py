@@ -92,7 +92,8 @@ def lp_rounding(
     Returns
     -------
     RoundedLp or None
-        None when no unit has a choice or the LP did not end optimal in time.
+        None when no unit has a choice or the first LP did not end optimal in time (a hold
+        re-solve cut short rounds the last optimal solution instead).
     """
     t0 = time.perf_counter()
     pa, pr = _pairs_of(problem, plan.astype(np.int64), units, reps)
@@ -150,13 +151,12 @@ def lp_rounding(
     for _ in range(HOLD_ROUNDS + 1):
         left = deadline - time.perf_counter()
         if left <= 0.1:
-            return None
+            break
         h.setOptionValue("time_limit", float(left))
         run_highs(h)
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
+            break  # a hold re-solve cut short: round the last optimal solution
         x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-
         split = (x[:m] > 1e-6) & (x[:m] < 1 - 1e-6)
         hold_rows = np.unique(row_of[split & (big > HOLD_SIZE)])
         if hold_rows.size == 0:
@@ -172,7 +172,8 @@ def lp_rounding(
             cols.size, cols.astype(np.int32), np.zeros(cols.size), np.zeros(cols.size)
         )
         held += hold_rows.size
-    assert x is not None
+    if x is None:
+        return None
     order = np.lexsort((-x[:m], row_of))
     first = order[np.searchsorted(row_of[order], np.arange(n_free))]
     out = plan.astype(np.int64).copy()
