@@ -4,20 +4,20 @@ From :data:`DECOMPOSE_ACCOUNTS` accounts the account-level LP with column genera
 fits the time budget comfortably, so :func:`align_large` works in stages, each saved to an
 optional checkpoint directory:
 
-1. **clusters**: accounts are cut into spatially compact micro-clusters of at most
-   :data:`CLUSTER_LEAF` accounts, a share of the smallest target and a spread (caps relaxed in
-   steps past :data:`CLUSTER_COUNT` clusters, or past what the coarse LP gets through in its
-   share of the time, :data:`COARSE_PAIRS_PER_SECOND`), by recursive bisection on the unit
-   sphere within groups that never mix locks or, when disruption is priced, current reps;
-   families are units;
-2. **coarse**: the clusters are solved as families (exact summed costs) by the ordinary pipeline:
-   LP relaxation, rounding, repair and local search;
+1. **clusters**: accounts are cut into spatially compact micro-clusters
+   (:func:`territory.workflow.coarse.cluster_units`, as many as the coarse LP gets through in its
+   share of the time), by recursive bisection on the unit sphere within groups that never mix
+   locks or, when disruption is priced, current reps; families are units;
+2. **coarse**: the clusters are solved as families (exact summed costs) by an LP that keeps its
+   loads clear of the window edges, then split into an account-level plan and rounded by an
+   account-level LP over the split clusters (:func:`territory.workflow.coarse.coarse_start`);
 3. **bound**: window prices that maximise a smoothed Lagrangian dual over the candidate pairs
    plus the coarse LP's support (L-BFGS-B from zero prices), then one exact pass over *all*
    account-rep pairs in chunks: relaxing the balance windows at any prices gives a valid lower
    bound. (The coarse LP's own value is no bound for the account-level problem: clusters may
    split.) The same pass prices the pairs pruning left out; the cheapest join the model and the
-   dual is climbed again (two rounds at least);
+   dual is climbed again (two rounds at least). When the coarse plan leaves a rep outside its
+   window, the plan comes first: one round is taken after refinement, with the time left;
 4. **refined**: account-level repair and local search from the expanded coarse plan, over each
    account's nearest reps, its coarse rep and the priced pairs.
 
