@@ -86,11 +86,14 @@ def _move_deltas(
     alt = np.flatnonzero(keep)
     a, s, d = pa[alt], src[alt], pr[alt]
     p, w = problem.potential[a], problem.workload[a]
+    # Each rep's violation now, computed once (the same numbers per pair, a fraction of the
+    # work: at 100k/500 this function was a third of refinement's time).
+    base = _rep_violation(problem, np.arange(problem.n_reps), state.pot, state.wl)
     dv = (
         _rep_violation(problem, s, state.pot[s] - p, state.wl[s] - w)
-        - _rep_violation(problem, s, state.pot[s], state.wl[s])
+        - base[s]
         + _rep_violation(problem, d, state.pot[d] + p, state.wl[d] + w)
-        - _rep_violation(problem, d, state.pot[d], state.wl[d])
+        - base[d]
     )
     dc = problem.pair_cost[alt] - problem.pair_cost[state.pos[a]]
     return alt.astype(np.int64), dv, dc

@@ -134,43 +134,114 @@ def elastic_penalty(problem: AlignmentProblem) -> float:
     return 100.0 * max(float(worst.sum()), 1.0)
 
 
+MARGIN_PRICE = 1e-3
+"""Cost of using a window's margin, relative to leaving the window (both per whole target)."""
+
+
+@dataclass(frozen=True)
+class ElasticWindows:
+    """The balance rows of an elastic LP and their slack columns.
+
+    Rows ``0..r-1`` are potential, ``r..2r-1`` workload; each slack column sits in row ``row``
+    with coefficient ``value`` (plus or minus the target: one unit of slack is one target).
+    ``outer`` marks the slack that leaves the full window; the rest only uses the margin.
+    """
+
+    row_lower: FloatArray
+    row_upper: FloatArray
+    row: npt.NDArray[np.int64]
+    value: FloatArray
+    cost: FloatArray
+    upper: FloatArray
+    outer: npt.NDArray[np.bool_]
+
+
+def elastic_windows(
+    problem: AlignmentProblem, penalty: float, margin: float = 0.0
+) -> ElasticWindows:
+    """Window rows narrowed by ``margin`` of each half-width, with two-tier slack.
+
+    Slack up to the margin costs :data:`MARGIN_PRICE` x ``penalty`` per target, beyond it
+    ``penalty``. Without a margin the rows are the windows and only the outer slack exists
+    (potential under / over, workload under / over, in that order).
+    """
+    r = problem.n_reps
+    p_t = np.maximum(problem.potential_target, 1e-9)
+    w_t = np.maximum(problem.workload_target, 1e-9)
+    keep = 1.0 - margin
+    p_lo = p_t - keep * (p_t - problem.potential_lo)
+    p_hi = p_t + keep * (problem.potential_hi - p_t)
+    w_lo = w_t - keep * (w_t - problem.workload_lo)
+    w_hi = w_t + keep * (problem.workload_hi - w_t)
+    rows = np.arange(r, dtype=np.int64)
+    row = np.concatenate([rows, rows, r + rows, r + rows])
+    value = np.concatenate([p_t, -p_t, w_t, -w_t])
+    outer_cost = np.full(4 * r, penalty)
+    unbounded = np.full(4 * r, highspy.kHighsInf)
+    if margin <= 0.0:
+        return ElasticWindows(
+            np.concatenate([problem.potential_lo, problem.workload_lo]),
+            np.concatenate([problem.potential_hi, problem.workload_hi]),
+            row, value, outer_cost, unbounded, np.ones(4 * r, dtype=bool),
+        )  # fmt: skip
+    room = np.concatenate(
+        [
+            (p_lo - problem.potential_lo) / p_t,
+            (problem.potential_hi - p_hi) / p_t,
+            (w_lo - problem.workload_lo) / w_t,
+            (problem.workload_hi - w_hi) / w_t,
+        ]
+    )
+    return ElasticWindows(
+        np.concatenate([p_lo, w_lo]),
+        np.concatenate([p_hi, w_hi]),
+        np.concatenate([row, row]),
+        np.concatenate([value, value]),
+        np.concatenate([np.full(4 * r, MARGIN_PRICE * penalty), outer_cost]),
+        np.concatenate([np.maximum(room, 0.0), unbounded]),
+        np.concatenate([np.zeros(4 * r, dtype=bool), np.ones(4 * r, dtype=bool)]),
+    )
+
+
 def solve_relaxation(
     problem: AlignmentProblem,
     *,
     time_limit_s: float = 60.0,
     warm: LpResult | None = None,
     elastic: bool = False,
+    upper: FloatArray | None = None,
+    margin: float = 0.0,
 ) -> LpResult:
     """Solve the LP relaxation with the balance windows as rows.
 
     ``warm`` is an earlier relaxation of the same problem with fewer pairs, whose basis is reused.
+    ``upper`` caps each pair's value (default 1); a pair capped at 0 is out of the model, and a
+    warm basis stays dual feasible, so the dual simplex resumes from it.
     ``elastic`` lets each window be violated at a large cost (``violation`` reports by how much,
     in fractions of target summed over reps), so that a pruned model that is infeasible still
-    has duals to price the pairs it lacks; ``objective`` then excludes the penalty.
+    has duals to price the pairs it lacks; ``objective`` then excludes the penalty. With a
+    ``margin`` (elastic only) the windows are narrowed by that share of their half-width and the
+    margin is cheap to use (:func:`elastic_windows`): loads stay clear of the edges where they
+    can, so that rounding the vertex keeps them inside.
     """
     t0 = time.perf_counter()
     m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
     start, index, value = _base_matrix(problem)
-    n_extra = 4 * r if elastic else 0
-    penalty = elastic_penalty(problem) if elastic else 0.0
+    windows = elastic_windows(problem, elastic_penalty(problem) if elastic else 0.0, margin)
+    n_extra = windows.cost.size if elastic else 0
     lp = highspy.HighsLp()
     lp.num_col_ = m + n_extra
     lp.num_row_ = n + 2 * r
-    lp.col_cost_ = np.concatenate([problem.pair_cost, np.full(n_extra, penalty)])
+    lp.col_cost_ = np.concatenate([problem.pair_cost, windows.cost[:n_extra]])
     lp.col_lower_ = np.zeros(m + n_extra)
-    lp.col_upper_ = np.concatenate([np.ones(m), np.full(n_extra, highspy.kHighsInf)])
-    lp.row_lower_ = np.concatenate([np.ones(n), problem.potential_lo, problem.workload_lo])
-    lp.row_upper_ = np.concatenate([np.ones(n), problem.potential_hi, problem.workload_hi])
+    pair_upper = np.ones(m) if upper is None else upper
+    lp.col_upper_ = np.concatenate([pair_upper, windows.upper[:n_extra]])
+    lp.row_lower_ = np.concatenate([np.ones(n), windows.row_lower])
+    lp.row_upper_ = np.concatenate([np.ones(n), windows.row_upper])
     if elastic:
-        # Slack columns: potential under / over, workload under / over, scaled by the target.
-        rows = np.arange(r)
-        extra_index = np.concatenate([n + rows, n + rows, n + r + rows, n + r + rows])
-        p_t = np.maximum(problem.potential_target, 1e-9)
-        w_t = np.maximum(problem.workload_target, 1e-9)
-        extra_value = np.concatenate([p_t, -p_t, w_t, -w_t])
         start = np.concatenate([start, 3 * m + np.arange(1, n_extra + 1, dtype=np.float64)])
-        index = np.concatenate([index, extra_index.astype(np.int32)])
-        value = np.concatenate([value, extra_value])
+        index = np.concatenate([index, (n + windows.row).astype(np.int32)])
+        value = np.concatenate([value, windows.value])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = start.astype(np.int32)
     lp.a_matrix_.index_ = index
@@ -191,8 +262,8 @@ def solve_relaxation(
     return replace(
         result,
         x=result.x[:m],
-        objective=result.objective - penalty * float(slack.sum()),
-        violation=float(slack.sum()),
+        objective=result.objective - float(windows.cost[:n_extra] @ slack),
+        violation=float(slack[windows.outer[:n_extra]].sum()),
         basis=(keys, statuses[:m], statuses[m:], list(hb.row_status)),
     )
 

@@ -328,7 +328,9 @@ def unbalanced_reasons(problem: AlignmentProblem, assign: IntArray, *, most: int
     pot, wl = problem.loads(assign)
     per_rep = window_violation(pot, wl, problem)
     off = np.flatnonzero(per_rep > TOL)
-    off = off[np.argsort(-per_rep[off], kind="stable")][:most]
+    off = off[np.argsort(-per_rep[off], kind="stable")]
+    rest = off[most:]
+    off = off[:most]
     graph = _rep_graph(problem, assign)
     lines = []
     for rep in off.tolist():
@@ -362,5 +364,10 @@ def unbalanced_reasons(problem: AlignmentProblem, assign: IntArray, *, most: int
         lines.append(
             f"rep {problem.rep_ids[rep]}: potential {100 * p_dev:+.1f}%, workload "
             f"{100 * w_dev:+.1f}% ({why})"
+        )
+    if rest.size:
+        lines.append(
+            f"and {rest.size} more rep(s), each outside its windows by at most "
+            f"{100 * float(per_rep[rest].max()):.2f}% of its targets"
         )
     return lines

@@ -25,14 +25,19 @@ STAGE_SHARES: Mapping[str, float] = MappingProxyType(
         "plan_search": 0.4,
         "capped_attempt": 0.25,
         "cap_search": 0.6,
-        # territory.workflow.scale, the decomposed pipeline: the coarse LP, the coarse plan,
-        # the window prices; refinement leaves 3% of the whole limit for building the result.
-        "coarse_lp": 0.35,
+        # territory.workflow.scale, the decomposed pipeline: the coarse LP (half of what
+        # remains: with its margin and the account-level LP after it, a finished coarse LP
+        # leaves little for refinement to do, an unfinished one a greedy start), the coarse
+        # plan, the window prices; refinement leaves 3% of the whole limit for the result.
+        "coarse_lp": 0.5,
         "coarse_plan": 0.3,
         "window_prices": 0.4,
         # ... and the bound's pricing rounds stop while this share of the whole limit is left
         # for refinement (the repair of a plan matters more than a tighter bound).
         "refine_reserve": 0.35,
+        # ... and a bound taken after refinement (the plan needed the time first) keeps this
+        # share of the whole limit from the local search that polishes a balanced plan.
+        "late_bound": 0.25,
         "final_write": 0.03,
         # solvers: the heuristic's own LP when none is handed to it, and the heuristic start of
         # an exact backend given no plan to start from.
@@ -43,7 +48,7 @@ STAGE_SHARES: Mapping[str, float] = MappingProxyType(
     }
 )
 """Share of the time (what remains, or the whole limit for ``plan_search``, ``cap_search``,
-``refine_reserve`` and ``final_write``) each named stage may use."""
+``refine_reserve``, ``late_bound`` and ``final_write``) each named stage may use."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,10 @@ DUAL_ROUNDS = 4
 """Rounds of (climb the dual over the candidates, exact pass over all pairs, add the pairs the
 pass prices out); the best exact pass is the bound."""
 
+HELD_SLACK = 0.1
+"""Window violation (targets, summed over reps) the held re-solve may add: rounding the held
+clusters without it would add their whole fractions."""
+
 RESCUE_TOL = 1e-7
 """Relative window violation (summed over reps) a rescued plan may keep (as the scale solve)."""
 
@@ -106,15 +110,22 @@ def split_clusters(
 
 
 def settle_whole_clusters(
-    coarse: AlignmentProblem, whole: BoolArray, lp: LpResult, time_limit_s: float
+    coarse: AlignmentProblem,
+    whole: BoolArray,
+    lp: LpResult,
+    time_limit_s: float,
+    *,
+    margin: float = 0.0,
 ) -> LpResult:
     """Re-solve the coarse LP with every fractional cluster that cannot be split held to one rep.
 
     :func:`split_clusters` cannot share a single account (a key account worth half a target)
     between reps: rounding it moves its whole fraction onto one rep. Each such cluster is held
-    to its largest share (its other pairs priced far out of reach) and the LP re-solved from its
-    optimal basis, so the small clusters around it take up the difference. Returns ``lp`` itself
-    when nothing is fractional or the re-solve does not end optimal and within the windows.
+    to its largest share (its other pairs capped at zero) and the LP re-solved from its optimal
+    basis (a change of bounds keeps it dual feasible: the dual simplex resumes), so the small
+    clusters around it take up the difference. Returns ``lp`` itself when nothing is fractional,
+    or the re-solve does not end optimal, or it leaves the windows by more than
+    :data:`HELD_SLACK` beyond ``lp``.
 
     Parameters
     ----------
@@ -124,6 +135,8 @@ def settle_whole_clusters(
         Per cluster, whether it cannot be split (one unit).
     time_limit_s
         Seconds the re-solve may take.
+    margin
+        As ``lp`` was solved with (:func:`solvers.lp.solve_relaxation`).
     """
     if lp.x is None:
         return lp
@@ -133,17 +146,16 @@ def settle_whole_clusters(
     if held.size == 0:
         return lp
     start = coarse.account_start
-    cost = coarse.pair_cost.copy()
-    far = 1_000.0 * max(float(cost.max()), 1.0)
+    upper = np.ones(coarse.n_pairs)
     for cluster in held.tolist():
         lo, hi = int(start[cluster]), int(start[cluster + 1])
         keep = lo + int(np.argmax(lp.x[lo:hi]))
-        cost[lo:hi] += far
-        cost[keep] -= far
+        upper[lo:hi] = 0.0
+        upper[keep] = 1.0
     settled = solve_relaxation(
-        replace(coarse, pair_cost=cost), time_limit_s=time_limit_s, warm=lp, elastic=True
+        coarse, time_limit_s=time_limit_s, warm=lp, elastic=True, upper=upper, margin=margin
     )
-    if not settled.optimal or settled.violation > RESCUE_TOL:
+    if not settled.optimal or settled.violation > max(lp.violation, RESCUE_TOL) + HELD_SLACK:
         return lp
     return settled
 
@@ -156,6 +168,7 @@ def rescue(
     reserve_s: float,
     seed: int,
     notes: list[str],
+    polish_reserve_s: float = 0.0,
 ) -> Solution:
     """Repair ``start`` into a plan within every window if time allows, then polish it.
 
@@ -173,6 +186,8 @@ def rescue(
         Seed of the MIP repairs.
     notes
         Receives one line saying what the rescue did.
+    polish_reserve_s
+        Seconds more the local search on a balanced plan leaves (for a bound taken after it).
 
     Returns
     -------
@@ -187,20 +202,22 @@ def rescue(
         plan, log = neighbourhood_repair(problem, plan, deadline, seed=seed)
     feasible = problem.violation(plan) <= RESCUE_TOL
     solution = start
-    if feasible and time.perf_counter() < deadline:
+    polish_until = deadline - polish_reserve_s
+    if feasible and time.perf_counter() < polish_until:
         warm = Solution(
             assignment=plan, status=SolveStatus.FEASIBLE, objective=problem.objective(plan),
             bound=None, bound_source="none", backend="neighbourhood repair", seconds=0.0,
         )  # fmt: skip
         solution = HeuristicSolver(use_lp=False).solve(
-            problem, time_limit_s=max(deadline - time.perf_counter(), 0.1), seed=seed,
+            problem, time_limit_s=max(polish_until - time.perf_counter(), 0.1), seed=seed,
             warm_start=warm,
         )  # fmt: skip
         if problem.violation(solution.assignment) > RESCUE_TOL:
             solution = warm
     elif plan is not start.assignment:
+        status = SolveStatus.FEASIBLE if feasible else SolveStatus.INFEASIBLE
         solution = Solution(
-            assignment=plan, status=SolveStatus.INFEASIBLE, objective=problem.objective(plan),
+            assignment=plan, status=status, objective=problem.objective(plan),
             bound=None, bound_source="none", backend="neighbourhood repair", seconds=0.0,
         )  # fmt: skip
     if start.bound is not None:

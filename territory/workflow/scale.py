@@ -4,20 +4,20 @@ From :data:`DECOMPOSE_ACCOUNTS` accounts the account-level LP with column genera
 fits the time budget comfortably, so :func:`align_large` works in stages, each saved to an
 optional checkpoint directory:
 
-1. **clusters**: accounts are cut into spatially compact micro-clusters of at most
-   :data:`CLUSTER_LEAF` accounts, a share of the smallest target and a spread (caps relaxed in
-   steps past :data:`CLUSTER_COUNT` clusters, or past what the coarse LP gets through in its
-   share of the time, :data:`COARSE_PAIRS_PER_SECOND`), by recursive bisection on the unit
-   sphere within groups that never mix locks or, when disruption is priced, current reps;
-   families are units;
-2. **coarse**: the clusters are solved as families (exact summed costs) by the ordinary pipeline:
-   LP relaxation, rounding, repair and local search;
+1. **clusters**: accounts are cut into spatially compact micro-clusters
+   (:func:`territory.workflow.coarse.cluster_units`, as many as the coarse LP gets through in its
+   share of the time), by recursive bisection on the unit sphere within groups that never mix
+   locks or, when disruption is priced, current reps; families are units;
+2. **coarse**: the clusters are solved as families (exact summed costs) by an LP that keeps its
+   loads clear of the window edges, then split into an account-level plan and rounded by an
+   account-level LP over the split clusters (:func:`territory.workflow.coarse.coarse_start`);
 3. **bound**: window prices that maximise a smoothed Lagrangian dual over the candidate pairs
    plus the coarse LP's support (L-BFGS-B from zero prices), then one exact pass over *all*
    account-rep pairs in chunks: relaxing the balance windows at any prices gives a valid lower
    bound. (The coarse LP's own value is no bound for the account-level problem: clusters may
    split.) The same pass prices the pairs pruning left out; the cheapest join the model and the
-   dual is climbed again (two rounds at least);
+   dual is climbed again (two rounds at least). When the coarse plan leaves a rep outside its
+   window, the plan comes first: one round is taken after refinement, with the time left;
 4. **refined**: account-level repair and local search from the expanded coarse plan, over each
    account's nearest reps, its coarse rep and the priced pairs.
 
@@ -41,16 +41,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
-from solvers.lp import LpResult, solve_relaxation
 from solvers.neighbourhood import unbalanced_reasons
-from territory.domain.arrays import FloatArray, IntArray
+from territory.domain.arrays import IntArray
 from territory.domain.budget import STAGE_SHARES, Budget
 from territory.domain.feasibility import presolve_reasons
-from territory.domain.geo import unit_vectors
 from territory.domain.model import AlignmentProblem, build_problem, window_violation
 from territory.domain.spec import AlignmentSpec
 from territory.errors import (
@@ -61,7 +58,15 @@ from territory.errors import (
     SolveError,
 )
 from territory.io.names import join_inside
-from territory.workflow.rescue import rescue, settle_whole_clusters, split_clusters, window_bound
+from territory.workflow.coarse import (
+    CLUSTER_LEAF,
+    CLUSTER_MASS_SHARE,
+    CLUSTER_SPREAD,
+    cluster_budget,
+    cluster_units,
+    coarse_start,
+)
+from territory.workflow.rescue import rescue, window_bound
 from territory.workflow.result import (
     AlignmentResult,
     SolveLog,
@@ -79,135 +84,12 @@ Measured at 100k/500 on 2 busy cores: the direct pipeline (account-level LP, col
 took 181 s for objective / bound 1.0114; the decomposition 90 s for 1.0107 (a plan as good and
 a slightly tighter bound). At a million accounts the direct LP alone would not fit."""
 
-CLUSTER_LEAF = 16
-"""Micro-clusters hold at most this many accounts (about n/10 clusters on typical data)."""
-
-CLUSTER_MASS_SHARE = 0.04
-"""... and at most this share of the smallest rep's potential or workload target."""
-
-CLUSTER_COUNT = 70_000
-"""Past this many clusters the caps are relaxed (x2 on size and mass, x4 on spread, in steps) so
-the coarse LP stays small: at 1M/2000 the base caps gave 159k clusters and a 470 s coarse solve,
-relaxed once 64k."""
-
-CLUSTER_SPREAD = 0.5
-"""... and span at most this fraction of the median distance between neighbouring reps."""
-
-COARSE_PAIRS_PER_SECOND = 15_000
-"""Coarse LP pairs (clusters x candidates) the LP gets through per second of its share, at the
-least: past this the caps are relaxed as past :data:`CLUSTER_COUNT`, so the coarse LP finishes
-in its share. Measured at 100k/500 on ZIP-clustered accounts on 2 busy cores: 33.6k clusters x 16
-candidates (538k pairs) took 26-34 s and missed its 21 s share at a 60 s limit."""
-
-CLUSTERS_PER_REP = 32
-"""... and past this many clusters per rep: more only slow the coarse LP down (at 100k/500 on
-ZIP-clustered accounts, 33.6k clusters at a 120 s limit ended 11% off balance, 16.4k at 60 s 6%;
-at 1M/2,000 the measured run had 64k)."""
-
-COARSE_CANDIDATE_FACTOR = 2
-"""Clusters consider this many times the account-level candidate reps: a cluster is a large
-chunk of a rep's window, so the coarse LP needs more reach to stay feasible (measured at
-100k/500: 8 candidates left the coarse LP 31% outside the windows, 16 none)."""
-
 FEASIBILITY_TOL = 1e-7
 """A rep's window counts as held up to this relative excess: local search accepts moves that
 add up to 1e-9 each, which over a million accounts can sum past the 1e-6 the direct pipeline
 allows over all reps together, while no rep is off by more than rounding."""
 
 CHECKPOINT_VERSION = 1
-COARSE_CLUSTER_COLUMN = "__micro_cluster"
-
-
-# --------------------------------------------------------------------------------------------
-# Micro-clusters
-
-
-def micro_clusters(
-    lat: FloatArray,
-    lon: FloatArray,
-    potential: FloatArray,
-    workload: FloatArray,
-    group: IntArray,
-    *,
-    leaf: int,
-    max_potential: float,
-    max_workload: float,
-    max_chord: float,
-) -> IntArray:
-    """Label each point with a compact micro-cluster, never mixing two values of ``group``.
-
-    Recursive bisection, all segments of a level at once: a segment splits at its median along
-    its widest axis (on the unit sphere) while it holds more than ``leaf`` points, more than the
-    mass caps, or spans more than ``max_chord``. Deterministic (stable sorts); O(n log n).
-    """
-    n = lat.shape[0]
-    if n == 0:
-        return np.empty(0, np.int64)
-    xyz = unit_vectors(lat, lon)
-    order = np.lexsort((np.arange(n), group))
-    g = group[order]
-    bounds = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1], [True]])).astype(np.int64)
-    bounds[-1] = n
-    while True:
-        starts, size = bounds[:-1], np.diff(bounds)
-        pts = xyz[order]
-        p_sum = np.add.reduceat(potential[order], starts)
-        w_sum = np.add.reduceat(workload[order], starts)
-        extent = np.maximum.reduceat(pts, starts, axis=0) - np.minimum.reduceat(pts, starts, axis=0)
-        wide = np.sqrt((extent**2).sum(axis=1)) > max_chord
-        split = (size > 1) & (
-            (size > leaf) | (p_sum > max_potential) | (w_sum > max_workload) | wide
-        )
-        if not split.any():
-            break
-        seg = np.repeat(np.arange(starts.size), size)
-        axis = np.argmax(extent, axis=1)
-        coord = np.where(split[seg], pts[np.arange(n), axis[seg]], 0.0)
-        order = order[np.lexsort((np.arange(n), coord, seg))]
-        bounds = np.union1d(bounds, (starts + size // 2)[split]).astype(np.int64)
-    labels = np.empty(n, dtype=np.int64)
-    labels[order] = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
-    return labels
-
-
-def _rep_spacing(problem: AlignmentProblem) -> float:
-    """Median chord distance (unit sphere) from a rep to its nearest other rep."""
-    if problem.n_reps < 2:
-        return 2.0
-    xyz = unit_vectors(problem.rep_lat, problem.rep_lon)
-    dist, _ = cKDTree(xyz).query(xyz, k=2)
-    return float(np.median(dist[:, 1]))
-
-
-def cluster_units(problem: AlignmentProblem, max_clusters: int = CLUSTER_COUNT) -> IntArray:
-    """Micro-cluster of every unit (account or family) of an account-level problem.
-
-    The caps are relaxed in steps while there are more than ``max_clusters`` clusters.
-    """
-    r = problem.n_reps
-    group = np.zeros(problem.n_accounts, dtype=np.int64)
-    if problem.settings.disruption_weight > 0:
-        # Priced disruption: a cluster should move as one only if its accounts share a rep.
-        group = np.where(problem.current >= 0, problem.current + 1, 0)
-    group = np.where(problem.locked >= 0, r + 1 + problem.locked, group)
-    spacing = _rep_spacing(problem)
-    labels = np.empty(0, np.int64)
-    for relax in (1, 2, 4, 8):
-        # Too many clusters for the coarse LP: coarser caps (bigger, wider clusters), in steps.
-        labels = micro_clusters(
-            problem.account_lat,
-            problem.account_lon,
-            problem.potential,
-            problem.workload,
-            group,
-            leaf=CLUSTER_LEAF * relax,
-            max_potential=relax * CLUSTER_MASS_SHARE * float(problem.potential_target.min()),
-            max_workload=relax * CLUSTER_MASS_SHARE * float(problem.workload_target.min()),
-            max_chord=relax**2 * CLUSTER_SPREAD * spacing,
-        )
-        if int(labels.max(initial=-1)) + 1 <= max_clusters:
-            break
-    return labels
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,10 +405,8 @@ def align_large(
         notes.append("micro-clusters reused from the checkpoint")
     else:
         # As many clusters as the coarse LP gets through in its share of the time left.
-        lp_pairs = COARSE_PAIRS_PER_SECOND * STAGE_SHARES["coarse_lp"] * budget.remaining()
-        fits = int(lp_pairs / (COARSE_CANDIDATE_FACTOR * candidates))
-        most = min(CLUSTER_COUNT, fits, CLUSTERS_PER_REP * fine.n_reps)
-        unit_cluster = cluster_units(fine, max(most, 8 * fine.n_reps))
+        seconds = STAGE_SHARES["coarse_lp"] * budget.remaining()
+        unit_cluster = cluster_units(fine, cluster_budget(fine.n_reps, candidates, seconds))
         save("clusters", {"cluster": unit_cluster})
     n_clusters = int(unit_cluster.max(initial=-1)) + 1
     stages["clusters"] = time.perf_counter() - t
@@ -544,54 +424,12 @@ def align_large(
     else:
         t = time.perf_counter()
         clock(2, f"coarse solve over {n_clusters:,} micro-clusters")
-        account_cluster = (
-            unit_cluster if fine.members is None else unit_cluster[fine.members.unit_of]
-        )
-        labelled = accounts.assign(**{COARSE_CLUSTER_COLUMN: account_cluster})
-        coarse = build_problem(
-            labelled,
-            reps,
-            replace(settings, candidates=COARSE_CANDIDATE_FACTOR * candidates),
-            forbidden=forbidden,
-            family_column=COARSE_CLUSTER_COLUMN,
-        )
-        lp = solve_relaxation(coarse, time_limit_s=budget.share("coarse_lp"), elastic=True)
-        stages["coarse_lp"] = lp.seconds
-        if not lp.optimal:
-            notes.append(f"coarse LP not solved ({lp.status}): greedy start")
-        support_a, support_r = _support_pairs(fine, coarse, lp)
-        # The LP's shares split each fractional cluster's accounts between its reps: every
-        # rep then misses the LP's loads by about one account, not one cluster.
-        split = None
-        if lp.optimal:
-            assert coarse.members is not None
-            of_unit = _per_unit(fine, coarse.members.unit_of)
-            whole = np.bincount(of_unit, minlength=coarse.n_accounts) == 1
-            settled = settle_whole_clusters(coarse, whole, lp, budget.share("coarse_lp"))
-            if settled is not lp:
-                notes.append("coarse LP re-solved with its single-unit clusters held whole")
-                lp = settled
-                more_a, more_r = _support_pairs(fine, coarse, lp)
-                support_a = np.concatenate([support_a, more_a])
-                support_r = np.concatenate([support_r, more_r])
-            split = split_clusters(fine.with_pairs(support_a, support_r), of_unit, coarse, lp)
-        if split is not None and lp.violation <= FEASIBILITY_TOL:
-            coarse_plan = split
-            notes.append("coarse plan: the coarse LP's clusters split by its shares")
-        else:
-            # Without the LP a greedy start: solving it again would only spend the time twice.
-            solved = HeuristicSolver(use_lp=lp.optimal).solve(
-                coarse,
-                time_limit_s=budget.share("coarse_plan"),
-                seed=seed,
-                relaxation=lp if lp.optimal else None,
-            )
-            assert coarse.members is not None
-            # Cluster -> account -> unit of the account-level problem.
-            per_account = solved.assignment[coarse.members.unit_of]
-            coarse_plan = _per_unit(fine, per_account)
-            if split is not None and fine.violation(split) < fine.violation(coarse_plan):
-                coarse_plan = split
+        found = coarse_start(
+            fine, accounts, reps, settings, unit_cluster, budget, forbidden=forbidden, seed=seed,
+            notes=notes,
+        )  # fmt: skip
+        coarse_plan, support_a, support_r = found.plan, found.support_units, found.support_reps
+        stages["coarse_lp"] = found.lp_seconds
         stages["coarse_solve"] = time.perf_counter() - t
         save("coarse", {"plan": coarse_plan, "support_units": support_a,
                         "support_reps": support_r})  # fmt: skip
@@ -605,6 +443,7 @@ def align_large(
         np.concatenate([np.arange(fine.n_accounts, dtype=np.int64), support_a]),
         np.concatenate([coarse_plan, support_r]),
     )
+    off_window = _reps_off(fine, coarse_plan)
     saved = load("bound")
     reserve = STAGE_SHARES["refine_reserve"] * time_limit_s
     late_bound = False
@@ -613,7 +452,7 @@ def align_large(
         extra_a, extra_r = saved["extra_accounts"], saved["extra_reps"]
         late_bound = not math.isfinite(bound)
         notes.append("bound reused from the checkpoint")
-    elif budget.remaining() <= reserve + 1.0:
+    elif budget.remaining() <= reserve + 1.0 or off_window.size:
         # The plan comes first: the bound is taken after refinement, with the time left.
         bound, extra_a, extra_r = -math.inf, np.empty(0, np.int64), np.empty(0, np.int64)
         late_bound = True
@@ -643,7 +482,11 @@ def align_large(
         notes.append("refined plan reused from the checkpoint")
     else:
         t = time.perf_counter()
-        clock(4, "account-level repair and local search")
+        clock(
+            4,
+            "account-level repair and local search "
+            f"({_reps_off(problem, coarse_plan).size:,} reps outside their windows)",
+        )
         start = Solution(
             assignment=coarse_plan,
             status=SolveStatus.FEASIBLE,
@@ -677,18 +520,23 @@ def align_large(
         if budget.reserve("final_write") > 1.0:
             # Never give up while time remains: exact repair of the worst neighbourhoods, then
             # local search on (or only local search for a plan already balanced).
+            # A late bound keeps its share once the plan is balanced (polish stops for it).
+            write_s = STAGE_SHARES["final_write"] * time_limit_s
+            bound_s = STAGE_SHARES["late_bound"] * time_limit_s if late_bound else 0.0
             refined = rescue(
-                problem, refined, budget, reserve_s=STAGE_SHARES["final_write"] * time_limit_s,
+                problem, refined, budget, reserve_s=write_s, polish_reserve_s=bound_s,
                 seed=seed, notes=notes,
             )  # fmt: skip
         assignment = refined.assignment
         refined_status = refined.status
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
-    if late_bound and budget.remaining() > 0.2 * time_limit_s:
+    if late_bound and budget.remaining() > 0.5 * STAGE_SHARES["late_bound"] * time_limit_s:
         t = time.perf_counter()
         clock(5, "Lagrangian bound over all pairs, with the time left")
-        deadline = budget.deadline - STAGE_SHARES["final_write"] * time_limit_s
+        # The climb gets 40% of what is left; the exact pass over all pairs after it, the rest.
+        left = budget.remaining() - STAGE_SHARES["final_write"] * time_limit_s
+        deadline = time.perf_counter() + 0.4 * max(left, 0.0)
         bound = window_bound(problem, deadline, rounds=1)[0]
         stages["bound"] = time.perf_counter() - t
     elif late_bound:
@@ -706,6 +554,7 @@ def align_large(
                 f"{time.perf_counter() - t_start:.0f} s; the best deviates up to "
                 f"{100 * dev_p:.2f}% on potential and {100 * dev_w:.2f}% on workload. Reps "
                 "left off balance: " + "; ".join(unbalanced_reasons(problem, assignment)) + ". "
+                "Steps taken: " + "; ".join(notes) + ". "
                 "Raise --time-limit, widen --balance, use --soft, or try --decompose off"
             )
         _, loads = problem.loads(assignment)
@@ -792,41 +641,16 @@ def _stage_problem(
     return None
 
 
-def _support_pairs(
-    fine: AlignmentProblem, coarse: AlignmentProblem, lp: LpResult
-) -> tuple[IntArray, IntArray]:
-    """Unit-rep pairs behind the coarse LP's support: every member of a cluster with its reps.
-
-    The coarse fractional plan, copied to each member, is a fractional plan over these pairs, so
-    with them the account-level candidate LP is feasible whenever the coarse one was: its dual,
-    which :func:`smooth_dual_prices` climbs, stays bounded.
-    """
-    empty = np.empty(0, np.int64)
-    if lp.x is None or coarse.members is None:
-        return empty, empty
-    used = np.flatnonzero(lp.x > 1e-9)
-    clusters, reps = coarse.pair_account[used], coarse.pair_rep[used]
-    cluster_of_unit = _per_unit(fine, coarse.members.unit_of)
-    order = np.argsort(cluster_of_unit, kind="stable")
-    start = np.searchsorted(cluster_of_unit[order], np.arange(coarse.n_accounts + 1))
-    counts = start[clusters + 1] - start[clusters]
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    units = order[np.repeat(start[clusters], counts) + offsets]
-    return units.astype(np.int64), np.repeat(reps, counts).astype(np.int64)
+def _reps_off(problem: AlignmentProblem, assignment: IntArray) -> IntArray:
+    """Reps outside their windows by more than :data:`FEASIBILITY_TOL` of their target."""
+    pot, wl = problem.loads(assignment)
+    return np.flatnonzero(window_violation(pot, wl, problem) > FEASIBILITY_TOL)
 
 
 def _worst_violation(problem: AlignmentProblem, assignment: IntArray) -> float:
     """Largest window violation of any rep, relative to its target (0 when all hold)."""
     pot, wl = problem.loads(assignment)
     return float(window_violation(pot, wl, problem).max(initial=0.0))
-
-
-def _per_unit(problem: AlignmentProblem, per_account: IntArray) -> IntArray:
-    """Map a rep per account to the problem's units (families' members agree by design)."""
-    if problem.members is None:
-        return per_account.astype(np.int64)
-    first = problem.members.index[problem.members.start[:-1]]
-    return per_account[first].astype(np.int64)
 
 
 def should_decompose(mode: str, n_accounts: int, unsupported: str | None = None) -> bool:

@@ -15,12 +15,11 @@ from territory.domain.synthetic import make_instance
 from territory.errors import InfeasibleError, ScenarioError
 from territory.workflow.align import AlignmentResult
 from territory.workflow.api import align
+from territory.workflow.coarse import cluster_units, micro_clusters
 from territory.workflow.scale import (
     SOLVE_ACCOUNT_COLUMNS,
     SOLVE_REP_COLUMNS,
     CheckpointMismatchError,
-    cluster_units,
-    micro_clusters,
     read_parquet_columns,
     should_decompose,
     write_assignments_parquet,
