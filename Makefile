@@ -30,7 +30,9 @@ demo: $(STAMP)
 		--out out/demo-units --seed 7 --time-limit 120
 	$(BIN)/territory report --plan out/demo-units
 	$(BIN)/territory design --units data/units/demo_zips.geojson --accounts data/demo/accounts.csv \
-		--reps data/demo/reps.csv --k 12 --out out/demo-design --seed 7 --time-limit 300
+		--reps data/demo/reps.csv --k 33 --max-load 1.1 --balance 0.10 --soft \
+		--out out/demo-design --seed 7 --time-limit 300
+	$(BIN)/territory report --plan out/demo-design
 
 SCENARIOS := current balanced add_5_reps lose_3_reps keep_90pct_revenue lock_top_50
 
