@@ -202,7 +202,12 @@ def align(
         if caps is not None
         else ("contiguity rules" if spec.contiguity else None)
     )
-    decomposed = should_decompose(spec.decompose, len(accounts), unsupported)
+    decomposed = should_decompose(
+        spec.decompose,
+        len(accounts),
+        unsupported,
+        time_limit_s=spec.time_limit_s if spec.solver == "auto" else None,
+    )
     # Before any candidate pair exists: refuse a model that cannot fit, saying what would.
     n_accounts, n_reps, k = len(accounts), len(reps), spec.candidates
     check_pair_memory(

@@ -170,6 +170,13 @@ def test_interrupted_run_resumes_from_checkpoint(
 
 def test_decompose_switch() -> None:
     assert not should_decompose("auto", 10_000)
+    # A limit too short for the direct pipeline: 10k accounts in 5 s decompose, in 60 s do not;
+    # small instances and explicit modes are never switched by the limit.
+    assert should_decompose("auto", 10_000, time_limit_s=5.0)
+    assert not should_decompose("auto", 10_000, time_limit_s=60.0)
+    assert not should_decompose("auto", 2_000, time_limit_s=0.5)
+    assert not should_decompose("off", 10_000, time_limit_s=1.0)
+    assert not should_decompose("auto", 10_000, "contiguity rules", time_limit_s=1.0)
     assert should_decompose("auto", 1_000_000)
     assert should_decompose("auto", 100_000)
     assert should_decompose("on", 10)
