@@ -30,7 +30,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.bench_scale import GIB, Row, meets, parse_sizes, write_csv  # noqa: E402
+from bench.bench_scale import (  # noqa: E402
+    GIB,
+    Row,
+    meets,
+    parse_sizes,
+    ratio_to_bound,
+    write_csv,
+)
 from territory.domain.families import FAMILIES, REGIONS, make_family, solve_levers  # noqa: E402
 
 BALANCE = 0.05
@@ -116,8 +123,7 @@ def run_one(
         row.max_workload_deviation = doc.get("max_workload_deviation")
         row.objective, row.bound = doc.get("objective"), doc.get("bound")
         row.bound_source = str(doc.get("bound_source", ""))
-        if row.bound and row.objective:
-            row.ratio = row.objective / row.bound
+        row.ratio = ratio_to_bound(row.objective, row.bound)
     else:
         row.status = f"exit {row.exit_code}"
         row.error = " ".join((stderr or stdout).split())[:600]

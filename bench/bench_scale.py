@@ -159,11 +159,21 @@ def child(n_accounts: int, n_reps: int, seed: int, time_limit_s: float, decompos
     row.bound_source = report.bound_source
     row.bound_scope = report.bound_scope
     row.decomposed = "decomposed" in report.backend or n_accounts >= DECOMPOSE_ACCOUNTS
-    if report.bound:
-        row.ratio = report.objective / report.bound
+    row.ratio = ratio_to_bound(report.objective, report.bound)
     row.stages = json.dumps({k: round(v, 1) for k, v in report.stages.items()})
     row.meets = meets(row)
     return row
+
+
+def ratio_to_bound(objective: float | None, bound: float | None) -> float | None:
+    """Objective / bound, defined only for a positive bound.
+
+    A Lagrangian bound can be zero or negative (a disruption credit, a weak round); the ratio of
+    a positive objective to it says nothing about the plan, so none is reported.
+    """
+    if objective is None or bound is None or bound <= 0:
+        return None
+    return objective / bound
 
 
 def meets(row: Row) -> str:
@@ -181,7 +191,9 @@ def meets(row: Row) -> str:
         ("memory", row.peak_rss_gib, row.target_gib),
         ("ratio", row.ratio, row.target_ratio),
     ):
-        if limit is None or value is None:
+        if name == "ratio" and limit is not None and value is None and balanced:
+            marks.append("ratio MISS (no positive bound)")
+        elif limit is None or value is None:
             marks.append(f"{name} -")
         else:
             marks.append(f"{name} {'ok' if value <= limit else 'MISS'}")
