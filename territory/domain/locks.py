@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from territory.domain.contract import is_blank
 from territory.errors import DataValidationError, InputProblem
 
 LOCK_COLUMNS = ("account_id", "rep_id", "lock_reason")
@@ -18,9 +19,7 @@ LOCK_COLUMNS = ("account_id", "rep_id", "lock_reason")
 
 def _text(value: object) -> str:
     """Return a cell as stripped text; empty for a blank or missing cell."""
-    if value is None or value != value:  # None or NaN
-        return ""
-    return str(value).strip()
+    return "" if is_blank(value) else str(value).strip()
 
 
 def apply_locks(

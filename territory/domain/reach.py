@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from territory.domain.contract import is_blank
 from territory.domain.geo import haversine_km, unit_vectors
 
 UNREACHABLE_COLUMNS = ("account_id", "nearest_rep", "nearest_km", "limit_km")
@@ -46,7 +47,7 @@ def unreachable_accounts(
     nearest, km = nearest_reps(accounts, reps)
     out = km > limit_km
     if "locked_rep" in accounts.columns:
-        locked = accounts["locked_rep"].map(lambda v: v is not None and v == v and str(v) != "")
+        locked = ~accounts["locked_rep"].map(is_blank).astype(bool)
         out &= ~locked.to_numpy(dtype=bool)
     table = pd.DataFrame(
         {
