@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from solvers.flow_start import flow_start
 from solvers.heuristic import HeuristicSolver, greedy_start
 from solvers.lp import LpResult, rep_prices, solve_relaxation
 from solvers.lp_rounding import lp_rounding
@@ -33,10 +34,12 @@ CLUSTER_LEAF = 16
 CLUSTER_MASS_SHARE = 0.04
 """... and at most this share of the smallest rep's potential or workload target."""
 
-CLUSTER_COUNT = 70_000
+CLUSTER_COUNT = 16_000
 """Past this many clusters the caps are relaxed (x2 on size and mass, x4 on spread, in steps) so
-the coarse LP stays small: at 1M/2000 the base caps gave 159k clusters and a 470 s coarse solve,
-relaxed once 64k."""
+the coarse LP stays small. Its simplex time grows much faster than its size: at 1M accounts /
+2,000 reps on ZIP centroids (south-east, seed 1; 2 cores under load 5) 13k clusters took 24 s
+and 25k 170 s with nearest-rep pairs, and 53k did not finish in 285 s (the run then fell back to
+a greedy start and ended in exit 4)."""
 
 CLUSTER_SPREAD = 0.5
 """... and span at most this fraction of the median distance between neighbouring reps."""
@@ -236,6 +239,8 @@ def coarse_start(
     )
     margin = COARSE_MARGIN
     coarse = _with_reach(coarse, notes)
+    flowed = flow_start(fine)
+    coarse = _with_flow_reach(coarse, fine, flowed, notes)
     lp = solve_relaxation(
         coarse, time_limit_s=budget.share("coarse_lp"), elastic=True, margin=margin
     )
@@ -260,8 +265,14 @@ def coarse_start(
         notes.append("coarse plan: the coarse LP's clusters split by its shares")
         if split is not None:
             plan = _rounded(fine, split, support_a, support_r, budget, notes)
+    if plan is None and not lp.optimal:
+        # No time for the coarse LP: the flow start, which already carries every surplus to
+        # the reps short of it (a greedy start piles a crowded metro onto a few reps).
+        notes.append(f"coarse LP not solved ({lp.status}): the flow start is the coarse plan")
+        plan = flowed
     if plan is None:
-        # Without the LP a greedy start: solving it again would only spend the time twice.
+        # An LP outside the windows: its rounding, repaired (solving it again would only spend
+        # the time twice).
         if lp.optimal:
             notes.append(
                 f"coarse LP {lp.violation:.3g} targets outside the windows: heuristic start"
@@ -323,6 +334,31 @@ def _with_reach(coarse: AlignmentProblem, notes: list[str]) -> AlignmentProblem:
     notes.append(
         f"coarse LP: {coarse.n_pairs - before:,} cluster-rep pairs beyond the nearest reps, "
         f"from a greedy fill over each cluster's {k} nearest reps"
+    )
+    return coarse
+
+
+def _with_flow_reach(
+    coarse: AlignmentProblem, fine: AlignmentProblem, flowed: IntArray, notes: list[str]
+) -> AlignmentProblem:
+    """Add, per cluster, the reps the flow start hands its units to.
+
+    Where reps do not sit where the accounts are (a metro with many targets' worth of accounts
+    and few reps), nearest-rep candidates leave the coarse LP far outside the windows, and the
+    greedy fill of :func:`_with_reach` cannot pass a surplus on through a chain of reps. The
+    flow start (:func:`solvers.flow_start.flow_start`) does; its reps give the LP a plan
+    balanced on the two measures combined within its pairs. Measured at 1M accounts / 2,000
+    reps on ZIP centroids in four south-eastern states (13k clusters): 1,580 targets outside
+    the windows with the nearest and greedy reps, 0.38 with these pairs added.
+    """
+    assert coarse.members is not None
+    of_unit = _per_unit(fine, coarse.members.unit_of)
+    keys = np.unique(of_unit * coarse.n_reps + flowed)
+    before = coarse.n_pairs
+    coarse = coarse.with_pairs(keys // coarse.n_reps, keys % coarse.n_reps)
+    notes.append(
+        f"coarse LP: {coarse.n_pairs - before:,} cluster-rep pairs from the flow start "
+        "(surpluses handed from rep to neighbouring rep)"
     )
     return coarse
 
