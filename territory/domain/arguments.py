@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 from territory.errors import UsageError
 
@@ -198,6 +200,12 @@ SEED = Range(0, 2**31 - 1, integer=True, meaning="a random seed")
 """Seeds reach numpy (no negatives) and HiGHS / CP-SAT (32-bit signed)."""
 COUNT = Range(1, integer=True)
 COUNT_OR_ZERO = Range(0, integer=True)
+
+DEFAULT_CANDIDATES = 8
+"""How many nearest reps each account considers; the optimum rarely lies further away."""
+DEFAULT_TIER_FACTORS: Mapping[str, float] = MappingProxyType({"A": 1.15, "B": 1.0, "C": 0.85})
+"""Potential-target multipliers by rep tier: the best reps carry the most potential (declared
+here, beside the ranges, so that the command line's defaults load without the model)."""
 
 SOLVERS = ("auto", "heuristic", "cpsat", "mip")
 """``auto`` and the backends of :data:`solvers.SOLVERS` (a test keeps the two in step)."""

@@ -141,6 +141,13 @@ def none_for_missing(values: pd.Series) -> pd.Series:
     pandas.Series
         The same cells, object dtype, missing ones as ``None``.
     """
+    if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype) and pd.api.types.is_string_dtype(
+        values.dtype
+    ):
+        # Arrow-backed text: every missing cell is NA, converted in one vectorised pass.
+        obj = values.to_numpy(dtype=object)
+        obj[values.isna().to_numpy(dtype=bool)] = None
+        return pd.Series(obj, dtype=object, name=values.name)
     obj = values.to_numpy(dtype=object)
     return pd.Series([None if is_missing(v) else v for v in obj], dtype=object, name=values.name)
 
@@ -258,6 +265,10 @@ def parse_numbers(values: pd.Series) -> tuple[FloatArray, BoolArray, BoolArray]:
     return numbers, blank, bad
 
 
+_SCAN_ROWS = 4096
+"""Cells :func:`has_data` turns into Python objects at a time."""
+
+
 def has_data(frame: pd.DataFrame) -> bool:
     """Whether any cell holds something (stops at the first one, usually in row one).
 
@@ -272,9 +283,10 @@ def has_data(frame: pd.DataFrame) -> bool:
         False when every cell is missing or blank text.
     """
     for i in range(frame.shape[1]):
-        for value in frame.iloc[:, i].to_numpy(dtype=object):
-            if not is_blank(value):
-                return True
+        for start in range(0, len(frame), _SCAN_ROWS):  # no Python object per cell of a column
+            for value in frame.iloc[start : start + _SCAN_ROWS, i].to_numpy(dtype=object):
+                if not is_blank(value):
+                    return True
     return False
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -17,16 +16,10 @@ from scipy import sparse
 from scipy.sparse import csgraph  # noqa: F401 - loads sparse.csgraph
 from scipy.spatial import cKDTree
 
+from territory.domain.arguments import DEFAULT_CANDIDATES, DEFAULT_TIER_FACTORS
 from territory.domain.arrays import BoolArray, FloatArray, IntArray
 from territory.domain.geo import haversine_km, unit_vectors
 from territory.errors import DataValidationError, InputProblem
-
-DEFAULT_CANDIDATES = 8
-"""How many nearest reps each account considers; the optimum rarely lies further away."""
-
-
-DEFAULT_TIER_FACTORS: Mapping[str, float] = MappingProxyType({"A": 1.15, "B": 1.0, "C": 0.85})
-"""Potential-target multipliers by rep tier: the best reps carry the most potential."""
 
 
 @dataclass(frozen=True)

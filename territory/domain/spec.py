@@ -13,20 +13,18 @@ import difflib
 import numbers
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from territory.domain import arguments as rules
+from territory.domain.arguments import DEFAULT_CANDIDATES, DEFAULT_TIER_FACTORS
 from territory.domain.budget import Budget
-from territory.domain.model import (
-    DEFAULT_CANDIDATES,
-    DEFAULT_TIER_FACTORS,
-    AlignmentSettings,
-    BalanceRule,
-)
 from territory.errors import ScenarioError, TerritoryError, UnknownSolverError, UsageError
+
+if TYPE_CHECKING:
+    from territory.domain.model import AlignmentSettings, BalanceRule
 
 __all__ = [
     "AUTO_GAP",
@@ -235,6 +233,8 @@ class AlignmentSpec(BaseModel):
     @property
     def balance_rule(self) -> BalanceRule:
         """The balance windows as asked for (soft mode may widen them later)."""
+        from territory.domain.model import BalanceRule
+
         return BalanceRule(
             potential=self.potential_tolerance,
             workload=self.workload_tolerance,
@@ -271,6 +271,8 @@ class AlignmentSpec(BaseModel):
 
     def settings(self) -> AlignmentSettings:
         """Return the model's settings for this spec (the windows as asked for)."""
+        from territory.domain.model import AlignmentSettings
+
         return AlignmentSettings(
             balance=self.balance_rule,
             tier_factors=self.tiers,

@@ -322,7 +322,7 @@ class _Cells:
     """A table's kept rows, parsed: what the schema validates and what messages quote."""
 
     frame: pd.DataFrame  # located canonical columns (parsed) and pass-through columns
-    raw: dict[str, npt.NDArray[Any]]  # the located columns' cells as read
+    raw: dict[str, pd.Series]  # the located columns' cells as read (boxed only when quoted)
     unparsed: dict[str, IntArray]  # positions of number cells that are not numbers
     ids: list[str | None] = field(default_factory=list)
 
@@ -336,7 +336,7 @@ def _normalise(
         if name not in located:
             continue
         values = raw.iloc[keep, located[name]]
-        cells.raw[name] = values.to_numpy(dtype=object)
+        cells.raw[name] = values.reset_index(drop=True)
         kind = kind_of(col)
         if kind == "number":
             numbers, _, bad = parse_numbers(values)
@@ -497,7 +497,7 @@ class _Wording:
 
     def _cell(self, p: int) -> object:
         assert self.raw is not None
-        return self.raw[p]
+        return self.raw.iloc[p : p + 1].to_numpy(dtype=object)[0]  # as read: no numpy scalar
 
     def _first_of(self) -> dict[object, int]:
         """Position of the first row of every repeated id."""

@@ -42,7 +42,14 @@ from territory.domain.validation import (
 from territory.errors import DataValidationError, InputProblem, UsageError
 from territory.io.sheets import read_xlsx, workbook_headers
 
-__all__ = ["format_of", "load_inputs", "load_table", "read_table", "sheet_choice"]
+__all__ = [
+    "format_of",
+    "load_inputs",
+    "load_table",
+    "read_parquet_columns",
+    "read_table",
+    "sheet_choice",
+]
 
 
 def format_of(path: Path) -> str | None:
@@ -68,7 +75,9 @@ def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
     CSV cells are read as text (so "00123" stays "00123") with ``None`` for empty cells; blank
     lines are kept as empty rows so that positions still match the file's row numbers (the
     validators skip them). XLSX reads ``sheet`` (default: the first worksheet); id and text
-    columns known to the data contract are turned into text. Parquet keeps its stored types.
+    columns known to the data contract are turned into text. Parquet keeps its stored types,
+    read as Arrow (:func:`read_parquet_columns`); its text columns become Python strings
+    (``None`` when missing) in one vectorised step.
 
     Parameters
     ----------
@@ -306,6 +315,52 @@ def _check_utf8(data: bytes, source: str, skipped: int) -> None:
         ) from exc
 
 
+def read_parquet_columns(
+    path: str | Path,
+    columns: Sequence[str] | None = None,
+    extra: Sequence[str] = (),
+    *,
+    widen_floats: bool = True,
+) -> pd.DataFrame:
+    """Read only the wanted columns of a Parquet file, text as Arrow strings, numbers as stored.
+
+    At a million accounts the full table with Python-object strings takes several times the
+    memory of the numbers the solve needs; Arrow-backed strings keep ids compact (one buffer,
+    no object per account).
+
+    Parameters
+    ----------
+    path
+        The Parquet file.
+    columns, extra
+        The columns to read, in this order; names the file lacks are skipped. ``None`` reads
+        every column (a stored pandas index comes back as the index, as pandas reads it).
+    widen_floats
+        Turn float32 columns into float64 (money and coordinates); off, numbers keep the type
+        stored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text columns as ``pd.ArrowDtype`` strings (missing cells ``pd.NA``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if columns is None:
+        table = pq.read_table(path, use_pandas_metadata=True)
+    else:
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, columns=[c for c in (*columns, *extra) if c in names])
+    arrow = {pa.string(): pd.ArrowDtype(pa.string())}
+    arrow[pa.large_string()] = pd.ArrowDtype(pa.large_string())
+    frame = table.to_pandas(types_mapper=arrow.get)
+    for name in frame.columns if widen_floats else ():
+        if pd.api.types.is_float_dtype(frame[name].dtype) and frame[name].dtype != np.float64:
+            frame[name] = frame[name].astype(np.float64)  # money and coordinates stay float64
+    return frame
+
+
 def _read_parquet(p: Path, source: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
@@ -325,7 +380,8 @@ def _read_parquet(p: Path, source: str) -> pd.DataFrame:
     # pyarrow refuses to convert a schema that repeats a name, with a cryptic message.
     check_unique_header(names, source, letters=False, where="schema")
     try:
-        frame = pd.read_parquet(p)
+        # Every column: the run writes the accounts and reps it solved with all their columns.
+        frame = read_parquet_columns(p, widen_floats=False)
     except (PermissionError, FileNotFoundError):
         raise
     except Exception as exc:

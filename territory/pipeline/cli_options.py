@@ -106,7 +106,7 @@ def parse_tier_factors(values: list[str]) -> dict[str, float] | None:
     """``--tier A=1.2`` (repeatable) over the default tier factors; None when none is given."""
     if not values:
         return None
-    from territory.domain.model import DEFAULT_TIER_FACTORS
+    from territory.domain.arguments import DEFAULT_TIER_FACTORS
 
     factors = dict(DEFAULT_TIER_FACTORS)
     for item in values:

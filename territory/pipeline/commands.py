@@ -13,19 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from territory.domain.spec import AlignmentSpec
-from territory.pipeline.account_rules import (
-    UNREACHABLE_TABLE,
-    left_out_note,
-    lock_from_file,
-    set_aside_unreachable,
-)
 from territory.pipeline.inputs import alignment_inputs, file_hash, territory_polygons, unit_graph
-from territory.pipeline.steps import PlanTables, write_plan
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from territory.domain.spec import AlignmentSpec
     from territory.rendering.compare import ComparisonResult
     from territory.workflow.design import Design
     from territory.workflow.result import AlignmentResult
@@ -63,9 +56,10 @@ def align_command(
     TerritoryError
         From the step that failed; nothing is written then.
     """
+    # What runs before the inputs are read is imported first: the solver, the checks and the
+    # pages load only once the tables are known to be good.
     from territory.io import load_inputs, sheet_choice
     from territory.io.outputs import check_output_folder, prepare_folder
-    from territory.workflow import align as api
 
     files = [spec.units, spec.links, spec.forbidden, lock_file]
     inputs = [accounts, reps, *files, spec.checkpoint]
@@ -82,6 +76,15 @@ def align_command(
     accounts_df, reps_df = load_inputs(
         accounts, reps, accounts_sheet=accounts_sheet, reps_sheet=reps_sheet
     )
+    from territory.pipeline.account_rules import (
+        UNREACHABLE_TABLE,
+        left_out_note,
+        lock_from_file,
+        set_aside_unreachable,
+    )
+    from territory.pipeline.plan_files import PlanTables, write_plan
+    from territory.workflow import align as api
+
     hashes = {"accounts": file_hash(accounts), "reps": file_hash(reps)}
     if lock_file is not None:
         accounts_df = lock_from_file(accounts_df, reps_df, lock_file)

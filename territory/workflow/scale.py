@@ -58,6 +58,7 @@ from territory.errors import (
     SolveError,
 )
 from territory.io.names import join_inside
+from territory.io.readers import read_parquet_columns  # noqa: F401 - moved to the I/O layer
 from territory.workflow.coarse import (
     CLUSTER_LEAF,
     CLUSTER_MASS_SHARE,
@@ -707,31 +708,6 @@ SOLVE_ACCOUNT_COLUMNS = ("account_id", "lat", "lon", "potential", "workload", "c
 
 SOLVE_REP_COLUMNS = ("rep_id", "lat", "lon", "capacity", "tier")
 """Rep columns the solve reads."""
-
-
-def read_parquet_columns(
-    path: str | Path, columns: tuple[str, ...], extra: tuple[str, ...] = ()
-) -> pd.DataFrame:
-    """Read only the wanted columns of a Parquet file, text as Arrow strings, numbers as stored.
-
-    At a million accounts the full table with Python-object strings takes several times the
-    memory of the numbers the solve needs; Arrow-backed strings keep ids compact (one buffer,
-    no object per account). Money stays float64. Columns missing from the file are skipped.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(path)
-    wanted = [c for c in (*columns, *extra) if c in schema.names]
-    table = pq.read_table(path, columns=wanted)
-    frame = table.to_pandas(
-        types_mapper={pa.string(): pd.ArrowDtype(pa.string()),
-                      pa.large_string(): pd.ArrowDtype(pa.large_string())}.get,
-    )  # fmt: skip
-    for name in frame.columns:
-        if pd.api.types.is_float_dtype(frame[name].dtype) and frame[name].dtype != np.float64:
-            frame[name] = frame[name].astype(np.float64)  # money and coordinates stay float64
-    return frame
 
 
 def write_assignments_parquet(assignments: pd.DataFrame, path: str | Path) -> None:
