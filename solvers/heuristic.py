@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import numpy.typing as npt
 
@@ -68,6 +69,21 @@ def _rep_violation(
     vp = (np.maximum(pot - p_hi, 0.0) + np.maximum(p_lo - pot, 0.0)) / p_scale
     vw = (np.maximum(wl - w_hi, 0.0) + np.maximum(w_lo - wl, 0.0)) / w_scale
     return np.asarray(np.where(vp > _EPS, vp, 0.0) + np.where(vw > _EPS, vw, 0.0))
+
+
+def _one_rep_violation(
+    problem: AlignmentProblem, rep: int, pot: FloatArray, wl: FloatArray
+) -> FloatArray:
+    """:func:`_rep_violation` of one rep at many candidate loads (scalar bounds, no gathers)."""
+    p_lo, p_hi = float(problem.potential_lo[rep]), float(problem.potential_hi[rep])
+    w_lo, w_hi = float(problem.workload_lo[rep]), float(problem.workload_hi[rep])
+    p_scale = max(float(problem.potential_target[rep]), 1e-12)
+    w_scale = max(float(problem.workload_target[rep]), 1e-12)
+    vp = (np.maximum(pot - p_hi, 0.0) + np.maximum(p_lo - pot, 0.0)) / p_scale
+    vw = (np.maximum(wl - w_hi, 0.0) + np.maximum(w_lo - wl, 0.0)) / w_scale
+    vp[vp <= _EPS] = 0.0
+    vw[vw <= _EPS] = 0.0
+    return np.asarray(vp + vw)
 
 
 def _move_deltas(
@@ -237,10 +253,8 @@ def _best_swaps(
             pb_pairs, b, dcb = pb_pairs[keep], b[keep], dcb[keep]
         dp = problem.potential[b][None, :] - problem.potential[a][:, None]
         dw = problem.workload[b][None, :] - problem.workload[a][:, None]
-        r1v = np.full(dp.shape, r1, dtype=np.int64)
-        r2v = np.full(dp.shape, r2, dtype=np.int64)
-        v1 = _rep_violation(problem, r1v, state.pot[r1] + dp, state.wl[r1] + dw)
-        v2 = _rep_violation(problem, r2v, state.pot[r2] - dp, state.wl[r2] - dw)
+        v1 = _one_rep_violation(problem, r1, state.pot[r1] + dp, state.wl[r1] + dw)
+        v2 = _one_rep_violation(problem, r2, state.pot[r2] - dp, state.wl[r2] - dw)
         dv = v1 + v2 - base_v[r1] - base_v[r2]
         dc = dca[:, None] + dcb[None, :]
         if repairing:
@@ -288,11 +302,93 @@ def improve(problem: AlignmentProblem, state: _State, deadline: float, max_round
     return rounds
 
 
+HELD_ROUNDS = 3
+"""Re-solves of :func:`held_relaxation` (each holds the large accounts the last one split)."""
+
+HELD_SIZE = 0.5
+"""An account is large when its potential or workload is above this share of the window's
+half-width (of an average rep): rounding it alone can push its rep out of the window."""
+
+
+def held_relaxation(problem: AlignmentProblem, lp: LpResult, deadline: float) -> LpResult:
+    """Re-solve the relaxation with every large split account held to its largest share.
+
+    An account split between reps lands whole on one of them when rounded: a key account worth
+    a third of a target moves a sixth of it, which the repair then pays for with many costly
+    moves. Holding it (its other pairs capped at zero) and re-solving from the optimal basis
+    (dual simplex: a few hundred pivots) lets the small accounts around it take up the
+    difference at the LP's prices; the accounts the re-solve splits next are held in turn, up to
+    :data:`HELD_ROUNDS` times. Measured at 10k/100 (zip, heavy_keys): the rounded plan's window
+    violation fell from 1.8-2.7 to about 0.4 targets and the final plan from 1.013-1.048 to
+    1.007-1.013 x the LP. ``lp`` itself is returned when no account is large and split, and the
+    last re-solve that ended optimal within the windows otherwise; ``lp`` stays the bound.
+    """
+    if lp.x is None or lp.basis is None:
+        return lp
+    big = (
+        problem.potential
+        > HELD_SIZE * problem.settings.balance.potential * float(problem.potential_target.mean())
+    ) | (
+        problem.workload
+        > HELD_SIZE * problem.settings.balance.workload * float(problem.workload_target.mean())
+    )
+    elastic = len(lp.basis[2]) > 0
+    pa, starts = problem.pair_account, problem.account_start
+    upper = np.ones(problem.n_pairs)
+    held = lp
+    for _ in range(HELD_ROUNDS):
+        assert held.x is not None
+        split = np.unique(pa[(held.x > 1e-6) & (held.x < 1.0 - 1e-6)])
+        split = split[big[split] & (problem.locked[split] < 0)]
+        left = deadline - time.perf_counter()
+        if split.size == 0 or left <= 1.0:
+            break
+        # Each split account's largest share (first pair on ties) stays; its other pairs close.
+        order = np.lexsort((np.arange(problem.n_pairs), -held.x, pa))
+        keep = order[starts[split]]
+        close = np.isin(pa, split)
+        close[keep] = False
+        upper[close] = 0.0
+        trial = solve_relaxation(
+            problem, time_limit_s=0.25 * left, warm=held, elastic=elastic, upper=upper
+        )
+        if not trial.optimal or trial.x is None or trial.violation > lp.violation + 1e-7:
+            break
+        held = trial
+    return held
+
+
 def round_relaxation(problem: AlignmentProblem, x: FloatArray) -> IntArray:
     """Each account goes to its largest fractional pair (ties to the cheaper rep)."""
     order = np.lexsort((problem.pair_cost, -x, problem.pair_account))
     first = order[problem.account_start[:-1]]
     return problem.pair_rep[first].astype(np.int64)
+
+
+def cheapest_basis(problem: AlignmentProblem, extra_columns: int) -> LpResult:
+    """Make a starting basis for the LP relaxation: every account on its cheapest candidate.
+
+    Each account's cheapest pair is basic and its row non-basic; the window rows are basic and
+    the ``extra_columns`` (elastic slack) sit at zero. The account rows' duals are then the
+    cheapest costs and every pair's reduced cost is its extra cost, so the basis is dual
+    feasible: the dual simplex only has to restore the windows the cheapest plan breaks,
+    instead of starting from a basis of slacks (3x faster at 10k/100). Pass it to
+    :func:`solvers.lp.solve_relaxation` as ``warm``.
+    """
+    pa, cost = problem.pair_account, problem.pair_cost
+    # The first pair of each account at its account's lowest cost (pairs are sorted by account).
+    order = np.lexsort((np.arange(problem.n_pairs), cost, pa))
+    first = order[problem.account_start[:-1]]
+    basic, lower = highspy.HighsBasisStatus.kBasic, highspy.HighsBasisStatus.kLower
+    status = np.full(problem.n_pairs, lower, dtype=object)
+    status[first] = basic
+    rows = [lower] * problem.n_accounts + [basic] * (2 * problem.n_reps)
+    keys = pa * problem.n_reps + problem.pair_rep
+    return LpResult(
+        optimal=False, infeasible=False, objective=None, x=None, seconds=0.0,
+        status="cheapest-pair basis",
+        basis=(keys.astype(np.int64), list(status), [lower] * extra_columns, rows),
+    )  # fmt: skip
 
 
 def greedy_start(problem: AlignmentProblem) -> IntArray:
@@ -356,7 +452,7 @@ class HeuristicSolver(Solver):
         if warm_start is not None:
             start = warm_start.assignment
         elif lp is not None and lp.x is not None:
-            start = round_relaxation(problem, lp.x)
+            start = round_relaxation(problem, held_relaxation(problem, lp, deadline).x)
         else:
             start = greedy_start(problem)
         state = _State.of(problem, start)
