@@ -259,15 +259,17 @@ def _best_swaps(
         if not repairing and pb_pairs.size > per_side:
             keep = np.argsort(dcb, kind="stable")[:per_side]
             pb_pairs, b, dcb = pb_pairs[keep], b[keep], dcb[keep]
-        if not repairing:
-            # Only rows and columns that can take part in a cost-lowering swap (order kept, so
-            # the best swap, first on ties, is the one the full table would give).
-            row = dca + float(dcb.min()) < -1e-9
-            col = dcb + float(dca.min()) < -1e-9
-            if not row.any():
-                continue
-            pa_pairs, a, dca = pa_pairs[row], a[row], dca[row]
-            pb_pairs, b, dcb = pb_pairs[col], b[col], dcb[col]
+        # Only rows and columns that can take part in an accepted swap (order kept, so the
+        # best swap, first on ties, is the one the full table gives). Polishing, a swap must
+        # lower cost; repairing, cost + mu x violation change, and violation can fall by at
+        # most what the two reps have now, so cost may rise by at most mu times that.
+        limit = mu * float(base_v[r1] + base_v[r2]) * (1.0 + 1e-9) + 1e-9 if repairing else -1e-9
+        row = dca + float(dcb.min()) < limit
+        if not row.any():
+            continue
+        col = dcb + float(dca.min()) < limit
+        pa_pairs, a, dca = pa_pairs[row], a[row], dca[row]
+        pb_pairs, b, dcb = pb_pairs[col], b[col], dcb[col]
         dp = problem.potential[b][None, :] - problem.potential[a][:, None]
         dw = problem.workload[b][None, :] - problem.workload[a][:, None]
         v1 = _one_rep_violation(problem, r1, state.pot[r1] + dp, state.wl[r1] + dw)
