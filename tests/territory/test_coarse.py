@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from solvers.flow_start import flow_start
 from solvers.lp import elastic_windows, solve_relaxation
 from solvers.lp_rounding import lp_rounding
 from solvers.neighbourhood import unbalanced_reasons
@@ -17,7 +18,14 @@ from territory.domain.spec import AlignmentSpec
 from territory.domain.synthetic import make_instance
 from territory.io.zip_regions import zip_centroids
 from territory.workflow.api import align
-from territory.workflow.coarse import _negative_pairs, _priced, _with_reach
+from territory.workflow.coarse import (
+    _negative_pairs,
+    _priced,
+    _rounded_by_groups,
+    _with_flow_reach,
+    _with_reach,
+    cluster_units,
+)
 
 
 def _problem(n: int = 600, r: int = 6, seed: int = 2, candidates: int = 8) -> AlignmentProblem:
@@ -125,6 +133,48 @@ def test_greedy_reach_gives_crowded_accounts_the_reps_beyond() -> None:
     lp = solve_relaxation(reached, time_limit_s=30, elastic=True)
     assert lp.violation < alone.violation
     assert notes and "greedy fill" in notes[0]
+
+
+def test_lp_rounding_by_groups_balances_as_the_single_lp_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The LP's largest shares as the start (what splitting a coarse LP gives), its support as
+    # the choices: four groups of four neighbouring reps, then the units between groups, place
+    # every unit once on one of its reps and balance the plan as one LP over all units does.
+    monkeypatch.setattr("territory.workflow.coarse.ROUNDING_GROUP_REPS", 4)
+    problem = _problem(n=1_600, r=16, candidates=4)
+    lp = solve_relaxation(problem, time_limit_s=30, elastic=True, margin=0.2)
+    assert lp.x is not None and lp.violation <= 1e-7
+    order = np.lexsort((-lp.x, problem.pair_account))
+    first = order[np.searchsorted(problem.pair_account[order], np.arange(problem.n_accounts))]
+    start = problem.pair_rep[first].astype(np.int64)
+    used = lp.x > 1e-6
+    units, reps = problem.pair_account[used], problem.pair_rep[used]
+    assert problem.violation(start) > 1e-7
+    plan, solved, _ = _rounded_by_groups(problem, start, units, reps, time.perf_counter() + 60)
+    single = lp_rounding(problem, start, units, reps, deadline=time.perf_counter() + 60)
+    assert single is not None
+    assert solved >= 2
+    assert (problem.pair_index(plan) >= 0).all()
+    assert problem.violation(plan) <= max(problem.violation(single.plan), 1e-7)
+
+
+def test_flow_reach_gives_the_coarse_lp_a_plan_where_reps_sit_away_from_the_accounts() -> None:
+    # One candidate rep per account: the flow start's reps carry the surplus on.
+    problem = _problem(n=1_200, r=12, candidates=1)
+    clusters = cluster_units(problem, 150)
+    accounts, reps = make_instance(1_200, 12, 2)
+    coarse = build_problem(
+        accounts.assign(cluster=clusters), reps,
+        AlignmentSpec(balance=0.05, candidates=1).settings(), family_column="cluster",
+    )  # fmt: skip
+    alone = solve_relaxation(coarse, time_limit_s=30, elastic=True)
+    notes: list[str] = []
+    reached = _with_flow_reach(coarse, problem, flow_start(problem), notes)
+    assert reached.n_pairs > coarse.n_pairs
+    lp = solve_relaxation(reached, time_limit_s=30, elastic=True)
+    assert lp.violation < 0.5 * alone.violation
+    assert notes and "flow start" in notes[0]
 
 
 def test_unbalanced_reasons_count_the_reps_not_listed() -> None:
