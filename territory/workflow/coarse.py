@@ -76,6 +76,10 @@ REACH_FILLS = 2
 COARSE_PRICING_ROUNDS = 3
 """Pricing rounds of the coarse LP while it leaves a window (see :func:`_priced`)."""
 
+SETTLE_SHARE = 0.15
+"""Share of the time left that the coarse LP's re-solve with key-account clusters held whole may
+take (measured at 1M / 2,000: the coarse stage spent about 160 s beyond its LP and rounding)."""
+
 ROUNDING_UNITS = 60_000
 """Split units past which the account-level LP after the coarse LP is solved by groups of reps."""
 
@@ -234,6 +238,7 @@ def coarse_start(
     notes
         Receives a line per step taken.
     """
+    t_built = time.perf_counter()
     account_cluster = unit_cluster if fine.members is None else unit_cluster[fine.members.unit_of]
     labelled = accounts.assign(**{COARSE_CLUSTER_COLUMN: account_cluster})
     coarse = build_problem(
@@ -245,8 +250,13 @@ def coarse_start(
     )
     margin = COARSE_MARGIN
     coarse = _with_reach(coarse, notes)
+    t_flow = time.perf_counter()
     flowed = flow_start(fine)
     coarse = _with_flow_reach(coarse, fine, flowed, notes)
+    notes.append(
+        f"coarse problem and its reach pairs built in {time.perf_counter() - t_built:.1f} s "
+        f"(flow start {time.perf_counter() - t_flow:.1f} s)"
+    )
     lp = solve_relaxation(
         coarse, time_limit_s=budget.share("coarse_lp"), elastic=True, margin=margin
     )
@@ -257,8 +267,17 @@ def coarse_start(
         assert coarse.members is not None
         of_unit = _per_unit(fine, coarse.members.unit_of)
         whole = np.bincount(of_unit, minlength=coarse.n_accounts) == 1
-        settled = settle_whole_clusters(coarse, whole, lp, budget.share("coarse_lp"), margin=margin)
-
+        # The account-level LP after the split holds large accounts too: this re-solve only
+        # gets a short share, so that a slow one leaves the rest of the stage its time.
+        t_settle = time.perf_counter()
+        settled = settle_whole_clusters(
+            coarse, whole, lp, SETTLE_SHARE * budget.remaining(), margin=margin
+        )
+        if settled is lp and time.perf_counter() - t_settle > 1.0:
+            notes.append(
+                "coarse LP re-solve with its single-unit clusters held whole not used "
+                f"({time.perf_counter() - t_settle:.1f} s)"
+            )
         if settled is not lp:
             notes.append(
                 f"coarse LP re-solved with its single-unit clusters held whole "
