@@ -39,7 +39,12 @@ DUAL_ROUNDS = 4
 pass prices out); the best exact pass is the bound."""
 
 RAY_SCALES = (0.0, 0.25, 0.5, 0.75, 1.0)
-"""Multiples of the climbed prices the exact pass evaluates (the bound is concave along them)."""
+"""Multiples of the climbed prices the first exact pass evaluates (the bound is concave along
+them); 0 keeps the bound at least every account's cheapest cost."""
+
+LATER_RAY_SCALES = (0.75, 1.0)
+"""... and the later passes, whose prices were climbed over the pairs the earlier ones added
+(each scale adds about a quarter to a pass)."""
 
 HELD_SLACK = 0.1
 """Window violation (targets, summed over reps) the held re-solve may add: rounding the held
@@ -245,9 +250,10 @@ def window_bound(
 
     Each round adds the pairs the exact pass prices out (cheaper at the window prices than all
     of an account's candidates) and climbs again from where the last climb stopped; the best
-    exact pass is the bound. The exact pass also tries fractions of
-    the prices (:data:`RAY_SCALES`): prices climbed over too few pairs can overshoot, and zero
-    prices keep the bound at least the sum of every account's cheapest cost (never negative).
+    exact pass is the bound. The exact passes also try fractions of the prices
+    (:data:`RAY_SCALES`, :data:`LATER_RAY_SCALES`): prices climbed over too few pairs can
+    overshoot, and zero prices keep the bound at least the sum of every account's cheapest cost
+    (never negative).
     A round starts only when one more, as long as the last, still ends before ``deadline`` (the
     first always runs); the climbs stop at ``deadline``. ``start`` prices (e.g. those an earlier
     bound returned) replace zero prices. Returns the bound, the prices that gave it and the
@@ -263,15 +269,16 @@ def window_bound(
     else:
         pi, sigma = start[0].astype(np.float64), start[1].astype(np.float64)
     best_pi, best_sigma = pi, sigma
-    for _ in range(rounds):
+    for k in range(rounds):
         t_round = time.perf_counter()
         # Each round climbs from the last prices through both temperatures: the coarse one
         # moves them far, which the new pairs need (measured at 10k/100: warm rounds at the fine
         # temperature alone stalled 3-7% below the LP, with both they reached 0.1-0.7%).
         pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=deadline)
         priced = price_pairs(
-            fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma), scales=RAY_SCALES
-        )
+            fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma),
+            scales=LATER_RAY_SCALES if k else RAY_SCALES,
+        )  # fmt: skip
         if priced.bound > bound:
             bound = priced.bound
             best_pi, best_sigma = priced.scale * pi, priced.scale * sigma
