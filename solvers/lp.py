@@ -491,8 +491,13 @@ def price_pairs(
         priced = cost - price
         best = np.argmin(priced, axis=1)
         value = np.empty(ts.size)
+        scaled = np.empty_like(price) if (ts != 1.0).any() else price
         for i, t in enumerate(ts.tolist()):
-            low = priced[np.arange(chunk.size), best] if t == 1.0 else (cost - t * price).min(1)
+            if t == 1.0:
+                low = priced[np.arange(chunk.size), best]
+            else:
+                np.multiply(price, -t, out=scaled)
+                low = np.add(scaled, cost, out=scaled).min(axis=1)
             value[i] = float(low.sum()) if np.isfinite(low).all() else -np.inf
         pot = np.bincount(best, weights=problem.potential[chunk], minlength=r).astype(np.float64)
         wl = np.bincount(best, weights=problem.workload[chunk], minlength=r).astype(np.float64)

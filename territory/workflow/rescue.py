@@ -245,6 +245,7 @@ def window_bound(
     rounds: int = DUAL_ROUNDS,
     *,
     start: tuple[FloatArray, FloatArray] | None = None,
+    climb_on: bool = False,
 ) -> tuple[float, FloatArray, FloatArray, IntArray, IntArray]:
     """Climb the smoothed dual over the candidates, then price all pairs exactly: the bound.
 
@@ -256,8 +257,10 @@ def window_bound(
     (never negative).
     A round starts only when one more, as long as the last, still ends before ``deadline`` (the
     first always runs); the climbs stop at ``deadline``. ``start`` prices (e.g. those an earlier
-    bound returned) replace zero prices. Returns the bound, the prices that gave it and the
-    pairs found.
+    bound returned) replace zero prices. Rounds end once no pair prices out, unless
+    ``climb_on``: then they climb further while rounds and time remain (50 evaluations a
+    temperature rarely reach the top; for a bound taken when the plan no longer needs the time).
+    Returns the bound, the prices that gave it and the pairs found.
     """
     bound = -math.inf
     found_a: list[IntArray] = []
@@ -282,9 +285,9 @@ def window_bound(
         if priced.bound > bound:
             bound = priced.bound
             best_pi, best_sigma = priced.scale * pi, priced.scale * sigma
+        if priced.accounts.size == 0 and not climb_on:
+            break
         if priced.accounts.size:
-            # Without new pairs the next round only climbs further (50 evaluations a
-            # temperature rarely reach the top).
             found_a.append(priced.accounts)
             found_r.append(priced.reps)
             fine = fine.with_pairs(priced.accounts, priced.reps)
