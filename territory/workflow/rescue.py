@@ -246,6 +246,7 @@ def window_bound(
     *,
     start: tuple[FloatArray, FloatArray] | None = None,
     climb_on: bool = False,
+    finish_by: float | None = None,
 ) -> tuple[float, FloatArray, FloatArray, IntArray, IntArray]:
     """Climb the smoothed dual over the candidates, then price all pairs exactly: the bound.
 
@@ -255,9 +256,11 @@ def window_bound(
     (:data:`RAY_SCALES`, :data:`LATER_RAY_SCALES`): prices climbed over too few pairs can
     overshoot, and zero prices keep the bound at least the sum of every account's cheapest cost
     (never negative).
-    A round starts only when one more, as long as the last, still ends before ``deadline`` (the
-    first always runs); the climbs stop at ``deadline``. ``start`` prices (e.g. those an earlier
-    bound returned) replace zero prices. Rounds end once no pair prices out, unless
+    The first round always runs, its climb stopping at ``deadline`` (its exact pass comes
+    after). A later round starts only when one more, as long as the last, still ends before
+    ``finish_by`` (default ``deadline``), and its climb stops in time for its exact pass (as long
+    as the last) to end by then. ``start`` prices (e.g. those an earlier bound returned) replace
+    zero prices. Rounds end once no pair prices out, unless
     ``climb_on``: then they climb further while rounds and time remain (50 evaluations a
     temperature rarely reach the top; for a bound taken when the plan no longer needs the time).
     Returns the bound, the prices that gave it and the pairs found.
@@ -272,12 +275,15 @@ def window_bound(
     else:
         pi, sigma = start[0].astype(np.float64), start[1].astype(np.float64)
     best_pi, best_sigma = pi, sigma
+    end = deadline if finish_by is None else max(finish_by, deadline)
+    climb_until = deadline
     for k in range(rounds):
         t_round = time.perf_counter()
         # Each round climbs from the last prices through both temperatures: the coarse one
         # moves them far, which the new pairs need (measured at 10k/100: warm rounds at the fine
         # temperature alone stalled 3-7% below the LP, with both they reached 0.1-0.7%).
-        pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=deadline)
+        pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=climb_until)
+        t_pass = time.perf_counter()
         priced = price_pairs(
             fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma),
             scales=LATER_RAY_SCALES if k else RAY_SCALES,
@@ -291,8 +297,10 @@ def window_bound(
             found_a.append(priced.accounts)
             found_r.append(priced.reps)
             fine = fine.with_pairs(priced.accounts, priced.reps)
-        if time.perf_counter() + (time.perf_counter() - t_round) > deadline:
+        now = time.perf_counter()
+        if now + (now - t_round) > end:
             break
+        climb_until = end - (now - t_pass)
     extra_a = np.concatenate(found_a) if found_a else np.empty(0, np.int64)
     extra_r = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
     return bound, best_pi, best_sigma, extra_a, extra_r

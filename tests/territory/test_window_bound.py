@@ -161,8 +161,15 @@ def test_off_balance_bound_is_positive_valid_and_tight_after_its_rounds() -> Non
     problem = build_problem(accounts, reps, AlignmentSettings(disruption_weight=weight))
     lp = true_relaxation(problem)
     cheapest = price_pairs(problem, np.zeros(40), np.zeros(40)).bound
-    one_round = window_bound(problem, time.perf_counter() + 60.0, rounds=1)[0]
+    one_round, pi, sigma, _, _ = window_bound(problem, time.perf_counter() + 60.0, rounds=1)
     assert 0.0 < cheapest <= one_round <= lp * (1 + TOLERANCE)
+    # A first climb out of time still prices all pairs (at zero prices); later rounds climb
+    # until finish_by, here from the prices the first bound returned.
+    late = window_bound(
+        problem, time.perf_counter() - 1.0, rounds=2, start=(pi, sigma), climb_on=True,
+        finish_by=time.perf_counter() + 120.0,
+    )[0]  # fmt: skip
+    assert cheapest <= late <= lp * (1 + TOLERANCE)
     rounds = window_bound(problem, time.perf_counter() + 120.0)[0]
     assert rounds <= lp * (1 + TOLERANCE)
     assert rounds >= 0.99 * lp  # measured 0.9998
