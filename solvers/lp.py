@@ -495,6 +495,8 @@ def price_pairs(
         for i, t in enumerate(ts.tolist()):
             if t == 1.0:
                 low = priced[np.arange(chunk.size), best]
+            elif t == 0.0:
+                low = cost.min(axis=1)
             else:
                 np.multiply(price, -t, out=scaled)
                 low = np.add(scaled, cost, out=scaled).min(axis=1)

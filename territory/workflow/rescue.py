@@ -38,7 +38,7 @@ DUAL_ROUNDS = 4
 """Rounds of (climb the dual over the candidates, exact pass over all pairs, add the pairs the
 pass prices out); the best exact pass is the bound."""
 
-RAY_SCALES = (0.0, 0.25, 0.5, 0.75, 1.0)
+RAY_SCALES = (0.0, 0.5, 0.75, 1.0)
 """Multiples of the climbed prices the first exact pass evaluates (the bound is concave along
 them); 0 keeps the bound at least every account's cheapest cost."""
 
