@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import highspy
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from solvers.interrupt import run_highs
 from territory.domain.geo import EARTH_RADIUS_KM, unit_vectors
@@ -399,6 +401,8 @@ class Pricing:
     bound: float
     potential: FloatArray
     workload: FloatArray
+    scale: float = 1.0
+    """Multiple of the prices that gave ``bound`` (see ``scales`` of :func:`price_pairs`)."""
 
 
 def rep_prices(problem: AlignmentProblem, lp: LpResult) -> tuple[FloatArray, FloatArray]:
@@ -423,6 +427,7 @@ def price_pairs(
     per_account: int = 2,
     chunk_pairs: int = PRICING_CHUNK_PAIRS,
     threads: int = PRICING_THREADS,
+    scales: Sequence[float] = (1.0,),
 ) -> Pricing:
     """Lagrangian bound over all account-rep pairs and (with ``account_dual``) the pairs to add.
 
@@ -433,6 +438,12 @@ def price_pairs(
     negative reduced cost of the pairs left out, so it is also the column-generation test.
     Chunks run on ``threads`` threads (numpy releases the GIL) and are summed in order, so the
     result does not depend on scheduling.
+
+    ``scales`` evaluates the bound at each multiple t of the prices in the same pass (the costs,
+    the expensive part, are computed once). The bound is concave in t, so a few points on
+    [0, 1] guard against prices that overshoot away from the candidate pairs they were climbed
+    on, and t = 0 (the cheapest rep of every account) keeps it at least zero when costs are
+    non-negative. Column generation (``account_dual``) uses the prices as given.
     """
     n, r = problem.n_accounts, problem.n_reps
     rows = max(1, chunk_pairs // max(r, 1))
@@ -446,7 +457,11 @@ def price_pairs(
     )
     all_reps = np.arange(r, dtype=np.int64)
 
-    def one(lo: int) -> tuple[float, FloatArray, FloatArray, IntArray, IntArray]:
+    ts = np.asarray(scales, dtype=np.float64)
+    if ts.size == 0:
+        ts = np.ones(1)
+
+    def one(lo: int) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
         chunk = np.arange(lo, min(lo + rows, n), dtype=np.int64)
         p = problem.potential[chunk][:, None]
         w = problem.workload[chunk][:, None]
@@ -467,15 +482,25 @@ def price_pairs(
                     cost = cost + weight * np.where(moved, p, 0.0)
                 if problem.move_cost.size:
                     cost = cost + np.where(moved, problem.move_cost[chunk][:, None], 0.0)
-        priced = cost - p * pi[None, :] - w * sigma[None, :]
+        price = p * pi[None, :] + w * sigma[None, :]
         if rules:
             allowed = problem.allowed(
                 np.repeat(chunk, r), np.tile(all_reps, chunk.size), distance.ravel()
             ).reshape(chunk.size, r)
-            priced[~allowed] = np.inf
+            cost[~allowed] = np.inf
+        priced = cost - price
         best = np.argmin(priced, axis=1)
-        low = priced[np.arange(chunk.size), best]
-        value = float(low.sum()) if np.isfinite(low).all() else -np.inf
+        value = np.empty(ts.size)
+        scaled = np.empty_like(price) if (ts != 1.0).any() else price
+        for i, t in enumerate(ts.tolist()):
+            if t == 1.0:
+                low = priced[np.arange(chunk.size), best]
+            elif t == 0.0:
+                low = cost.min(axis=1)
+            else:
+                np.multiply(price, -t, out=scaled)
+                low = np.add(scaled, cost, out=scaled).min(axis=1)
+            value[i] = float(low.sum()) if np.isfinite(low).all() else -np.inf
         pot = np.bincount(best, weights=problem.potential[chunk], minlength=r).astype(np.float64)
         wl = np.bincount(best, weights=problem.workload[chunk], minlength=r).astype(np.float64)
         empty = np.empty(0, np.int64)
@@ -506,12 +531,15 @@ def price_pairs(
             parts = list(pool.map(one, starts))
     else:
         parts = [one(lo) for lo in starts]
-    total = math.fsum(part[0] for part in parts)
-    bound = (
-        total
-        + _window_term(pi, problem.potential_lo, problem.potential_hi)
-        + _window_term(sigma, problem.workload_lo, problem.workload_hi)
+    window = _window_term(pi, problem.potential_lo, problem.potential_hi) + _window_term(
+        sigma, problem.workload_lo, problem.workload_hi
     )
+    # Window terms are positively homogeneous: at t x prices they are t x the terms at prices.
+    bounds = [
+        math.fsum(part[0][i] for part in parts) + t * window for i, t in enumerate(ts.tolist())
+    ]
+    pick = int(np.argmax(bounds))
+    bound = bounds[pick]
     pot = np.sum([part[1] for part in parts], axis=0) if parts else np.zeros(r)
     wl = np.sum([part[2] for part in parts], axis=0) if parts else np.zeros(r)
     accounts = [part[3] for part in parts if part[3].size]
@@ -519,9 +547,10 @@ def price_pairs(
     return Pricing(
         accounts=np.concatenate(accounts) if accounts else np.empty(0, np.int64),
         reps=np.concatenate(reps) if reps else np.empty(0, np.int64),
-        bound=float(bound) if math.isfinite(total) else -math.inf,
+        bound=float(bound) if math.isfinite(bound) else -math.inf,
         potential=np.asarray(pot, dtype=np.float64),
         workload=np.asarray(wl, dtype=np.float64),
+        scale=float(ts[pick]),
     )
 
 
@@ -563,6 +592,10 @@ Measured at 20k/100: two temperatures with 50 evaluations each reach the bound o
 each (within 0.03%) in a seventh of the time."""
 
 
+class _ClimbTimeoutError(Exception):
+    """Raised inside the smoothed dual's evaluation once the climb's deadline has passed."""
+
+
 def smooth_dual_prices(
     problem: AlignmentProblem,
     pi: FloatArray,
@@ -583,7 +616,8 @@ def smooth_dual_prices(
     (:func:`price_pairs`), which is what makes it valid. Where the candidates cannot fill a
     rep's window the candidate dual is unbounded, so each price (times its target) is capped at
     ``price_cap`` x the typical cost spread x accounts per rep, like the elastic LP's penalty;
-    the caller then adds the pairs the exact pass finds and climbs again.
+    the caller then adds the pairs the exact pass finds and climbs again. The climb stops at
+    ``deadline``, inside a temperature too (with that temperature's best prices so far).
     """
     from scipy.optimize import minimize
 
@@ -623,21 +657,36 @@ def smooth_dual_prices(
         [np.maximum(q_p, 0.0), np.maximum(-q_p, 0.0), np.maximum(q_w, 0.0), np.maximum(-q_w, 0.0)]
     )
     x = np.minimum(x, cap)
-    for share in DUAL_SMOOTHING:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            break
-        t0 = time.perf_counter()
-        result = minimize(
-            negative_dual,
-            x,
-            args=(share * scale,),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(0.0, cap)] * (4 * r),
-            options={"maxfun": max_evaluations, "maxiter": max_evaluations},
-        )
-        x = np.asarray(result.x, dtype=np.float64)
-        if time.perf_counter() - t0 > left:
-            break
+    best: list[Any] = [math.inf, x]
+
+    def timed(y: FloatArray, tau: float) -> tuple[float, FloatArray]:
+        if time.perf_counter() > deadline:
+            raise _ClimbTimeoutError
+        value, grad = negative_dual(y, tau)
+        if value < best[0]:
+            best[:] = [value, y.copy()]
+        return value, grad
+
+    # L-BFGS-B's vector steps are BLAS calls on a few thousand numbers: woken BLAS threads cost
+    # more than the work (measured on 2 busy cores: 27 ms an iteration with them, 1.5 ms with
+    # one), and outweighed the dual's own evaluation.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for share in DUAL_SMOOTHING:
+            if time.perf_counter() >= deadline:
+                break
+            best[:] = [math.inf, x]
+            try:
+                result = minimize(
+                    timed,
+                    x,
+                    args=(share * scale,),
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=[(0.0, cap)] * (4 * r),
+                    options={"maxfun": max_evaluations, "maxiter": max_evaluations},
+                )
+                x = np.asarray(result.x, dtype=np.float64)
+            except _ClimbTimeoutError:
+                x = np.asarray(best[1], dtype=np.float64)
+                break
     return unpack(x)

@@ -38,6 +38,14 @@ DUAL_ROUNDS = 4
 """Rounds of (climb the dual over the candidates, exact pass over all pairs, add the pairs the
 pass prices out); the best exact pass is the bound."""
 
+RAY_SCALES = (0.0, 0.5, 0.75, 1.0)
+"""Multiples of the climbed prices the first exact pass evaluates (the bound is concave along
+them); 0 keeps the bound at least every account's cheapest cost."""
+
+LATER_RAY_SCALES = (0.75, 1.0)
+"""... and the later passes, whose prices were climbed over the pairs the earlier ones added
+(each scale adds about a quarter to a pass)."""
+
 HELD_SLACK = 0.1
 """Window violation (targets, summed over reps) the held re-solve may add: rounding the held
 clusters without it would add their whole fractions."""
@@ -232,36 +240,70 @@ def rescue(
 
 
 def window_bound(
-    fine: AlignmentProblem, deadline: float, rounds: int = DUAL_ROUNDS
+    fine: AlignmentProblem,
+    deadline: float,
+    rounds: int = DUAL_ROUNDS,
+    *,
+    start: tuple[FloatArray, FloatArray] | None = None,
+    climb_on: bool = False,
+    finish_by: float | None = None,
 ) -> tuple[float, FloatArray, FloatArray, IntArray, IntArray]:
     """Climb the smoothed dual over the candidates, then price all pairs exactly: the bound.
 
     Each round adds the pairs the exact pass prices out (cheaper at the window prices than all
-    of an account's candidates) and climbs again; the best exact pass is the bound. A round
-    starts only when one more, as long as the last, still ends before ``deadline`` (the first
-    always runs). Returns the bound, the prices and the pairs found.
+    of an account's candidates) and climbs again from where the last climb stopped; the best
+    exact pass is the bound. The exact passes also try fractions of the prices
+    (:data:`RAY_SCALES`, :data:`LATER_RAY_SCALES`): prices climbed over too few pairs can
+    overshoot, and zero prices keep the bound at least the sum of every account's cheapest cost
+    (never negative).
+    The first round always runs, its climb stopping at ``deadline`` (its exact pass comes
+    after). A later round starts only when one more, as long as the last, still ends before
+    ``finish_by`` (default ``deadline``), and its climb stops in time for its exact pass (as long
+    as the last) to end by then. ``start`` prices (e.g. those an earlier bound returned) replace
+    zero prices. Rounds end once no pair prices out, unless
+    ``climb_on``: then they climb further while rounds and time remain (50 evaluations a
+    temperature rarely reach the top; for a bound taken when the plan no longer needs the time).
+    Returns the bound, the prices that gave it and the pairs found.
     """
     bound = -math.inf
     found_a: list[IntArray] = []
     found_r: list[IntArray] = []
-    # From zero prices: the coarse duals price whole clusters and measured a worse start
-    # (at 100k/500 their exact bound was 16% below the LP).
-    pi, sigma = np.zeros(fine.n_reps), np.zeros(fine.n_reps)
-    for _ in range(rounds):
+    # From zero prices by default: the coarse duals price whole clusters and measured a worse
+    # start (at 100k/500 their exact bound was 16% below the LP).
+    if start is None:
+        pi, sigma = np.zeros(fine.n_reps), np.zeros(fine.n_reps)
+    else:
+        pi, sigma = start[0].astype(np.float64), start[1].astype(np.float64)
+    best_pi, best_sigma = pi, sigma
+    end = deadline if finish_by is None else max(finish_by, deadline)
+    climb_until = deadline
+    for k in range(rounds):
         t_round = time.perf_counter()
-        pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=deadline)
-        priced = price_pairs(fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma))
-        bound = max(bound, priced.bound)
-        if priced.accounts.size == 0:
+        # Each round climbs from the last prices through both temperatures: the coarse one
+        # moves them far, which the new pairs need (measured at 10k/100: warm rounds at the fine
+        # temperature alone stalled 3-7% below the LP, with both they reached 0.1-0.7%).
+        pi, sigma = smooth_dual_prices(fine, pi, sigma, deadline=climb_until)
+        t_pass = time.perf_counter()
+        priced = price_pairs(
+            fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma),
+            scales=LATER_RAY_SCALES if k else RAY_SCALES,
+        )  # fmt: skip
+        if priced.bound > bound:
+            bound = priced.bound
+            best_pi, best_sigma = priced.scale * pi, priced.scale * sigma
+        if priced.accounts.size == 0 and not climb_on:
             break
-        found_a.append(priced.accounts)
-        found_r.append(priced.reps)
-        fine = fine.with_pairs(priced.accounts, priced.reps)
-        if time.perf_counter() + (time.perf_counter() - t_round) > deadline:
+        if priced.accounts.size:
+            found_a.append(priced.accounts)
+            found_r.append(priced.reps)
+            fine = fine.with_pairs(priced.accounts, priced.reps)
+        now = time.perf_counter()
+        if now + (now - t_round) > end:
             break
+        climb_until = end - (now - t_pass)
     extra_a = np.concatenate(found_a) if found_a else np.empty(0, np.int64)
     extra_r = np.concatenate(found_r) if found_r else np.empty(0, np.int64)
-    return bound, pi, sigma, extra_a, extra_r
+    return bound, best_pi, best_sigma, extra_a, extra_r
 
 
 def _best_candidate(problem: AlignmentProblem, pi: FloatArray, sigma: FloatArray) -> FloatArray:
