@@ -497,11 +497,13 @@ def _rounded(
     deadline = time.perf_counter() + budget.share("coarse_plan")
     free = np.unique(units).size
     if free > ROUNDING_UNITS:
-        plan, solved, seconds = _rounded_by_groups(fine, split, units, reps, deadline)
+        plan, solved, seconds, trail = _rounded_by_groups(fine, split, units, reps, deadline)
         better = fine.violation(plan) <= fine.violation(split)
         notes.append(
             f"account-level LP over {free:,} units of split clusters, by {solved} groups of "
-            f"neighbouring reps, in {seconds:.1f} s"
+            f"neighbouring reps, in {seconds:.1f} s (window violation "
+            + " -> ".join(f"{v:.3g}" for v in trail)
+            + " targets)"
             + ("" if better else "; the split plan was better and is kept")
         )
         return plan if better else split
@@ -520,14 +522,15 @@ def _rounded(
 
 def _rounded_by_groups(
     fine: AlignmentProblem, plan: IntArray, units: IntArray, reps: IntArray, deadline: float
-) -> tuple[IntArray, int, float]:
+) -> tuple[IntArray, int, float, list[float]]:
     """:func:`lp_rounding` group by group of neighbouring reps, then over the units between groups.
 
     One LP over every split unit of a million-account book does not finish in its share (measured
     at 1M / 2,000: about 300k units). Each unit whose reps all lie in one group is re-placed by
     that group's LP (every other unit's load fixed); the units whose reps span groups go last,
     together, once the groups have settled. A group's LP that does not finish keeps its split.
-    Returns the plan, the number of LPs solved and the seconds taken.
+    Returns the plan, the number of LPs solved, the seconds taken and the window violation
+    (targets, summed over reps) before, after the groups and at the end.
     """
     t0 = time.perf_counter()
     ones = np.ones(fine.n_reps)
@@ -548,7 +551,10 @@ def _rounded_by_groups(
     solved = 0
     pieces = [order[bounds[g] : bounds[g + 1]] for g in range(bounds.size - 1)]
     pieces.append(np.flatnonzero(~inside))
+    trail = [fine.violation(out)]
     for k, pick in enumerate(pieces):
+        if k == len(pieces) - 1:
+            trail.append(fine.violation(out))
         left = deadline - time.perf_counter()
         if left <= 0.5:
             break
@@ -562,7 +568,8 @@ def _rounded_by_groups(
         if found is not None and fine.violation(found.plan) <= fine.violation(out):
             out = found.plan
             solved += 1
-    return out, solved, time.perf_counter() - t0
+    trail.append(fine.violation(out))
+    return out, solved, time.perf_counter() - t0, trail
 
 
 def _support_pairs(

@@ -546,10 +546,12 @@ def align_large(
     if late_bound and budget.remaining() > 0.5 * STAGE_SHARES["late_bound"] * time_limit_s:
         t = time.perf_counter()
         clock(5, "Lagrangian bound over all pairs, with the time left")
-        # The climb gets 40% of what is left; the exact pass over all pairs after it, the rest.
-        left = budget.remaining() - STAGE_SHARES["final_write"] * time_limit_s
-        deadline = time.perf_counter() + 0.4 * max(left, 0.0)
-        bound = window_bound(problem, deadline, rounds=1)[0]
+        # The first climb gets 40% of what is left and its exact pass over all pairs follows;
+        # later rounds (more pairs priced in, the climb resumed) run while their pass still
+        # ends in the time left: the plan no longer needs it.
+        left = max(budget.remaining() - STAGE_SHARES["final_write"] * time_limit_s, 0.0)
+        now = time.perf_counter()
+        bound = window_bound(problem, now + 0.4 * left, finish_by=now + left, climb_on=True)[0]
         stages["bound"] = time.perf_counter() - t
     elif late_bound:
         notes.append("no time was left for the Lagrangian bound; raise --time-limit for one")

@@ -151,7 +151,7 @@ def test_lp_rounding_by_groups_balances_as_the_single_lp_does(
     used = lp.x > 1e-6
     units, reps = problem.pair_account[used], problem.pair_rep[used]
     assert problem.violation(start) > 1e-7
-    plan, solved, _ = _rounded_by_groups(problem, start, units, reps, time.perf_counter() + 60)
+    plan, solved, _, _ = _rounded_by_groups(problem, start, units, reps, time.perf_counter() + 60)
     single = lp_rounding(problem, start, units, reps, deadline=time.perf_counter() + 60)
     assert single is not None
     assert solved >= 2
