@@ -86,6 +86,9 @@ ROUNDING_UNITS = 60_000
 ROUNDING_GROUP_REPS = 128
 """Reps per group of :func:`_rounded_by_groups` (neighbouring reps, by bisection)."""
 
+BORDER_NEIGHBOURS = 8
+"""Nearest units of each unit of an off-balance rep that :func:`border_pairs` links to it."""
+
 LP_FEASIBLE_TOL = 1e-7
 
 SPLIT_VIOLATION = 0.5
@@ -570,6 +573,31 @@ def _rounded_by_groups(
             solved += 1
     trail.append(fine.violation(out))
     return out, solved, time.perf_counter() - t0, trail
+
+
+def border_pairs(
+    problem: AlignmentProblem, plan: IntArray, reps: IntArray, neighbours: int = BORDER_NEIGHBOURS
+) -> tuple[IntArray, IntArray]:
+    """Pairs that let the given reps take or give the units along their territories' borders.
+
+    A rep the flow start or the coarse LP sent far from home (a metro's surplus handed on) holds
+    units whose nearest-rep candidates do not include it, nor do their neighbours': local moves
+    cannot reach it. Every unit among the ``neighbours`` nearest of a unit on one of ``reps``
+    gets that rep as a candidate. Measured at 1M / 2,000 after the coarse stage: with these
+    26k pairs, local search took the reps off balance from 292 to 1 in 60 s (none moved
+    without them).
+    """
+    on = np.flatnonzero(np.isin(plan, reps))
+    if on.size == 0 or problem.n_accounts < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    xyz = unit_vectors(problem.account_lat, problem.account_lon)
+    k = min(neighbours + 1, problem.n_accounts)
+    _, near = cKDTree(xyz).query(xyz[on], k=k)
+    near = np.asarray(near, dtype=np.int64).reshape(on.size, k)
+    units = near.ravel()
+    owner = np.repeat(plan[on], k)
+    new = plan[units] != owner
+    return units[new], owner[new]
 
 
 def _support_pairs(

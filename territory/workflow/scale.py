@@ -63,6 +63,7 @@ from territory.workflow.coarse import (
     CLUSTER_LEAF,
     CLUSTER_MASS_SHARE,
     CLUSTER_SPREAD,
+    border_pairs,
     cluster_budget,
     cluster_units,
     coarse_start,
@@ -494,11 +495,16 @@ def align_large(
         notes.append("refined plan reused from the checkpoint")
     else:
         t = time.perf_counter()
-        clock(
-            4,
-            "account-level repair and local search "
-            f"({_reps_off(problem, coarse_plan).size:,} reps outside their windows)",
-        )
+        off = _reps_off(problem, coarse_plan)
+        clock(4, f"account-level repair and local search ({off.size:,} reps outside their windows)")
+        if off.size:
+            border_a, border_r = border_pairs(problem, coarse_plan, off)
+            before = problem.n_pairs
+            problem = problem.with_pairs(border_a, border_r)
+            notes.append(
+                f"refinement adds {problem.n_pairs - before:,} pairs along the borders of the "
+                f"{off.size:,} reps outside their windows"
+            )
         start = Solution(
             assignment=coarse_plan,
             status=SolveStatus.FEASIBLE,

@@ -24,6 +24,7 @@ from territory.workflow.coarse import (
     _rounded_by_groups,
     _with_flow_reach,
     _with_reach,
+    border_pairs,
     cluster_units,
 )
 
@@ -175,6 +176,24 @@ def test_flow_reach_gives_the_coarse_lp_a_plan_where_reps_sit_away_from_the_acco
     lp = solve_relaxation(reached, time_limit_s=30, elastic=True)
     assert lp.violation < 0.5 * alone.violation
     assert notes and "flow start" in notes[0]
+
+
+def test_border_pairs_reach_a_rep_sent_far_from_home() -> None:
+    # Rep 0 holds a patch of accounts nearest to other reps (a surplus handed on): the accounts
+    # around that patch get rep 0 as a candidate, so local moves can reach it.
+    problem = _problem(n=800, r=8, candidates=2)
+    plan = problem.pair_rep[problem.account_start[:-1]].astype(np.int64)
+    far = np.flatnonzero(plan == 5)[:40]
+    plan[far] = 0
+    units, reps = border_pairs(problem, plan, np.array([0]))
+    assert units.size and (reps == 0).all()
+    assert (plan[units] != 0).all()  # only units not already on the rep
+    patch = set(far.tolist())
+    assert any(u not in patch and plan[u] == 5 for u in units.tolist())
+    widened = problem.with_pairs(units, reps)
+    moved = plan.copy()
+    moved[units] = 0
+    assert (widened.pair_index(moved)[units] >= 0).all()
 
 
 def test_unbalanced_reasons_count_the_reps_not_listed() -> None:
