@@ -18,14 +18,7 @@ import numpy.typing as npt
 from solvers.base import Solution, SolveCall, Solver, SolveStatus
 from solvers.contiguity import contiguous_plan
 from solvers.interrupt import run_highs
-from solvers.lp import (
-    LpResult,
-    _base_matrix,
-    _highs,
-    elastic_penalty,
-    elastic_windows,
-    solve_relaxation,
-)
+from solvers.lp import LpResult, _highs, relaxation_model, solve_relaxation
 from territory.domain.budget import Budget
 from territory.domain.model import AlignmentProblem
 
@@ -333,29 +326,10 @@ class RelaxationModel:
     def __init__(self, problem: AlignmentProblem, lp: LpResult) -> None:
         assert lp.basis is not None
         self.problem = problem
-        m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
-        keys, col_status, extra_status, row_status = lp.basis
+        _, col_status, extra_status, row_status = lp.basis
         elastic = len(extra_status) > 0
-        windows = elastic_windows(problem, elastic_penalty(problem) if elastic else 0.0)
-        n_extra = windows.cost.size if elastic else 0
-        self.outer = windows.outer[:n_extra]
-        start, index, value = _base_matrix(problem)
-        model = highspy.HighsLp()
-        model.num_col_ = m + n_extra
-        model.num_row_ = n + 2 * r
-        model.col_cost_ = np.concatenate([problem.pair_cost, windows.cost[:n_extra]])
-        model.col_lower_ = np.zeros(m + n_extra)
-        model.col_upper_ = np.concatenate([np.ones(m), windows.upper[:n_extra]])
-        model.row_lower_ = np.concatenate([np.ones(n), windows.row_lower])
-        model.row_upper_ = np.concatenate([np.ones(n), windows.row_upper])
-        if elastic:
-            start = np.concatenate([start, 3 * m + np.arange(1, n_extra + 1, dtype=np.float64)])
-            index = np.concatenate([index, (n + windows.row).astype(np.int32)])
-            value = np.concatenate([value, windows.value])
-        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        model.a_matrix_.start_ = start.astype(np.int32)
-        model.a_matrix_.index_ = index
-        model.a_matrix_.value_ = value
+        model, windows = relaxation_model(problem, elastic=elastic)
+        self.outer = windows.outer[: windows.cost.size if elastic else 0]
         self.highs = _highs(1.0)
         self.highs.passModel(model)
         basis = highspy.HighsBasis()

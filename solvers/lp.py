@@ -205,6 +205,38 @@ def elastic_windows(
     )
 
 
+def relaxation_model(
+    problem: AlignmentProblem,
+    *,
+    elastic: bool = False,
+    margin: float = 0.0,
+    upper: FloatArray | None = None,
+) -> tuple[highspy.HighsLp, ElasticWindows]:
+    """Build the LP of :func:`solve_relaxation`: pairs, then window slack if ``elastic``."""
+    m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
+    start, index, value = _base_matrix(problem)
+    windows = elastic_windows(problem, elastic_penalty(problem) if elastic else 0.0, margin)
+    n_extra = windows.cost.size if elastic else 0
+    lp = highspy.HighsLp()
+    lp.num_col_ = m + n_extra
+    lp.num_row_ = n + 2 * r
+    lp.col_cost_ = np.concatenate([problem.pair_cost, windows.cost[:n_extra]])
+    lp.col_lower_ = np.zeros(m + n_extra)
+    pair_upper = np.ones(m) if upper is None else upper
+    lp.col_upper_ = np.concatenate([pair_upper, windows.upper[:n_extra]])
+    lp.row_lower_ = np.concatenate([np.ones(n), windows.row_lower])
+    lp.row_upper_ = np.concatenate([np.ones(n), windows.row_upper])
+    if elastic:
+        start = np.concatenate([start, 3 * m + np.arange(1, n_extra + 1, dtype=np.float64)])
+        index = np.concatenate([index, (n + windows.row).astype(np.int32)])
+        value = np.concatenate([value, windows.value])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = value
+    return lp, windows
+
+
 def solve_relaxation(
     problem: AlignmentProblem,
     *,
@@ -227,27 +259,9 @@ def solve_relaxation(
     can, so that rounding the vertex keeps them inside.
     """
     t0 = time.perf_counter()
-    m, n, r = problem.n_pairs, problem.n_accounts, problem.n_reps
-    start, index, value = _base_matrix(problem)
-    windows = elastic_windows(problem, elastic_penalty(problem) if elastic else 0.0, margin)
+    m = problem.n_pairs
+    lp, windows = relaxation_model(problem, elastic=elastic, margin=margin, upper=upper)
     n_extra = windows.cost.size if elastic else 0
-    lp = highspy.HighsLp()
-    lp.num_col_ = m + n_extra
-    lp.num_row_ = n + 2 * r
-    lp.col_cost_ = np.concatenate([problem.pair_cost, windows.cost[:n_extra]])
-    lp.col_lower_ = np.zeros(m + n_extra)
-    pair_upper = np.ones(m) if upper is None else upper
-    lp.col_upper_ = np.concatenate([pair_upper, windows.upper[:n_extra]])
-    lp.row_lower_ = np.concatenate([np.ones(n), windows.row_lower])
-    lp.row_upper_ = np.concatenate([np.ones(n), windows.row_upper])
-    if elastic:
-        start = np.concatenate([start, 3 * m + np.arange(1, n_extra + 1, dtype=np.float64)])
-        index = np.concatenate([index, (n + windows.row).astype(np.int32)])
-        value = np.concatenate([value, windows.value])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = index
-    lp.a_matrix_.value_ = value
     h = _highs(time_limit_s)
     h.passModel(lp)
     basis = _warm_basis(problem, warm, n_extra) if warm is not None else None
