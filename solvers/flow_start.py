@@ -22,7 +22,7 @@ from scipy.optimize import linprog
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
 from territory.domain.arrays import FloatArray, IntArray
-from territory.domain.geo import EARTH_RADIUS_KM, unit_vectors
+from territory.domain.geo import haversine_km, unit_vectors
 from territory.domain.model import AlignmentProblem
 
 PASSES = (("potential", "workload"), ("potential",), ("workload",), ("potential", "workload"))
@@ -60,9 +60,9 @@ def rep_graph(problem: AlignmentProblem) -> tuple[IntArray, FloatArray]:
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     pairs = np.unique(np.sort(pairs, axis=1), axis=0)
     pairs = np.vstack([pairs, pairs[:, ::-1]])
-    chord = np.sqrt(((xyz[pairs[:, 0]] - xyz[pairs[:, 1]]) ** 2).sum(axis=1))
-    km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / 2.0, 1.0))
-    return pairs, np.asarray(km, dtype=np.float64)
+    lat, lon = problem.rep_lat, problem.rep_lon
+    km = haversine_km(lat[pairs[:, 0]], lon[pairs[:, 0]], lat[pairs[:, 1]], lon[pairs[:, 1]])
+    return pairs, km
 
 
 def hand_overs(excess: FloatArray, edges: IntArray, km: FloatArray) -> FloatArray:
