@@ -9,7 +9,7 @@ triangulation plus nearest neighbours, costs in km) says how much each rep hands
 neighbour, and, rep by rep in the flow's order, the units nearest the receiving neighbour are
 handed over. Chains of hand-overs carry a metro's surplus as far as it must go, one border at a
 time, so every rep ends near its targets on the two measures combined; repair then fixes each
-measure. Deterministic; about a second per million units plus one small LP.
+measure. Deterministic; 8-12 s at 1M units / 2,000 reps (four passes, each one small LP).
 """
 
 from __future__ import annotations
