@@ -30,6 +30,9 @@ STAGE_SHARES: Mapping[str, float] = MappingProxyType(
         # leaves little for refinement to do, an unfinished one a greedy start), the coarse
         # plan, the window prices; refinement leaves 3% of the whole limit for the result.
         "coarse_lp": 0.5,
+        # ... its re-solve with single-account clusters held whole (at 1M / 2,000 it ran 42-80 s
+        # and was not used; the LP repair of the neighbourhoods fixes the key accounts' reps);
+        "held_resolve": 0.15,
         "coarse_plan": 0.3,
         "window_prices": 0.4,
         # ... and the bound's pricing rounds stop while this share of the whole limit is left

@@ -367,7 +367,7 @@ def _align_once(
         and not problem.is_feasible(solution.assignment, 1e-6)
         and budget.remaining() > 1.0
     ):
-        # Never give up while time remains: exact repair of the worst reps' neighbourhoods.
+        # Never give up while time remains: LP, then exact, repair of the worst neighbourhoods.
         solution = rescue(problem, solution, budget, reserve_s=0.5, seed=spec.seed, notes=log.notes)
     attempt = 0
     while not problem.is_feasible(solution.assignment, 1e-6):

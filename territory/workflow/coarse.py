@@ -266,10 +266,13 @@ def coarse_start(
         assert coarse.members is not None
         of_unit = _per_unit(fine, coarse.members.unit_of)
         whole = np.bincount(of_unit, minlength=coarse.n_accounts) == 1
-        # Measured at 1M / 2,000: with 15% of the time left this re-solve (42 s) was cut short
-        # and not used, and a key account's rep ended 16-18% off; with its full share, 7.9%.
+        # Measured at 1M / 2,000: with half of the time left this re-solve ran 80 s and was not
+        # used, and the LP repair at refinement then balanced the key accounts' reps in 23 s;
+        # before that repair existed, a key account's rep ended 7.9-18% off either way.
         t_settle = time.perf_counter()
-        settled = settle_whole_clusters(coarse, whole, lp, budget.share("coarse_lp"), margin=margin)
+        settled = settle_whole_clusters(
+            coarse, whole, lp, budget.share("held_resolve"), margin=margin
+        )
         if settled is lp and time.perf_counter() - t_settle > 1.0:
             notes.append(
                 "coarse LP re-solve with its single-unit clusters held whole not used "
@@ -416,7 +419,10 @@ def _priced(
     for _ in range(COARSE_PRICING_ROUNDS):
         if not lp.optimal or lp.row_dual is None or lp.violation <= LP_FEASIBLE_TOL:
             break
-        if budget.remaining() < 0.5 * budget.limit_s:
+        # A round must end (judged by the last solve's time) with half of the limit left for
+        # the plan: at 1M / 2,000 a second round of about 100 s took the coarse stage to 82% of
+        # the limit, and refinement then lacked the time to balance the last two reps.
+        if budget.remaining() - lp.seconds < 0.5 * budget.limit_s:
             break
         clusters, reps = _negative_pairs(coarse, lp)
         if clusters.size == 0:

@@ -10,9 +10,10 @@ one (:mod:`territory.workflow.scale`):
   cluster each;
 * :func:`settle_whole_clusters` re-solves the coarse LP with the clusters it cannot split (single
   key accounts) held to one rep each, before the split;
-* :func:`rescue` takes a plan outside the windows and runs, within the time left, penalised
-  moves and swaps, then exact MIP repair of the worst reps' neighbourhoods
-  (:func:`solvers.neighbourhood.neighbourhood_repair`), then local search on the balanced plan.
+* :func:`rescue` takes a plan outside the windows and re-places, within the time left, the
+  worst reps' neighbourhoods by an LP and rounding, then exactly by the MIP
+  (:func:`solvers.neighbourhood.neighbourhood_repair`), then runs local search on the balanced
+  plan.
   What it cannot fix is explained by :func:`solvers.neighbourhood.unbalanced_reasons`;
 * :func:`window_bound` prices the windows and every account-rep pair for the decomposed
   solve's bound, within a deadline (after refinement when the plan needed the time first).
@@ -168,6 +169,29 @@ def settle_whole_clusters(
     return settled
 
 
+def lp_repair(
+    problem: AlignmentProblem, start: Solution, deadline: float, *, seed: int, notes: list[str]
+) -> Solution:
+    """Re-place the worst reps' neighbourhoods by the LP and rounding until ``deadline``.
+
+    The cheap first step of a repair once local moves stall (see :func:`rescue`); a plan
+    already within its windows comes back as it is. Adds one line to ``notes``.
+    """
+    if problem.violation(start.assignment) <= RESCUE_TOL or time.perf_counter() >= deadline:
+        return start
+    plan, log = neighbourhood_repair(problem, start.assignment, deadline, seed=seed, by_lp=True)
+    feasible = problem.violation(plan) <= RESCUE_TOL
+    notes.append(
+        f"LP repair of {log.models} rep neighbourhood(s) (largest {log.largest} reps, "
+        f"{log.improved} improved) in {log.seconds:.1f} s"
+        + ("; plan within every window" if feasible else "; windows still not met")
+    )
+    return replace(
+        start, assignment=plan, objective=problem.objective(plan),
+        status=SolveStatus.FEASIBLE if feasible else SolveStatus.INFEASIBLE,
+    )  # fmt: skip
+
+
 def rescue(
     problem: AlignmentProblem,
     start: Solution,
@@ -205,7 +229,12 @@ def rescue(
     t0 = time.perf_counter()
     deadline = budget.deadline - reserve_s
     plan = start.assignment
-    log = NeighbourhoodLog()
+    by_lp, log = NeighbourhoodLog(), NeighbourhoodLog()
+    if problem.violation(plan) > RESCUE_TOL and time.perf_counter() < deadline:
+        # The LP first, over large neighbourhoods, with at most half of the time; the MIP over
+        # small ones for what it leaves.
+        half = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
+        plan, by_lp = neighbourhood_repair(problem, plan, half, seed=seed, by_lp=True)
     if problem.violation(plan) > RESCUE_TOL and time.perf_counter() < deadline:
         plan, log = neighbourhood_repair(problem, plan, deadline, seed=seed)
     feasible = problem.violation(plan) <= RESCUE_TOL
@@ -232,8 +261,9 @@ def rescue(
         solution = replace(solution, bound=start.bound, bound_source=start.bound_source)
     if plan is not start.assignment or not feasible:
         notes.append(
-            f"rescue: exact repair of {log.models} rep neighbourhood(s) (largest {log.largest} "
-            f"reps, {log.improved} improved) in {time.perf_counter() - t0:.1f} s"
+            f"rescue: LP repair of {by_lp.models} rep neighbourhood(s) (largest {by_lp.largest} "
+            f"reps, {by_lp.improved} improved), exact repair of {log.models} (largest "
+            f"{log.largest} reps, {log.improved} improved) in {time.perf_counter() - t0:.1f} s"
             + ("; plan within every window" if feasible else "; windows still not met")
         )
     return solution

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from solvers.base import Solution, SolveStatus
 from solvers.lp import solve_relaxation
 from solvers.neighbourhood import neighbourhood_repair, unbalanced_reasons
 from territory.domain.families import (
@@ -23,7 +25,7 @@ from territory.domain.spec import AlignmentSpec
 from territory.domain.synthetic import make_instance, potential_targets
 from territory.io.zip_regions import zip_centroids
 from territory.workflow.api import align
-from territory.workflow.rescue import settle_whole_clusters
+from territory.workflow.rescue import lp_repair, settle_whole_clusters
 from tests.commands import run_territory
 
 N_ACCOUNTS, N_REPS = 1_200, 8
@@ -120,7 +122,8 @@ def test_cli_from_parquet_exit_codes(tmp_path: Path) -> None:
     assert not (tmp_path / "plan-big").exists()
 
 
-def test_neighbourhood_repair_balances_a_broken_plan() -> None:
+@pytest.mark.parametrize("by_lp", [False, True], ids=["mip", "lp"])
+def test_neighbourhood_repair_balances_a_broken_plan(by_lp: bool) -> None:
     accounts, reps = family("zip", seed=5)
     problem = build_problem(accounts, reps, AlignmentSpec(balance=0.05).settings())
     result = align(accounts, reps, balance=0.05, solver="heuristic", time_limit_s=30, seed=1)
@@ -135,10 +138,39 @@ def test_neighbourhood_repair_balances_a_broken_plan() -> None:
             broken[a] = others[0]
     assert problem.violation(broken) > 1e-3
     assert unbalanced_reasons(problem, broken)  # names the reps left off
-    repaired, log = neighbourhood_repair(problem, broken, deadline=_far(), seed=1)
+    repaired, log = neighbourhood_repair(problem, broken, deadline=_far(), seed=1, by_lp=by_lp)
     assert log.improved >= 1
     assert problem.violation(repaired) <= 1e-7
     assert unbalanced_reasons(problem, repaired) == []
+
+
+def test_lp_repair_balances_a_broken_plan_and_leaves_a_balanced_one() -> None:
+    accounts, reps = family("heavy_keys", seed=2)
+    problem = build_problem(accounts, reps, AlignmentSpec(balance=0.05).settings())
+    result = align(accounts, reps, balance=0.05, solver="heuristic", time_limit_s=30, seed=1)
+    index = {rid: i for i, rid in enumerate(problem.rep_ids.tolist())}
+    good = result.assignments["rep_id"].map(index).to_numpy(np.int64)
+    start = Solution(
+        assignment=good, status=SolveStatus.FEASIBLE, objective=problem.objective(good),
+        bound=None, bound_source="none", backend="test", seconds=0.0,
+    )  # fmt: skip
+    notes: list[str] = []
+    assert lp_repair(problem, start, _far(), seed=1, notes=notes) is start
+    assert notes == []
+    # Hand the largest account to another of its candidates: its old rep falls short, the new
+    # one overflows.
+    broken = good.copy()
+    big = int(np.argmax(problem.potential))
+    reps_of = problem.pair_rep[problem.account_start[big] : problem.account_start[big + 1]]
+    broken[big] = int(reps_of[reps_of != good[big]][0])
+    assert problem.violation(broken) > 1e-3
+    repaired = lp_repair(problem, replace(start, assignment=broken), _far(), seed=1, notes=notes)
+    assert problem.violation(repaired.assignment) <= 1e-7
+    assert repaired.status == SolveStatus.FEASIBLE
+    assert repaired.objective == pytest.approx(problem.objective(repaired.assignment))
+    assert notes and "plan within every window" in notes[0]
+    # Every account still on one of its candidate reps.
+    assert (problem.pair_index(repaired.assignment) >= 0).all()
 
 
 def _far() -> float:
