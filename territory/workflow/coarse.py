@@ -205,6 +205,9 @@ class CoarseStart:
     support_units: IntArray
     support_reps: IntArray
     lp_seconds: float
+    prices: tuple[FloatArray, FloatArray] | None = None
+    """The coarse LP's potential and workload window duals per rep (None without an optimal
+    LP): Lagrangian prices for the account-level bound that need no climb."""
 
 
 def coarse_start(
@@ -315,7 +318,8 @@ def coarse_start(
         )
         assert coarse.members is not None
         plan = _per_unit(fine, solved.assignment[coarse.members.unit_of])
-    return CoarseStart(plan, support_a, support_r, lp.seconds)
+    prices = rep_prices(coarse, lp) if lp.optimal and lp.row_dual is not None else None
+    return CoarseStart(plan, support_a, support_r, lp.seconds, prices)
 
 
 def _with_reach(coarse: AlignmentProblem, notes: list[str]) -> AlignmentProblem:

@@ -277,6 +277,7 @@ def window_bound(
     start: tuple[FloatArray, FloatArray] | None = None,
     climb_on: bool = False,
     finish_by: float | None = None,
+    stop_at: float | None = None,
 ) -> tuple[float, FloatArray, FloatArray, IntArray, IntArray]:
     """Climb the smoothed dual over the candidates, then price all pairs exactly: the bound.
 
@@ -293,6 +294,7 @@ def window_bound(
     zero prices. Rounds end once no pair prices out, unless
     ``climb_on``: then they climb further while rounds and time remain (50 evaluations a
     temperature rarely reach the top; for a bound taken when the plan no longer needs the time).
+    An exact pass still running at ``stop_at`` is abandoned (its round gives no bound).
     Returns the bound, the prices that gave it and the pairs found.
     """
     bound = -math.inf
@@ -316,8 +318,10 @@ def window_bound(
         t_pass = time.perf_counter()
         priced = price_pairs(
             fine, pi, sigma, account_dual=_best_candidate(fine, pi, sigma),
-            scales=LATER_RAY_SCALES if k else RAY_SCALES,
+            scales=LATER_RAY_SCALES if k else RAY_SCALES, stop_at=stop_at,
         )  # fmt: skip
+        if not priced.complete:
+            break
         if priced.bound > bound:
             bound = priced.bound
             best_pi, best_sigma = priced.scale * pi, priced.scale * sigma

@@ -44,8 +44,9 @@ import pandas as pd
 
 from solvers.base import Solution, SolveStatus
 from solvers.heuristic import HeuristicSolver
+from solvers.lp import PRICED_PAIRS_PER_SECOND
 from solvers.neighbourhood import unbalanced_reasons
-from territory.domain.arrays import IntArray
+from territory.domain.arrays import FloatArray, IntArray
 from territory.domain.budget import STAGE_SHARES, Budget
 from territory.domain.feasibility import presolve_reasons
 from territory.domain.model import AlignmentProblem, build_problem, window_violation
@@ -430,6 +431,7 @@ def align_large(
 
     # 2. Coarse problem: clusters as families, solved by LP, rounding, repair and local search.
     saved = load("coarse")
+    coarse_prices: tuple[FloatArray, FloatArray] | None = None
     if saved is not None:
         coarse_plan = saved["plan"].astype(np.int64)
         support_a, support_r = saved["support_units"], saved["support_reps"]
@@ -442,6 +444,7 @@ def align_large(
             notes=notes,
         )  # fmt: skip
         coarse_plan, support_a, support_r = found.plan, found.support_units, found.support_reps
+        coarse_prices = found.prices
         stages["coarse_lp"] = found.lp_seconds
         stages["coarse_solve"] = time.perf_counter() - t
         save("coarse", {"plan": coarse_plan, "support_units": support_a,
@@ -460,18 +463,25 @@ def align_large(
     saved = load("bound")
     reserve = STAGE_SHARES["refine_reserve"] * time_limit_s
     late_bound = False
+    # Prices a bound taken after refinement starts from (zero: the cheapest rep of each account).
+    late_start: tuple[FloatArray, FloatArray] | None = None
     if saved is not None:
         bound = float(saved["bound"])
         extra_a, extra_r = saved["extra_accounts"], saved["extra_reps"]
         late_bound = not math.isfinite(bound)
+        if late_bound and (saved["pi"].any() or saved["sigma"].any()):
+            late_start = (saved["pi"], saved["sigma"])
         notes.append("bound reused from the checkpoint")
     elif budget.remaining() <= reserve + 1.0 or off_window.size:
-        # The plan comes first: the bound is taken after refinement, with the time left.
+        # The plan comes first: the bound is taken after refinement, with the time left, from
+        # the coarse LP's window duals where the pass over all pairs is long (see below).
         bound, extra_a, extra_r = -math.inf, np.empty(0, np.int64), np.empty(0, np.int64)
         late_bound = True
-        save("bound", {"bound": np.asarray(bound), "pi": np.zeros(fine.n_reps),
-                       "sigma": np.zeros(fine.n_reps), "extra_accounts": extra_a,
-                       "extra_reps": extra_r})  # fmt: skip
+        late_start = coarse_prices
+        zeros = np.zeros(fine.n_reps)
+        pi, sigma = late_start if late_start is not None else (zeros, zeros)
+        save("bound", {"bound": np.asarray(bound), "pi": pi, "sigma": sigma,
+                       "extra_accounts": extra_a, "extra_reps": extra_r})  # fmt: skip
     else:
         t = time.perf_counter()
         clock(3, f"Lagrangian bound over all {fine.n_accounts * fine.n_reps:,} pairs")
@@ -515,7 +525,10 @@ def align_large(
             seconds=0.0,
         )
         # Each pass takes half of what is left, so the exact repair below always gets time.
-        refined = HeuristicSolver(use_lp=False).solve(
+        # Repair only: local search on a balanced plan comes in the rescue below, which leaves
+        # the late bound its share (at 1M / 2,000 this pass polished for 100 s, and the bound
+        # then had no time).
+        refined = HeuristicSolver(use_lp=False, max_rounds=0).solve(
             problem, time_limit_s=0.5 * budget.reserve("final_write", floor=2.0), seed=seed,
             warm_start=start,
         )  # fmt: skip
@@ -557,19 +570,28 @@ def align_large(
         refined_status = refined.status
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
-    if late_bound and budget.remaining() > 0.5 * STAGE_SHARES["late_bound"] * time_limit_s:
+    left = max(budget.remaining() - STAGE_SHARES["final_write"] * time_limit_s, 0.0)
+    pass_s = problem.n_accounts * problem.n_reps / PRICED_PAIRS_PER_SECOND
+    if late_bound and left > max(0.5 * STAGE_SHARES["late_bound"] * time_limit_s, 1.2 * pass_s):
         t = time.perf_counter()
         clock(5, "Lagrangian bound over all pairs, with the time left")
-        # The first climb gets 40% of what is left and its exact pass over all pairs follows;
-        # later rounds (more pairs priced in, the climb resumed) run while their pass still
-        # ends by 85% of the time left: the plan no longer needs it, and a round's pass can
-        # run over (at 100k / 500, with all of the time left: 0.5-2 s past a 60 s limit).
-        left = max(budget.remaining() - STAGE_SHARES["final_write"] * time_limit_s, 0.0)
+        # The first climb gets 40% of what is left, less what its exact pass over all pairs
+        # will take (planned at PRICED_PAIRS_PER_SECOND; at 1M / 2,000 the pass is most of the
+        # time, so the coarse duals are priced nearly as they are); later rounds (more pairs
+        # priced in, the climb resumed) run while their pass still ends by 85% of the time
+        # left, and no pass runs past the time left.
         now = time.perf_counter()
-        bound = window_bound(problem, now + 0.4 * left, finish_by=now + 0.85 * left, climb_on=True)[
-            0
-        ]
+        climb_s = max(min(0.4 * left, left - 1.2 * pass_s), 0.0)
+        # A climb of several passes' time from zero prices beats the coarse duals (100k / 500:
+        # 6.07 M against 5.33 M after 6 s); a climb shorter than one pass cannot get far.
+        start = late_start if climb_s < pass_s else None
+        bound = window_bound(
+            problem, now + climb_s, start=start, finish_by=now + 0.85 * left,
+            climb_on=True, stop_at=now + left,
+        )[0]  # fmt: skip
         stages["bound"] = time.perf_counter() - t
+        if not math.isfinite(bound):
+            notes.append("the Lagrangian bound's pass over all pairs did not end in the time left")
     elif late_bound:
         notes.append("no time was left for the Lagrangian bound; raise --time-limit for one")
     clock(5, "writing the result")

@@ -136,6 +136,25 @@ def test_scales_keep_an_overshooting_price_from_a_negative_bound() -> None:
     assert cheapest > 0.0
 
 
+def test_a_pass_past_its_stop_time_gives_no_bound_and_the_climb_keeps_none() -> None:
+    accounts, reps = tiny_tables(3, 40, 4, locks=False, families=False)
+    problem = build_problem(accounts, reps, AlignmentSettings())
+    zeros = np.zeros(4)
+    past = time.perf_counter() - 1.0
+    for threads in (1, 2):
+        cut = price_pairs(problem, zeros, zeros, threads=threads, chunk_pairs=8, stop_at=past)
+        assert not cut.complete and cut.bound == -np.inf and cut.accounts.size == 0
+    whole = price_pairs(problem, zeros, zeros, threads=1, stop_at=time.perf_counter() + 60.0)
+    assert whole.complete and whole.bound > 0.0
+    bound = window_bound(problem, time.perf_counter() + 60.0, stop_at=past)[0]
+    assert bound == -np.inf
+    # The coarse-dual start is used as given: a climb with no time prices it as it is.
+    start = (np.full(4, 1e-3), np.zeros(4))
+    at_start = window_bound(problem, time.perf_counter() - 1.0, start=start)[0]
+    direct = price_pairs(problem, *start, threads=1, scales=RAY_SCALES).bound
+    assert at_start >= direct - 1e-9 * abs(direct)
+
+
 def true_relaxation(problem: AlignmentProblem) -> float:
     """LP optimum over every pair: column generation until no pair prices out."""
     lp = solve_relaxation(problem, time_limit_s=120.0, elastic=True)
