@@ -584,9 +584,9 @@ def align_large(
         climb_s = max(min(0.4 * left, left - 1.2 * pass_s), 0.0)
         # A climb of several passes' time from zero prices beats the coarse duals (100k / 500:
         # 6.07 M against 5.33 M after 6 s); a climb shorter than one pass cannot get far.
-        start = late_start if climb_s < pass_s else None
+        from_prices = late_start if climb_s < pass_s else None
         bound = window_bound(
-            problem, now + climb_s, start=start, finish_by=now + 0.85 * left,
+            problem, now + climb_s, start=from_prices, finish_by=now + 0.85 * left,
             climb_on=True, stop_at=now + left,
         )[0]  # fmt: skip
         stages["bound"] = time.perf_counter() - t
