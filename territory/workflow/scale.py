@@ -582,9 +582,11 @@ def align_large(
         # left, and no pass runs past the time left.
         now = time.perf_counter()
         climb_s = max(min(0.4 * left, left - 1.2 * pass_s), 0.0)
-        # A climb of several passes' time from zero prices beats the coarse duals (100k / 500:
-        # 6.07 M against 5.33 M after 6 s); a climb shorter than one pass cannot get far.
-        from_prices = late_start if climb_s < pass_s else None
+        # Where a pass is short against the time left, climbing from zero prices beats the
+        # coarse duals (100k / 500, 2 s passes in 21 s: 6.07 M against 5.33 M after the first
+        # round); where it is long (1M / 2,000, 80 s passes in 100-200 s) the climb cannot get
+        # far from zero (60 M against 117 M from the coarse duals, for a 323 M plan).
+        from_prices = late_start if pass_s > 0.25 * left else None
         bound = window_bound(
             problem, now + climb_s, start=from_prices, finish_by=now + 0.85 * left,
             climb_on=True, stop_at=now + left,
