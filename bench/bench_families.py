@@ -126,9 +126,14 @@ def run_one(
         row.ratio = ratio_to_bound(row.objective, row.bound)
     else:
         row.status = f"exit {row.exit_code}"
-        row.error = " ".join((stderr or stdout).split())[:600]
+        # Whole, in the CSV: a failed run's steps come last in its message ("Steps taken: ...").
+        row.error = " ".join((stderr or stdout).split())
     row.meets = meets(row)
     return row
+
+
+ERROR_PRINTED = 600
+"""Characters of a failed run's error printed under its row (the CSV keeps all of it)."""
 
 
 def _pct(value: float | None) -> str:
@@ -146,7 +151,8 @@ def print_row(row: FamilyRow) -> None:
         flush=True,
     )
     if row.error:
-        print(f"{'':>12}{row.error}", flush=True)
+        cut = row.error if len(row.error) <= ERROR_PRINTED else row.error[:ERROR_PRINTED] + " ..."
+        print(f"{'':>12}{cut}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
