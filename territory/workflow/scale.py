@@ -559,9 +559,12 @@ def align_large(
             # Never give up while time remains: LP, then exact, repair of the worst
             # neighbourhoods, then local search on (or only local search for a plan already
             # balanced).
-            # A late bound keeps its share once the plan is balanced (polish stops for it).
+            # A late bound keeps its share once the plan is balanced (polish stops for it), if
+            # it can still run at all (at 1M / 2,000 a bound that no longer fitted left 95 s of
+            # the limit unused).
             write_s = STAGE_SHARES["final_write"] * time_limit_s
-            bound_s = STAGE_SHARES["late_bound"] * time_limit_s if late_bound else 0.0
+            fits = _bound_fits(problem, budget.remaining() - write_s, time_limit_s)
+            bound_s = STAGE_SHARES["late_bound"] * time_limit_s if late_bound and fits else 0.0
             refined = rescue(
                 problem, refined, budget, reserve_s=write_s, polish_reserve_s=bound_s,
                 seed=seed, notes=notes,
@@ -571,8 +574,8 @@ def align_large(
         stages["refine"] = time.perf_counter() - t
         save("refined", {"plan": assignment, "status": np.asarray(refined_status.value)})
     left = max(budget.remaining() - STAGE_SHARES["final_write"] * time_limit_s, 0.0)
-    pass_s = problem.n_accounts * problem.n_reps / PRICED_PAIRS_PER_SECOND
-    if late_bound and left > max(0.5 * STAGE_SHARES["late_bound"] * time_limit_s, 1.2 * pass_s):
+    pass_s = _pass_seconds(problem)
+    if late_bound and _bound_fits(problem, left, time_limit_s):
         t = time.perf_counter()
         clock(5, "Lagrangian bound over all pairs, with the time left")
         # The first climb gets 40% of what is left, less what its exact pass over all pairs
@@ -694,6 +697,17 @@ def _stage_problem(
             if value.dtype.kind not in "iu" or value.min() < 0 or value.max() >= limit:
                 return f"'{name}' holds {what} positions outside 0..{limit - 1}"
     return None
+
+
+def _pass_seconds(problem: AlignmentProblem) -> float:
+    """Planned seconds of one exact pricing pass over every account-rep pair."""
+    return problem.n_accounts * problem.n_reps / PRICED_PAIRS_PER_SECOND
+
+
+def _bound_fits(problem: AlignmentProblem, seconds: float, time_limit_s: float) -> bool:
+    """Whether a late bound has room in ``seconds``: half its share, and 1.2 passes."""
+    least = max(0.5 * STAGE_SHARES["late_bound"] * time_limit_s, 1.2 * _pass_seconds(problem))
+    return seconds > least
 
 
 def _reps_off(problem: AlignmentProblem, assignment: IntArray) -> IntArray:
