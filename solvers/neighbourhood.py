@@ -14,7 +14,7 @@ The same loop runs with an LP in place of the MIP (``by_lp=True``): every accoun
 neighbourhood is re-placed by :func:`solvers.lp_rounding.lp_rounding` (an LP with narrowed
 windows, its few split accounts rounded). It takes much larger neighbourhoods in the same time,
 which a rep holding a key account needs: at 1M / 2,000 the MIP over 4-128 reps fixed none of
-four such reps in 48 s, the LP over 32 reps fixed all four in 25 s.
+four such reps in 48 s, the LP (32 reps, then 64) fixed all four in 34 s.
 
 When a neighbourhood cannot be fixed, the next attempt from the same rep takes one twice as
 large; :func:`unbalanced_reasons` then explains, for the reps still off, why.
