@@ -201,6 +201,7 @@ def rescue(
     seed: int,
     notes: list[str],
     polish_reserve_s: float = 0.0,
+    lp_first: bool = True,
 ) -> Solution:
     """Repair ``start`` into a plan within every window if time allows, then polish it.
 
@@ -220,6 +221,9 @@ def rescue(
         Receives one line saying what the rescue did.
     polish_reserve_s
         Seconds more the local search on a balanced plan leaves (for a bound taken after it).
+    lp_first
+        Run the LP repair (:func:`lp_repair`) before the MIP; False when the caller has just
+        run it on the same model (it would try the same neighbourhoods again).
 
     Returns
     -------
@@ -230,7 +234,7 @@ def rescue(
     deadline = budget.deadline - reserve_s
     plan = start.assignment
     by_lp, log = NeighbourhoodLog(), NeighbourhoodLog()
-    if problem.violation(plan) > RESCUE_TOL and time.perf_counter() < deadline:
+    if lp_first and problem.violation(plan) > RESCUE_TOL and time.perf_counter() < deadline:
         # The LP first, over large neighbourhoods, with at most half of the time; the MIP over
         # small ones for what it leaves.
         half = time.perf_counter() + 0.5 * (deadline - time.perf_counter())

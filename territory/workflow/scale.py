@@ -539,10 +539,11 @@ def align_large(
             problem, refined, time.perf_counter() + 0.5 * budget.reserve("final_write"),
             seed=seed, notes=notes,
         )  # fmt: skip
-        if (
+        wider_pairs = (
             _worst_violation(problem, refined.assignment) > FEASIBILITY_TOL
             and budget.remaining() > 0.25 * budget.limit_s
-        ):
+        )
+        if wider_pairs:
             # Repair stalled: every move out of an overfull rep overfilled another. Give each
             # account twice the reach and repair again from where it stopped.
             notes.append("refinement repair stalled; retried with twice the candidate reps")
@@ -567,7 +568,7 @@ def align_large(
             bound_s = STAGE_SHARES["late_bound"] * time_limit_s if late_bound and fits else 0.0
             refined = rescue(
                 problem, refined, budget, reserve_s=write_s, polish_reserve_s=bound_s,
-                seed=seed, notes=notes,
+                seed=seed, notes=notes, lp_first=wider_pairs,
             )  # fmt: skip
         assignment = refined.assignment
         refined_status = refined.status

@@ -13,6 +13,7 @@ import pytest
 from solvers.base import Solution, SolveStatus
 from solvers.lp import solve_relaxation
 from solvers.neighbourhood import neighbourhood_repair, unbalanced_reasons
+from territory.domain.budget import Budget
 from territory.domain.families import (
     FAMILIES,
     SHAPES,
@@ -25,7 +26,7 @@ from territory.domain.spec import AlignmentSpec
 from territory.domain.synthetic import make_instance, potential_targets
 from territory.io.zip_regions import zip_centroids
 from territory.workflow.api import align
-from territory.workflow.rescue import lp_repair, settle_whole_clusters
+from territory.workflow.rescue import lp_repair, rescue, settle_whole_clusters
 from tests.commands import run_territory
 
 N_ACCOUNTS, N_REPS = 1_200, 8
@@ -171,6 +172,15 @@ def test_lp_repair_balances_a_broken_plan_and_leaves_a_balanced_one() -> None:
     assert notes and "plan within every window" in notes[0]
     # Every account still on one of its candidate reps.
     assert (problem.pair_index(repaired.assignment) >= 0).all()
+    # A rescue told the LP repair has just run goes straight to the exact repair.
+    broken_start = replace(start, assignment=broken)
+    rescued_notes: list[str] = []
+    rescued = rescue(
+        problem, broken_start, Budget(30.0), reserve_s=0.0, seed=1, notes=rescued_notes,
+        lp_first=False,
+    )  # fmt: skip
+    assert problem.violation(rescued.assignment) <= 1e-7
+    assert rescued_notes[0].startswith("rescue: LP repair of 0 rep neighbourhood(s)")
 
 
 def _far() -> float:
